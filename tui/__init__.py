@@ -1,0 +1,1 @@
+"""The Textual terminal UI. Calls the engine API, nothing else."""
