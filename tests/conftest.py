@@ -27,3 +27,22 @@ def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
 def require_shared() -> None:
     if not SHARED_DATA.is_dir():
         pytest.fail(f"shared test data not found at {SHARED_DATA}; clone with ../shared beside it")
+
+
+@pytest.fixture(scope="session")
+def gemma_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real Gemma 3 270M GGUF, assembled once per test session (sha256-checked)."""
+    import os
+
+    from engine.default_model import ensure_default_model
+
+    home = tmp_path_factory.mktemp("gemma-home")
+    old = os.environ.get("VIDSUM_HOME")
+    os.environ["VIDSUM_HOME"] = str(home)
+    try:
+        return ensure_default_model()
+    finally:
+        if old is None:
+            os.environ.pop("VIDSUM_HOME", None)
+        else:
+            os.environ["VIDSUM_HOME"] = old
