@@ -1,0 +1,150 @@
+"""The one facade both faces use: the CLI and the TUI call ``Engine`` and nothing deeper.
+
+It is thin on purpose: each method delegates to the module that owns the job. UI tests may
+substitute a fake with the same methods; engine tests use the real one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from engine.progress import CancelToken, ProgressCallback
+
+if TYPE_CHECKING:
+    from engine.catalog import ModelStatus
+    from engine.hardware import Hardware
+    from engine.library import Entry, EntryRow, Library
+    from engine.summarize import FileResult
+    from engine.transcript import Transcript
+
+Order = Literal["created_desc", "created_asc", "title", "complexity_desc", "duration_desc"]
+
+
+class Engine:
+    def __init__(self, library_path: Path | None = None) -> None:
+        self._library_path = library_path
+        self._library: Library | None = None
+
+    # --- library ------------------------------------------------------------------------------
+
+    @property
+    def library(self) -> Library:
+        if self._library is None:
+            from engine.library import Library
+
+            self._library = Library(self._library_path)
+        return self._library
+
+    def list_entries(
+        self,
+        *,
+        query: str | None = None,
+        general_topic: str | None = None,
+        complexity: tuple[float, float] = (0.0, 1.0),
+        model: str | None = None,
+        order: Order = "created_desc",
+        offset: int = 0,
+        limit: int = 100,
+    ) -> list[EntryRow]:
+        return self.library.list(
+            query=query,
+            general_topic=general_topic,
+            complexity=complexity,
+            model=model,
+            order=order,
+            offset=offset,
+            limit=limit,
+        )
+
+    def count_entries(
+        self,
+        *,
+        query: str | None = None,
+        general_topic: str | None = None,
+        complexity: tuple[float, float] = (0.0, 1.0),
+        model: str | None = None,
+    ) -> int:
+        return self.library.count(
+            query=query, general_topic=general_topic, complexity=complexity, model=model
+        )
+
+    def get_entry(self, entry_id: int) -> Entry:
+        return self.library.get(entry_id)
+
+    def delete_entry(self, entry_id: int) -> None:
+        self.library.delete(entry_id)
+
+    def filter_options(self) -> tuple[list[str], list[str]]:
+        """(general topics present, model ids present) for the library filters."""
+        return self.library.general_topics(), self.library.models()
+
+    def export_entry(self, entry_id: int, fmt: Literal["json", "md"]) -> str:
+        import json
+
+        from engine.library import entry_to_json, entry_to_markdown
+
+        entry = self.library.get(entry_id)
+        if fmt == "json":
+            return json.dumps(entry_to_json(entry), indent=2, ensure_ascii=False)
+        return entry_to_markdown(entry)
+
+    def load_transcript(self, path: Path) -> Transcript:
+        from engine.readers import load_transcript
+
+        return load_transcript(path)
+
+    # --- summarizing --------------------------------------------------------------------------
+
+    def summarize(
+        self,
+        paths: Sequence[Path],
+        *,
+        model: str | None = None,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> Iterator[FileResult]:
+        from engine.summarize import summarize_files
+
+        return summarize_files(
+            paths, model=model, library=self.library, progress=progress, cancel=cancel
+        )
+
+    # --- models -------------------------------------------------------------------------------
+
+    def list_models(self) -> list[ModelStatus]:
+        from engine.catalog import list_models
+
+        return list_models()
+
+    def pull_model(
+        self,
+        model_id: str,
+        *,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> Path:
+        from engine.download import pull
+
+        return pull(model_id, progress=progress, cancel=cancel)
+
+    def remove_model(self, model_id: str) -> None:
+        from engine.download import rm
+
+        rm(model_id)
+
+    def set_default_model(self, model_id: str) -> None:
+        from engine.settings import set_default_model
+
+        set_default_model(model_id)
+
+    def hardware(self) -> Hardware:
+        from engine.hardware import detect
+
+        return detect()
+
+    def close(self) -> None:
+        if self._library is not None:
+            self._library.close()
+            self._library = None
