@@ -1,0 +1,342 @@
+"""The pipeline: transcript files -> prompts -> one loaded model -> validated summaries -> library.
+
+One model stays loaded for the whole batch and the shared prompt prefix (instructions +
+few-shot examples) is evaluated once; each file's own tokens are all that is evaluated after
+that. Files already summarized with the same model, prompt and grammar are skipped before the
+model is even loaded, so a batch killed half-way continues where it stopped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from engine import __version__
+from engine.catalog import ResolvedModel, resolve_model
+from engine.errors import Cancelled, GenerationError, VidsumError
+from engine.grammar import GRAMMAR_VERSION, summary_gbnf
+from engine.library import (
+    Coverage,
+    Library,
+    NewEntry,
+    Provenance,
+    TranscriptInfo,
+    dedupe_key,
+)
+from engine.progress import CancelToken, Progress, ProgressCallback, check, emit
+from engine.prompting import PROMPT_VERSION, ChatSpec, build_summary_prompt
+from engine.readers import load_transcript
+from engine.runner import Generation, LlamaRunner, LoadOptions, ModelInfo, Sampling
+from engine.schema import Summary
+from engine.transcript import Transcript
+from engine.validate import parse_summary
+
+# Tokens reserved for the answer. The grammar bounds every string, so a summary always fits
+# in this many tokens for a real model; a "length" stop is an error, never a stored summary.
+ANSWER_TOKENS = 3072
+# Retries with another seed when the output fails validation (the grammar makes this rare).
+MAX_ATTEMPTS = 3
+CONTEXT_STEP = 1024
+
+
+@dataclass(frozen=True)
+class FileResult:
+    file: Path
+    id: int | None = None
+    title: str | None = None
+    summary: Summary | None = None
+    error: str | None = None
+    skipped: bool = False  # already in the library: nothing was generated
+    generation: Generation | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+@dataclass
+class SummarizeOptions:
+    sampling: Sampling = field(default_factory=Sampling)
+    n_ctx: int | None = None  # None: sized to the batch, within the model and the machine
+    n_gpu_layers: int | None = None  # None: from the fit plan
+    n_threads: int | None = None
+
+
+def chat_spec(model: ResolvedModel, info: ModelInfo) -> ChatSpec:
+    if model.chat_format == "mistral-instruct":
+        return ChatSpec("mistral-instruct", None, info.bos, info.eos)
+    if info.chat_template:
+        return ChatSpec("gguf-template", info.chat_template, info.bos, info.eos)
+    return ChatSpec("plain", None, info.bos, info.eos)
+
+
+def _round_up(n: int, step: int) -> int:
+    return -(-n // step) * step
+
+
+class _Batch:
+    """Owns the runner for one batch: loaded on first need, closed at the end."""
+
+    def __init__(
+        self,
+        model: ResolvedModel,
+        options: SummarizeOptions,
+        n_ctx: int,
+        progress: ProgressCallback | None,
+        cancel: CancelToken | None,
+    ) -> None:
+        self.model = model
+        self.options = options
+        self.n_ctx = n_ctx
+        self.progress = progress
+        self.cancel = cancel
+        self.runner: LlamaRunner | None = None
+        self.info: ModelInfo | None = None
+
+    def ensure_loaded(self) -> tuple[LlamaRunner, ModelInfo]:
+        if self.runner is None or self.info is None:
+            n_gpu = self.options.n_gpu_layers
+            if n_gpu is None:
+                n_gpu = _planned_gpu_layers(self.model, self.n_ctx)
+            runner = LlamaRunner(
+                LoadOptions(
+                    model_path=self.model.path,
+                    n_ctx=self.n_ctx,
+                    n_gpu_layers=n_gpu,
+                    n_threads=self.options.n_threads,
+                )
+            )
+            self.info = runner.load(progress=self.progress, cancel=self.cancel)
+            self.runner = runner
+        return self.runner, self.info
+
+    def close(self) -> None:
+        if self.runner is not None:
+            self.runner.close()
+            self.runner = None
+
+
+def _planned_gpu_layers(model: ResolvedModel, n_ctx: int) -> int:
+    """GPU layers from the fit planner; 0 when the build cannot offload or nothing fits."""
+    try:
+        from engine.hardware import detect, plan, shape_from_header
+        from engine.gguf_check import check_gguf
+
+        hw = detect()
+        if not hw.build.gpu_offload or not hw.gpus:
+            return 0
+        shape = shape_from_header(check_gguf(model.path))
+        return plan(shape, model.path.stat().st_size, n_ctx, hw).n_gpu_layers
+    except (ImportError, VidsumError, OSError):
+        return 0
+
+
+def _estimate_tokens(text: str) -> int:
+    # Deliberately generous (~3 chars/token) so the context is never undersized; the real
+    # count is taken with the model's tokenizer before generation.
+    return len(text) // 3 + 64
+
+
+def _context_for(transcripts: Sequence[Transcript], model: ResolvedModel, options: SummarizeOptions) -> int:
+    if options.n_ctx:
+        return options.n_ctx
+    # Few-shot prefix (~3k tokens) + the longest transcript + the answer.
+    longest = max((_estimate_tokens(t.text) for t in transcripts), default=0)
+    want = _round_up(longest + 3072 + ANSWER_TOKENS, CONTEXT_STEP)
+    return max(4096, min(want, model.n_ctx_train or want))
+
+
+def _transcript_info(t: Transcript) -> TranscriptInfo:
+    return TranscriptInfo(
+        source_path=str(t.source),
+        format=t.format,
+        title=t.display_title,
+        channel=t.meta.channel,
+        url=t.meta.url,
+        video_id=t.meta.video_id,
+        duration=t.duration,
+        content_hash=t.content_hash,
+        text=t.text,
+        chapters=[{"start": c.start, "end": c.end, "title": c.title} for c in t.chapters],
+    )
+
+
+def summarize_transcript(
+    transcript: Transcript,
+    batch: _Batch,
+    *,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> tuple[Summary, Generation, Coverage]:
+    """One validated summary of one transcript on the batch's loaded model."""
+    runner, info = batch.ensure_loaded()
+    chat = chat_spec(batch.model, info)
+    prompt = build_summary_prompt(
+        transcript.text,
+        chat,
+        title=transcript.meta.title,
+        exclude_hash=transcript.content_hash,
+    )
+    n_prompt = len(runner.tokenize(prompt.text, add_bos=False, special=True))
+    if n_prompt + ANSWER_TOKENS > info.n_ctx:
+        raise GenerationError(
+            f"{transcript.source}: the transcript needs {n_prompt} prompt tokens, more than the "
+            f"{info.n_ctx}-token context leaves room for with the answer; vidsum does not "
+            "truncate transcripts"
+        )
+    last_error: GenerationError | None = None
+    sampling = batch.options.sampling
+    for attempt in range(MAX_ATTEMPTS):
+        check(cancel)
+        s = Sampling(**{**sampling.__dict__, "seed": sampling.seed + attempt,
+                        "max_tokens": min(ANSWER_TOKENS, info.n_ctx - n_prompt)})
+        gen = runner.generate(prompt.text, grammar=summary_gbnf(), sampling=s,
+                              progress=progress, cancel=cancel)
+        try:
+            if gen.stop_reason == "length":
+                raise GenerationError(
+                    f"the answer hit the {s.max_tokens}-token limit before the summary was complete"
+                )
+            summary = parse_summary(gen.text)
+        except GenerationError as exc:
+            last_error = exc
+            continue
+        tokens = gen.prompt_tokens
+        coverage = Coverage(
+            fraction=1.0,
+            passes=1,
+            chunks=[
+                {
+                    "start_char": 0,
+                    "end_char": len(transcript.text),
+                    "start_s": transcript.segments[0].start if transcript.segments else None,
+                    "end_s": transcript.segments[-1].end if transcript.segments else None,
+                    "tokens": tokens,
+                    "seconds": round(gen.prompt_seconds + gen.generation_seconds, 3),
+                }
+            ],
+            truncated=False,
+        )
+        return summary, gen, coverage
+    assert last_error is not None
+    raise GenerationError(
+        f"{transcript.source}: no valid summary after {MAX_ATTEMPTS} attempts: {last_error}"
+    )
+
+
+def summarize_files(
+    paths: Sequence[Path | str],
+    *,
+    model: str | None = None,
+    library: Library | None = None,
+    options: SummarizeOptions | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> Iterator[FileResult]:
+    """Summarize each file, yielding one result per file in order.
+
+    A bad file yields an error result and the batch goes on; cancellation raises ``Cancelled``
+    after closing the model (nothing partial is ever stored).
+    """
+    options = options or SummarizeOptions()
+    own_library = library is None
+    lib = library if library is not None else Library()
+    try:
+        resolved = resolve_model(model, progress=progress, cancel=cancel)
+        # Read everything first: bad files are reported without loading a model, and the
+        # context can be sized once for the whole batch.
+        loaded: list[tuple[Path, Transcript | None, str | None]] = []
+        for raw in paths:
+            path = Path(raw)
+            check(cancel)
+            emit(progress, Progress("read", item=path.name, message=f"Reading {path.name}"))
+            try:
+                loaded.append((path, load_transcript(path), None))
+            except VidsumError as exc:
+                loaded.append((path, None, str(exc)))
+        pending = [t for _, t, _ in loaded if t is not None]
+        batch = _Batch(resolved, options, _context_for(pending, resolved, options), progress, cancel)
+        try:
+            for path, transcript, error in loaded:
+                if transcript is None:
+                    yield FileResult(file=path, error=error)
+                    continue
+                yield _one(path, transcript, resolved, batch, lib, progress, cancel)
+        finally:
+            batch.close()
+    finally:
+        if own_library:
+            lib.close()
+
+
+def _one(
+    path: Path,
+    transcript: Transcript,
+    model: ResolvedModel,
+    batch: _Batch,
+    lib: Library,
+    progress: ProgressCallback | None,
+    cancel: CancelToken | None,
+) -> FileResult:
+    title = transcript.display_title
+    key = dedupe_key(transcript.content_hash, model.sha256, PROMPT_VERSION, GRAMMAR_VERSION)
+    existing = lib.find(key)
+    if existing is not None:
+        entry = lib.get(existing)
+        return FileResult(file=path, id=existing, title=title, summary=entry.summary, skipped=True)
+    started = time.monotonic()
+    try:
+        summary, gen, coverage = summarize_transcript(
+            transcript, batch, progress=_tagged(progress, path.name), cancel=cancel
+        )
+    except Cancelled:
+        raise
+    except VidsumError as exc:
+        return FileResult(file=path, title=title, error=str(exc))
+    check(cancel)
+    emit(progress, Progress("store", item=path.name, message="Saving to the library"))
+    provenance = Provenance(
+        model_id=model.id,
+        model_path=str(model.path),
+        model_sha256=model.sha256,
+        quant=model.quant,
+        prompt_version=PROMPT_VERSION,
+        grammar_version=GRAMMAR_VERSION,
+        sampling=dict(batch.options.sampling.__dict__),
+        n_ctx=batch.info.n_ctx if batch.info else 0,
+        prompt_tokens=gen.prompt_tokens,
+        prompt_seconds=round(gen.prompt_seconds, 3),
+        generated_tokens=gen.generated_tokens,
+        generation_seconds=round(gen.generation_seconds, 3),
+        vidsum_version=__version__,
+    )
+    entry_id = lib.add(
+        NewEntry(
+            transcript=_transcript_info(transcript),
+            summary=summary,
+            provenance=provenance,
+            coverage=coverage,
+            flags=[],
+            dedupe_key=key,
+        )
+    )
+    emit(progress, Progress("done", item=path.name,
+                            message=f"Done in {time.monotonic() - started:.1f} s"))
+    return FileResult(file=path, id=entry_id, title=title, summary=summary, generation=gen)
+
+
+def _tagged(progress: ProgressCallback | None, item: str) -> ProgressCallback | None:
+    """Stamp events from the runner with the file they belong to."""
+    if progress is None:
+        return None
+
+    def forward(ev: Progress) -> None:
+        if ev.item is None:
+            with contextlib.suppress(Exception):
+                ev = Progress(ev.stage, ev.done, ev.total, ev.rate, ev.unit, ev.message, item, ev.extra)
+        progress(ev)
+
+    return forward
