@@ -35,10 +35,14 @@ class ProgressBar:
         self._key: tuple[str, str | None] | None = None
 
     def __call__(self, ev: Progress) -> None:
-        if not self.enabled:
+        if not self.enabled and ev.stage != "notice":
             return
         from tqdm import tqdm
 
+        if ev.stage == "notice":
+            self._close()
+            print(ev.message, file=self.stream)
+            return
         if ev.stage in ("read", "store", "done"):
             if ev.message and ev.stage != "read":
                 self._close()

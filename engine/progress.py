@@ -23,6 +23,7 @@ Stage = Literal[
     "download",  # fetching a model file
     "verify",  # hashing a file
     "done",
+    "notice",  # a one-off message the user should see (e.g. which model was chosen and why)
 ]
 
 

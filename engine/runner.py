@@ -1,0 +1,447 @@
+"""``LlamaRunner``: owns the llama.cpp worker process (``engine.worker``) and talks to it.
+
+The parent side never imports llama.cpp. A native crash, the OOM killer or a stuck decode can
+only take down the child; the parent notices through the process sentinel and raises
+``WorkerCrashed`` (with the tail of llama.cpp's log), and the next call starts a fresh worker
+with the remembered ``LoadOptions``.
+
+Cancel: the caller's ``CancelToken`` is polled every 50 ms while waiting for the worker; when set,
+a shared flag tells the worker to stop (checked between prompt chunks, between tokens, and inside
+``llama_decode`` by llama.cpp's abort callback). If the worker has not answered after
+``CANCEL_GRACE_S``, it is killed. Either way the call raises ``Cancelled``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import ctypes
+import multiprocessing
+import multiprocessing.connection
+import os
+import signal
+import tempfile
+import threading
+import time
+import weakref
+from dataclasses import dataclass, fields
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal
+
+from engine.errors import (
+    Cancelled,
+    ConfigError,
+    GenerationError,
+    ModelError,
+    ModelFileError,
+    WorkerCrashed,
+)
+from engine.progress import CancelToken, Progress, ProgressCallback, emit
+
+CANCEL_GRACE_S = 1.5  # how long a cancelled worker may take to answer before it is killed
+START_TIMEOUT_S = 120.0  # spawn + import llama_cpp; generous for a cold disk
+QUICK_TIMEOUT_S = 300.0  # tokenize/close: no progress messages, but never this slow
+_POLL_S = 0.05
+
+StopReason = Literal["stop", "length"]
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    model_path: Path
+    n_ctx: int  # sized by the caller for the job; there is no silent default
+    n_gpu_layers: int = 0  # -1 = all
+    n_threads: int | None = None  # None = physical cores
+    n_batch: int = 512
+    n_ubatch: int = 512
+    flash_attn: bool | None = False  # None = let llama.cpp decide
+    type_k: str | None = None  # KV cache type name: "f16", "q8_0", "q4_0", ...
+    type_v: str | None = None
+
+
+@dataclass(frozen=True)
+class Sampling:
+    temperature: float = 0.3
+    top_k: int = 40
+    top_p: float = 0.95
+    min_p: float = 0.05
+    repeat_penalty: float = 1.0
+    seed: int = 0
+    max_tokens: int = 2048
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    path: Path
+    n_ctx: int  # the context actually allocated (llama.cpp may round up)
+    n_ctx_train: int
+    n_vocab: int
+    n_layer: int
+    n_embd: int
+    architecture: str
+    chat_template: str | None
+    bos: int  # -1 when the vocabulary has none
+    eos: int
+    gpu_offload: bool  # this llama.cpp build can offload to a GPU
+    n_gpu_layers: int  # layers actually asked to live on the GPU (0 without offload)
+    expert_count: int  # 0 for dense models
+    # Extensions: what a chat template needs to render, and provenance.
+    bos_text: str = ""
+    eos_text: str = ""
+    add_bos: bool = True  # the vocabulary expects BOS at the start of a prompt
+    description: str = ""  # llama.cpp's one-line description, e.g. "llama 7B Q4_K - Medium"
+    n_threads: int = 0
+
+
+@dataclass(frozen=True)
+class Generation:
+    text: str
+    prompt_tokens: int
+    prompt_evaluated: int  # prompt tokens actually evaluated (the rest came from the KV cache)
+    prompt_seconds: float
+    generated_tokens: int
+    generation_seconds: float
+    stop_reason: StopReason  # "stop": end of generation / grammar complete; "length": limit
+    grammar_resamples: int = 0  # tokens for which the grammar had to mask the vocabulary
+
+
+def physical_cores() -> int:
+    """Physical cores available to this process (hyper-threads slow llama.cpp down)."""
+    try:
+        available = len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        available = os.cpu_count() or 1
+    cores: set[tuple[str, str]] = set()
+    try:
+        phys = core = ""
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                key = key.strip()
+                if key == "physical id":
+                    phys = value.strip()
+                elif key == "core id":
+                    core = value.strip()
+                elif not line.strip() and core:
+                    cores.add((phys, core))
+                    phys = core = ""
+        if core:
+            cores.add((phys, core))
+    except OSError:
+        pass
+    return max(1, min(len(cores) or available, available))
+
+
+_live: weakref.WeakSet[LlamaRunner] = weakref.WeakSet()
+
+
+@atexit.register
+def _kill_strays() -> None:
+    for runner in list(_live):
+        runner._kill()
+
+
+def _describe_exit(code: int | None) -> str:
+    if code is None:
+        return "it stopped answering"
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = "unknown"
+        hint = ", often the system running out of memory" if -code == signal.SIGKILL else ""
+        return f"signal {-code}: {name}{hint}"
+    return f"exit status {code}"
+
+
+class LlamaRunner:
+    """One llama.cpp model in a worker process. Not re-entrant: one call at a time."""
+
+    def __init__(self, options: LoadOptions) -> None:
+        self.options = options
+        self._info: ModelInfo | None = None
+        self._proc: BaseProcess | None = None
+        self._conn: multiprocessing.connection.Connection | None = None
+        self._flag: Any = None
+        self._log_path: str | None = None
+        self._lock = threading.RLock()
+        self._closing = False
+        _live.add(self)
+
+    # --- public API ---------------------------------------------------------------------------
+
+    @property
+    def info(self) -> ModelInfo:
+        if self._info is None:
+            raise ModelError(f"No model is loaded yet from {self.options.model_path}.")
+        return self._info
+
+    @property
+    def pid(self) -> int | None:
+        """The worker's process id while one is running."""
+        return self._proc.pid if self._proc is not None and self._proc.is_alive() else None
+
+    @property
+    def loaded(self) -> bool:
+        return self._info is not None and self.pid is not None
+
+    def load(
+        self, progress: ProgressCallback | None = None, cancel: CancelToken | None = None
+    ) -> ModelInfo:
+        """Start the worker and load the model (no-op when already loaded)."""
+        with self._lock:
+            self._closing = False
+            if self.loaded:
+                return self.info
+            opts = self.options
+            path = Path(opts.model_path)
+            if not path.is_file():
+                raise ModelFileError(path, "the model file does not exist.")
+            if opts.n_ctx < 16:
+                raise ConfigError(f"A context of {opts.n_ctx} tokens is too small to run a model.")
+            if cancel is not None and cancel.cancelled:
+                raise Cancelled()
+            self._info = None
+            item = path.name
+            emit(progress, Progress("load", 0, 1, message="Starting the model worker", item=item))
+            self._start()
+            payload = self._request(("load", opts), "loading", progress, cancel, item, None)
+            self._info = ModelInfo(**{k: payload[k] for k in _field_names(ModelInfo)})
+            emit(progress, Progress("load", 1, 1, message="Model loaded", item=item))
+            return self._info
+
+    def tokenize(self, text: str, *, add_bos: bool = False, special: bool = True) -> list[int]:
+        return self._tokenize([text], add_bos, special)[0]
+
+    def count_tokens(self, texts: list[str], *, special: bool = True) -> list[int]:
+        """Token counts of many texts in one round trip (for the long-transcript splitter)."""
+        return [len(t) for t in self._tokenize(texts, False, special)]
+
+    def generate(
+        self,
+        prompt: str,
+        *,
+        grammar: str | None,
+        sampling: Sampling | None = None,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> Generation:
+        """Complete ``prompt`` (which carries its own BOS), reusing the cached common prefix."""
+        sampling = sampling or Sampling()
+        with self._lock:
+            self.load(progress, cancel)
+            payload = self._request(
+                ("generate", prompt, grammar, sampling), "generating", progress, cancel,
+                Path(self.options.model_path).name, None,
+            )
+            return Generation(**{k: payload[k] for k in _field_names(Generation)})
+
+    def close(self) -> None:
+        """End the worker (its memory, VRAM included, is freed when it exits). Idempotent."""
+        self._closing = True
+        if not self._lock.acquire(blocking=False):
+            # A call is in flight on another thread: it sees the dead worker and raises Cancelled.
+            self._kill()
+            return
+        try:
+            proc, conn = self._proc, self._conn
+            if proc is not None and conn is not None and proc.is_alive():
+                try:
+                    conn.send(("close",))
+                    if conn.poll(5.0):
+                        conn.recv()
+                except (OSError, EOFError):
+                    pass
+                proc.join(5.0)
+            self._kill()
+        finally:
+            self._lock.release()
+
+    def __enter__(self) -> LlamaRunner:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self._kill()
+
+    # --- process management -------------------------------------------------------------------
+
+    def _start(self) -> None:
+        self._kill()
+        mp = multiprocessing.get_context("spawn")
+        parent_conn, child_conn = mp.Pipe(duplex=True)
+        self._flag = mp.RawValue(ctypes.c_int, 0)
+        fd, self._log_path = tempfile.mkstemp(prefix="vidsum-worker-", suffix=".log")
+        os.close(fd)
+        from engine.worker import worker_main
+
+        proc = mp.Process(
+            target=worker_main,
+            args=(child_conn, self._flag, self._log_path, os.getpid()),
+            name="vidsum-llama-worker",
+            daemon=True,
+        )
+        proc.start()
+        child_conn.close()
+        self._proc, self._conn = proc, parent_conn
+
+    def _kill(self) -> None:
+        """Stop the worker now, without asking. Safe to call at any time, repeatedly."""
+        proc, conn = self._proc, self._conn
+        self._proc = self._conn = None
+        self._info = None
+        if proc is not None:
+            if proc.is_alive():
+                proc.kill()
+            proc.join(5.0)
+        if conn is not None:
+            with contextlib.suppress(OSError):
+                conn.close()
+        if self._log_path is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self._log_path)
+            self._log_path = None
+
+    def _log_tail(self, lines: int = 8) -> str:
+        if self._log_path is None:
+            return ""
+        try:
+            with open(self._log_path, "rb") as f:
+                f.seek(0, os.SEEK_END)
+                f.seek(max(0, f.tell() - 16384))
+                text = f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+        kept = [ln.strip() for ln in text.splitlines() if ln.strip(" .\t")]
+        return "\n".join(kept[-lines:])
+
+    def _tokenize(self, texts: list[str], add_bos: bool, special: bool) -> list[list[int]]:
+        with self._lock:
+            self.load()
+            result: list[list[int]] = self._request(
+                ("tokenize", texts, add_bos, special), "tokenizing", None, None,
+                Path(self.options.model_path).name, QUICK_TIMEOUT_S,
+            )
+            return result
+
+    def _request(
+        self,
+        msg: tuple[Any, ...],
+        doing: str,
+        progress: ProgressCallback | None,
+        cancel: CancelToken | None,
+        item: str,
+        timeout: float | None,
+    ) -> Any:
+        proc, conn = self._proc, self._conn
+        assert proc is not None and conn is not None
+        self._flag.value = 0
+        try:
+            conn.send(msg)
+        except (OSError, EOFError):
+            self._crashed(doing)
+        start = time.monotonic()
+        # The first request also waits for the interpreter to start and import llama.cpp.
+        if msg[0] == "load":
+            timeout = None
+        cancel_deadline: float | None = None
+        while True:
+            if cancel is not None and cancel.cancelled and cancel_deadline is None:
+                self._flag.value = 1
+                cancel_deadline = time.monotonic() + CANCEL_GRACE_S
+            if cancel_deadline is not None and time.monotonic() > cancel_deadline:
+                self._kill()  # it did not stop in time; the next call starts a fresh one
+                raise Cancelled()
+            if timeout is not None and time.monotonic() - start > timeout:
+                self._kill()
+                raise WorkerCrashed(
+                    f"The model worker did not answer within {timeout:.0f} s while {doing} "
+                    f"with {item}; it was stopped and the library was not changed."
+                )
+            ready = multiprocessing.connection.wait([conn, proc.sentinel], _POLL_S)
+            if not ready:
+                continue
+            try:
+                if not conn.poll():
+                    self._crashed(doing)
+                reply = conn.recv()
+            except (OSError, EOFError):
+                self._crashed(doing)
+            kind = reply[0]
+            if kind == "progress":
+                _, stage, done, total, rate = reply
+                unit = "" if stage == "load" else "tok"
+                emit(progress, Progress(stage, done, total, rate, unit, item=item))
+                continue
+            if cancel_deadline is not None or kind == "cancelled":
+                # Cancelled while the answer was on its way counts as cancelled: nothing kept.
+                if msg[0] == "load":
+                    self._kill()
+                raise Cancelled()
+            if kind == "ok":
+                return reply[1]
+            if kind == "error":
+                self._raise_error(msg, reply[1], reply[2])
+            raise ModelError(f"The model worker sent an unexpected reply {kind!r}.")
+
+    def _crashed(self, doing: str) -> None:
+        proc = self._proc
+        code: int | None = None
+        if proc is not None:
+            proc.join(2.0)
+            code = proc.exitcode
+        tail = self._log_tail()
+        closing = self._closing
+        self._kill()
+        if closing:
+            raise Cancelled("The model was unloaded.")
+        path = self.options.model_path
+        how = _describe_exit(code)
+        if doing == "loading" and code is not None and -code in (
+            signal.SIGSEGV, signal.SIGABRT, signal.SIGBUS, signal.SIGFPE, signal.SIGILL
+        ):
+            # A native crash while parsing the file is the file's fault far more often than not.
+            raise ModelFileError(
+                path,
+                f"llama.cpp crashed while reading this file ({how}); it may be corrupt or made "
+                f"for a newer llama.cpp. Last messages: {tail or '(none)'}",
+            )
+        message = (
+            f"The model worker stopped unexpectedly ({how}) while {doing} with "
+            f"{Path(path).name}; the library was not changed."
+        )
+        if tail:
+            message += f" Last llama.cpp messages:\n{tail}"
+        raise WorkerCrashed(message)
+
+    def _raise_error(self, msg: tuple[Any, ...], kind: str, message: str) -> None:
+        path = Path(self.options.model_path)
+        if msg[0] == "load":
+            self._kill()  # nothing useful is loaded; the next load starts clean
+        if kind == "model_file":
+            raise ModelFileError(
+                path,
+                f"llama.cpp could not load this model file ({message}); it may be incomplete "
+                "or corrupt, download it again.",
+            )
+        if kind in ("config", "grammar"):
+            raise ConfigError(message)
+        if kind == "generation":
+            raise GenerationError(message)
+        if kind in ("context", "prompt"):
+            raise ModelError(message)
+        raise ModelError(f"The model worker failed with {path.name}: {message}")
+
+
+def _field_names(cls: type) -> list[str]:
+    return [f.name for f in fields(cls)]

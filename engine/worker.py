@@ -1,0 +1,623 @@
+"""The llama.cpp worker: runs only in a child process started by ``engine.runner.LlamaRunner``.
+
+Everything native lives here, so a segfault, an abort or the OOM killer takes down this process
+and never the caller. The protocol is small picklable tuples over a ``multiprocessing`` pipe:
+
+parent -> child: ``("load", LoadOptions)``, ``("tokenize", texts, add_bos, special)``,
+                 ``("generate", prompt, grammar, Sampling)``, ``("close",)``
+child -> parent: ``("progress", stage, done, total, rate)`` (any number, throttled), then one of
+                 ``("ok", payload)``, ``("cancelled",)``, ``("error", kind, message)``
+
+Cancellation is a shared int (``flag``) the parent sets: checked between prompt chunks and
+between tokens, and inside long ``llama_decode`` calls through llama.cpp's abort callback.
+llama.cpp's log goes to an append-only file (the parent reads its tail after a crash) and to a
+ring buffer here (for load-failure messages); fd 2 is pointed at the same file so native
+``GGML_ABORT`` messages land there too.
+
+The hot loop touches no Python per vocabulary entry: logits are copied into one preallocated
+``llama_token_data`` array with numpy, and llama.cpp's samplers do the rest in C.
+"""
+
+from __future__ import annotations
+
+import codecs
+import collections
+import contextlib
+import ctypes
+import os
+import sys
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from engine.runner import LoadOptions, Sampling
+
+# Progress messages are throttled to at most this many per second.
+_PROGRESS_HZ = 10.0
+# A single-token decode slower than this gets the abort callback too (big models on CPU).
+_SLOW_DECODE_S = 0.3
+_GGML_TYPES = {
+    "f32": 0,
+    "f16": 1,
+    "q4_0": 2,
+    "q4_1": 3,
+    "q5_0": 6,
+    "q5_1": 7,
+    "q8_0": 8,
+    "iq4_nl": 20,
+    "bf16": 30,
+}
+_TOKEN_DTYPE = np.dtype([("id", "<i4"), ("logit", "<f4"), ("p", "<f4")], align=True)
+
+
+class _Cancelled(Exception):
+    pass
+
+
+class _Failure(Exception):
+    """An expected failure, reported to the parent as ``("error", kind, message)``."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+
+def ggml_type(name: str | None) -> int | None:
+    if name is None:
+        return None
+    try:
+        return _GGML_TYPES[name.lower()]
+    except KeyError:
+        raise _Failure(
+            "config",
+            f"Unknown KV cache type {name!r}; use one of {', '.join(sorted(_GGML_TYPES))}.",
+        ) from None
+
+
+@dataclass
+class _Log:
+    """llama.cpp's log: appended to a file (survives a crash) and kept in a ring buffer."""
+
+    fd: int
+    lines: collections.deque[str] = field(default_factory=lambda: collections.deque(maxlen=400))
+    partial: str = ""
+
+    def write(self, text: str) -> None:
+        with contextlib.suppress(OSError):
+            os.write(self.fd, text.encode("utf-8", "replace"))
+        text = self.partial + text
+        *done, self.partial = text.split("\n")
+        self.lines.extend(line for line in done if line.strip())
+
+    def reason(self) -> str:
+        """The most telling error line from llama.cpp's log, for a user-facing message."""
+        lines = list(self.lines)
+        if self.partial.strip():
+            lines.append(self.partial)
+        for needle in ("error loading model:", "failed to", "error", "invalid"):
+            for line in reversed(lines):
+                low = line.lower()
+                if needle in low:
+                    text = line.strip()
+                    # "llama_model_load: error loading model: X" -> "X"
+                    if "error loading model:" in low:
+                        text = text[low.index("error loading model:") + 20 :].strip()
+                    elif ": " in text and text.split(": ", 1)[0].replace("_", "").isalnum():
+                        text = text.split(": ", 1)[1]
+                    return text
+        return lines[-1].strip() if lines else "llama.cpp gave no reason"
+
+
+class Worker:
+    def __init__(self, conn: Connection, flag: Any, log: _Log) -> None:
+        import llama_cpp as L
+
+        self.L = L
+        self.conn = conn
+        self.flag = flag  # multiprocessing RawValue(c_int): 1 = cancel requested
+        self.log = log
+        self.model: Any = None
+        self.ctx: Any = None
+        self.mem: Any = None
+        self.vocab: Any = None
+        self.n_vocab = 0
+        self.n_ctx = 0
+        self.n_batch = 512
+        self.path = ""
+        self.cached: list[int] = []  # exactly the tokens in the KV cache (seq 0), in order
+        self.grammars: collections.OrderedDict[str, Any] = collections.OrderedDict()
+        self._last_progress = 0.0
+        self._abort_on = False
+        # ctypes callbacks must stay referenced for as long as llama.cpp may call them.
+        self._abort_cb = L.ggml_abort_callback(lambda _data: bool(self.flag.value))
+        self._no_abort_cb = ctypes.cast(None, L.ggml_abort_callback)  # NULL: no callback
+        self._load_cb = L.llama_progress_callback(self._on_load_progress)
+        self._tok_buf = (L.llama_token * 4096)()
+        self._piece = ctypes.create_string_buffer(256)
+        self._one = (L.llama_token * 1)()
+        self._one_data = (L.llama_token_data * 1)()
+        self._one_arr = L.llama_token_data_array(
+            data=ctypes.cast(self._one_data, L.llama_token_data_p),
+            size=1,
+            selected=-1,
+            sorted=False,
+        )
+        self.cand: np.ndarray = np.zeros(0, dtype=_TOKEN_DTYPE)
+        self._ids: np.ndarray = np.zeros(0, dtype=np.int32)
+        self._cand_arr: Any = None
+
+    # --- plumbing -----------------------------------------------------------------------------
+
+    def send(self, msg: tuple[Any, ...]) -> None:
+        try:
+            self.conn.send(msg)
+        except (BrokenPipeError, EOFError, OSError):
+            os._exit(0)  # the parent is gone: nothing left to serve
+
+    def progress(self, stage: str, done: float, total: float | None, rate: float | None,
+                 force: bool = False) -> None:
+        now = time.monotonic()
+        if force or now - self._last_progress >= 1.0 / _PROGRESS_HZ:
+            self._last_progress = now
+            self.send(("progress", stage, done, total, rate))
+
+    def check_cancel(self) -> None:
+        if self.flag.value:
+            raise _Cancelled()
+
+    def _on_load_progress(self, fraction: float, _data: Any) -> bool:
+        self.progress("load", float(fraction), 1.0, None, force=fraction >= 1.0)
+        return not self.flag.value  # False makes llama.cpp abandon the load
+
+    def _set_abort(self, on: bool) -> None:
+        if on != self._abort_on:
+            self.L.llama_set_abort_callback(self.ctx, self._abort_cb if on else self._no_abort_cb, None)
+            self._abort_on = on
+
+    def serve(self) -> None:
+        while True:
+            try:
+                msg = self.conn.recv()
+            except (EOFError, OSError):
+                return
+            op = msg[0]
+            if op == "close":
+                self.free()
+                self.send(("ok", None))
+                return
+            try:
+                if op == "load":
+                    result: Any = self.load(msg[1])
+                elif op == "tokenize":
+                    result = [self.tokenize(t, msg[2], msg[3]) for t in msg[1]]
+                elif op == "generate":
+                    result = self.generate(msg[1], msg[2], msg[3])
+                else:
+                    raise _Failure("internal", f"unknown request {op!r}")
+            except _Cancelled:
+                self.send(("cancelled",))
+            except _Failure as exc:
+                self.send(("error", exc.kind, exc.message))
+            except Exception as exc:  # a bug here must still reach the caller as an error
+                traceback.print_exc()  # into the log file (fd 2)
+                self.send(("error", "internal", f"{type(exc).__name__}: {exc}"))
+
+    # --- load ---------------------------------------------------------------------------------
+
+    def free(self) -> None:
+        L = self.L
+        for g in self.grammars.values():
+            L.llama_sampler_free(g)
+        self.grammars.clear()
+        if self.ctx is not None:
+            L.llama_free(self.ctx)
+            self.ctx = None
+        if self.model is not None:
+            L.llama_model_free(self.model)
+            self.model = None
+        self.cached = []
+
+    def meta(self, key: str) -> str | None:
+        L = self.L
+        buf = ctypes.create_string_buffer(256)
+        n = L.llama_model_meta_val_str(self.model, key.encode(), buf, len(buf))
+        if n < 0:
+            return None
+        if n >= len(buf):
+            buf = ctypes.create_string_buffer(n + 1)
+            L.llama_model_meta_val_str(self.model, key.encode(), buf, len(buf))
+        return buf.value.decode("utf-8", "replace")
+
+    def token_text(self, token: int) -> str:
+        if token < 0:
+            return ""
+        return self.piece(token, special=True).decode("utf-8", "replace")
+
+    def load(self, opts: LoadOptions) -> dict[str, Any]:
+        from engine.runner import physical_cores
+
+        L = self.L
+        self.free()
+        self.path = str(opts.model_path)
+        type_k, type_v = ggml_type(opts.type_k), ggml_type(opts.type_v)
+
+        mp = L.llama_model_default_params()
+        mp.n_gpu_layers = opts.n_gpu_layers
+        mp.progress_callback = self._load_cb
+        self.progress("load", 0.0, 1.0, None, force=True)
+        model = L.llama_model_load_from_file(self.path.encode(), mp)
+        if not model:
+            self.check_cancel()
+            raise _Failure("model_file", self.log.reason())
+        self.model = model
+        self.vocab = L.llama_model_get_vocab(model)
+        self.n_vocab = L.llama_vocab_n_tokens(self.vocab)
+
+        threads = opts.n_threads or physical_cores()
+        cp = L.llama_context_default_params()
+        cp.n_ctx = opts.n_ctx
+        cp.n_batch = opts.n_batch
+        cp.n_ubatch = min(opts.n_ubatch, opts.n_batch)
+        cp.n_seq_max = 1
+        cp.n_threads = threads
+        cp.n_threads_batch = threads
+        cp.no_perf = True
+        # Full-size sliding-window cache: otherwise SWA models (Gemma 3) forget old positions
+        # and a cached prefix could not be kept when the tail of the cache is removed.
+        cp.swa_full = True
+        if opts.flash_attn is None:
+            cp.flash_attn_type = L.LLAMA_FLASH_ATTN_TYPE_AUTO
+        else:
+            cp.flash_attn_type = (
+                L.LLAMA_FLASH_ATTN_TYPE_ENABLED if opts.flash_attn
+                else L.LLAMA_FLASH_ATTN_TYPE_DISABLED
+            )
+        if type_k is not None:
+            cp.type_k = type_k
+        if type_v is not None:
+            cp.type_v = type_v
+        ctx = L.llama_init_from_model(model, cp)
+        if not ctx:
+            reason = self.log.reason()
+            self.free()
+            raise _Failure(
+                "context",
+                f"llama.cpp could not create a {opts.n_ctx}-token context for {self.path} "
+                f"({reason}); try a smaller context, fewer GPU layers or another KV cache type.",
+            )
+        self.ctx = ctx
+        self.mem = L.llama_get_memory(ctx)
+        self.n_ctx = L.llama_n_ctx(ctx)
+        self.n_batch = opts.n_batch
+        self._abort_on = True
+        self._set_abort(False)
+
+        # One candidate array for the whole session; numpy fills it, samplers work on it in C.
+        self.cand = np.zeros(self.n_vocab, dtype=_TOKEN_DTYPE)
+        self._ids = np.arange(self.n_vocab, dtype=np.int32)
+        self._cand_arr = L.llama_token_data_array(
+            data=self.cand.ctypes.data_as(L.llama_token_data_p),
+            size=self.n_vocab,
+            selected=-1,
+            sorted=False,
+        )
+
+        arch = self.meta("general.architecture") or "unknown"
+        expert_count = self.meta(f"{arch}.expert_count")
+        supports_gpu = bool(L.llama_supports_gpu_offload())
+        n_layer = L.llama_model_n_layer(model)
+        if not supports_gpu:
+            gpu_layers = 0
+        elif opts.n_gpu_layers < 0:
+            gpu_layers = n_layer
+        else:
+            gpu_layers = min(opts.n_gpu_layers, n_layer)
+        desc = ctypes.create_string_buffer(256)
+        L.llama_model_desc(model, desc, len(desc))
+        bos = L.llama_vocab_bos(self.vocab)
+        eos = L.llama_vocab_eos(self.vocab)
+        return {
+            "path": opts.model_path,
+            "n_ctx": self.n_ctx,
+            "n_ctx_train": L.llama_model_n_ctx_train(model),
+            "n_vocab": self.n_vocab,
+            "n_layer": n_layer,
+            "n_embd": L.llama_model_n_embd(model),
+            "architecture": arch,
+            "chat_template": self.meta("tokenizer.chat_template"),
+            "bos": bos,
+            "eos": eos,
+            "gpu_offload": supports_gpu,
+            "n_gpu_layers": gpu_layers,
+            "expert_count": int(expert_count) if expert_count and expert_count.isdigit() else 0,
+            "bos_text": self.token_text(bos),
+            "eos_text": self.token_text(eos),
+            "add_bos": bool(L.llama_vocab_get_add_bos(self.vocab)),
+            "description": desc.value.decode("utf-8", "replace"),
+            "n_threads": threads,
+        }
+
+    # --- tokens -------------------------------------------------------------------------------
+
+    def require_model(self) -> None:
+        if self.ctx is None:
+            raise _Failure("internal", "no model is loaded in the worker")
+
+    def tokenize(self, text: str, add_bos: bool, special: bool) -> list[int]:
+        self.require_model()
+        L = self.L
+        data = text.encode("utf-8")
+        n = L.llama_tokenize(
+            self.vocab, data, len(data), self._tok_buf, len(self._tok_buf), add_bos, special
+        )
+        if n < 0:  # buffer too small: -n is the size needed
+            self._tok_buf = (L.llama_token * (-n + 1024))()
+            n = L.llama_tokenize(
+                self.vocab, data, len(data), self._tok_buf, len(self._tok_buf), add_bos, special
+            )
+        return list(self._tok_buf[:n])
+
+    def piece(self, token: int, special: bool = False) -> bytes:
+        n = self.L.llama_token_to_piece(
+            self.vocab, token, self._piece, len(self._piece), 0, special
+        )
+        if n < 0:
+            self._piece = ctypes.create_string_buffer(-n + 16)
+            n = self.L.llama_token_to_piece(
+                self.vocab, token, self._piece, len(self._piece), 0, special
+            )
+        return self._piece.raw[:n]
+
+    # --- KV cache -----------------------------------------------------------------------------
+
+    def truncate_cache(self, keep: int) -> None:
+        """Make the KV cache hold exactly ``cached[:keep]`` (and ``cached`` say so).
+
+        Also removes positions past ``len(cached)``: an aborted batch may have left some.
+        """
+        keep = min(keep, len(self.cached))
+        if keep == 0 or not self.L.llama_memory_seq_rm(self.mem, 0, keep, -1):
+            # Recurrent models cannot drop a tail: start over rather than guess.
+            self.L.llama_memory_clear(self.mem, True)
+            keep = 0
+        del self.cached[keep:]
+
+    def decode(self, tokens: Any, offset: int, n: int) -> None:
+        """Evaluate ``tokens[offset:offset+n]`` at the end of the cache (positions implied)."""
+        L = self.L
+        ptr = ctypes.cast(ctypes.byref(tokens, offset * ctypes.sizeof(L.llama_token)),
+                          ctypes.POINTER(L.llama_token))
+        rc = L.llama_decode(self.ctx, L.llama_batch_get_one(ptr, n))
+        if rc == 0:
+            self.cached.extend(tokens[offset : offset + n])
+            return
+        # Aborted or failed: some ubatches may have landed; remove them so `cached` stays true.
+        self.truncate_cache(len(self.cached))
+        if rc == 2 or self.flag.value:
+            raise _Cancelled()
+        if rc == 1:
+            raise _Failure(
+                "context",
+                f"The model's context ({self.n_ctx} tokens) is full; load it with a larger "
+                "context.",
+            )
+        raise _Failure("internal", f"llama_decode failed with code {rc}: {self.log.reason()}")
+
+    # --- sampling -----------------------------------------------------------------------------
+
+    def grammar_sampler(self, grammar: str) -> Any:
+        L = self.L
+        g = self.grammars.get(grammar)
+        if g is not None:
+            self.grammars.move_to_end(grammar)
+            L.llama_sampler_reset(g)
+            return g
+        g = L.llama_sampler_init_grammar(self.vocab, grammar.encode("utf-8"), b"root")
+        if not g:
+            raise _Failure("grammar", f"The grammar could not be parsed: {self.log.reason()}")
+        self.grammars[grammar] = g
+        while len(self.grammars) > 4:
+            L.llama_sampler_free(self.grammars.popitem(last=False)[1])
+        return g
+
+    def chain(self, s: Sampling) -> Any:
+        L = self.L
+        params = L.llama_sampler_chain_default_params()
+        params.no_perf = True
+        chain = L.llama_sampler_chain_init(params)
+        add = L.llama_sampler_chain_add
+        if s.repeat_penalty != 1.0:
+            add(chain, L.llama_sampler_init_penalties(64, s.repeat_penalty, 0.0, 0.0))
+        if s.temperature <= 0:
+            add(chain, L.llama_sampler_init_greedy())
+            return chain
+        if s.top_k > 0:
+            add(chain, L.llama_sampler_init_top_k(s.top_k))
+        if s.top_p < 1.0:
+            add(chain, L.llama_sampler_init_top_p(s.top_p, 1))
+        if s.min_p > 0.0:
+            add(chain, L.llama_sampler_init_min_p(s.min_p, 1))
+        add(chain, L.llama_sampler_init_temp(s.temperature))
+        add(chain, L.llama_sampler_init_dist(s.seed & 0xFFFFFFFF))
+        return chain
+
+    def fill_candidates(self) -> None:
+        logits = np.ctypeslib.as_array(
+            self.L.llama_get_logits_ith(self.ctx, -1), shape=(self.n_vocab,)
+        )
+        self.cand["id"] = self._ids
+        self.cand["logit"] = logits
+        arr = self._cand_arr
+        arr.size = self.n_vocab
+        arr.selected = -1
+        arr.sorted = False
+
+    def pick(self, sampler: Any) -> int:
+        L = self.L
+        L.llama_sampler_apply(sampler, ctypes.byref(self._cand_arr))
+        sel = self._cand_arr.selected
+        if sel < 0 or sel >= self._cand_arr.size:
+            raise _Failure("internal", "the sampler chain selected no token")
+        return int(self.cand["id"][sel])
+
+    def sample(self, chain: Any, grammar: Any) -> tuple[int, bool]:
+        """One token. Returns (token, resampled) where resampled means the grammar had to mask.
+
+        As llama.cpp's common_sampler_sample: sample without the grammar, check only the chosen
+        token against it, and pay for masking the whole vocabulary only when it is rejected.
+        """
+        L = self.L
+        self.fill_candidates()
+        token = self.pick(chain)
+        if grammar is None:
+            return token, False
+        one = self._one_data[0]
+        one.id, one.logit, one.p = token, 1.0, 0.0
+        self._one_arr.size, self._one_arr.selected, self._one_arr.sorted = 1, -1, False
+        L.llama_sampler_apply(grammar, ctypes.byref(self._one_arr))
+        if self._one_data[0].logit != float("-inf"):
+            return token, False
+        self.fill_candidates()
+        L.llama_sampler_apply(grammar, ctypes.byref(self._cand_arr))
+        if not np.isfinite(self.cand["logit"][: self._cand_arr.size]).any():
+            raise _Failure(
+                "generation",
+                "The grammar allows no next token for this model's vocabulary; the grammar and "
+                "the model do not fit together.",
+            )
+        return self.pick(chain), True
+
+    # --- generate -----------------------------------------------------------------------------
+
+    def generate(self, prompt: str, grammar_text: str | None, s: Sampling) -> dict[str, Any]:
+        self.require_model()
+        L = self.L
+        t0 = time.perf_counter()
+        tokens = self.tokenize(prompt, False, True)
+        n = len(tokens)
+        if n == 0:
+            raise _Failure("prompt", "The prompt is empty.")
+        if n >= self.n_ctx:
+            raise _Failure(
+                "prompt",
+                f"The prompt has {n} tokens but the model was loaded with a {self.n_ctx}-token "
+                "context; it needs a larger context or a shorter input.",
+            )
+        grammar = self.grammar_sampler(grammar_text) if grammar_text else None
+
+        # Longest common prefix with the cache; at least one token is evaluated for logits.
+        cached = np.asarray(self.cached[: n - 1], dtype=np.int64)
+        diff = np.nonzero(cached != np.asarray(tokens[: len(cached)], dtype=np.int64))[0]
+        common = int(diff[0]) if len(diff) else len(cached)
+        self.truncate_cache(common)
+        common = len(self.cached)
+
+        arr = (L.llama_token * n)(*tokens)
+        todo = n - common
+        self._set_abort(True)  # long decodes are interruptible; costs one call per graph node
+        self.progress("prompt", 0, todo, None, force=True)
+        pos = common
+        while pos < n:
+            self.check_cancel()
+            step = min(self.n_batch, n - pos)
+            self.decode(arr, pos, step)
+            pos += step
+            done = pos - common
+            elapsed = time.perf_counter() - t0
+            self.progress("prompt", done, todo, done / elapsed if elapsed else None,
+                          force=pos == n)
+        t1 = time.perf_counter()
+
+        chain = self.chain(s)
+        try:
+            return self._sample_loop(chain, grammar, s, n, common, t0, t1)
+        finally:
+            L.llama_sampler_free(chain)
+
+    def _sample_loop(self, chain: Any, grammar: Any, s: Sampling, n_prompt: int, common: int,
+                     t0: float, t1: float) -> dict[str, Any]:
+        L = self.L
+        decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        parts: list[str] = []
+        limit = min(s.max_tokens, self.n_ctx - n_prompt)
+        generated = 0
+        resampled = 0
+        stop = "length"
+        slow = False
+        self._set_abort(False)
+        while generated < limit:
+            self.check_cancel()
+            token, masked = self.sample(chain, grammar)
+            resampled += masked
+            if grammar is not None and not L.llama_vocab_is_eog(self.vocab, token):
+                L.llama_sampler_accept(grammar, token)
+            L.llama_sampler_accept(chain, token)
+            if L.llama_vocab_is_eog(self.vocab, token):
+                stop = "stop"
+                break
+            parts.append(decoder.decode(self.piece(token)))
+            generated += 1
+            now = time.perf_counter()
+            self.progress("generate", generated, None, generated / (now - t1) if now > t1 else None)
+            if generated >= limit:
+                break
+            self._one[0] = token
+            self._set_abort(slow)
+            td = time.perf_counter()
+            self.decode(self._one, 0, 1)
+            slow = time.perf_counter() - td > _SLOW_DECODE_S
+        parts.append(decoder.decode(b"", final=True))
+        t2 = time.perf_counter()
+        self.progress("generate", generated, None,
+                      generated / (t2 - t1) if t2 > t1 else None, force=True)
+        return {
+            "text": "".join(parts),
+            "prompt_tokens": n_prompt,
+            "prompt_evaluated": n_prompt - common,
+            "prompt_seconds": t1 - t0,
+            "generated_tokens": generated,
+            "generation_seconds": t2 - t1,
+            "stop_reason": stop,
+            "grammar_resamples": resampled,
+        }
+
+
+def _watch_parent(parent_pid: int) -> None:
+    """Exit when the parent dies mid-request (a blocked recv() would notice, a decode won't)."""
+    while True:
+        time.sleep(1.0)
+        if os.getppid() != parent_pid:
+            os._exit(0)
+
+
+def worker_main(conn: Connection, flag: Any, log_path: str, parent_pid: int) -> None:
+    """Entry point of the child process."""
+    fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    # Native code prints aborts and assertion failures straight to stderr: keep them.
+    os.dup2(fd, 2)
+    sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
+    threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()
+    log = _Log(fd)
+
+    import llama_cpp as L
+
+    def on_log(level: int, text: bytes, _data: Any) -> None:
+        if level != 1:  # GGML_LOG_LEVEL_DEBUG is noise
+            log.write(text.decode("utf-8", "replace"))
+
+    log_cb = L.llama_log_callback(on_log)
+    L.llama_log_set(log_cb, None)
+    L.llama_backend_init()
+    worker = Worker(conn, flag, log)
+    try:
+        worker.serve()
+    finally:
+        worker.free()
+        conn.close()

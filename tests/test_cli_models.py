@@ -1,0 +1,148 @@
+"""`vidsum models ...` and `vidsum doctor` through engine.cli.main (and one real subprocess)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from hubserver import FakeHub, add_catalog_file, start_hub
+from test_catalog import FAMILIES, QUANTS, tiny_gguf
+
+from engine.cli import main
+from engine.paths import get_paths
+
+MODEL = "mistral-7b-instruct-v0.2:Q4_K_M"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeHub]:
+    h = start_hub(monkeypatch)
+    yield h
+    h.stop()
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_models_list_json_has_every_catalog_model_and_quant_with_size_and_fit(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, _ = run(capsys, "models", "list", "--json")
+    assert code == 0
+    rows = {r["id"]: r for r in json.loads(out)}
+    for fam in FAMILIES:
+        for q in QUANTS:
+            r = rows[f"{fam}:{q}"]
+            assert isinstance(r["size"], int) and r["size"] > 0
+            assert r["installed"] is False and r["quant"] == q
+            assert isinstance(r["fit"], str) and r["fit"]
+    assert rows["gemma-3-270m:Q4_K_M"]["source"] == "pypi"
+    assert len(rows) == len(FAMILIES) * len(QUANTS) + 1
+
+
+def test_models_list_table(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "models", "list")
+    assert code == 0
+    assert "mixtral-8x7b-instruct-v0.1:Q8_0" in out and "~49.62 GB" in out
+    assert "* default" in out
+
+
+def test_pull_info_use_rm(hub: FakeHub, capsys: pytest.CaptureFixture[str]) -> None:
+    f = add_catalog_file(hub, MODEL, 2 * 1024 * 1024)
+    code, out, err = run(capsys, "models", "pull", MODEL)
+    assert code == 0, err
+    path = Path(out.split(": ", 1)[1].strip())
+    assert path.read_bytes() == f.data
+    assert "downloading" in err  # the tqdm bar on stderr
+
+    code, out, _ = run(capsys, "models", "info", MODEL, "--json")
+    info = json.loads(out)
+    assert (
+        code == 0 and info["installed"] and info["verified"] and info["installed_path"] == str(path)
+    )
+    assert info["page"] == f"{hub.url}/TheBloke/Mistral-7B-Instruct-v0.2-GGUF"
+
+    assert run(capsys, "models", "use", MODEL)[0] == 0
+    rows = {r["id"]: r for r in json.loads(run(capsys, "models", "list", "--json")[1])}
+    assert rows[MODEL]["default"] and rows[MODEL]["installed"]
+
+    code, out, err = run(capsys, "models", "rm", MODEL)
+    assert code == 0 and "Removed" in out and "was the default" in err
+    assert not path.exists()
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "text"),
+    [
+        (401, None, "HTTP 401"),
+        (403, "GatedRepo", "gated"),
+        (404, "EntryNotFound", "HTTP 404"),
+        (500, None, "HTTP 500"),
+    ],
+)
+def test_pull_failures_exit_non_zero_with_the_message(
+    hub: FakeHub, capsys: pytest.CaptureFixture[str], status: int, code: str | None, text: str
+) -> None:
+    f = add_catalog_file(hub, MODEL, 1024)
+    hub.fault(f.repo, f.name, status=status, error_code=code)
+    rc, _, err = run(capsys, "models", "pull", MODEL, "-q")
+    assert rc == 1
+    assert err.startswith("vidsum: Cannot download mistral-7b-instruct-v0.2:Q4_K_M") and text in err
+
+
+def test_unknown_model_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
+    rc, _, err = run(capsys, "models", "pull", "mistral-9b")
+    assert rc == 1 and "Unknown model 'mistral-9b'" in err
+
+
+def test_gated_model_in_a_real_subprocess(hub: FakeHub) -> None:
+    f = add_catalog_file(hub, MODEL, 1024)
+    hub.fault(f.repo, f.name, status=403, error_code="GatedRepo")
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    res = subprocess.run(
+        [sys.executable, "-m", "engine.cli", "models", "pull", MODEL],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert res.returncode == 1
+    assert "is a gated model" in res.stderr and "HF_TOKEN" in res.stderr
+
+
+def test_add_then_rm_a_local_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = tiny_gguf(tmp_path / "mine.gguf")
+    code, out, _ = run(capsys, "models", "add", str(src), "--name", "Mine", "-q")
+    assert code == 0 and out.startswith("Added local:mine")
+    rows = {r["id"]: r for r in json.loads(run(capsys, "models", "list", "--json")[1])}
+    assert rows["local:mine"]["installed"] and rows["local:mine"]["path"] == str(src)
+    code, out, _ = run(capsys, "models", "rm", "local:mine")
+    assert code == 0 and "left in place" in out and src.exists()
+    bad = tmp_path / "bad.gguf"
+    bad.write_bytes(b"GGUF" + b"\xff" * 64)
+    code, _, err = run(capsys, "models", "add", str(bad), "-q")
+    assert code == 1 and str(bad) in err
+
+
+def test_doctor(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "doctor")
+    assert code == 0
+    assert "llama.cpp build" in out and "GPU offload" in out
+    assert str(get_paths().data) in out
+    code, out, _ = run(capsys, "doctor", "--json")
+    report = json.loads(out)
+    assert code == 0 and report["paths"]["data"] == str(get_paths().data)
+    assert "gpu_offload" in report["llama_cpp"] and report["hub"]["token"] in (
+        "not set",
+        "saved login",
+    )
