@@ -675,8 +675,8 @@ def plan(
     elif need.mode == "partial":
         explanation = (
             f"{what} needs partial offload: {need.n_gpu_layers} of {shape.n_layer} layers on the "
-            f"GPU with {ctx} context ({_gb(need.gpu)} GPU memory, {_gb(need.ram)} RAM); slower than "
-            "full offload"
+            f"GPU with {ctx} context ({_gb(need.gpu)} GPU memory, {_gb(need.ram)} RAM); "
+            "slower than full offload"
         )
     elif gpu is None:
         explanation = f"no GPU offload available: {what} runs on the CPU (slow); {ram_words}"
