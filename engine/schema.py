@@ -8,6 +8,7 @@ the transcript's timings afterwards.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Annotated, Literal, get_args
 
@@ -192,5 +193,16 @@ class Summary(_Strict):
         return self
 
     def generated_json(self) -> str:
-        """The compact JSON the model writes (no section times)."""
-        return self.model_dump_json(exclude={"sections": {"__all__": {"start", "end"}}})
+        """The compact JSON the model writes (no section times), complexity as ``0.dd``.
+
+        pydantic writes 0.5 as ``0.5``; the grammar asks for two decimals, so the general
+        topics are written here.
+        """
+        head = self.model_dump_json(
+            exclude={"sections": {"__all__": {"start", "end"}}, "general_topics": True}
+        )
+        general = ",".join(
+            f'{{"topic":{json.dumps(g.topic)},"complexity":{g.complexity:.2f}}}'
+            for g in self.general_topics
+        )
+        return f'{head[:-1]},"general_topics":[{general}]}}'

@@ -201,6 +201,7 @@ class Worker:
                     result = self.generate(msg[1], msg[2], msg[3])
                 else:
                     raise _Failure("internal", f"unknown request {op!r}")
+                self.send(("ok", result))
             except _Cancelled:
                 self.send(("cancelled",))
             except _Failure as exc:

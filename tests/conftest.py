@@ -46,3 +46,19 @@ def gemma_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
             os.environ.pop("VIDSUM_HOME", None)
         else:
             os.environ["VIDSUM_HOME"] = old
+
+
+@pytest.fixture(scope="session")
+def tiny_llama_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random-weight Mistral-shaped (GQA) llama GGUF, written once per test session."""
+    from engine.synthetic_gguf import TINY_LLAMA, write_gguf
+
+    return write_gguf(tmp_path_factory.mktemp("synthetic") / "tiny-llama.gguf", TINY_LLAMA)
+
+
+@pytest.fixture(scope="session")
+def tiny_moe_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random-weight Mixtral-shaped (4 experts, 2 used) GGUF, written once per session."""
+    from engine.synthetic_gguf import TINY_MOE, write_gguf
+
+    return write_gguf(tmp_path_factory.mktemp("synthetic") / "tiny-moe.gguf", TINY_MOE)

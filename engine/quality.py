@@ -1,0 +1,218 @@
+"""Degenerate-output checks for a generated ``Summary``.
+
+The grammar guarantees the shape; it cannot stop a (small) model from copying a few-shot
+example, writing the same bullet five times, looping on a phrase, or describing the end of the
+video in section 2 and its start in section 4. Each check returns ``Flag``s; the pipeline
+retries with another seed and, when every attempt is flagged, keeps the least flagged one and
+stores it with its flags (never silently).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from engine.schema import Summary
+
+# A phrase this many words long shared with a few-shot answer (and not in the transcript
+# itself) is a copy, not a coincidence.
+COPY_SHINGLE = 8
+# Bullets whose word sets overlap at least this much (Jaccard) say the same thing.
+SAME_BULLET = 0.8
+# A phrase of LOOP_NGRAM words occurring LOOP_COUNT times in one string is a generation loop.
+LOOP_NGRAM = 3
+LOOP_COUNT = 3
+# Order check: a section "belongs" to a part only when its match is this much better than the
+# runner-up, and at least this strong; weaker evidence is no evidence.
+ORDER_MARGIN = 1.5
+ORDER_MIN_SCORE = 3.0
+
+SEVERITY = {
+    "copied_example": 4,
+    "repeated_sections": 4,
+    "looping": 3,
+    "sections_out_of_order": 2,
+    "repeated_bullets": 1,
+}
+
+_WORD = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?")
+_STOP = frozenset(
+    """a about above after again all also am an and any are as at be because been before being
+    below between both but by can could did do does doing down during each few for from further
+    had has have having he her here hers him his how i if in into is it its itself just let like
+    me more most my no nor not now of off on once only or other our out over own really right
+    same she should so some such than that the their them then there these they this those
+    through to too under until up very was we were what when where which while who whom why
+    will with would you your yours okay yeah going get got gonna know think thing things kind
+    actually well one two way say said see lot want make made section""".split()
+)
+
+
+@dataclass(frozen=True)
+class Flag:
+    code: str  # a key of SEVERITY
+    detail: str  # a sentence for the user
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.detail}"
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+def _shingles(tokens: Sequence[str], n: int) -> set[tuple[str, ...]]:
+    return {tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)}
+
+
+def _strings(s: Summary) -> list[str]:
+    out = [s.introduction]
+    for sec in s.sections:
+        out.append(sec.title.split(": ", 1)[1] if ": " in sec.title else sec.title)
+        out.extend(sec.content)
+        out.extend(sec.topics)
+    out.extend(s.topics)
+    return out
+
+
+def copied_example(s: Summary, examples: Iterable[str], transcript: str = "") -> list[Flag]:
+    """Long phrases shared with a few-shot answer that the transcript itself does not contain."""
+    source = _shingles(words(transcript), COPY_SHINGLE) if transcript else set()
+    ex_shingles: set[tuple[str, ...]] = set()
+    for ex in examples:
+        ex_shingles |= _shingles(words(ex), COPY_SHINGLE)
+    ex_shingles -= source
+    if not ex_shingles:
+        return []
+    hits = 0
+    sample = ""
+    for text in _strings(s):
+        shared = _shingles(words(text), COPY_SHINGLE) & ex_shingles
+        if shared:
+            hits += len(shared)
+            sample = sample or " ".join(next(iter(shared)))
+    if not hits:
+        return []
+    return [Flag("copied_example",
+                 f"{hits} phrase(s) of {COPY_SHINGLE}+ words copied from a few-shot example, "
+                 f"e.g. \u201c{sample}\u201d")]
+
+
+def _norm(text: str) -> tuple[str, ...]:
+    return tuple(w for w in words(text) if w not in _STOP) or tuple(words(text))
+
+
+def _same(a: Sequence[str], b: Sequence[str]) -> bool:
+    sa, sb = set(a), set(b)
+    if not sa or not sb:
+        return tuple(a) == tuple(b)
+    return len(sa & sb) / len(sa | sb) >= SAME_BULLET
+
+
+def repeated(s: Summary) -> list[Flag]:
+    """The same bullet twice (anywhere), or two sections saying the same thing."""
+    flags: list[Flag] = []
+    bullets = [(i, _norm(b)) for i, sec in enumerate(s.sections, 1) for b in sec.content]
+    pairs = [
+        (bullets[x][0], bullets[y][0])
+        for x in range(len(bullets))
+        for y in range(x + 1, len(bullets))
+        if _same(bullets[x][1], bullets[y][1])
+    ]
+    same_sections: list[tuple[int, int]] = []
+    for i in range(len(s.sections)):
+        for j in range(i + 1, len(s.sections)):
+            a, b = s.sections[i], s.sections[j]
+            shared = sum(1 for pa, pb in pairs if {pa, pb} == {i + 1, j + 1})
+            title_a = _norm(a.title.split(": ", 1)[-1])
+            title_b = _norm(b.title.split(": ", 1)[-1])
+            if shared >= len(a.content) // 2 or (title_a == title_b and shared):
+                same_sections.append((i + 1, j + 1))
+    if same_sections:
+        flags.append(Flag("repeated_sections", "sections " + ", ".join(
+            f"{a} and {b}" for a, b in same_sections) + " say the same thing"))
+    if pairs:
+        flags.append(Flag("repeated_bullets",
+                          f"{len(pairs)} bullet(s) repeat another bullet "
+                          f"(first in sections {pairs[0][0]} and {pairs[0][1]})"))
+    return flags
+
+
+def looping(s: Summary) -> list[Flag]:
+    """A string in which one short phrase keeps coming back: the model was stuck."""
+    for text in _strings(s):
+        toks = words(text)
+        grams = Counter(tuple(toks[i : i + LOOP_NGRAM]) for i in range(len(toks) - LOOP_NGRAM + 1))
+        if grams:
+            gram, n = grams.most_common(1)[0]
+            if n >= LOOP_COUNT:
+                return [Flag("looping", f"the phrase \u201c{' '.join(gram)}\u201d repeats {n} times "
+                                        "in one entry")]
+    return []
+
+
+def section_part_scores(s: Summary, parts: Sequence[str]) -> list[list[float]]:
+    """How strongly each section's words point at each part's text (distinctive words count
+    more: weight log(n_parts / parts containing the word))."""
+    counts = [Counter(w for w in words(p) if w not in _STOP and len(w) > 2) for p in parts]
+    n = len(parts)
+    df: Counter[str] = Counter()
+    for c in counts:
+        df.update(c.keys())
+    scores: list[list[float]] = []
+    for sec in s.sections:
+        sec_words = {w for w in words(" ".join([sec.title.split(": ", 1)[-1], *sec.content,
+                                                 *sec.topics]))
+                     if w not in _STOP and len(w) > 2}
+        row = []
+        for c in counts:
+            row.append(sum(math.log(n / df[w]) * math.log1p(c[w]) for w in sec_words if c[w]))
+        scores.append(row)
+    return scores
+
+
+def out_of_order(s: Summary, parts: Sequence[str]) -> list[Flag]:
+    """Sections whose clear best-matching parts run backwards (section 2 is about the end of
+    the video, section 4 about its start)."""
+    if len(parts) != len(s.sections) or not all(p.strip() for p in parts):
+        return []
+    scores = section_part_scores(s, parts)
+    clear: list[tuple[int, int]] = []  # (section, part), 1-based
+    for i, row in enumerate(scores):
+        ranked = sorted(range(len(row)), key=lambda j: -row[j])
+        best, second = row[ranked[0]], row[ranked[1]] if len(row) > 1 else 0.0
+        if best >= ORDER_MIN_SCORE and best >= ORDER_MARGIN * second:
+            clear.append((i + 1, ranked[0] + 1))
+    for x in range(len(clear)):
+        for y in range(x + 1, len(clear)):
+            (sa, pa), (sb, pb) = clear[x], clear[y]
+            if pb < pa:
+                return [Flag("sections_out_of_order",
+                             f"section {sa} is about part {pa} of the video but section {sb} "
+                             f"is about the earlier part {pb}")]
+    return []
+
+
+def check_summary(
+    s: Summary,
+    *,
+    examples: Sequence[str] = (),
+    transcript: str = "",
+    parts: Sequence[str] = (),
+) -> list[Flag]:
+    """Every degenerate-output flag for ``s``. ``examples``: the few-shot answers the prompt
+    showed; ``parts``: the text of the five parts the sections should follow."""
+    return [
+        *copied_example(s, examples, transcript),
+        *repeated(s),
+        *looping(s),
+        *out_of_order(s, parts),
+    ]
+
+
+def badness(flags: Sequence[Flag]) -> int:
+    """Lower is better; picks the attempt to keep when every attempt is flagged."""
+    return sum(SEVERITY.get(f.code, 1) for f in flags)

@@ -1,0 +1,543 @@
+"""An in-memory stand-in for ``engine.api.Engine`` for UI tests.
+
+Same public methods and keyword arguments as the real facade (a test checks that), data built
+from real ``engine.schema.Summary`` objects (the few-shot example summaries in ``prompts/``),
+and scripted long work (summarize, pull) that reports progress and honours ``CancelToken`` so
+tests can hold a job half-way, look at the screen, and cancel it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+from engine.catalog import CatalogEntry, ModelStatus
+from engine.errors import Cancelled, LibraryError, NotInLibrary, VidsumError
+from engine.hardware import GPU, BuildInfo, Hardware
+from engine.progress import CancelToken, Progress, ProgressCallback
+from engine.schema import GENERAL_FIELDS, GeneralTopic, Summary
+from engine.transcript import Segment, Transcript, TranscriptMeta
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLES = REPO / "prompts" / "examples"
+
+
+# --- the library's records (field names as engine.library's Entry / EntryRow) ---------------
+
+
+@dataclass(frozen=True)
+class TranscriptInfo:
+    source_path: str
+    format: str
+    title: str
+    channel: str | None
+    url: str | None
+    video_id: str | None
+    duration: float | None
+    content_hash: str
+    text: str
+    chapters: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Provenance:
+    model_id: str
+    model_path: str
+    model_sha256: str
+    quant: str
+    prompt_version: str
+    grammar_version: str
+    sampling: dict[str, Any]
+    n_ctx: int
+    prompt_tokens: int
+    prompt_seconds: float
+    generated_tokens: int
+    generation_seconds: float
+    vidsum_version: str = "0.1.0"
+
+
+@dataclass(frozen=True)
+class Coverage:
+    fraction: float
+    passes: int
+    chunks: list[dict[str, Any]]
+    truncated: bool = False
+
+
+@dataclass(frozen=True)
+class EntryRow:
+    id: int
+    title: str
+    channel: str | None
+    created_at: str
+    model_id: str
+    general_topics: list[tuple[str, float]]
+    max_complexity: float
+    duration: float | None
+    flags: list[str]
+
+
+@dataclass(frozen=True)
+class Entry:
+    id: int
+    title: str
+    channel: str | None
+    created_at: str
+    model_id: str
+    summary: Summary
+    provenance: Provenance
+    coverage: Coverage
+    transcript: TranscriptInfo
+    flags: list[str] = field(default_factory=list)
+
+    def row(self) -> EntryRow:
+        gts = [(g.topic, g.complexity) for g in self.summary.general_topics]
+        return EntryRow(
+            id=self.id,
+            title=self.title,
+            channel=self.channel,
+            created_at=self.created_at,
+            model_id=self.model_id,
+            general_topics=gts,
+            max_complexity=max(c for _, c in gts),
+            duration=self.transcript.duration,
+            flags=list(self.flags),
+        )
+
+
+@dataclass(frozen=True)
+class FileResult:
+    file: Path
+    id: int | None = None
+    title: str | None = None
+    summary: Summary | None = None
+    error: str | None = None
+    skipped: bool = False
+    generation: Any = None
+
+
+# --- building data ----------------------------------------------------------------------------
+
+
+def example_summaries() -> dict[str, Summary]:
+    return {
+        p.stem: Summary.model_validate(json.loads(p.read_text(encoding="utf-8")))
+        for p in sorted(EXAMPLES.glob("*.json"))
+    }
+
+
+def example_text(name: str) -> str:
+    return (EXAMPLES / f"{name}.txt").read_text(encoding="utf-8")
+
+
+def timed(summary: Summary, duration: float) -> Summary:
+    """The summary with section time ranges, as the engine adds them for timed transcripts."""
+    step = duration / len(summary.sections)
+    sections = [
+        s.model_copy(update={"start": round(i * step), "end": round((i + 1) * step)})
+        for i, s in enumerate(summary.sections)
+    ]
+    return summary.model_copy(update={"sections": sections})
+
+
+def segments_for(text: str, duration: float) -> tuple[Segment, ...]:
+    """Split text into sentence cues spread evenly over the duration."""
+    sentences = [s.strip() + "." for s in text.replace("\n", " ").split(".") if s.strip()]
+    step = duration / max(1, len(sentences))
+    return tuple(
+        Segment(round(i * step, 2), round((i + 1) * step, 2), s) for i, s in enumerate(sentences)
+    )
+
+
+TITLES = {
+    "btree": ("B-Trees: Why Every Database Index Looks the Same", "Database Internals"),
+    "webassembly": ("WebAssembly Outside the Browser", "Systems Live"),
+    "cpu-caches": ("CPU Caches and the Code You Write", "Performance Matters"),
+}
+MODELS = ("mistral-7b-instruct-v0.2:Q4_K_M", "mixtral-8x7b-instruct-v0.1:Q4_K_M")
+
+
+def make_entry(
+    entry_id: int,
+    name: str,
+    summary: Summary,
+    *,
+    title: str | None = None,
+    model_id: str = MODELS[0],
+    created_at: str = "2024-05-01T10:00:00",
+    duration: float | None = 2724.0,
+    source_dir: Path | None = None,
+    text: str | None = None,
+) -> Entry:
+    base_title, channel = TITLES.get(name, (name, "Some Channel"))
+    text = text if text is not None else example_text(name)
+    source = (source_dir or Path("/talks")) / f"{name}.srt"
+    info = TranscriptInfo(
+        source_path=str(source),
+        format="srt",
+        title=title or base_title,
+        channel=channel,
+        url=None,
+        video_id=None,
+        duration=duration,
+        content_hash=hashlib.sha256(text.encode()).hexdigest(),
+        text=text,
+    )
+    prov = Provenance(
+        model_id=model_id,
+        model_path=f"/hf/{model_id}.gguf",
+        model_sha256="0" * 64,
+        quant=model_id.split(":")[-1],
+        prompt_version="p1a2b3c4d5e6",
+        grammar_version="g1a2b3c4d5e6",
+        sampling={"temperature": 0.3, "seed": 0},
+        n_ctx=8192,
+        prompt_tokens=4210,
+        prompt_seconds=3.2,
+        generated_tokens=612,
+        generation_seconds=14.5,
+    )
+    cov = Coverage(1.0, 1, [{"start_char": 0, "end_char": len(text)}])
+    return Entry(
+        id=entry_id,
+        title=title or base_title,
+        channel=channel,
+        created_at=created_at,
+        model_id=model_id,
+        summary=timed(summary, duration) if duration else summary,
+        provenance=prov,
+        coverage=cov,
+        transcript=info,
+    )
+
+
+def sample_entries() -> list[Entry]:
+    """Four summaries: three videos, one of them summarized by two models (compare)."""
+    s = example_summaries()
+    return [
+        make_entry(1, "btree", s["btree"], created_at="2024-05-01T10:00:00"),
+        make_entry(2, "webassembly", s["webassembly"], created_at="2024-05-02T11:30:00",
+                   duration=1860.0),
+        make_entry(3, "cpu-caches", s["cpu-caches"], created_at="2024-05-03T09:15:00",
+                   duration=None),
+        make_entry(4, "btree", s["btree"], model_id=MODELS[1], created_at="2024-05-04T08:00:00"),
+    ]
+
+
+def many_entries(n: int) -> list[Entry]:
+    """``n`` summaries with varied titles, topics, complexities and dates (deterministic)."""
+    s = example_summaries()
+    names = sorted(s)
+    out = []
+    for i in range(n):
+        name = names[i % len(names)]
+        base = s[name]
+        topics = [
+            GeneralTopic(topic=GENERAL_FIELDS[(i + k * 5) % 12], complexity=((i * 7 + k * 13) % 100) / 100)
+            for k in range(3)
+        ]
+        summary = base.model_copy(update={"general_topics": topics})
+        day = 1 + i % 28
+        out.append(
+            make_entry(
+                i + 1,
+                name,
+                summary,
+                title=f"Talk {i + 1:05d}: {TITLES[name][0]}",
+                model_id=MODELS[i % 2],
+                created_at=f"2024-{1 + (i // 28) % 12:02d}-{day:02d}T{i % 24:02d}:00:00",
+                text=f"talk {i} " + name,
+            )
+        )
+    return out
+
+
+def models_fixture() -> list[ModelStatus]:
+    def entry(model_id: str, name: str, size: int, recommended: bool = False) -> CatalogEntry:
+        family, quant = model_id.split(":")
+        return CatalogEntry(
+            id=model_id, name=name, family=family, quant=quant, source="hub", size=size,
+            size_exact=True, sha256=None, n_ctx_train=32768, sliding_window=None,
+            chat_format="mistral-instruct", architecture="mistral-7b", recommended=recommended,
+            repo="org/repo", revision="main", file=f"{family}.{quant}.gguf",
+        )
+
+    gb = 1024**3
+    return [
+        ModelStatus(entry("mistral-7b-instruct-v0.2:Q4_K_M", "Mistral-7B-Instruct v0.2 Q4_K_M",
+                          int(4.07 * gb), True), Path("/hf/m2.gguf"), True, 0, True, "full",
+                    "Fits in VRAM with 33/33 layers on the GPU at 8192 tokens of context."),
+        ModelStatus(entry("mistral-7b-instruct-v0.3:Q5_K_M", "Mistral-7B-Instruct v0.3 Q5_K_M",
+                          int(4.78 * gb)), None, False, int(1.2 * gb), False, "full",
+                    "Fits in VRAM with 33/33 layers on the GPU at 8192 tokens of context."),
+        ModelStatus(entry("mistral-7b-instruct-v0.3:Q8_0", "Mistral-7B-Instruct v0.3 Q8_0",
+                          int(7.17 * gb)), None, False, 0, False, "partial 24/33",
+                    "24 of 33 layers fit in 8.0 GB of VRAM; the rest run on the CPU."),
+        ModelStatus(entry("mixtral-8x7b-instruct-v0.1:Q4_K_M", "Mixtral-8x7B-Instruct v0.1 Q4_K_M",
+                          int(24.6 * gb)), None, False, 0, False, "too big",
+                    "Needs 26.1 GB; this machine has 8.0 GB of VRAM and 15.5 GB of RAM free."),
+    ]
+
+
+def hardware_fixture(*, offload: bool = True) -> Hardware:
+    gb = 1024**3
+    return Hardware(
+        gpus=(GPU("NVIDIA GeForce RTX 3070", 8 * gb, int(7.2 * gb), "cuda"),),
+        ram_total=32 * gb,
+        ram_available=int(15.5 * gb),
+        cpu_physical_cores=8,
+        platform="Linux x86_64",
+        build=BuildInfo(offload, ("CPU", "CUDA") if offload else ("CPU",), "0.3.16"),
+    )
+
+
+# --- the fake facade --------------------------------------------------------------------------
+
+
+class Gate:
+    """Holds scripted work at a point until the test releases it (or the job is cancelled)."""
+
+    def __init__(self) -> None:
+        self.reached = threading.Event()
+        self.release = threading.Event()
+
+    def wait(self, cancel: CancelToken | None) -> None:
+        self.reached.set()
+        while not self.release.is_set():
+            if cancel is not None and cancel.cancelled:
+                return
+            self.release.wait(0.01)
+
+
+class FakeEngine:
+    def __init__(self, entries: Sequence[Entry] | None = None, *, source_dir: Path | None = None) -> None:
+        self.entries: dict[int, Entry] = {e.id: e for e in (entries if entries is not None else sample_entries())}
+        self.models = models_fixture()
+        self.hw = hardware_fixture()
+        self.source_dir = source_dir
+        self.calls: list[tuple[str, Any]] = []
+        self.fail: dict[str, VidsumError] = {}  # method name -> error to raise
+        self.summarize_gate: dict[str, Gate] = {}  # file name -> hold during prompt eval
+        self.pull_gate: Gate | None = None
+        self.delay = 0.0
+        self.closed = False
+
+    def _call(self, name: str, *args: Any) -> None:
+        self.calls.append((name, args))
+        if name in self.fail:
+            raise self.fail[name]
+
+    # --- library ------------------------------------------------------------------------
+
+    def _match(self, e: Entry, query: str | None, general_topic: str | None,
+               complexity: tuple[float, float], model: str | None) -> bool:
+        if query:
+            hay = " ".join([e.title, e.summary.introduction, *e.summary.topics,
+                            *(s.title for s in e.summary.sections), e.transcript.text]).lower()
+            if not all(word in hay for word in query.lower().split()):
+                return False
+        gts = {g.topic: g.complexity for g in e.summary.general_topics}
+        if general_topic and general_topic not in gts:
+            return False
+        lo, hi = complexity
+        if not lo <= max(gts.values()) <= hi:
+            return False
+        return not (model and e.model_id != model)
+
+    def list_entries(
+        self,
+        *,
+        query: str | None = None,
+        general_topic: str | None = None,
+        complexity: tuple[float, float] = (0.0, 1.0),
+        model: str | None = None,
+        order: Literal["created_desc", "created_asc", "title", "complexity_desc", "duration_desc"] = "created_desc",
+        offset: int = 0,
+        limit: int = 100,
+    ) -> list[EntryRow]:
+        self._call("list_entries", query, general_topic, complexity, model, order, offset, limit)
+        rows = [e.row() for e in self.entries.values()
+                if self._match(e, query, general_topic, complexity, model)]
+        key: dict[str, Any] = {
+            "created_desc": (lambda r: r.created_at, True),
+            "created_asc": (lambda r: r.created_at, False),
+            "title": (lambda r: r.title.lower(), False),
+            "complexity_desc": (lambda r: r.max_complexity, True),
+            "duration_desc": (lambda r: r.duration or 0, True),
+        }[order]
+        rows.sort(key=key[0], reverse=key[1])
+        return rows[offset : offset + limit]
+
+    def count_entries(
+        self,
+        *,
+        query: str | None = None,
+        general_topic: str | None = None,
+        complexity: tuple[float, float] = (0.0, 1.0),
+        model: str | None = None,
+    ) -> int:
+        self._call("count_entries", query, general_topic, complexity, model)
+        return sum(1 for e in self.entries.values()
+                   if self._match(e, query, general_topic, complexity, model))
+
+    def get_entry(self, entry_id: int) -> Entry:
+        self._call("get_entry", entry_id)
+        try:
+            return self.entries[entry_id]
+        except KeyError:
+            raise NotInLibrary(f"There is no summary #{entry_id} in the library.") from None
+
+    def delete_entry(self, entry_id: int) -> None:
+        self._call("delete_entry", entry_id)
+        self.get_entry(entry_id)
+        del self.entries[entry_id]
+
+    def filter_options(self) -> tuple[list[str], list[str]]:
+        self._call("filter_options")
+        topics = sorted({g.topic for e in self.entries.values() for g in e.summary.general_topics})
+        return topics, sorted({e.model_id for e in self.entries.values()})
+
+    def export_entry(self, entry_id: int, fmt: Literal["json", "md"]) -> str:
+        self._call("export_entry", entry_id, fmt)
+        e = self.get_entry(entry_id)
+        if fmt == "json":
+            return json.dumps({"id": e.id, "title": e.title,
+                               "summary": e.summary.model_dump(mode="json")}, indent=2)
+        lines = [f"# {e.title}", "", e.summary.introduction, ""]
+        for s in e.summary.sections:
+            lines += [f"## {s.title}", *(f"- {c}" for c in s.content), ""]
+        return "\n".join(lines)
+
+    def same_video(self, entry_id: int) -> list[EntryRow]:
+        self._call("same_video", entry_id)
+        e = self.get_entry(entry_id)
+        return [o.row() for o in self.entries.values()
+                if o.id != e.id and o.transcript.content_hash == e.transcript.content_hash]
+
+    def load_transcript(self, path: Path) -> Transcript:
+        self._call("load_transcript", path)
+        for e in self.entries.values():
+            if e.transcript.source_path == str(path) and e.transcript.duration:
+                t = e.transcript
+                return Transcript(source=path, format="srt", text=t.text,
+                                  segments=segments_for(t.text, t.duration or 0),
+                                  meta=TranscriptMeta(title=t.title, duration=t.duration))
+        from engine.errors import TranscriptError
+
+        raise TranscriptError(path, "no such file")
+
+    # --- summarizing ----------------------------------------------------------------------
+
+    def summarize(
+        self,
+        paths: Sequence[Path],
+        *,
+        model: str | None = None,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> Iterator[FileResult]:
+        self._call("summarize", [Path(p).name for p in paths], model)
+        return self._summarize(list(paths), model, progress, cancel)
+
+    def _summarize(self, paths: list[Path], model: str | None,
+                   progress: ProgressCallback | None, cancel: CancelToken | None) -> Iterator[FileResult]:
+        def emit(ev: Progress) -> None:
+            if progress is not None:
+                progress(ev)
+
+        def check() -> None:
+            if cancel is not None and cancel.cancelled:
+                raise Cancelled()
+
+        examples = example_summaries()
+        loaded = False
+        for path in paths:
+            path = Path(path)
+            check()
+            if "bad" in path.name:
+                yield FileResult(file=path, error=f"{path}: line 3: a cue has no end time.")
+                continue
+            known = next((e for e in self.entries.values() if e.transcript.source_path == str(path)), None)
+            if known is not None:
+                yield FileResult(file=path, id=known.id, title=known.title, summary=known.summary, skipped=True)
+                continue
+            if not loaded:
+                emit(Progress("load", 0, 1, item=path.name))
+                emit(Progress("load", 1, 1, item=path.name))
+                loaded = True
+            total = 4000
+            for step in range(1, 11):
+                check()
+                done = total * step // 10
+                emit(Progress("prompt", done, total, rate=800.0, unit="tok", item=path.name))
+                if step == 5 and path.name in self.summarize_gate:
+                    self.summarize_gate[path.name].wait(cancel)
+                    check()
+            for n in range(0, 600, 150):
+                check()
+                emit(Progress("generate", n, None, rate=18.5, unit="tok", item=path.name))
+            check()
+            emit(Progress("store", item=path.name))
+            name = sorted(examples)[len(self.entries) % len(examples)]
+            new_id = max(self.entries, default=0) + 1
+            entry = make_entry(new_id, name, examples[name], title=path.stem.replace("-", " ").title(),
+                               model_id=model or MODELS[0], created_at="2024-06-01T12:00:00",
+                               text=f"transcript of {path.name}")
+            entry = replace(entry, transcript=replace(entry.transcript, source_path=str(path)))
+            self.entries[new_id] = entry
+            emit(Progress("done", item=path.name))
+            yield FileResult(file=path, id=new_id, title=entry.title, summary=entry.summary)
+
+    # --- models ---------------------------------------------------------------------------
+
+    def list_models(self) -> list[ModelStatus]:
+        self._call("list_models")
+        return list(self.models)
+
+    def _replace_model(self, model_id: str, **changes: Any) -> None:
+        self.models = [replace(m, **changes) if m.entry.id == model_id else m for m in self.models]
+
+    def pull_model(self, model_id: str, *, progress: ProgressCallback | None = None,
+                   cancel: CancelToken | None = None) -> Path:
+        self._call("pull_model", model_id)
+        status = next(m for m in self.models if m.entry.id == model_id)
+        size = status.entry.size or 1000
+        have = status.partial_bytes
+        for step in range(1, 11):
+            done = max(have, size * step // 10)
+            if cancel is not None and cancel.cancelled:
+                self._replace_model(model_id, partial_bytes=done)
+                raise Cancelled(f"Download of {model_id} cancelled; {done:,} of {size:,} bytes are "
+                                f"kept: run `vidsum models pull {model_id}` to resume.")
+            if progress is not None:
+                progress(Progress("download", done, size, rate=12.5 * 1024**2, unit="B", item=model_id))
+            if step == 4 and self.pull_gate is not None:
+                self.pull_gate.wait(cancel)
+        if progress is not None:
+            progress(Progress("verify", size, size, unit="B", item=model_id))
+        path = Path(f"/hf/{model_id}.gguf")
+        self._replace_model(model_id, installed=path, verified=True, partial_bytes=0)
+        return path
+
+    def remove_model(self, model_id: str) -> None:
+        self._call("remove_model", model_id)
+        self._replace_model(model_id, installed=None, verified=False, partial_bytes=0)
+
+    def set_default_model(self, model_id: str) -> None:
+        self._call("set_default_model", model_id)
+        self.models = [replace(m, is_default=m.entry.id == model_id) for m in self.models]
+
+    def hardware(self) -> Hardware:
+        self._call("hardware")
+        return self.hw
+
+    def close(self) -> None:
+        self.closed = True
+
+
+__all__ = ["Entry", "EntryRow", "FakeEngine", "FileResult", "Gate", "LibraryError"]

@@ -1,0 +1,128 @@
+"""The vidsum terminal UI: library, summarize queue and model manager, all by keyboard.
+
+Three modes (one screen stack each) so a running queue or download keeps its screen while
+the user browses the library. The app talks to ``engine.api.Engine`` only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, ClassVar
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.dom import DOMNode
+from textual.screen import Screen
+
+from engine.api import Engine
+from engine.errors import VidsumError
+from tui.screens.library import LibraryScreen
+from tui.screens.models import ModelsScreen
+from tui.screens.summarize import SummarizeScreen
+
+
+class VidsumApp(App[int]):
+    TITLE = "vidsum"
+    CSS_PATH = "vidsum.tcss"
+    ENABLE_COMMAND_PALETTE = True
+    MODES: ClassVar[dict[str, str | Callable[[], Screen[Any]]]] = {
+        "library": LibraryScreen,
+        "summarize": SummarizeScreen,
+        "models": ModelsScreen,
+    }
+    DEFAULT_MODE: ClassVar[str] = "library"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", "quit", "Quit"),
+        Binding("question_mark", "help", "Help"),
+        Binding("1", "switch_mode('library')", "Library", show=False),
+        Binding("2", "switch_mode('summarize')", "Summarize", show=False),
+        Binding("3", "switch_mode('models')", "Models", show=False),
+    ]
+
+    def __init__(
+        self,
+        engine: Engine | None = None,
+        *,
+        export_dir: Path | None = None,
+        start_dir: Path | None = None,
+    ) -> None:
+        super().__init__()
+        self.engine: Engine = engine if engine is not None else Engine()
+        # Exports land where the user started vidsum, like any command-line tool's output.
+        self.export_dir = export_dir or Path.cwd()
+        self.start_dir = start_dir or Path.cwd()
+
+    # --- actions ----------------------------------------------------------------------------
+
+    def action_help(self) -> None:
+        from tui.screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    async def action_quit(self) -> None:
+        # Long work gets its cancel signal first: a cancelled download keeps its partial file
+        # for resume, a cancelled summary stores nothing.
+        for mode in ("summarize", "models"):
+            for screen in self._screen_stacks.get(mode, []):
+                cancel = getattr(screen, "cancel_all_work", None)
+                if cancel is not None:
+                    cancel()
+        self.exit(0)
+
+    def report_error(self, exc: BaseException) -> None:
+        """Engine errors are full sentences meant for the user; anything else is a bug."""
+        if isinstance(exc, VidsumError):
+            self.notify(str(exc), title="Error", severity="error", timeout=12, markup=False)
+        else:
+            self.notify(
+                f"{type(exc).__name__}: {exc}",
+                title="Unexpected error",
+                severity="error",
+                timeout=12,
+                markup=False,
+            )
+
+    # --- command palette --------------------------------------------------------------------
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        """Every binding of the current screen (and its focused widget) is a palette command."""
+        yield from super().get_system_commands(screen)
+        seen = {"quit", "command_palette", "help"}
+        for active in screen.active_bindings.values():
+            binding = active.binding
+            if not binding.description or binding.action in seen or not active.enabled:
+                continue
+            seen.add(binding.action)
+            key = self.get_key_display(binding)
+            yield SystemCommand(
+                binding.description,
+                binding.tooltip or f"Key: {key}",
+                lambda node=active.node, action=binding.action: self._palette_run(node, action),
+            )
+        for mode, title in (
+            ("library", "Library"),
+            ("summarize", "Summarize files"),
+            ("models", "Models and hardware"),
+        ):
+            if mode != self.current_mode:
+                yield SystemCommand(
+                    f"Go to {title}",
+                    f"Switch to the {title.lower()} screen",
+                    lambda mode=mode: self.switch_mode(mode),
+                )
+        yield SystemCommand("Keys and help", "Show every key binding", self.action_help)
+
+    def _palette_run(self, node: DOMNode, action: str) -> None:
+        self.call_later(self.run_action, action, node)
+
+    async def on_unmount(self) -> None:
+        self.engine.close()
+
+
+def run() -> int:
+    """Console entry point (``vidsum`` without arguments): the exit status."""
+    app = VidsumApp()
+    app.run()
+    return app.return_code or 0

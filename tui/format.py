@@ -1,0 +1,91 @@
+"""Plain-text formatting shared by the screens (times, sizes, rates). No Textual here."""
+
+from __future__ import annotations
+
+from engine.schema import GENERAL_FIELDS
+
+# Short labels for the 12 general fields: the full names do not fit a table cell at 80 columns.
+SHORT_FIELD: dict[str, str] = dict(
+    zip(
+        GENERAL_FIELDS,
+        (
+            "Algorithms",
+            "AI/ML",
+            "Architecture",
+            "Data science",
+            "Databases",
+            "HCI",
+            "Programming",
+            "Software eng.",
+            "Web",
+            "Graphics",
+            "Theory",
+            "Quantum",
+        ),
+        strict=True,
+    )
+)
+
+
+def short_field(name: str) -> str:
+    return SHORT_FIELD.get(name, name)
+
+
+def hms(seconds: float | None) -> str:
+    """``00:08:25``; ``--:--:--`` when unknown."""
+    if seconds is None:
+        return "--:--:--"
+    s = max(0, round(seconds))
+    return f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+def time_range(start: float | None, end: float | None) -> str:
+    if start is None or end is None:
+        return ""
+    return f"{hms(start)}–{hms(end)}"
+
+
+def duration(seconds: float | None) -> str:
+    """Compact duration for tables: ``1h 32m``, ``45m``, ``52s``."""
+    if seconds is None:
+        return ""
+    s = round(seconds)
+    if s >= 3600:
+        return f"{s // 3600}h {s % 3600 // 60:02d}m"
+    if s >= 60:
+        return f"{s // 60}m"
+    return f"{s}s"
+
+
+def eta(seconds: float | None) -> str:
+    if seconds is None:
+        return "ETA --"
+    s = round(seconds)
+    if s >= 3600:
+        return f"ETA {s // 3600}h{s % 3600 // 60:02d}m"
+    return f"ETA {s // 60}:{s % 60:02d}"
+
+
+def size(n: float | None) -> str:
+    """Bytes in binary units, as the hardware sentences use them (GB = GiB)."""
+    if n is None:
+        return "?"
+    value = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if abs(value) < 1024 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+def rate(value: float | None, unit: str) -> str:
+    if not value:
+        return ""
+    if unit == "B":
+        return f"{size(value)}/s"
+    return f"{value:.1f} {unit}/s"
+
+
+def date(iso: str | None) -> str:
+    """The date part of an ISO timestamp (``2024-05-01``)."""
+    return (iso or "")[:10]

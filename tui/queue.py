@@ -1,0 +1,165 @@
+"""The summarize queue as plain data: items, their states, and how engine events move them.
+
+Kept free of Textual so the state rules (what a cancel does, what an error does) are tested
+directly. The screen owns one ``Queue`` and redraws the items it changes.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from engine.progress import Progress
+from tui import format as fmt
+
+State = Literal["queued", "running", "done", "skipped", "failed", "cancelled"]
+FINAL: frozenset[str] = frozenset({"done", "skipped", "failed", "cancelled"})
+TRANSCRIPT_SUFFIXES = (".txt", ".srt", ".vtt", ".json")
+
+STAGE_LABEL = {
+    "load": "loading model",
+    "prompt": "reading transcript",
+    "generate": "writing summary",
+    "store": "saving",
+}
+
+
+@dataclass
+class QueueItem:
+    key: int
+    path: Path
+    state: State = "queued"
+    stage: str = ""
+    done: float = 0
+    total: float | None = None
+    rate: float | None = None
+    unit: str = ""
+    eta: float | None = None
+    entry_id: int | None = None
+    title: str | None = None
+    error: str | None = None
+    cancel_requested: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def final(self) -> bool:
+        return self.state in FINAL
+
+    @property
+    def fraction(self) -> float | None:
+        return min(1.0, self.done / self.total) if self.total else None
+
+    def apply(self, ev: Progress) -> None:
+        if ev.stage not in STAGE_LABEL:
+            return
+        self.state = "running"
+        self.stage = ev.stage
+        self.done, self.total, self.rate, self.unit = ev.done, ev.total, ev.rate, ev.unit
+        self.eta = ev.eta
+
+    def status(self) -> str:
+        """The state in words, as the queue shows it (the gauge is drawn separately)."""
+        if self.state == "queued":
+            return "cancelling…" if self.cancel_requested else "queued"
+        if self.state == "running":
+            if self.cancel_requested:
+                return "cancelling…"
+            label = STAGE_LABEL.get(self.stage, "starting")
+            parts = [label]
+            if self.stage == "prompt" and self.fraction is not None:
+                parts.append(f"{self.fraction:.0%}")
+            elif self.stage == "generate":
+                parts.append(f"{self.done:,.0f} tok")
+            if self.rate:
+                parts.append(fmt.rate(self.rate, self.unit or "tok"))
+            if self.stage == "prompt" and self.eta is not None:
+                parts.append(fmt.eta(self.eta))
+            return " · ".join(parts)
+        if self.state == "done":
+            return f"done → #{self.entry_id}"
+        if self.state == "skipped":
+            return f"already in the library → #{self.entry_id}"
+        if self.state == "failed":
+            return f"failed: {self.error}"
+        return "cancelled"
+
+
+@dataclass
+class Queue:
+    items: list[QueueItem] = field(default_factory=list)
+    _keys: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    def add(self, path: Path) -> QueueItem | None:
+        """Queue a file; None when the same file is already waiting or running."""
+        path = path.resolve()
+        if any(i.path == path and not i.final for i in self.items):
+            return None
+        item = QueueItem(next(self._keys), path)
+        self.items.append(item)
+        return item
+
+    def get(self, key: int) -> QueueItem | None:
+        return next((i for i in self.items if i.key == key), None)
+
+    def waiting(self) -> list[QueueItem]:
+        return [i for i in self.items if i.state == "queued" and not i.cancel_requested]
+
+    def clear_finished(self) -> list[QueueItem]:
+        gone = [i for i in self.items if i.final]
+        self.items = [i for i in self.items if not i.final]
+        return gone
+
+
+def expand(path: Path) -> list[Path]:
+    """A file, or the transcript files directly inside a directory (sorted)."""
+    path = path.expanduser()
+    if path.is_dir():
+        return sorted(
+            p for p in path.iterdir() if p.is_file() and p.suffix.lower() in TRANSCRIPT_SUFFIXES
+        )
+    return [path]
+
+
+@dataclass
+class Batch:
+    """The items handed to one ``Engine.summarize`` call, in order."""
+
+    items: list[QueueItem]
+    cancel_all: bool = False
+
+    def current(self) -> QueueItem | None:
+        return next((i for i in self.items if not i.final), None)
+
+    def target(self, ev: Progress) -> QueueItem | None:
+        """Which item an engine event is about: the named one, else the one in progress."""
+        if ev.item:
+            named = next((i for i in self.items if i.name == ev.item and not i.final), None)
+            if named is not None:
+                return named
+        return self.current()
+
+    def result_item(self, file: Path) -> QueueItem | None:
+        resolved = Path(file).resolve()
+        return next((i for i in self.items if i.path == resolved and not i.final), None)
+
+    def finish(self, error: str | None = None) -> list[QueueItem]:
+        """The batch ended (or was cancelled / failed): settle every unfinished item.
+
+        Items cancelled by the user end cancelled; after a batch-wide error they fail with it;
+        the others go back to the queue for the next batch.
+        """
+        unsettled = [i for i in self.items if not i.final]
+        for item in unsettled:
+            if item.cancel_requested or self.cancel_all:
+                item.state = "cancelled"
+            elif error is not None:
+                item.state, item.error = "failed", error
+            else:
+                item.state = "queued"
+            item.stage, item.rate, item.eta = "", None, None
+        return unsettled

@@ -1,0 +1,1 @@
+"""The screens of the vidsum TUI, one module per screen."""

@@ -1,0 +1,48 @@
+"""What every vidsum screen shares: typed access to the app and its engine."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from textual.screen import ModalScreen, Screen
+from textual.worker import Worker
+
+from tui.jobs import call_engine
+
+if TYPE_CHECKING:
+    from engine.api import Engine
+    from tui.app import VidsumApp
+
+T = TypeVar("T")
+
+
+class EngineMixin:
+    app: Any
+
+    @property
+    def vidsum(self) -> VidsumApp:
+        app: VidsumApp = self.app
+        return app
+
+    @property
+    def engine(self) -> Engine:
+        return self.vidsum.engine
+
+    def call_engine(
+        self,
+        fn: Callable[[], T],
+        then: Callable[[T], None] | None = None,
+        **kwargs: Any,
+    ) -> Worker[None]:
+        return call_engine(self, fn, then, **kwargs)  # type: ignore[arg-type]
+
+
+class VidsumScreen(EngineMixin, Screen[None]):
+    """A full screen with the app's header and footer."""
+
+    SUB_TITLE = ""
+
+
+class VidsumModal(EngineMixin, ModalScreen[T]):
+    """A dialog over the current screen."""

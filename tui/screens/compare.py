@@ -1,0 +1,91 @@
+"""Two summaries of the same video side by side (e.g. two models), scrolled together."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import Footer, OptionList, Static
+from textual.widgets.option_list import Option
+
+from tui import format as fmt
+from tui.screens.base import VidsumModal, VidsumScreen
+from tui.widgets.summary_view import SummaryView
+from tui.widgets.top_bar import TopBar
+
+if TYPE_CHECKING:
+    from engine.library import Entry, EntryRow
+
+
+class CompareScreen(VidsumScreen):
+    SUB_TITLE = "Compare"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back"),
+        Binding("j,down", "scroll(1)", "Scroll down", show=False),
+        Binding("k,up", "scroll(-1)", "Scroll up", show=False),
+        Binding("pagedown,space", "scroll(10)", "Page down", show=False),
+        Binding("pageup", "scroll(-10)", "Page up", show=False),
+        Binding("x", "swap", "Swap sides"),
+    ]
+
+    def __init__(self, left: Entry, right: Entry) -> None:
+        super().__init__()
+        self.left, self.right = left, right
+        self.sub_title = f"Compare · {left.title}"
+
+    def compose(self) -> ComposeResult:
+        yield TopBar()
+        with Horizontal(id="panes"):
+            for side, entry in (("left", self.left), ("right", self.right)):
+                with Vertical(classes="pane"):
+                    yield Static(
+                        f"#{entry.id} {entry.provenance.model_id} · {fmt.date(entry.created_at)}",
+                        classes="pane-title",
+                        markup=False,
+                    )
+                    with VerticalScroll(id=side, can_focus=False):
+                        yield SummaryView(entry)
+        yield Footer()
+
+    def action_scroll(self, lines: int) -> None:
+        # Both panes move together: the same section stays side by side.
+        for pane in self.query(VerticalScroll):
+            pane.scroll_relative(y=lines, animate=False)
+
+    async def action_swap(self) -> None:
+        self.left, self.right = self.right, self.left
+        await self.recompose()
+
+    def action_back(self) -> None:
+        self.dismiss()
+
+
+class PickScreen(VidsumModal[int | None]):
+    """Choose which other summary of the video to compare with."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, rows: list[EntryRow]) -> None:
+        super().__init__()
+        self.rows = rows
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog") as dialog:
+            dialog.border_title = "Compare with"
+            yield OptionList(
+                *[
+                    Option(f"#{r.id}  {r.model_id}  {fmt.date(r.created_at)}", id=str(r.id))
+                    for r in self.rows
+                ]
+            )
+
+    @on(OptionList.OptionSelected)
+    def _chosen(self, event: OptionList.OptionSelected) -> None:
+        assert event.option.id is not None
+        self.dismiss(int(event.option.id))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

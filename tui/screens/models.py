@@ -1,0 +1,263 @@
+"""Models screen: the catalog with install and fit state, downloads, default, hardware.
+
+Listing models probes the hardware (nvidia-smi can take seconds) and downloads take minutes:
+both run in thread workers. A cancelled download keeps its partial file; pulling again resumes.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.content import Content
+from textual.message import Message
+from textual.widgets import DataTable, Footer, ProgressBar, Static
+
+from engine.errors import Cancelled
+from engine.progress import CancelToken, Progress
+from tui import format as fmt
+from tui.screens.base import VidsumScreen
+from tui.widgets.hardware_panel import HardwarePanel
+from tui.widgets.top_bar import TopBar
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from engine.catalog import ModelStatus
+
+
+def state_label(status: ModelStatus) -> str:
+    if status.installed is not None:
+        return "installed" if status.verified else "installed*"
+    if status.partial_bytes and status.entry.size:
+        return f"partial {status.partial_bytes / status.entry.size:.0%}"
+    if status.partial_bytes:
+        return "partial"
+    return "—"
+
+
+class ModelsScreen(VidsumScreen):
+    SUB_TITLE = "Models"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("p", "pull", "Download"),
+        Binding("c", "cancel_download", "Cancel download"),
+        Binding("u", "use", "Use as default"),
+        Binding("d", "delete", "Delete"),
+        Binding("r", "reload", "Refresh", show=False),
+    ]
+
+    class DownloadProgress(Message):
+        def __init__(self, model_id: str, event: Progress) -> None:
+            super().__init__()
+            self.model_id, self.event = model_id, event
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.models: dict[str, ModelStatus] = {}
+        self.downloading: str | None = None
+        self.token: CancelToken | None = None
+
+    def compose(self) -> ComposeResult:
+        yield TopBar()
+        table: DataTable[str] = DataTable(id="catalog", cursor_type="row", zebra_stripes=True)
+        table.add_column("Model", key="name")
+        table.add_column("Size", key="size")
+        table.add_column("State", key="state")
+        table.add_column("Fit", key="fit")
+        table.add_column("", key="default")
+        yield table
+        yield Static("Loading the catalog…", id="fit-detail")
+        with Vertical(id="download", classes="-hidden"):
+            yield Static(id="download-label")
+            yield ProgressBar(id="download-bar", show_eta=False)
+        yield HardwarePanel(id="hardware")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(DataTable).focus()
+        self.action_reload()
+
+    def action_reload(self) -> None:
+        self.call_engine(
+            self.engine.list_models, self._set_models, group="models-list", exclusive=True
+        )
+        self.call_engine(
+            self.engine.hardware,
+            self.query_one(HardwarePanel).show,
+            group="hardware",
+            exclusive=True,
+        )
+
+    def _set_models(self, models: list[ModelStatus]) -> None:
+        table: DataTable[str] = self.query_one(DataTable)
+        keep = self._selected_id()
+        self.models = {m.entry.id: m for m in models}
+        table.clear()
+        for m in models:
+            size = fmt.size(m.entry.size) if m.entry.size else "?"
+            fit = m.fit if m.fit != "unknown" else "?"
+            table.add_row(
+                m.entry.name, size, state_label(m), fit, "★" if m.is_default else "", key=m.entry.id
+            )
+        if keep in self.models:
+            table.move_cursor(row=table.get_row_index(keep), animate=False)
+        self._show_fit()
+
+    def _selected_id(self) -> str | None:
+        table: DataTable[str] = self.query_one(DataTable)
+        if not table.row_count:
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
+        return key.value
+
+    def _selected(self) -> ModelStatus | None:
+        model_id = self._selected_id()
+        return self.models.get(model_id) if model_id else None
+
+    @on(DataTable.RowHighlighted)
+    def _show_fit(self) -> None:
+        status = self._selected()
+        if status is None:
+            return
+        detail = status.fit_detail or "The fit planner has nothing to say about this model."
+        self.query_one("#fit-detail", Static).update(Content(f"{status.entry.id}: {detail}"))
+
+    @on(DataTable.RowSelected)
+    def _row_selected(self) -> None:
+        self.action_pull()
+
+    # --- download ---------------------------------------------------------------------------
+
+    def action_pull(self) -> None:
+        status = self._selected()
+        if status is None:
+            return
+        model_id = status.entry.id
+        if self.downloading is not None:
+            self.notify(f"{self.downloading} is downloading; cancel it (c) or wait.")
+            return
+        if status.installed is not None and status.verified:
+            self.notify(f"{model_id} is installed.", markup=False)
+            return
+        if status.entry.source == "local":
+            self.notify(f"{model_id} is a local file; nothing to download.", markup=False)
+            return
+        token = CancelToken()
+        self.downloading, self.token = model_id, token
+        self._show_download(
+            Progress("download", status.partial_bytes, status.entry.size, unit="B", item=model_id)
+        )
+        self.query_one("#download").remove_class("-hidden")
+
+        def report(ev: Progress) -> None:
+            self.post_message(self.DownloadProgress(model_id, ev))
+
+        def pull() -> Path:
+            return self.engine.pull_model(model_id, progress=report, cancel=token)
+
+        self.call_engine(
+            pull,
+            lambda path: self._pulled(model_id, path),
+            on_error=self._pull_failed,
+            group="download",
+        )
+
+    @on(DownloadProgress)
+    def _download_progress(self, message: DownloadProgress) -> None:
+        if message.model_id == self.downloading:
+            self._show_download(message.event)
+
+    def _show_download(self, ev: Progress) -> None:
+        bar = self.query_one("#download-bar", ProgressBar)
+        bar.update(total=ev.total, progress=ev.done)
+        if ev.stage == "verify":
+            text = f"Verifying {self.downloading} (sha256)"
+        elif ev.stage == "done":
+            text = ev.message or f"{self.downloading} is ready"
+        else:
+            text = f"Downloading {self.downloading}: {fmt.size(ev.done)}"
+            if ev.total:
+                text += f" of {fmt.size(ev.total)}"
+            if ev.rate:
+                text += f" · {fmt.rate(ev.rate, 'B')} · {fmt.eta(ev.eta)}"
+            text += "  (c cancels; the part kept resumes later)"
+        self.query_one("#download-label", Static).update(Content(text))
+
+    def _download_over(self) -> None:
+        self.downloading, self.token = None, None
+        self.query_one("#download").add_class("-hidden")
+        self.action_reload()
+
+    def _pulled(self, model_id: str, path: Path) -> None:
+        self._download_over()
+        self.notify(
+            f"{model_id} is downloaded and verified: {path}", title="Download", markup=False
+        )
+
+    def _pull_failed(self, exc: Exception) -> None:
+        self._download_over()
+        if isinstance(exc, Cancelled):
+            self.notify(str(exc), title="Download cancelled", markup=False)
+        else:
+            self.vidsum.report_error(exc)
+
+    def action_cancel_download(self) -> None:
+        if self.token is None:
+            self.notify("No download is running.")
+            return
+        self.token.cancel()
+        self.query_one("#download-label", Static).update(Content(f"Cancelling {self.downloading}…"))
+
+    def cancel_all_work(self) -> None:
+        """Called by the app on quit: the partial file stays for a later resume."""
+        if self.token is not None:
+            self.token.cancel()
+
+    # --- default / delete -------------------------------------------------------------------
+
+    def action_use(self) -> None:
+        status = self._selected()
+        if status is None:
+            return
+        model_id = status.entry.id
+
+        def done(_: None) -> None:
+            self.notify(f"{model_id} is now the default model.", markup=False)
+            self.action_reload()
+
+        self.call_engine(lambda: self.engine.set_default_model(model_id), done)
+
+    def action_delete(self) -> None:
+        from tui.screens.confirm import ConfirmScreen
+
+        status = self._selected()
+        if status is None:
+            return
+        model_id = status.entry.id
+        if model_id == self.downloading:
+            self.notify("Cancel the download first (c).")
+            return
+        if status.installed is None and not status.partial_bytes:
+            self.notify(f"{model_id} is not downloaded.", markup=False)
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.call_engine(lambda: self.engine.remove_model(model_id), deleted)
+
+        def deleted(_: None) -> None:
+            self.notify(f"Deleted {model_id}.", markup=False)
+            self.action_reload()
+
+        size = fmt.size(status.entry.size) if status.entry.size else "its file"
+        self.app.push_screen(
+            ConfirmScreen(
+                f"Delete {model_id} ({size}) from the model cache? Summaries made with it stay "
+                "in the library.",
+                title="Delete model",
+            ),
+            answered,
+        )

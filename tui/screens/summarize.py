@@ -1,0 +1,315 @@
+"""Summarize screen: queue transcript files and watch them become summaries.
+
+The queue runs as one ``Engine.summarize`` batch in a thread worker, so one model load serves
+every file. Progress and results come back as messages; a failed file is marked and the batch
+goes on. Cancelling one item cancels the batch and requeues the rest (nothing partial is kept).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
+from textual.message import Message
+from textual.widgets import DirectoryTree, Footer, Input, ListView, Select, Static
+
+from engine.errors import Cancelled
+from engine.progress import CancelToken, Progress
+from tui.queue import Batch, Queue, QueueItem, expand
+from tui.screens.base import VidsumScreen
+from tui.widgets.path_input import PathSuggester, TranscriptTree
+from tui.widgets.queue_row import QueueListItem
+from tui.widgets.top_bar import TopBar
+
+if TYPE_CHECKING:
+    from engine.catalog import ModelStatus
+    from engine.summarize import FileResult
+
+
+class SummarizeScreen(VidsumScreen):
+    SUB_TITLE = "Summarize"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("a", "add", "Add file"),
+        Binding("b", "browse", "Browse"),
+        Binding("s", "start", "Start"),
+        Binding("x", "cancel_item", "Cancel item"),
+        Binding("X", "cancel_all", "Cancel all"),
+        Binding("c", "clear_finished", "Clear done", show=False),
+        Binding("escape", "focus_queue", "Queue", show=False),
+    ]
+
+    class ItemProgress(Message):
+        def __init__(self, batch: Batch, event: Progress) -> None:
+            super().__init__()
+            self.batch, self.event = batch, event
+
+    class ItemResult(Message):
+        def __init__(self, batch: Batch, result: FileResult) -> None:
+            super().__init__()
+            self.batch, self.result = batch, result
+
+    class BatchEnded(Message):
+        def __init__(self, batch: Batch, error: Exception | None = None) -> None:
+            super().__init__()
+            self.batch, self.error = batch, error
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.queue = Queue()
+        self.running: Batch | None = None
+        self.token: CancelToken | None = None
+        self.started = False  # once started, files added later run when the batch ends
+
+    def compose(self) -> ComposeResult:
+        yield TopBar()
+        with Horizontal(id="add-bar"):
+            yield Input(
+                placeholder="a  Path to a transcript or a folder (→ completes, Enter adds)",
+                suggester=PathSuggester(self.vidsum.start_dir),
+                id="path",
+                compact=True,
+            )
+            yield Select[str]([], prompt="Default model", id="model", compact=True)
+        with Horizontal(id="work"):
+            yield TranscriptTree(self.vidsum.start_dir, id="tree", classes="-hidden")
+            with Vertical(id="queue-pane"):
+                yield ListView(id="queue")
+                yield Static(
+                    "Add transcript files (a, or b to browse), then press s to start.",
+                    id="detail",
+                )
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#queue", ListView).focus()
+        self.call_engine(self.engine.list_models, self._set_models, group="models")
+
+    def _set_models(self, models: list[ModelStatus]) -> None:
+        installed = [m.entry.id for m in models if m.installed is not None]
+        self.query_one("#model", Select).set_options([(m, m) for m in installed])
+
+    # --- adding -----------------------------------------------------------------------------
+
+    def add_paths(self, paths: list[Path]) -> int:
+        view = self.query_one("#queue", ListView)
+        added = 0
+        for path in paths:
+            item = self.queue.add(path)
+            if item is not None:
+                view.append(QueueListItem(item))
+                added += 1
+        if added and self.started and self.running is None:
+            self.action_start()
+        self._show_detail()
+        return added
+
+    @on(Input.Submitted, "#path")
+    def _path_submitted(self, event: Input.Submitted) -> None:
+        raw = event.value.strip()
+        if not raw:
+            return
+        path = Path(raw).expanduser()
+        if not path.is_absolute():
+            path = self.vidsum.start_dir / path
+        if not path.exists():
+            self.notify(f"{path}: no such file or folder.", severity="error", markup=False)
+            return
+        files = expand(path)
+        if not files:
+            self.notify(
+                f"{path}: no transcript files (.txt .srt .vtt .json) in this folder.",
+                severity="warning",
+                markup=False,
+            )
+            return
+        added = self.add_paths(files)
+        event.input.value = ""
+        self.notify(f"Added {added} file{'s' if added != 1 else ''} to the queue.")
+
+    @on(DirectoryTree.FileSelected)
+    def _file_picked(self, event: DirectoryTree.FileSelected) -> None:
+        if self.add_paths([event.path]):
+            self.notify(f"Added {event.path.name} to the queue.", markup=False)
+
+    # --- running ----------------------------------------------------------------------------
+
+    def action_start(self) -> None:
+        if self.running is not None:
+            self.notify("The queue is already running.")
+            return
+        waiting = self.queue.waiting()
+        if not waiting:
+            self.notify("Nothing is queued. Add files with a or b.")
+            return
+        self.started = True
+        batch = Batch(waiting)
+        token = CancelToken()
+        self.running, self.token = batch, token
+        model_value = self.query_one("#model", Select).value
+        model = None if model_value is Select.NULL else str(model_value)
+        paths = [item.path for item in waiting]
+
+        def report(ev: Progress) -> None:
+            self.post_message(self.ItemProgress(batch, ev))
+
+        def run() -> None:
+            # Thread: every engine event and result goes back as a message (non-blocking).
+            try:
+                for result in self.engine.summarize(
+                    paths,
+                    model=model,
+                    progress=report,
+                    cancel=token,
+                ):
+                    self.post_message(self.ItemResult(batch, result))
+            except Cancelled:
+                self.post_message(self.BatchEnded(batch))
+            except Exception as exc:
+                self.post_message(self.BatchEnded(batch, exc))
+            else:
+                self.post_message(self.BatchEnded(batch))
+
+        self.run_worker(run, thread=True, group="summarize", exit_on_error=False)
+        self._show_detail()
+
+    @on(ItemProgress)
+    def _progress(self, message: ItemProgress) -> None:
+        ev, batch = message.event, message.batch
+        if ev.stage == "notice":
+            self.notify(ev.message, title="Summarize", markup=False)
+            return
+        item = batch.target(ev)
+        if item is None or ev.stage in ("read", "done"):
+            return
+        if item.cancel_requested and self.token is not None:
+            # The engine reached an item the user cancelled while it waited: stop the batch;
+            # the others are requeued when it ends.
+            self.token.cancel()
+        item.apply(ev)
+        self._redraw(item)
+
+    @on(ItemResult)
+    def _result(self, message: ItemResult) -> None:
+        result = message.result
+        item = message.batch.result_item(result.file)
+        if item is None:
+            return
+        item.title = result.title
+        item.entry_id = result.id
+        if result.error is not None:
+            item.state, item.error = "failed", result.error
+        else:
+            item.state = "skipped" if result.skipped else "done"
+        item.stage = ""
+        self._redraw(item)
+
+    @on(BatchEnded)
+    def _ended(self, message: BatchEnded) -> None:
+        batch = message.batch
+        error = message.error
+        for item in batch.finish(str(error) if error is not None else None):
+            self._redraw(item)
+        self.running, self.token = None, None
+        if error is not None:
+            self.vidsum.report_error(error)
+        elif not batch.cancel_all and self.queue.waiting():
+            self.action_start()  # requeued after a single cancel, or added meanwhile
+        self._show_detail()
+
+    # --- cancelling -------------------------------------------------------------------------
+
+    def _selected(self) -> QueueItem | None:
+        highlighted = self.query_one("#queue", ListView).highlighted_child
+        return highlighted.item if isinstance(highlighted, QueueListItem) else None
+
+    def action_cancel_item(self) -> None:
+        item = self._selected()
+        if item is None or item.final:
+            return
+        in_batch = self.running is not None and item in self.running.items
+        if not in_batch:
+            item.state = "cancelled"
+        else:
+            item.cancel_requested = True
+            if item.state == "running" and self.token is not None:
+                self.token.cancel()
+        self._redraw(item)
+
+    def action_cancel_all(self) -> None:
+        self.cancel_all_work()
+        for item in self.queue.items:
+            if item.state == "queued" and (self.running is None or item not in self.running.items):
+                item.state = "cancelled"
+                self._redraw(item)
+        self.started = False
+
+    def cancel_all_work(self) -> None:
+        """Also called by the app on quit."""
+        if self.running is not None and self.token is not None:
+            self.running.cancel_all = True
+            self.token.cancel()
+
+    def action_clear_finished(self) -> None:
+        for item in self.queue.clear_finished():
+            self.query_one(f"#q{item.key}").remove()
+
+    # --- the rest ---------------------------------------------------------------------------
+
+    def action_add(self) -> None:
+        self.query_one("#path", Input).focus()
+
+    def action_browse(self) -> None:
+        tree = self.query_one("#tree", DirectoryTree)
+        tree.toggle_class("-hidden")
+        if tree.has_class("-hidden"):
+            self.query_one("#queue", ListView).focus()
+        else:
+            tree.focus()
+
+    def action_focus_queue(self) -> None:
+        self.query_one("#queue", ListView).focus()
+
+    @on(ListView.Selected, "#queue")
+    def _open(self, event: ListView.Selected) -> None:
+        from tui.screens.summary import SummaryScreen
+
+        item = event.item.item if isinstance(event.item, QueueListItem) else None
+        if item is not None and item.entry_id is not None:
+            self.app.push_screen(SummaryScreen(item.entry_id, title=item.title or ""))
+
+    @on(ListView.Highlighted, "#queue")
+    def _highlighted(self) -> None:
+        self._show_detail()
+
+    def _redraw(self, item: QueueItem) -> None:
+        for row in self.query(QueueListItem):
+            if row.item is item:
+                row.redraw()
+        if item is self._selected():
+            self._show_detail()
+
+    def _show_detail(self) -> None:
+        item = self._selected()
+        items = self.queue.items
+        counts = {s: sum(1 for i in items if i.state == s) for s in ("done", "failed", "queued")}
+        head = (
+            f"{len(items)} file{'s' if len(items) != 1 else ''}: {counts['done']} done, "
+            f"{counts['failed']} failed, {counts['queued']} queued"
+            + (" · running" if self.running is not None else "")
+        )
+        if item is None:
+            text = head if items else "Add transcript files (a, or b to browse), then s to start."
+        else:
+            text = f"{head}\n{item.path}"
+            if item.title:
+                text += f" · {item.title}"
+            if item.error:
+                text += f"\n{item.error}"
+            elif item.entry_id is not None:
+                text += "\nEnter opens the summary."
+        self.query_one("#detail", Static).update(Content(text))

@@ -1,0 +1,95 @@
+"""A stored summary laid out for reading: introduction, sections, topics, complexity gauges.
+
+Used by the summary screen and (twice, side by side) by the compare screen.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.markup import escape
+from textual.widgets import Static
+
+from engine.schema import Section
+from tui import format as fmt
+from tui.widgets.gauge import ComplexityGauge
+
+if TYPE_CHECKING:
+    from engine.library import Entry
+
+
+class SectionView(Vertical, can_focus=True):
+    """One of the five sections; focusable so keys can act on "this section"."""
+
+    def __init__(self, index: int, section: Section) -> None:
+        super().__init__(classes="section")
+        self.index = index
+        self.section = section
+
+    def compose(self) -> ComposeResult:
+        s = self.section
+        with Horizontal(classes="section-head"):
+            yield Static(escape(s.title), classes="section-title")
+            span = fmt.time_range(s.start, s.end)
+            if span:
+                yield Static(span, classes="section-time")
+        for bullet in s.content:
+            with Horizontal(classes="bullet"):
+                yield Static("•", classes="bullet-mark")
+                yield Static(escape(bullet), classes="bullet-text")
+        yield Static(
+            "[$text-muted]Topics:[/] " + escape(" · ".join(s.topics)), classes="section-topics"
+        )
+
+
+def meta_line(entry: Any) -> str:
+    """Channel · date · length · model, whatever is known."""
+    t = entry.transcript
+    parts = [
+        t.channel or "",
+        fmt.date(entry.created_at),
+        fmt.duration(t.duration),
+        entry.provenance.model_id,
+    ]
+    return " · ".join(p for p in parts if p)
+
+
+def provenance_line(entry: Any) -> str:
+    p, c = entry.provenance, entry.coverage
+    tps = p.generated_tokens / p.generation_seconds if p.generation_seconds else 0.0
+    covered = f"covers {c.fraction:.0%} of the transcript"
+    if c.passes > 1:
+        covered += f" in {c.passes} passes"
+    return (
+        f"{covered}; {p.prompt_tokens:,} prompt tokens in {p.prompt_seconds:.1f} s, "
+        f"{p.generated_tokens:,} generated in {p.generation_seconds:.1f} s ({tps:.1f} tok/s); "
+        f"{p.quant}, prompt {p.prompt_version}, grammar {p.grammar_version}"
+    )
+
+
+class SummaryView(Vertical):
+    def __init__(self, entry: Entry, *, id: str | None = None) -> None:
+        super().__init__(id=id, classes="summary-view")
+        self.entry = entry
+
+    def compose(self) -> ComposeResult:
+        entry, summary = self.entry, self.entry.summary
+        yield Static(escape(meta_line(entry)), classes="meta")
+        yield Static("Introduction", classes="heading")
+        yield Static(escape(summary.introduction), classes="intro")
+        yield Static("Sections", classes="heading")
+        for i, section in enumerate(summary.sections):
+            yield SectionView(i, section)
+        yield Static("Topics", classes="heading")
+        yield Static(escape(" · ".join(summary.topics)), classes="topics")
+        yield Static("General topics", classes="heading")
+        width = max(len(g.topic) for g in summary.general_topics)
+        for g in summary.general_topics:
+            yield ComplexityGauge(g, name_width=width)
+        yield Static(escape(provenance_line(entry)), classes="provenance")
+
+    @property
+    def sections(self) -> list[SectionView]:
+        return list(self.query(SectionView))
