@@ -16,9 +16,10 @@ __all__ = ["format_timestamp", "normalize_chapters", "parse_description_chapters
 
 MAX_TITLE_CHARS = 100
 
-# H:MM:SS / HH:MM:SS / M:SS / MM:SS, not glued to other digits, colons or decimals. Bounded
-# quantifiers and lookarounds keep this linear on any input.
-_STAMP = re.compile(r"(?<![\d:.])(?:(\d{1,2}):)?(\d{1,2}):(\d{2})(?![\d:]|\.\d)")
+# H:MM:SS / HH:MM:SS / M:SS / MM:SS, not part of a longer number (1:23:45:67, 1:23.5); a
+# colon right after it is a separator ("3:15: Lexing"). Bounded quantifiers and lookarounds
+# keep this linear on any input.
+_STAMP = re.compile(r"(?<![\d:.])(?:(\d{1,2}):)?(\d{1,2}):(\d{2})(?!\d|[:.]\d)")
 # What may sit between a stamp and its title ("(0:00) - Intro") and between a title and the
 # next stamp ("Intro [0:42]"). A title's own closing bracket or leading dot (".NET") stays.
 _LEAD = " \t-–—:|)]>•·*"

@@ -351,7 +351,7 @@ def _now() -> str:
 def _is_busy(exc: sqlite3.Error) -> bool:
     code = getattr(exc, "sqlite_errorcode", None)
     if code is not None:
-        return bool(code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED))
+        return (code & 0xFF) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
     msg = str(exc).lower()
     return "locked" in msg or "busy" in msg
 
@@ -441,8 +441,8 @@ class Library:
                 f"The library at {self.path} could not be switched to WAL mode (got {mode!r}); "
                 "is it on a network or read-only file system?"
             )
-        # NORMAL is durable against process crashes (kill -9) in WAL mode; FULL adds power-loss
-        # durability for one fsync per summary, which is nothing next to generating one.
+        # WAL + NORMAL already survives kill -9; FULL also survives power loss, for one fsync
+        # per stored summary, which is nothing next to generating one.
         conn.execute("PRAGMA synchronous = FULL")
         if "schema_migrations" not in tables or self._version() < SCHEMA_VERSION:
             self._migrate()

@@ -104,7 +104,8 @@ class Generation:
     generated_tokens: int
     generation_seconds: float
     stop_reason: StopReason  # "stop": end of generation / grammar complete; "length": limit
-    grammar_resamples: int = 0  # tokens for which the grammar had to mask the vocabulary
+    grammar_resamples: int = 0  # tokens re-picked because the grammar rejected the first pick
+    grammar_full_masks: int = 0  # ... of which needed the grammar over the whole vocabulary
 
 
 def physical_cores() -> int:

@@ -53,6 +53,8 @@ _GGML_TYPES = {
     "iq4_nl": 20,
     "bf16": 30,
 }
+# Candidates kept for a grammar retry under greedy decoding.
+_GREEDY_K = 40
 _TOKEN_DTYPE = np.dtype([("id", "<i4"), ("logit", "<f4"), ("p", "<f4")], align=True)
 
 
@@ -151,7 +153,9 @@ class Worker:
         )
         self.cand: np.ndarray = np.zeros(0, dtype=_TOKEN_DTYPE)
         self._ids: np.ndarray = np.zeros(0, dtype=np.int32)
+        self._saved: np.ndarray = np.zeros(0, dtype=_TOKEN_DTYPE)
         self._cand_arr: Any = None
+        self._cand_base = 0
 
     # --- plumbing -----------------------------------------------------------------------------
 
@@ -302,7 +306,9 @@ class Worker:
 
         # One candidate array for the whole session; numpy fills it, samplers work on it in C.
         self.cand = np.zeros(self.n_vocab, dtype=_TOKEN_DTYPE)
+        self._saved = np.zeros(self.n_vocab, dtype=_TOKEN_DTYPE)
         self._ids = np.arange(self.n_vocab, dtype=np.int32)
+        self._cand_base = self.cand.ctypes.data
         self._cand_arr = L.llama_token_data_array(
             data=self.cand.ctypes.data_as(L.llama_token_data_p),
             size=self.n_vocab,
@@ -428,26 +434,32 @@ class Worker:
             L.llama_sampler_free(self.grammars.popitem(last=False)[1])
         return g
 
-    def chain(self, s: Sampling) -> Any:
+    def chains(self, s: Sampling) -> tuple[Any, Any]:
+        """Two sampler chains: ``pre`` (penalties, top-k) and ``post`` (the rest, then pick).
+
+        Split so that a grammar rejection can be retried on the ``pre`` survivors alone.
+        """
         L = self.L
         params = L.llama_sampler_chain_default_params()
         params.no_perf = True
-        chain = L.llama_sampler_chain_init(params)
+        pre = L.llama_sampler_chain_init(params)
+        post = L.llama_sampler_chain_init(params)
         add = L.llama_sampler_chain_add
         if s.repeat_penalty != 1.0:
-            add(chain, L.llama_sampler_init_penalties(64, s.repeat_penalty, 0.0, 0.0))
+            add(pre, L.llama_sampler_init_penalties(64, s.repeat_penalty, 0.0, 0.0))
         if s.temperature <= 0:
-            add(chain, L.llama_sampler_init_greedy())
-            return chain
+            add(pre, L.llama_sampler_init_top_k(_GREEDY_K))
+            add(post, L.llama_sampler_init_greedy())
+            return pre, post
         if s.top_k > 0:
-            add(chain, L.llama_sampler_init_top_k(s.top_k))
+            add(pre, L.llama_sampler_init_top_k(s.top_k))
         if s.top_p < 1.0:
-            add(chain, L.llama_sampler_init_top_p(s.top_p, 1))
+            add(post, L.llama_sampler_init_top_p(s.top_p, 1))
         if s.min_p > 0.0:
-            add(chain, L.llama_sampler_init_min_p(s.min_p, 1))
-        add(chain, L.llama_sampler_init_temp(s.temperature))
-        add(chain, L.llama_sampler_init_dist(s.seed & 0xFFFFFFFF))
-        return chain
+            add(post, L.llama_sampler_init_min_p(s.min_p, 1))
+        add(post, L.llama_sampler_init_temp(s.temperature))
+        add(post, L.llama_sampler_init_dist(s.seed & 0xFFFFFFFF))
+        return pre, post
 
     def fill_candidates(self) -> None:
         logits = np.ctypeslib.as_array(
@@ -460,40 +472,77 @@ class Worker:
         arr.selected = -1
         arr.sorted = False
 
-    def pick(self, sampler: Any) -> int:
-        L = self.L
-        L.llama_sampler_apply(sampler, ctypes.byref(self._cand_arr))
+    def apply(self, sampler: Any) -> None:
+        self.L.llama_sampler_apply(sampler, ctypes.byref(self._cand_arr))
+        if ctypes.cast(self._cand_arr.data, ctypes.c_void_p).value != self._cand_base:
+            # Every llama.cpp sampler works in place today; never read a stale array.
+            raise _Failure("internal", "a llama.cpp sampler replaced the candidate array")
+
+    def pick(self, post: Any) -> int:
+        self.apply(post)
         sel = self._cand_arr.selected
         if sel < 0 or sel >= self._cand_arr.size:
             raise _Failure("internal", "the sampler chain selected no token")
         return int(self.cand["id"][sel])
 
-    def sample(self, chain: Any, grammar: Any) -> tuple[int, bool]:
-        """One token. Returns (token, resampled) where resampled means the grammar had to mask.
-
-        As llama.cpp's common_sampler_sample: sample without the grammar, check only the chosen
-        token against it, and pay for masking the whole vocabulary only when it is rejected.
-        """
-        L = self.L
-        self.fill_candidates()
-        token = self.pick(chain)
-        if grammar is None:
-            return token, False
+    def allowed(self, grammar: Any, token: int) -> bool:
         one = self._one_data[0]
         one.id, one.logit, one.p = token, 1.0, 0.0
-        self._one_arr.size, self._one_arr.selected, self._one_arr.sorted = 1, -1, False
-        L.llama_sampler_apply(grammar, ctypes.byref(self._one_arr))
-        if self._one_data[0].logit != float("-inf"):
-            return token, False
+        arr = self._one_arr
+        arr.size, arr.selected, arr.sorted = 1, -1, False
+        self.L.llama_sampler_apply(grammar, ctypes.byref(arr))
+        return bool(self._one_data[0].logit != float("-inf"))
+
+    def any_finite(self) -> bool:
+        return bool(np.isfinite(self.cand["logit"][: self._cand_arr.size]).any())
+
+    def sample(self, pre: Any, post: Any, grammar: Any) -> tuple[int, int]:
+        """One token, and how hard the grammar had to work: 0 = the sampled token was allowed,
+        1 = re-picked among the top-k survivors, 2 = the whole vocabulary was masked.
+
+        As llama.cpp's common_sampler_sample: sample without the grammar and check only the
+        chosen token. On a rejection, first retry on the top-k candidates the chain started
+        from (a few dozen grammar checks), and mask the full vocabulary (tens of ms for a 262k
+        vocabulary) only when none of them is allowed. The retry samples from the valid
+        tokens among the top k rather than the top k of the valid tokens: the same
+        distribution except for tokens that would have been cut by top-k anyway.
+        """
         self.fill_candidates()
-        L.llama_sampler_apply(grammar, ctypes.byref(self._cand_arr))
-        if not np.isfinite(self.cand["logit"][: self._cand_arr.size]).any():
+        arr = self._cand_arr
+        self.apply(pre)
+        k = int(arr.size)
+        truncated = grammar is not None and k < self.n_vocab
+        if truncated:
+            self._saved[:k] = self.cand[:k]
+        token = self.pick(post)
+        if grammar is None or self.allowed(grammar, token):
+            return token, 0
+        if truncated:
+            self.cand[:k] = self._saved[:k]
+            arr.size, arr.selected = k, -1
+            self.apply(grammar)
+            # Rejected tokens are now -inf in place: the array is no longer sorted, and samplers
+            # trusting a stale flag would take a -inf logit for the maximum.
+            arr.sorted = False
+            if self.any_finite():
+                token = self.pick(post)
+                if self.allowed(grammar, token):  # accepting a rejected token aborts llama.cpp
+                    return token, 1
+        self.fill_candidates()
+        self.apply(grammar)
+        arr.sorted = False
+        if not self.any_finite():
             raise _Failure(
                 "generation",
                 "The grammar allows no next token for this model's vocabulary; the grammar and "
                 "the model do not fit together.",
             )
-        return self.pick(chain), True
+        self.apply(pre)
+        token = self.pick(post)
+        if not self.allowed(grammar, token):
+            raise _Failure("internal", f"the sampler picked token {token}, which the grammar "
+                           "rejects")
+        return token, 2
 
     # --- generate -----------------------------------------------------------------------------
 
@@ -536,31 +585,34 @@ class Worker:
                           force=pos == n)
         t1 = time.perf_counter()
 
-        chain = self.chain(s)
+        pre, post = self.chains(s)
         try:
-            return self._sample_loop(chain, grammar, s, n, common, t0, t1)
+            return self._sample_loop(pre, post, grammar, s, n, common, t0, t1)
         finally:
-            L.llama_sampler_free(chain)
+            L.llama_sampler_free(pre)
+            L.llama_sampler_free(post)
 
-    def _sample_loop(self, chain: Any, grammar: Any, s: Sampling, n_prompt: int, common: int,
-                     t0: float, t1: float) -> dict[str, Any]:
+    def _sample_loop(self, pre: Any, post: Any, grammar: Any, s: Sampling, n_prompt: int,
+                     common: int, t0: float, t1: float) -> dict[str, Any]:
         L = self.L
         decoder = codecs.getincrementaldecoder("utf-8")("replace")
         parts: list[str] = []
         limit = min(s.max_tokens, self.n_ctx - n_prompt)
         generated = 0
-        resampled = 0
+        retries = [0, 0, 0]  # by sample()'s second result
         stop = "length"
         slow = False
         self._set_abort(False)
         while generated < limit:
             self.check_cancel()
-            token, masked = self.sample(chain, grammar)
-            resampled += masked
-            if grammar is not None and not L.llama_vocab_is_eog(self.vocab, token):
+            token, how = self.sample(pre, post, grammar)
+            retries[how] += 1
+            eog = L.llama_vocab_is_eog(self.vocab, token)
+            if grammar is not None and not eog:
                 L.llama_sampler_accept(grammar, token)
-            L.llama_sampler_accept(chain, token)
-            if L.llama_vocab_is_eog(self.vocab, token):
+            L.llama_sampler_accept(pre, token)
+            L.llama_sampler_accept(post, token)
+            if eog:
                 stop = "stop"
                 break
             parts.append(decoder.decode(self.piece(token)))
@@ -586,7 +638,8 @@ class Worker:
             "generated_tokens": generated,
             "generation_seconds": t2 - t1,
             "stop_reason": stop,
-            "grammar_resamples": resampled,
+            "grammar_resamples": retries[1] + retries[2],
+            "grammar_full_masks": retries[2],
         }
 
 
@@ -601,8 +654,12 @@ def _watch_parent(parent_pid: int) -> None:
 def worker_main(conn: Connection, flag: Any, log_path: str, parent_pid: int) -> None:
     """Entry point of the child process."""
     fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-    # Native code prints aborts and assertion failures straight to stderr: keep them.
+    # Native code prints aborts and assertion failures straight to stdout/stderr: keep them,
+    # and keep the terminal (a TUI may own it) clean.
+    os.dup2(fd, 1)
     os.dup2(fd, 2)
+    # ggml's crash handler would otherwise attach gdb for a backtrace: slow, and noise here.
+    os.environ["GGML_NO_BACKTRACE"] = "1"
     sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
     threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()
     log = _Log(fd)

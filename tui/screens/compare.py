@@ -42,12 +42,12 @@ class CompareScreen(VidsumScreen):
             for side, entry in (("left", self.left), ("right", self.right)):
                 with Vertical(classes="pane"):
                     yield Static(
-                        f"#{entry.id} {entry.provenance.model_id} · {fmt.date(entry.created_at)}",
+                        f"#{entry.id} · {entry.provenance.model_id} · {fmt.date(entry.created_at)}",
                         classes="pane-title",
                         markup=False,
                     )
                     with VerticalScroll(id=side, can_focus=False):
-                        yield SummaryView(entry)
+                        yield SummaryView(entry, focusable=False, classes="-compare")
         yield Footer()
 
     def action_scroll(self, lines: int) -> None:

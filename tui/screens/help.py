@@ -7,13 +7,15 @@ from typing import Any, ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.widgets import Markdown
+from textual.markup import escape
+from textual.widgets import Static
 
 from tui.screens.base import VidsumModal
 
 INTRO = (
-    "vidsum keeps structured summaries of technical videos. **1** Library · **2** Summarize · "
-    "**3** Models. **Ctrl+P** opens the command palette (every action below is in it)."
+    "vidsum keeps structured summaries of technical videos. [b]1[/b] Library · "
+    "[b]2[/b] Summarize · [b]3[/b] Models. [b]^p[/b] opens the command palette: every action "
+    "below is in it."
 )
 
 
@@ -26,18 +28,24 @@ def _key(binding: Binding) -> str:
         "pagedown": "PgDn",
         "pageup": "PgUp",
         "space": "Space",
-        "delete": "Del",
+        "down": "↓",
+        "up": "↑",
+        "home": "Home",
+        "end": "End",
     }
-    keys = [names.get(k, k.replace("ctrl+", "Ctrl+")) for k in binding.key.split(",")]
-    return " ".join(f"`{k}`" for k in keys)
+    return " ".join(names.get(k, k.replace("ctrl+", "^")) for k in binding.key.split(","))
 
 
 def _section(title: str, bindings: list[Any]) -> str:
-    rows = [f"| {_key(b)} | {b.description} |" for b in bindings if b.description]
-    return f"### {title}\n\n| Key | Action |\n|---|---|\n" + "\n".join(rows)
+    lines = [f"[b $text-accent]{title}[/]"]
+    for b in bindings:
+        if b.description:
+            lines.append(f"  [b]{escape(_key(b)):<12}[/b] {escape(b.description)}")
+    return "\n".join(lines)
 
 
-def help_markdown() -> str:
+def help_text() -> str:
+    """Markup for every screen's keys, straight from the classes' BINDINGS."""
     from tui.app import VidsumApp
     from tui.screens.compare import CompareScreen
     from tui.screens.library import LibraryScreen
@@ -72,7 +80,7 @@ class HelpScreen(VidsumModal[None]):
         with VerticalScroll(id="dialog") as dialog:
             dialog.border_title = "Keys"
             dialog.border_subtitle = "Esc closes"
-            yield Markdown(help_markdown())
+            yield Static(help_text())
 
     def action_close(self) -> None:
         self.dismiss()

@@ -48,7 +48,8 @@ def untimed_lines(text: str, note: str) -> TranscriptText:
         line = ""
         for word in paragraph.split():
             line = f"{line} {word}" if line else word
-            if word.endswith((".", "?", "!")) and len(line) > 60:
+            # Auto-captions have no punctuation: cap the length as well.
+            if (word.endswith((".", "?", "!")) and len(line) > 60) or len(line) > 100:
                 lines.append(line)
                 line = ""
         if line:

@@ -23,18 +23,20 @@ if TYPE_CHECKING:
 class SectionView(Vertical, can_focus=True):
     """One of the five sections; focusable so keys can act on "this section"."""
 
-    def __init__(self, index: int, section: Section) -> None:
+    def __init__(self, index: int, section: Section, *, focusable: bool = True) -> None:
         super().__init__(classes="section")
         self.index = index
         self.section = section
+        self.can_focus = focusable
 
     def compose(self) -> ComposeResult:
         s = self.section
-        with Horizontal(classes="section-head"):
-            yield Static(escape(s.title), classes="section-title")
-            span = fmt.time_range(s.start, s.end)
-            if span:
-                yield Static(span, classes="section-time")
+        # Title and time range wrap together: they stay readable in a half-width compare pane.
+        head = f"[b]{escape(s.title)}[/b]"
+        span = fmt.time_range(s.start, s.end)
+        if span:
+            head += f"  [$text-secondary]{span}[/]"
+        yield Static(head, classes="section-head")
         for bullet in s.content:
             with Horizontal(classes="bullet"):
                 yield Static("•", classes="bullet-mark")
@@ -70,9 +72,12 @@ def provenance_line(entry: Any) -> str:
 
 
 class SummaryView(Vertical):
-    def __init__(self, entry: Entry, *, id: str | None = None) -> None:
-        super().__init__(id=id, classes="summary-view")
+    def __init__(
+        self, entry: Entry, *, focusable: bool = True, id: str | None = None, classes: str = ""
+    ) -> None:
+        super().__init__(id=id, classes=f"summary-view {classes}")
         self.entry = entry
+        self.sections_focusable = focusable
 
     def compose(self) -> ComposeResult:
         entry, summary = self.entry, self.entry.summary
@@ -81,7 +86,7 @@ class SummaryView(Vertical):
         yield Static(escape(summary.introduction), classes="intro")
         yield Static("Sections", classes="heading")
         for i, section in enumerate(summary.sections):
-            yield SectionView(i, section)
+            yield SectionView(i, section, focusable=self.sections_focusable)
         yield Static("Topics", classes="heading")
         yield Static(escape(" · ".join(summary.topics)), classes="topics")
         yield Static("General topics", classes="heading")
