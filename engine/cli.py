@@ -31,6 +31,8 @@ class ProgressBar:
     def __init__(self, stream: TextIO = sys.stderr, enabled: bool = True) -> None:
         self.stream = stream
         self.enabled = enabled
+        # Not a terminal (a log file, CI): one line per stage instead of a redrawn bar.
+        self.interactive = stream.isatty()
         self._bar: Any = None
         self._key: tuple[str, str | None] | None = None
 
@@ -49,6 +51,11 @@ class ProgressBar:
                 print(f"  {ev.item or ''}: {ev.message}", file=self.stream)
             return
         key = (ev.stage, ev.item)
+        if not self.interactive:
+            if key != self._key:
+                self._key = key
+                print(f"  {ev.item or ''}: {ev.stage}...", file=self.stream)
+            return
         if key != self._key:
             self._close()
             self._key = key
@@ -58,7 +65,7 @@ class ProgressBar:
             self._bar = tqdm(
                 total=ev.total, desc=f"{ev.item + ': ' if ev.item else ''}{desc}",
                 unit=ev.unit or "it", unit_scale=ev.unit == "B", file=self.stream,
-                leave=False, dynamic_ncols=True,
+                leave=False, dynamic_ncols=True, mininterval=0.2,
             )
         bar = self._bar
         if ev.total is not None and bar.total != ev.total:

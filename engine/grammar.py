@@ -58,6 +58,19 @@ def _merged(*ranges: Sequence[tuple[int, int]]) -> list[int]:
     return sorted({cp for rs in ranges for lo, hi in rs for cp in range(lo, hi + 1)})
 
 
+def _complement(ranges: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The code points 0..U+10FFFF not in ``ranges``, surrogates left out."""
+    out: list[tuple[int, int]] = []
+    nxt = 0
+    for lo, hi in sorted([*ranges, (0xD800, 0xDFFF)]):
+        if lo > nxt:
+            out.append((nxt, lo - 1))
+        nxt = max(nxt, hi + 1)
+    if nxt <= 0x10FFFF:
+        out.append((nxt, 0x10FFFF))
+    return out
+
+
 def _class_char(cp: int) -> str:
     if cp < 0x100:
         return f"\\x{cp:02x}"
@@ -79,8 +92,7 @@ def _classes() -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
 
     Forbidden raw: what ``schema.CONTROL_RE`` rejects and JSON's own ``"`` and ``\\`` (they
     come escaped). Whitespace is Python's ``str.isspace`` because the schema's strip() and
-    split() use it. Classes are written without surrogates or ``\\U`` escapes so llguidance's
-    GBNF converter takes the file as well as llama.cpp does.
+    split() use it.
     """
     control = [cp for cp in range(0x110000) if schema.CONTROL_RE.match(chr(cp))]
     forbidden = sorted({*control, ord('"'), ord("\\")})
@@ -156,7 +168,11 @@ class GbnfBuilder:
         """
         if not self.has("char"):
             forbidden, space = _classes()
-            text_class = _char_class(_ranges(_merged(forbidden, space)), negate=True)
+            # A positive class: llama.cpp checks a token that ends inside a multi-byte UTF-8
+            # character against a negated class conservatively (rejected if *any* excluded
+            # code point could complete it), which would forbid e.g. byte-fallback tokens for
+            # U+1000-U+3FFF. Positive ranges are checked permissively and exactly on completion.
+            text_class = _char_class(_complement(_ranges(_merged(forbidden, space))), negate=False)
             self.rule(
                 "char-text",
                 f'{text_class} | "\\\\" ["\\\\/]',

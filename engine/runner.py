@@ -106,6 +106,7 @@ class Generation:
     stop_reason: StopReason  # "stop": end of generation / grammar complete; "length": limit
     grammar_resamples: int = 0  # tokens re-picked because the grammar rejected the first pick
     grammar_full_masks: int = 0  # ... of which needed the grammar over the whole vocabulary
+    sampling_seconds: float = 0.0  # CPU time spent choosing tokens (grammar included)
 
 
 def physical_cores() -> int:

@@ -67,10 +67,10 @@ class SummarizeOptions:
 
 def chat_spec(model: ResolvedModel, info: ModelInfo) -> ChatSpec:
     if model.chat_format == "mistral-instruct":
-        return ChatSpec("mistral-instruct", None, info.bos, info.eos)
+        return ChatSpec("mistral-instruct", None, info.bos_text, info.eos_text)
     if info.chat_template:
-        return ChatSpec("gguf-template", info.chat_template, info.bos, info.eos)
-    return ChatSpec("plain", None, info.bos, info.eos)
+        return ChatSpec("gguf-template", info.chat_template, info.bos_text, info.eos_text)
+    return ChatSpec("plain", None, info.bos_text, info.eos_text)
 
 
 def _round_up(n: int, step: int) -> int:

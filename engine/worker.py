@@ -603,8 +603,10 @@ class Worker:
         stop = "length"
         slow = False
         self._set_abort(False)
+        sampling = 0.0  # CPU time of this thread picking tokens: immune to a busy machine
         while generated < limit:
             self.check_cancel()
+            ts = time.thread_time()
             token, how = self.sample(pre, post, grammar)
             retries[how] += 1
             eog = L.llama_vocab_is_eog(self.vocab, token)
@@ -612,6 +614,7 @@ class Worker:
                 L.llama_sampler_accept(grammar, token)
             L.llama_sampler_accept(pre, token)
             L.llama_sampler_accept(post, token)
+            sampling += time.thread_time() - ts
             if eog:
                 stop = "stop"
                 break
@@ -638,6 +641,7 @@ class Worker:
             "generated_tokens": generated,
             "generation_seconds": t2 - t1,
             "stop_reason": stop,
+            "sampling_seconds": sampling,
             "grammar_resamples": retries[1] + retries[2],
             "grammar_full_masks": retries[2],
         }

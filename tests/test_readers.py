@@ -73,6 +73,8 @@ def error_of(path: Path) -> str:
 
 
 def real_files() -> list[Path]:
+    if not TALKS.is_dir():
+        return []  # test_the_shared_data_is_there says why
     files = [p for p in TALKS.iterdir() if p.name != "SOURCES.md"]
     files += (SEED / "transcripts").glob("*.txt")
     files += (SEED / "examples").glob("*.txt")

@@ -47,6 +47,8 @@ class ModelsScreen(VidsumScreen):
         Binding("u", "use", "Use as default"),
         Binding("d", "delete", "Delete"),
         Binding("r", "reload", "Refresh", show=False),
+        Binding("j", "move(1)", "Down", show=False),
+        Binding("k", "move(-1)", "Up", show=False),
     ]
 
     class DownloadProgress(Message):
@@ -79,6 +81,13 @@ class ModelsScreen(VidsumScreen):
     def on_mount(self) -> None:
         self.query_one(DataTable).focus()
         self.action_reload()
+
+    def action_move(self, delta: int) -> None:
+        table: DataTable[str] = self.query_one(DataTable)
+        if delta > 0:
+            table.action_cursor_down()
+        else:
+            table.action_cursor_up()
 
     def action_reload(self) -> None:
         self.call_engine(

@@ -41,6 +41,8 @@ class SummarizeScreen(VidsumScreen):
         Binding("X", "cancel_all", "Cancel all"),
         Binding("c", "clear_finished", "Clear done", show=False),
         Binding("escape", "focus_queue", "Queue", show=False),
+        Binding("j", "move(1)", "Down", show=False),
+        Binding("k", "move(-1)", "Up", show=False),
     ]
 
     class ItemProgress(Message):
@@ -103,6 +105,8 @@ class SummarizeScreen(VidsumScreen):
             if item is not None:
                 view.append(QueueListItem(item))
                 added += 1
+        if added and view.index is None:
+            view.index = 0
         if added and self.started and self.running is None:
             self.action_start()
         self._show_detail()
@@ -155,6 +159,12 @@ class SummarizeScreen(VidsumScreen):
         paths = [item.path for item in waiting]
 
         def report(ev: Progress) -> None:
+            # Runs on the engine's thread, so a waiting item the user cancelled is stopped the
+            # moment the engine starts on it, before any of its work is stored.
+            if ev.stage in ("prompt", "generate") and ev.item:
+                named = next((i for i in batch.items if i.name == ev.item), None)
+                if named is not None and named.cancel_requested and not named.final:
+                    token.cancel()
             self.post_message(self.ItemProgress(batch, ev))
 
         def run() -> None:
@@ -186,10 +196,6 @@ class SummarizeScreen(VidsumScreen):
         item = batch.target(ev)
         if item is None or ev.stage in ("read", "done"):
             return
-        if item.cancel_requested and self.token is not None:
-            # The engine reached an item the user cancelled while it waited: stop the batch;
-            # the others are requeued when it ends.
-            self.token.cancel()
         item.apply(ev)
         self._redraw(item)
 
@@ -270,6 +276,13 @@ class SummarizeScreen(VidsumScreen):
             self.query_one("#queue", ListView).focus()
         else:
             tree.focus()
+
+    def action_move(self, delta: int) -> None:
+        view = self.query_one("#queue", ListView)
+        if delta > 0:
+            view.action_cursor_down()
+        else:
+            view.action_cursor_up()
 
     def action_focus_queue(self) -> None:
         self.query_one("#queue", ListView).focus()
