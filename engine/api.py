@@ -76,6 +76,10 @@ class Engine:
     def delete_entry(self, entry_id: int) -> None:
         self.library.delete(entry_id)
 
+    def same_video(self, entry_id: int) -> list[EntryRow]:
+        """Other summaries of the same transcript text (e.g. by another model), newest first."""
+        return self.library.same_video(entry_id)
+
     def filter_options(self) -> tuple[list[str], list[str]]:
         """(general topics present, model ids present) for the library filters."""
         return self.library.general_topics(), self.library.models()

@@ -118,7 +118,7 @@ def json_literal(value: object) -> str:
     return gbnf_literal(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
 
 
-# --- the builder --------------------------------------------------------------------------------
+# --- the builder ----------------------------------------------------------------------------------
 
 
 class GbnfBuilder:
@@ -294,7 +294,7 @@ class GbnfBuilder:
         return self.rule(name, f'"[" {rules[()]} "]"')
 
 
-# --- the summary grammar ------------------------------------------------------------------------
+# --- the summary grammar --------------------------------------------------------------------------
 
 
 def complexity_rule(b: GbnfBuilder) -> str:
@@ -365,7 +365,7 @@ def build_summary_grammar(
     )
 
 
-# --- the committed file -------------------------------------------------------------------------
+# --- the committed file ---------------------------------------------------------------------------
 
 
 def summary_gbnf_path() -> Path:

@@ -152,7 +152,9 @@ class EntryRow:
     flags: tuple[str, ...]
 
 
-def dedupe_key(content_hash: str, model_sha256: str, prompt_version: str, grammar_version: str) -> str:
+def dedupe_key(
+    content_hash: str, model_sha256: str, prompt_version: str, grammar_version: str
+) -> str:
     """Identity of a summary run: the same inputs would regenerate the same kind of summary."""
     raw = "\x1f".join((content_hash, model_sha256, prompt_version, grammar_version))
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()
@@ -182,9 +184,7 @@ def fts_query(text: str) -> str | None:
 
 
 def _sections_text(summary: Summary) -> str:
-    return "\n\n".join(
-        "\n".join([s.title, *s.content, *s.topics]) for s in summary.sections
-    )
+    return "\n\n".join("\n".join([s.title, *s.content, *s.topics]) for s in summary.sections)
 
 
 def _topics_text(summary: Summary) -> str:
@@ -274,9 +274,7 @@ def _v2_search(conn: sqlite3.Connection) -> None:
         tops = conn.execute(
             "SELECT topic FROM topics WHERE summary_id = ? ORDER BY position", (sid,)
         ).fetchall()
-        sections = "\n\n".join(
-            "\n".join([t, *json.loads(c), *json.loads(tp)]) for t, c, tp in secs
-        )
+        sections = "\n\n".join("\n".join([t, *json.loads(c), *json.loads(tp)]) for t, c, tp in secs)
         conn.execute(
             "UPDATE summaries SET search_sections = ?, search_topics = ? WHERE id = ?",
             (sections, "\n".join(t for (t,) in tops), sid),
@@ -580,9 +578,7 @@ class Library:
                     (id,),
                 ).fetchone()
                 if s is None:
-                    raise NotInLibrary(
-                        f"There is no summary #{id} in the library at {self.path}."
-                    )
+                    raise NotInLibrary(f"There is no summary #{id} in the library at {self.path}.")
                 sections = conn.execute(
                     "SELECT title, content, topics, start_s, end_s FROM sections "
                     "WHERE summary_id = ? ORDER BY position",
@@ -708,9 +704,7 @@ class Library:
     ) -> builtins.list[EntryRow]:
         """One page of rows. ``order="relevance"`` ranks search hits (else newest first)."""
         if order not in ORDERS:
-            raise LibraryError(
-                f"Unknown sort order {order!r}; choose one of {', '.join(ORDERS)}."
-            )
+            raise LibraryError(f"Unknown sort order {order!r}; choose one of {', '.join(ORDERS)}.")
         match, clauses, params = self._where(query, general_topic, complexity, model)
         where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
         if order == "relevance" and match is not None:
@@ -765,7 +759,9 @@ class Library:
         _, clauses, params = self._where(query, general_topic, complexity, model)
         where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
         with self._transaction("be searched", write=False) as conn:
-            return int(conn.execute(f"SELECT count(*) FROM summaries s{where}", params).fetchone()[0])
+            return int(
+                conn.execute(f"SELECT count(*) FROM summaries s{where}", params).fetchone()[0]
+            )
 
     def same_video(self, id: int) -> builtins.list[EntryRow]:
         """Other summaries of the same transcript text (e.g. by another model), newest first."""
@@ -782,7 +778,9 @@ class Library:
 
     def models(self) -> builtins.list[str]:
         with self._transaction("be read", write=False) as conn:
-            return [r[0] for r in conn.execute("SELECT DISTINCT model_id FROM summaries ORDER BY 1")]
+            return [
+                r[0] for r in conn.execute("SELECT DISTINCT model_id FROM summaries ORDER BY 1")
+            ]
 
     def general_topics(self) -> builtins.list[str]:
         with self._transaction("be read", write=False) as conn:
@@ -799,10 +797,14 @@ class Library:
             if result != ["ok"]:
                 problems += result
             fk = conn.execute("PRAGMA foreign_key_check").fetchall()
-            problems += [f"row {rowid} of {table} points to a missing {parent} row"
-                         for table, rowid, parent, _ in fk[:20]]
+            problems += [
+                f"row {rowid} of {table} points to a missing {parent} row"
+                for table, rowid, parent, _ in fk[:20]
+            ]
             try:
-                conn.execute("INSERT INTO summary_fts(summary_fts, rank) VALUES ('integrity-check', 1)")
+                conn.execute(
+                    "INSERT INTO summary_fts(summary_fts, rank) VALUES ('integrity-check', 1)"
+                )
             except sqlite3.DatabaseError as exc:
                 problems.append(f"the search index does not match the summaries ({exc})")
             bad = conn.execute(
@@ -853,25 +855,45 @@ def _insert(conn: sqlite3.Connection, e: NewEntry, created_at: str) -> int:
     (tid,) = conn.execute(
         "SELECT id FROM transcripts WHERE content_hash = ?", (t.content_hash,)
     ).fetchone()
+    row_values: dict[str, object] = {
+        "transcript_id": tid,
+        "dedupe_key": e.dedupe_key,
+        "created_at": created_at,
+        "source_path": t.source_path,
+        "format": t.format,
+        "title": t.title,
+        "channel": t.channel,
+        "url": t.url,
+        "video_id": t.video_id,
+        "duration": t.duration,
+        "chapters": json.dumps(t.chapters),
+        "introduction": s.introduction,
+        "max_complexity": max(g.complexity for g in s.general_topics),
+        "flags": json.dumps(e.flags),
+        "model_id": p.model_id,
+        "model_path": p.model_path,
+        "model_sha256": p.model_sha256,
+        "quant": p.quant,
+        "prompt_version": p.prompt_version,
+        "grammar_version": p.grammar_version,
+        "sampling": json.dumps(p.sampling, sort_keys=True),
+        "n_ctx": p.n_ctx,
+        "prompt_tokens": p.prompt_tokens,
+        "prompt_seconds": p.prompt_seconds,
+        "generated_tokens": p.generated_tokens,
+        "generation_seconds": p.generation_seconds,
+        "vidsum_version": p.vidsum_version,
+        "coverage_fraction": c.fraction,
+        "coverage_passes": c.passes,
+        "coverage_chunks": json.dumps(c.chunks),
+        "coverage_truncated": int(c.truncated),
+        "search_sections": _sections_text(s),
+        "search_topics": _topics_text(s),
+    }
     cur = conn.execute(
-        """INSERT INTO summaries(
-            transcript_id, dedupe_key, created_at, source_path, format, title, channel, url,
-            video_id, duration, chapters, introduction, max_complexity, flags,
-            model_id, model_path, model_sha256, quant, prompt_version, grammar_version, sampling,
-            n_ctx, prompt_tokens, prompt_seconds, generated_tokens, generation_seconds,
-            vidsum_version, coverage_fraction, coverage_passes, coverage_chunks,
-            coverage_truncated, search_sections, search_topics)
-        VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)""",
-        (
-            tid, e.dedupe_key, created_at, t.source_path, t.format, t.title, t.channel, t.url,
-            t.video_id, t.duration, json.dumps(t.chapters), s.introduction,
-            max(g.complexity for g in s.general_topics), json.dumps(e.flags),
-            p.model_id, p.model_path, p.model_sha256, p.quant, p.prompt_version,
-            p.grammar_version, json.dumps(p.sampling, sort_keys=True), p.n_ctx, p.prompt_tokens,
-            p.prompt_seconds, p.generated_tokens, p.generation_seconds, p.vidsum_version,
-            c.fraction, c.passes, json.dumps(c.chunks), int(c.truncated),
-            _sections_text(s), _topics_text(s),
-        ),
+        f"INSERT INTO summaries({', '.join(row_values)}) "
+        f"VALUES ({', '.join(':' + k for k in row_values)})",
+        row_values,
     )
     sid = cur.lastrowid
     assert sid is not None

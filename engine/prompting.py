@@ -91,7 +91,7 @@ class Prompt:
     example_names: list[str]
 
 
-# --- prompt files --------------------------------------------------------------------------------
+# --- prompt files ---------------------------------------------------------------------------------
 
 
 def _root() -> Traversable:
@@ -173,7 +173,7 @@ def load_examples() -> tuple[Example, ...]:
     return tuple(out)
 
 
-# --- which examples ------------------------------------------------------------------------------
+# --- which examples -------------------------------------------------------------------------------
 
 _WORD = re.compile(r"\w+")
 _SHINGLE = 5
@@ -218,7 +218,7 @@ def choose_examples(
     return chosen
 
 
-# --- defusing control tokens in untrusted text ---------------------------------------------------
+# --- defusing control tokens in untrusted text ----------------------------------------------------
 
 _CONTROL_LIKE = re.compile(
     r"</?s>|\[/?INST\]|<\|[^<>|\s]{1,40}\|>|</?(?:start|end)_of_turn>|</?(?:bos|eos|pad|unk)>"
@@ -248,7 +248,7 @@ def user_message(transcript_text: str, title: str | None) -> str:
     return f"{head}Transcript:\n{transcript_text.strip()}"
 
 
-# --- chat formats --------------------------------------------------------------------------------
+# --- chat formats ---------------------------------------------------------------------------------
 
 
 def _fold_system(messages: Sequence[Message]) -> list[Message]:

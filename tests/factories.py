@@ -25,7 +25,11 @@ def make_summary(
 ) -> Summary:
     """A valid Summary. ``word`` goes into the introduction, ``section_word`` into section 3,
     ``times`` gives each section's (start, end)."""
-    general = general or [(GENERAL_FIELDS[0], 0.42), (GENERAL_FIELDS[6], 0.35), (GENERAL_FIELDS[7], 0.2)]
+    general = general or [
+        (GENERAL_FIELDS[0], 0.42),
+        (GENERAL_FIELDS[6], 0.35),
+        (GENERAL_FIELDS[7], 0.2),
+    ]
     sections: list[dict[str, Any]] = []
     for n in range(1, 6):
         extra = f" {section_word}" if section_word and n == 3 else ""
@@ -67,7 +71,9 @@ def make_transcript_info(
     return TranscriptInfo(**fields)
 
 
-def make_provenance(model_id: str = "mistral-7b-instruct-v0.2:Q4_K_M", **overrides: Any) -> Provenance:
+def make_provenance(
+    model_id: str = "mistral-7b-instruct-v0.2:Q4_K_M", **overrides: Any
+) -> Provenance:
     fields: dict[str, Any] = {
         "model_id": model_id,
         "model_path": f"/models/{model_id}.gguf",
@@ -92,8 +98,14 @@ def make_coverage(text_len: int = 100, **overrides: Any) -> Coverage:
         "fraction": 1.0,
         "passes": 1,
         "chunks": [
-            {"start_char": 0, "end_char": text_len, "start_s": 0.0, "end_s": 600.0,
-             "tokens": 3000, "seconds": 10.75}
+            {
+                "start_char": 0,
+                "end_char": text_len,
+                "start_s": 0.0,
+                "end_s": 600.0,
+                "tokens": 3000,
+                "seconds": 10.75,
+            }
         ],
         "truncated": False,
     }

@@ -100,7 +100,7 @@ def matcher(gemma_path: Path) -> Iterator[GrammarMatcher]:
     m.close()
 
 
-# --- the committed file ----------------------------------------------------------------------
+# --- the committed file ---------------------------------------------------------------------------
 
 
 def test_committed_grammar_matches_the_schema(capsys: pytest.CaptureFixture[str]) -> None:
@@ -127,14 +127,12 @@ def test_llama_cpp_parses_the_grammar(matcher: GrammarMatcher) -> None:
     assert matcher.sampler('root ::= "a" missing-rule\n') is None
 
 
-# --- valid documents are accepted ------------------------------------------------------------
+# --- valid documents are accepted -----------------------------------------------------------------
 
 # Anything but control characters and surrogates; the JSON-special and Unicode-space
 # characters are drawn often on purpose.
 _SPECIAL = '"\\/ {}[],:\u00a0\u2028\u3000é😀'
-_CHARS = st.one_of(
-    st.sampled_from(_SPECIAL), st.characters(exclude_categories=("Cc", "Cs"))
-)
+_CHARS = st.one_of(st.sampled_from(_SPECIAL), st.characters(exclude_categories=("Cc", "Cs")))
 _SPACES = st.sampled_from(" \u00a0\u2003\u2028\u3000")
 _WORD = st.text(st.characters(exclude_categories=("Cc", "Cs", "Zs", "Zl", "Zp")), min_size=1)
 
@@ -192,7 +190,7 @@ def test_the_prompt_examples_are_accepted(matcher: GrammarMatcher) -> None:
         assert matcher.accepts(ex.answer), ex.name
 
 
-# --- invalid documents are rejected ------------------------------------------------------------
+# --- invalid documents are rejected ---------------------------------------------------------------
 
 
 def _base() -> Summary:
@@ -257,11 +255,15 @@ INVALID: list[tuple[str, str]] = [
     ("title without text", _edit(lambda d: d["sections"][0].update(title="Section 1: "))),
     ("title with space after", _edit(lambda d: d["sections"][0].update(title="Section 1:  x"))),
     ("three bullets", _edit(lambda d: d["sections"][0]["content"].pop())),
-    ("duplicate general topic",
-     _edit(lambda d: d["general_topics"][1].update(topic="Database Systems and Management"))),
+    (
+        "duplicate general topic",
+        _edit(lambda d: d["general_topics"][1].update(topic="Database Systems and Management")),
+    ),
     ("field not in the 12", _edit(lambda d: d["general_topics"][0].update(topic="Networking"))),
-    ("field in other case",
-     _edit(lambda d: d["general_topics"][0].update(topic="quantum computing"))),
+    (
+        "field in other case",
+        _edit(lambda d: d["general_topics"][0].update(topic="quantum computing")),
+    ),
     ("complexity 1.5", BASE.replace('"complexity":0.45', '"complexity":1.50')),
     ("complexity 0.5", BASE.replace('"complexity":0.45', '"complexity":0.5')),
     ("complexity 1.0", BASE.replace('"complexity":1.00', '"complexity":1.0')),
@@ -280,8 +282,10 @@ INVALID: list[tuple[str, str]] = [
     ("leading space", " " + BASE),
     ("trailing newline", BASE + "\n"),
     ("intro too long", _edit(lambda d: d.update(introduction="x" * (schema.MAX_INTRODUCTION + 1)))),
-    ("bullet too long",
-     _edit(lambda d: d["sections"][2]["content"].__setitem__(1, "y" * (schema.MAX_BULLET + 1)))),
+    (
+        "bullet too long",
+        _edit(lambda d: d["sections"][2]["content"].__setitem__(1, "y" * (schema.MAX_BULLET + 1))),
+    ),
     ("leading space in string", BASE.replace('"One."', '" One."')),
     ("trailing NBSP in string", BASE.replace('"One."', '"One.\u00a0"')),
     ("empty string", BASE.replace('"One."', '""')),
@@ -297,7 +301,7 @@ def test_invalid_document_is_rejected(matcher: GrammarMatcher, case: str, text: 
     assert not matcher.accepts(text), case
 
 
-# --- the building blocks, reused for another grammar ----------------------------------------
+# --- the building blocks, reused for another grammar ----------------------------------------------
 
 
 def test_blocks_build_a_second_grammar(matcher: GrammarMatcher) -> None:
@@ -324,7 +328,7 @@ def test_blocks_build_a_second_grammar(matcher: GrammarMatcher) -> None:
         b.rule("doc", '"other"')
 
 
-# --- end to end: a real model generating under the grammar ----------------------------------
+# --- end to end: a real model generating under the grammar ----------------------------------------
 
 _TALK = (
     "Today we look at hash tables. A hash table maps keys to values by running each key "

@@ -156,7 +156,9 @@ def test_add_many_is_one_transaction(lib: Library) -> None:
 def test_unvalidated_summary_is_refused(lib: Library) -> None:
     s = make_summary()
     broken = Summary.model_construct(
-        introduction=s.introduction, sections=s.sections[:3], topics=s.topics,
+        introduction=s.introduction,
+        sections=s.sections[:3],
+        topics=s.topics,
         general_topics=s.general_topics,
     )
     with pytest.raises(LibraryError, match="does not meet the schema"):
@@ -169,7 +171,7 @@ def test_delete_cascades_and_cleans_search(lib: Library) -> None:
     b = lib.add(make_entry(1, word="zanzibar", provenance=make_provenance("other-model")))
     c = lib.add(make_entry(2, word="zanzibar"))
     lib.delete(a)
-    with pytest.raises(NotInLibrary, match="#%d" % a):
+    with pytest.raises(NotInLibrary, match=f"#{a}"):
         lib.get(a)
     with pytest.raises(NotInLibrary):
         lib.delete(a)
@@ -227,19 +229,36 @@ def small(lib: Library) -> dict[str, int]:
     G = GENERAL_FIELDS
     base = datetime(2025, 1, 1, tzinfo=timezone.utc)
     made = {
-        "intro": make_entry(1, title="alpha talk", word="photosynthesis",
-                            general=[(G[0], 0.9), (G[1], 0.5), (G[2], 0.1)]),
-        "section": make_entry(2, title="Beta talk", section_word="kubernetes",
-                              general=[(G[1], 0.3), (G[3], 0.2), (G[4], 0.1)]),
-        "topic": make_entry(3, title="gamma talk",
-                            topics=("Zig", "Comptime", "Allocators", "Build", "Safety"),
-                            general=[(G[0], 0.6), (G[5], 0.55), (G[6], 0.1)],
-                            provenance=make_provenance("gemma-3-270m")),
-        "transcript": make_entry(4, title="Delta talk",
-                                 transcript=make_transcript_info(
-                                     4, title="Delta talk", duration=None,
-                                     text="We benchmark the café borrow checker quickly."),
-                                 general=[(G[7], 0.75), (G[8], 0.7), (G[9], 0.05)]),
+        "intro": make_entry(
+            1,
+            title="alpha talk",
+            word="photosynthesis",
+            general=[(G[0], 0.9), (G[1], 0.5), (G[2], 0.1)],
+        ),
+        "section": make_entry(
+            2,
+            title="Beta talk",
+            section_word="kubernetes",
+            general=[(G[1], 0.3), (G[3], 0.2), (G[4], 0.1)],
+        ),
+        "topic": make_entry(
+            3,
+            title="gamma talk",
+            topics=("Zig", "Comptime", "Allocators", "Build", "Safety"),
+            general=[(G[0], 0.6), (G[5], 0.55), (G[6], 0.1)],
+            provenance=make_provenance("gemma-3-270m"),
+        ),
+        "transcript": make_entry(
+            4,
+            title="Delta talk",
+            transcript=make_transcript_info(
+                4,
+                title="Delta talk",
+                duration=None,
+                text="We benchmark the café borrow checker quickly.",
+            ),
+            general=[(G[7], 0.75), (G[8], 0.7), (G[9], 0.05)],
+        ),
     }
     out = {}
     # Created out of id order, so created_* ordering cannot pass by sorting on id.
@@ -261,7 +280,9 @@ def small(lib: Library) -> dict[str, int]:
         ("gamma", "topic"),
     ],
 )
-def test_search_finds_each_column(lib: Library, small: dict[str, int], query: str, which: str) -> None:
+def test_search_finds_each_column(
+    lib: Library, small: dict[str, int], query: str, which: str
+) -> None:
     assert ids(lib.list(query=query)) == [small[which]]
     assert lib.count(query=query) == 1
 
@@ -274,8 +295,28 @@ def test_search_needs_every_term(lib: Library, small: dict[str, int]) -> None:
 
 @pytest.mark.parametrize(
     "query",
-    ['c++ "unterminated', "AND OR", "NOT", '"', "*", "(", "title:x", "NEAR(a b)", "a AND",
-     "''", "-", "^x", "\\", "%", "{x}", "  ", "🙂", "col: :", 'a"b"c', "\x00"],
+    [
+        'c++ "unterminated',
+        "AND OR",
+        "NOT",
+        '"',
+        "*",
+        "(",
+        "title:x",
+        "NEAR(a b)",
+        "a AND",
+        "''",
+        "-",
+        "^x",
+        "\\",
+        "%",
+        "{x}",
+        "  ",
+        "🙂",
+        "col: :",
+        'a"b"c',
+        "\x00",
+    ],
 )
 def test_unsafe_queries_do_not_raise(lib: Library, small: dict[str, int], query: str) -> None:
     rows = lib.list(query=query)
@@ -295,7 +336,9 @@ def test_filters(lib: Library, small: dict[str, int]) -> None:
     # With a field, the range applies to that field's complexity.
     assert ids(lib.list(general_topic=G[0], complexity=(0.7, 1.0))) == [small["intro"]]
     # Without one, to the summary's highest complexity.
-    assert sorted(ids(lib.list(complexity=(0.6, 0.8)))) == sorted([small["topic"], small["transcript"]])
+    assert sorted(ids(lib.list(complexity=(0.6, 0.8)))) == sorted(
+        [small["topic"], small["transcript"]]
+    )
     assert ids(lib.list(complexity=(0.3, 0.3))) == [small["section"]]  # bounds inclusive
     assert ids(lib.list(model="gemma-3-270m")) == [small["topic"]]
     assert lib.list(model="gemma-3-270m", query="photosynthesis") == []
@@ -308,12 +351,32 @@ def test_filters(lib: Library, small: dict[str, int]) -> None:
 def test_orders(lib: Library, small: dict[str, int]) -> None:
     s = small
     # created_at offsets by insertion: intro 0, section 3, topic 2, transcript 1 (days)
-    assert ids(lib.list(order="created_desc")) == [s["section"], s["topic"], s["transcript"], s["intro"]]
-    assert ids(lib.list(order="created_asc")) == [s["intro"], s["transcript"], s["topic"], s["section"]]
+    assert ids(lib.list(order="created_desc")) == [
+        s["section"],
+        s["topic"],
+        s["transcript"],
+        s["intro"],
+    ]
+    assert ids(lib.list(order="created_asc")) == [
+        s["intro"],
+        s["transcript"],
+        s["topic"],
+        s["section"],
+    ]
     assert ids(lib.list(order="title")) == [s["intro"], s["section"], s["transcript"], s["topic"]]
-    assert ids(lib.list(order="complexity_desc")) == [s["intro"], s["transcript"], s["topic"], s["section"]]
+    assert ids(lib.list(order="complexity_desc")) == [
+        s["intro"],
+        s["transcript"],
+        s["topic"],
+        s["section"],
+    ]
     # Unknown duration sorts last.
-    assert ids(lib.list(order="duration_desc")) == [s["topic"], s["section"], s["intro"], s["transcript"]]
+    assert ids(lib.list(order="duration_desc")) == [
+        s["topic"],
+        s["section"],
+        s["intro"],
+        s["transcript"],
+    ]
     assert ids(lib.list(order="created_desc", offset=1, limit=2)) == [s["topic"], s["transcript"]]
     with pytest.raises(LibraryError, match="Unknown sort order"):
         lib.list(order="sideways")  # type: ignore[arg-type]
@@ -336,7 +399,9 @@ def test_rows_carry_what_the_list_shows(lib: Library, small: dict[str, int]) -> 
     assert row.duration == 601.0
     assert row.model_id == "mistral-7b-instruct-v0.2:Q4_K_M"
     assert json.loads(json.dumps(row_to_json(row)))["general_topics"][0] == {
-        "topic": G[0], "complexity": 0.9}
+        "topic": G[0],
+        "complexity": 0.9,
+    }
 
 
 # --- 10,000 summaries -------------------------------------------------------------------------
@@ -345,19 +410,27 @@ N_BIG = 10_000
 MODELS = ("m-a", "m-b", "m-c")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _big_summary(field: int, cx: float) -> Summary:
     G = GENERAL_FIELDS
     return make_summary(
-        general=[(G[field], cx), (G[(field + 1) % 12], round(cx / 2, 2)), (G[(field + 2) % 12], 0.0)]
+        general=[
+            (G[field], cx),
+            (G[(field + 1) % 12], round(cx / 2, 2)),
+            (G[(field + 2) % 12], 0.0),
+        ]
     )
 
 
 def _big_entry(i: int) -> NewEntry:
     return make_entry(
         i,
-        transcript=make_transcript_info(i, title=f"Talk {i:05d}", duration=float(i % 500),
-                                        text=f"Transcript number {i} mentions word{i} often."),
+        transcript=make_transcript_info(
+            i,
+            title=f"Talk {i:05d}",
+            duration=float(i % 500),
+            text=f"Transcript number {i} mentions word{i} often.",
+        ),
         provenance=make_provenance(MODELS[i % 3]),
         summary=_big_summary(i % 12, (i * 37 % 101) / 100),
     )
@@ -442,13 +515,18 @@ def _v1_children(conn: sqlite3.Connection) -> None:
     for n in range(1, 6):
         conn.execute(
             "INSERT INTO sections VALUES (1, ?, ?, ?, ?, NULL, NULL)",
-            (n, f"Section {n}: Gimbal lock {n}", json.dumps([f"b{n}{k}" for k in range(4)]),
-             json.dumps(["x", "y", "z"])),
+            (
+                n,
+                f"Section {n}: Gimbal lock {n}",
+                json.dumps([f"b{n}{k}" for k in range(4)]),
+                json.dumps(["x", "y", "z"]),
+            ),
         )
     for n, t in enumerate(["Rotations", "Matrices", "Slerp", "Euler", "Graphics"], start=1):
         conn.execute("INSERT INTO topics VALUES (1, ?, ?)", (n, t))
-    for n, (t, c) in enumerate([(GENERAL_FIELDS[9], 0.6), (GENERAL_FIELDS[0], 0.3),
-                                (GENERAL_FIELDS[10], 0.2)], start=1):
+    for n, (t, c) in enumerate(
+        [(GENERAL_FIELDS[9], 0.6), (GENERAL_FIELDS[0], 0.3), (GENERAL_FIELDS[10], 0.2)], start=1
+    ):
         conn.execute("INSERT INTO general_topics VALUES (1, ?, ?, ?)", (n, t, c))
 
 
@@ -485,7 +563,9 @@ def test_newer_library_is_refused_untouched(tmp_path: Path) -> None:
     assert path.read_bytes() == before
 
 
-def test_failed_migration_leaves_old_library(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failed_migration_leaves_old_library(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import engine.library as L
 
     path = tmp_path / "old.sqlite3"
@@ -530,17 +610,39 @@ def test_integrity_check_finds_damage(lib: Library) -> None:
 def test_entry_to_json_shape(lib: Library) -> None:
     entry = lib.get(lib.add(make_entry(5, times=TIMES, flags=["repeated bullets"])))
     doc = json.loads(json.dumps(entry_to_json(entry)))
-    assert {"id", "title", "source", "channel", "url", "video_id", "created_at", "summary",
-            "coverage", "flags", "provenance"} <= doc.keys()
+    assert {
+        "id",
+        "title",
+        "source",
+        "channel",
+        "url",
+        "video_id",
+        "created_at",
+        "summary",
+        "coverage",
+        "flags",
+        "provenance",
+    } <= doc.keys()
     assert doc["source"] == "/videos/talk-5.srt" and doc["flags"] == ["repeated bullets"]
     assert doc["summary"]["sections"][1]["start"] == 505.0
     assert doc["summary"]["sections"][1]["end"] == 2024.0
     assert Summary.model_validate(doc["summary"]) == entry.summary
     assert doc["coverage"]["fraction"] == 1.0 and doc["coverage"]["chunks"][0]["tokens"] == 3000
     assert set(doc["provenance"]) == {
-        "model", "model_path", "model_sha256", "quant", "prompt_version", "grammar_version",
-        "sampling", "n_ctx", "prompt_tokens", "prompt_seconds", "generated_tokens",
-        "generation_seconds", "vidsum_version"}
+        "model",
+        "model_path",
+        "model_sha256",
+        "quant",
+        "prompt_version",
+        "grammar_version",
+        "sampling",
+        "n_ctx",
+        "prompt_tokens",
+        "prompt_seconds",
+        "generated_tokens",
+        "generation_seconds",
+        "vidsum_version",
+    }
     assert doc["provenance"]["generated_tokens"] == 700
     assert doc["provenance"]["generation_seconds"] == 9.25
 

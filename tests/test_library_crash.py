@@ -142,9 +142,7 @@ print("done", flush=True)
         assert out == "done\n"
     with Library(path) as lib:
         stored = assert_complete(lib)
-        assert sorted(stored) == sorted(
-            [*range(10), *range(1010, 1040), *range(2010, 2040)]
-        )
+        assert sorted(stored) == sorted([*range(10), *range(1010, 1040), *range(2010, 2040)])
 
 
 def test_held_write_lock_gives_library_busy(tmp_path: Path) -> None:
@@ -152,13 +150,18 @@ def test_held_write_lock_gives_library_busy(tmp_path: Path) -> None:
     with Library(path) as lib:
         lib.add(make_entry(0))
     holder = subprocess.Popen(
-        [sys.executable, "-c", """
+        [
+            sys.executable,
+            "-c",
+            """
 import sqlite3, sys, time
 conn = sqlite3.connect(sys.argv[1], isolation_level=None)
 conn.execute("BEGIN EXCLUSIVE")
 print("locked", flush=True)
 time.sleep(60)
-""", str(path)],
+""",
+            str(path),
+        ],
         stdout=subprocess.PIPE,
         text=True,
     )

@@ -51,7 +51,7 @@ class VidsumApp(App[int]):
         self.engine: Engine = engine if engine is not None else Engine()
         # Exports land where the user started vidsum, like any command-line tool's output.
         self.export_dir = export_dir or Path.cwd()
-        self.start_dir = start_dir or Path.cwd()
+        self.start_dir = (start_dir or Path.cwd()).resolve()
 
     # --- actions ----------------------------------------------------------------------------
 
@@ -62,14 +62,17 @@ class VidsumApp(App[int]):
             self.push_screen(HelpScreen())
 
     async def action_quit(self) -> None:
-        # Long work gets its cancel signal first: a cancelled download keeps its partial file
-        # for resume, a cancelled summary stores nothing.
-        for mode in ("summarize", "models"):
-            for screen in self._screen_stacks.get(mode, []):
+        self.cancel_long_work()
+        self.exit(0)
+
+    def cancel_long_work(self) -> None:
+        """Signal every running job to stop: a cancelled download keeps its partial file for
+        resume, a cancelled summary stores nothing. Worker threads end soon after."""
+        for stack in self._screen_stacks.values():
+            for screen in stack:
                 cancel = getattr(screen, "cancel_all_work", None)
                 if cancel is not None:
                     cancel()
-        self.exit(0)
 
     def report_error(self, exc: BaseException) -> None:
         """Engine errors are full sentences meant for the user; anything else is a bug."""
@@ -118,6 +121,8 @@ class VidsumApp(App[int]):
         self.call_later(self.run_action, action, node)
 
     async def on_unmount(self) -> None:
+        # Any way out (q, Ctrl+C, a crash) stops the engine's threads before the engine closes.
+        self.cancel_long_work()
         self.engine.close()
 
 

@@ -36,7 +36,7 @@ def capture_notes(app: VidsumApp) -> list[Note]:
 
 
 async def settle(pilot: Pilot[Any], rounds: int = 3) -> None:
-    """Let messages flow and every finished-able worker finish (DirectoryTree's loader never does)."""
+    """Let messages flow and workers finish (all but DirectoryTree's loader, which never does)."""
     app = pilot.app
     for _ in range(rounds):
         await pilot.pause()
@@ -46,7 +46,9 @@ async def settle(pilot: Pilot[Any], rounds: int = 3) -> None:
     await pilot.pause()
 
 
-async def wait_until(pilot: Pilot[Any], predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+async def wait_until(
+    pilot: Pilot[Any], predicate: Callable[[], bool], timeout: float = 10.0
+) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:

@@ -11,114 +11,39 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
 from engine.catalog import CatalogEntry, ModelStatus
-from engine.errors import Cancelled, LibraryError, NotInLibrary, VidsumError
+from engine.errors import Cancelled, NotInLibrary, TranscriptError, VidsumError
 from engine.hardware import GPU, BuildInfo, Hardware
+from engine.library import Coverage, Entry, EntryRow, Provenance, TranscriptInfo
 from engine.progress import CancelToken, Progress, ProgressCallback
 from engine.schema import GENERAL_FIELDS, GeneralTopic, Summary
+from engine.summarize import FileResult
 from engine.transcript import Segment, Transcript, TranscriptMeta
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "prompts" / "examples"
 
 
-# --- the library's records (field names as engine.library's Entry / EntryRow) ---------------
-
-
-@dataclass(frozen=True)
-class TranscriptInfo:
-    source_path: str
-    format: str
-    title: str
-    channel: str | None
-    url: str | None
-    video_id: str | None
-    duration: float | None
-    content_hash: str
-    text: str
-    chapters: list[dict[str, Any]] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class Provenance:
-    model_id: str
-    model_path: str
-    model_sha256: str
-    quant: str
-    prompt_version: str
-    grammar_version: str
-    sampling: dict[str, Any]
-    n_ctx: int
-    prompt_tokens: int
-    prompt_seconds: float
-    generated_tokens: int
-    generation_seconds: float
-    vidsum_version: str = "0.1.0"
-
-
-@dataclass(frozen=True)
-class Coverage:
-    fraction: float
-    passes: int
-    chunks: list[dict[str, Any]]
-    truncated: bool = False
-
-
-@dataclass(frozen=True)
-class EntryRow:
-    id: int
-    title: str
-    channel: str | None
-    created_at: str
-    model_id: str
-    general_topics: list[tuple[str, float]]
-    max_complexity: float
-    duration: float | None
-    flags: list[str]
-
-
-@dataclass(frozen=True)
-class Entry:
-    id: int
-    title: str
-    channel: str | None
-    created_at: str
-    model_id: str
-    summary: Summary
-    provenance: Provenance
-    coverage: Coverage
-    transcript: TranscriptInfo
-    flags: list[str] = field(default_factory=list)
-
-    def row(self) -> EntryRow:
-        gts = [(g.topic, g.complexity) for g in self.summary.general_topics]
-        return EntryRow(
-            id=self.id,
-            title=self.title,
-            channel=self.channel,
-            created_at=self.created_at,
-            model_id=self.model_id,
-            general_topics=gts,
-            max_complexity=max(c for _, c in gts),
-            duration=self.transcript.duration,
-            flags=list(self.flags),
-        )
-
-
-@dataclass(frozen=True)
-class FileResult:
-    file: Path
-    id: int | None = None
-    title: str | None = None
-    summary: Summary | None = None
-    error: str | None = None
-    skipped: bool = False
-    generation: Any = None
+def row_of(e: Entry) -> EntryRow:
+    """The list row the library would return for an entry."""
+    gts = tuple((g.topic, g.complexity) for g in e.summary.general_topics)
+    return EntryRow(
+        id=e.id,
+        title=e.title,
+        channel=e.transcript.channel,
+        created_at=e.created_at,
+        model_id=e.provenance.model_id,
+        general_topics=gts,
+        max_complexity=max(c for _, c in gts),
+        duration=e.transcript.duration,
+        flags=tuple(e.flags),
+    )
 
 
 # --- building data ----------------------------------------------------------------------------
@@ -201,18 +126,18 @@ def make_entry(
         prompt_seconds=3.2,
         generated_tokens=612,
         generation_seconds=14.5,
+        vidsum_version="0.1.0",
     )
-    cov = Coverage(1.0, 1, [{"start_char": 0, "end_char": len(text)}])
+    cov = Coverage(1.0, 1, [{"start_char": 0, "end_char": len(text)}], truncated=False)
     return Entry(
         id=entry_id,
-        title=title or base_title,
-        channel=channel,
         created_at=created_at,
-        model_id=model_id,
+        transcript=info,
         summary=timed(summary, duration) if duration else summary,
         provenance=prov,
         coverage=cov,
-        transcript=info,
+        flags=[],
+        dedupe_key=f"{info.content_hash}:{model_id}",
     )
 
 
@@ -221,10 +146,12 @@ def sample_entries() -> list[Entry]:
     s = example_summaries()
     return [
         make_entry(1, "btree", s["btree"], created_at="2024-05-01T10:00:00"),
-        make_entry(2, "webassembly", s["webassembly"], created_at="2024-05-02T11:30:00",
-                   duration=1860.0),
-        make_entry(3, "cpu-caches", s["cpu-caches"], created_at="2024-05-03T09:15:00",
-                   duration=None),
+        make_entry(
+            2, "webassembly", s["webassembly"], created_at="2024-05-02T11:30:00", duration=1860.0
+        ),
+        make_entry(
+            3, "cpu-caches", s["cpu-caches"], created_at="2024-05-03T09:15:00", duration=None
+        ),
         make_entry(4, "btree", s["btree"], model_id=MODELS[1], created_at="2024-05-04T08:00:00"),
     ]
 
@@ -238,7 +165,9 @@ def many_entries(n: int) -> list[Entry]:
         name = names[i % len(names)]
         base = s[name]
         topics = [
-            GeneralTopic(topic=GENERAL_FIELDS[(i + k * 5) % 12], complexity=((i * 7 + k * 13) % 100) / 100)
+            GeneralTopic(
+                topic=GENERAL_FIELDS[(i + k * 5) % 12], complexity=((i * 7 + k * 13) % 100) / 100
+            )
             for k in range(3)
         ]
         summary = base.model_copy(update={"general_topics": topics})
@@ -261,26 +190,73 @@ def models_fixture() -> list[ModelStatus]:
     def entry(model_id: str, name: str, size: int, recommended: bool = False) -> CatalogEntry:
         family, quant = model_id.split(":")
         return CatalogEntry(
-            id=model_id, name=name, family=family, quant=quant, source="hub", size=size,
-            size_exact=True, sha256=None, n_ctx_train=32768, sliding_window=None,
-            chat_format="mistral-instruct", architecture="mistral-7b", recommended=recommended,
-            repo="org/repo", revision="main", file=f"{family}.{quant}.gguf",
+            id=model_id,
+            name=name,
+            family=family,
+            quant=quant,
+            source="hub",
+            size=size,
+            size_exact=True,
+            sha256=None,
+            n_ctx_train=32768,
+            sliding_window=None,
+            chat_format="mistral-instruct",
+            architecture="mistral-7b",
+            recommended=recommended,
+            repo="org/repo",
+            revision="main",
+            file=f"{family}.{quant}.gguf",
         )
 
     gb = 1024**3
     return [
-        ModelStatus(entry("mistral-7b-instruct-v0.2:Q4_K_M", "Mistral-7B-Instruct v0.2 Q4_K_M",
-                          int(4.07 * gb), True), Path("/hf/m2.gguf"), True, 0, True, "full",
-                    "Fits in VRAM with 33/33 layers on the GPU at 8192 tokens of context."),
-        ModelStatus(entry("mistral-7b-instruct-v0.3:Q5_K_M", "Mistral-7B-Instruct v0.3 Q5_K_M",
-                          int(4.78 * gb)), None, False, int(1.2 * gb), False, "full",
-                    "Fits in VRAM with 33/33 layers on the GPU at 8192 tokens of context."),
-        ModelStatus(entry("mistral-7b-instruct-v0.3:Q8_0", "Mistral-7B-Instruct v0.3 Q8_0",
-                          int(7.17 * gb)), None, False, 0, False, "partial 24/33",
-                    "24 of 33 layers fit in 8.0 GB of VRAM; the rest run on the CPU."),
-        ModelStatus(entry("mixtral-8x7b-instruct-v0.1:Q4_K_M", "Mixtral-8x7B-Instruct v0.1 Q4_K_M",
-                          int(24.6 * gb)), None, False, 0, False, "too big",
-                    "Needs 26.1 GB; this machine has 8.0 GB of VRAM and 15.5 GB of RAM free."),
+        ModelStatus(
+            entry(
+                "mistral-7b-instruct-v0.2:Q4_K_M",
+                "Mistral-7B-Instruct v0.2 Q4_K_M",
+                int(4.07 * gb),
+                True,
+            ),
+            Path("/hf/m2.gguf"),
+            True,
+            0,
+            True,
+            "full",
+            "Fits in VRAM with 33/33 layers on the GPU at 8192 tokens of context.",
+        ),
+        ModelStatus(
+            entry(
+                "mistral-7b-instruct-v0.3:Q5_K_M", "Mistral-7B-Instruct v0.3 Q5_K_M", int(4.78 * gb)
+            ),
+            None,
+            False,
+            int(1.2 * gb),
+            False,
+            "full",
+            "Fits in VRAM with 33/33 layers on the GPU at 8192 tokens of context.",
+        ),
+        ModelStatus(
+            entry("mistral-7b-instruct-v0.3:Q8_0", "Mistral-7B-Instruct v0.3 Q8_0", int(7.17 * gb)),
+            None,
+            False,
+            0,
+            False,
+            "partial 24/33",
+            "24 of 33 layers fit in 8.0 GB of VRAM; the rest run on the CPU.",
+        ),
+        ModelStatus(
+            entry(
+                "mixtral-8x7b-instruct-v0.1:Q4_K_M",
+                "Mixtral-8x7B-Instruct v0.1 Q4_K_M",
+                int(24.6 * gb),
+            ),
+            None,
+            False,
+            0,
+            False,
+            "too big",
+            "Needs 26.1 GB; this machine has 8.0 GB of VRAM and 15.5 GB of RAM free.",
+        ),
     ]
 
 
@@ -306,17 +282,22 @@ class Gate:
         self.reached = threading.Event()
         self.release = threading.Event()
 
-    def wait(self, cancel: CancelToken | None) -> None:
+    def wait(self, cancel: CancelToken | None, limit: float = 30.0) -> None:
         self.reached.set()
-        while not self.release.is_set():
+        deadline = time.monotonic() + limit  # a failing test must not hang the suite
+        while not self.release.is_set() and time.monotonic() < deadline:
             if cancel is not None and cancel.cancelled:
                 return
             self.release.wait(0.01)
 
 
 class FakeEngine:
-    def __init__(self, entries: Sequence[Entry] | None = None, *, source_dir: Path | None = None) -> None:
-        self.entries: dict[int, Entry] = {e.id: e for e in (entries if entries is not None else sample_entries())}
+    def __init__(
+        self, entries: Sequence[Entry] | None = None, *, source_dir: Path | None = None
+    ) -> None:
+        self.entries: dict[int, Entry] = {
+            e.id: e for e in (entries if entries is not None else sample_entries())
+        }
         self.models = models_fixture()
         self.hw = hardware_fixture()
         self.source_dir = source_dir
@@ -334,11 +315,24 @@ class FakeEngine:
 
     # --- library ------------------------------------------------------------------------
 
-    def _match(self, e: Entry, query: str | None, general_topic: str | None,
-               complexity: tuple[float, float], model: str | None) -> bool:
+    def _match(
+        self,
+        e: Entry,
+        query: str | None,
+        general_topic: str | None,
+        complexity: tuple[float, float],
+        model: str | None,
+    ) -> bool:
         if query:
-            hay = " ".join([e.title, e.summary.introduction, *e.summary.topics,
-                            *(s.title for s in e.summary.sections), e.transcript.text]).lower()
+            hay = " ".join(
+                [
+                    e.title,
+                    e.summary.introduction,
+                    *e.summary.topics,
+                    *(s.title for s in e.summary.sections),
+                    e.transcript.text,
+                ]
+            ).lower()
             if not all(word in hay for word in query.lower().split()):
                 return False
         gts = {g.topic: g.complexity for g in e.summary.general_topics}
@@ -347,7 +341,7 @@ class FakeEngine:
         lo, hi = complexity
         if not lo <= max(gts.values()) <= hi:
             return False
-        return not (model and e.model_id != model)
+        return not (model and e.provenance.model_id != model)
 
     def list_entries(
         self,
@@ -356,13 +350,18 @@ class FakeEngine:
         general_topic: str | None = None,
         complexity: tuple[float, float] = (0.0, 1.0),
         model: str | None = None,
-        order: Literal["created_desc", "created_asc", "title", "complexity_desc", "duration_desc"] = "created_desc",
+        order: Literal[
+            "created_desc", "created_asc", "title", "complexity_desc", "duration_desc"
+        ] = "created_desc",
         offset: int = 0,
         limit: int = 100,
     ) -> list[EntryRow]:
         self._call("list_entries", query, general_topic, complexity, model, order, offset, limit)
-        rows = [e.row() for e in self.entries.values()
-                if self._match(e, query, general_topic, complexity, model)]
+        rows = [
+            row_of(e)
+            for e in self.entries.values()
+            if self._match(e, query, general_topic, complexity, model)
+        ]
         key: dict[str, Any] = {
             "created_desc": (lambda r: r.created_at, True),
             "created_asc": (lambda r: r.created_at, False),
@@ -382,8 +381,11 @@ class FakeEngine:
         model: str | None = None,
     ) -> int:
         self._call("count_entries", query, general_topic, complexity, model)
-        return sum(1 for e in self.entries.values()
-                   if self._match(e, query, general_topic, complexity, model))
+        return sum(
+            1
+            for e in self.entries.values()
+            if self._match(e, query, general_topic, complexity, model)
+        )
 
     def get_entry(self, entry_id: int) -> Entry:
         self._call("get_entry", entry_id)
@@ -400,14 +402,16 @@ class FakeEngine:
     def filter_options(self) -> tuple[list[str], list[str]]:
         self._call("filter_options")
         topics = sorted({g.topic for e in self.entries.values() for g in e.summary.general_topics})
-        return topics, sorted({e.model_id for e in self.entries.values()})
+        return topics, sorted({e.provenance.model_id for e in self.entries.values()})
 
     def export_entry(self, entry_id: int, fmt: Literal["json", "md"]) -> str:
         self._call("export_entry", entry_id, fmt)
         e = self.get_entry(entry_id)
         if fmt == "json":
-            return json.dumps({"id": e.id, "title": e.title,
-                               "summary": e.summary.model_dump(mode="json")}, indent=2)
+            return json.dumps(
+                {"id": e.id, "title": e.title, "summary": e.summary.model_dump(mode="json")},
+                indent=2,
+            )
         lines = [f"# {e.title}", "", e.summary.introduction, ""]
         for s in e.summary.sections:
             lines += [f"## {s.title}", *(f"- {c}" for c in s.content), ""]
@@ -416,19 +420,24 @@ class FakeEngine:
     def same_video(self, entry_id: int) -> list[EntryRow]:
         self._call("same_video", entry_id)
         e = self.get_entry(entry_id)
-        return [o.row() for o in self.entries.values()
-                if o.id != e.id and o.transcript.content_hash == e.transcript.content_hash]
+        return [
+            row_of(o)
+            for o in self.entries.values()
+            if o.id != e.id and o.transcript.content_hash == e.transcript.content_hash
+        ]
 
     def load_transcript(self, path: Path) -> Transcript:
         self._call("load_transcript", path)
         for e in self.entries.values():
             if e.transcript.source_path == str(path) and e.transcript.duration:
                 t = e.transcript
-                return Transcript(source=path, format="srt", text=t.text,
-                                  segments=segments_for(t.text, t.duration or 0),
-                                  meta=TranscriptMeta(title=t.title, duration=t.duration))
-        from engine.errors import TranscriptError
-
+                return Transcript(
+                    source=path,
+                    format="srt",
+                    text=t.text,
+                    segments=segments_for(t.text, t.duration or 0),
+                    meta=TranscriptMeta(title=t.title, duration=t.duration),
+                )
         raise TranscriptError(path, "no such file")
 
     # --- summarizing ----------------------------------------------------------------------
@@ -444,8 +453,13 @@ class FakeEngine:
         self._call("summarize", [Path(p).name for p in paths], model)
         return self._summarize(list(paths), model, progress, cancel)
 
-    def _summarize(self, paths: list[Path], model: str | None,
-                   progress: ProgressCallback | None, cancel: CancelToken | None) -> Iterator[FileResult]:
+    def _summarize(
+        self,
+        paths: list[Path],
+        model: str | None,
+        progress: ProgressCallback | None,
+        cancel: CancelToken | None,
+    ) -> Iterator[FileResult]:
         def emit(ev: Progress) -> None:
             if progress is not None:
                 progress(ev)
@@ -462,9 +476,13 @@ class FakeEngine:
             if "bad" in path.name:
                 yield FileResult(file=path, error=f"{path}: line 3: a cue has no end time.")
                 continue
-            known = next((e for e in self.entries.values() if e.transcript.source_path == str(path)), None)
+            known = next(
+                (e for e in self.entries.values() if e.transcript.source_path == str(path)), None
+            )
             if known is not None:
-                yield FileResult(file=path, id=known.id, title=known.title, summary=known.summary, skipped=True)
+                yield FileResult(
+                    file=path, id=known.id, title=known.title, summary=known.summary, skipped=True
+                )
                 continue
             if not loaded:
                 emit(Progress("load", 0, 1, item=path.name))
@@ -485,9 +503,15 @@ class FakeEngine:
             emit(Progress("store", item=path.name))
             name = sorted(examples)[len(self.entries) % len(examples)]
             new_id = max(self.entries, default=0) + 1
-            entry = make_entry(new_id, name, examples[name], title=path.stem.replace("-", " ").title(),
-                               model_id=model or MODELS[0], created_at="2024-06-01T12:00:00",
-                               text=f"transcript of {path.name}")
+            entry = make_entry(
+                new_id,
+                name,
+                examples[name],
+                title=path.stem.replace("-", " ").title(),
+                model_id=model or MODELS[0],
+                created_at="2024-06-01T12:00:00",
+                text=f"transcript of {path.name}",
+            )
             entry = replace(entry, transcript=replace(entry.transcript, source_path=str(path)))
             self.entries[new_id] = entry
             emit(Progress("done", item=path.name))
@@ -502,20 +526,29 @@ class FakeEngine:
     def _replace_model(self, model_id: str, **changes: Any) -> None:
         self.models = [replace(m, **changes) if m.entry.id == model_id else m for m in self.models]
 
-    def pull_model(self, model_id: str, *, progress: ProgressCallback | None = None,
-                   cancel: CancelToken | None = None) -> Path:
+    def pull_model(
+        self,
+        model_id: str,
+        *,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> Path:
         self._call("pull_model", model_id)
         status = next(m for m in self.models if m.entry.id == model_id)
         size = status.entry.size or 1000
-        have = status.partial_bytes
+        done = status.partial_bytes
         for step in range(1, 11):
-            done = max(have, size * step // 10)
             if cancel is not None and cancel.cancelled:
                 self._replace_model(model_id, partial_bytes=done)
-                raise Cancelled(f"Download of {model_id} cancelled; {done:,} of {size:,} bytes are "
-                                f"kept: run `vidsum models pull {model_id}` to resume.")
+                raise Cancelled(
+                    f"Download of {model_id} cancelled; {done:,} of {size:,} bytes are "
+                    f"kept: run `vidsum models pull {model_id}` to resume."
+                )
+            done = max(done, size * step // 10)
             if progress is not None:
-                progress(Progress("download", done, size, rate=12.5 * 1024**2, unit="B", item=model_id))
+                progress(
+                    Progress("download", done, size, rate=12.5 * 1024**2, unit="B", item=model_id)
+                )
             if step == 4 and self.pull_gate is not None:
                 self.pull_gate.wait(cancel)
         if progress is not None:
@@ -540,4 +573,4 @@ class FakeEngine:
         self.closed = True
 
 
-__all__ = ["Entry", "EntryRow", "FakeEngine", "FileResult", "Gate", "LibraryError"]
+__all__ = ["FakeEngine", "Gate", "many_entries", "row_of", "sample_entries"]

@@ -45,7 +45,9 @@ async def test_lists_newest_first_and_moves_with_j_k(make_app: Callable[..., Vid
         assert table.cursor == 0
 
 
-async def test_search_narrows_as_you_type(make_app: Callable[..., VidsumApp], fake: FakeEngine) -> None:
+async def test_search_narrows_as_you_type(
+    make_app: Callable[..., VidsumApp], fake: FakeEngine
+) -> None:
     app = make_app(fake)
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)
@@ -116,7 +118,9 @@ async def test_sort_cycles_with_s(make_app: Callable[..., VidsumApp]) -> None:
         assert titles(app)[-1] == "WebAssembly Outside the Browser"
 
 
-async def test_enter_opens_the_summary_and_escape_returns(make_app: Callable[..., VidsumApp]) -> None:
+async def test_enter_opens_the_summary_and_escape_returns(
+    make_app: Callable[..., VidsumApp],
+) -> None:
     app = make_app()
     async with app.run_test(size=(100, 30)) as pilot:
         await settle(pilot)

@@ -35,7 +35,11 @@ async def test_catalog_shows_install_and_fit(make_app: Callable[..., VidsumApp])
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await open_models(app, pilot)
         assert row(screen, "mistral-7b-instruct-v0.2:Q4_K_M") == [
-            "Mistral-7B-Instruct v0.2 Q4_K_M", "4.1 GB", "installed", "full", "★",
+            "Mistral-7B-Instruct v0.2 Q4_K_M",
+            "4.1 GB",
+            "installed",
+            "full",
+            "★",
         ]
         assert row(screen, PARTIAL)[2] == "partial 25%"
         assert row(screen, "mixtral-8x7b-instruct-v0.1:Q4_K_M")[3] == "too big"
@@ -68,7 +72,9 @@ async def test_download_shows_progress_and_cancel_keeps_the_part(
         await pilot.press("j")  # the partial Q5_K_M
         await pilot.press("p")
         await wait_until(pilot, gate.reached.is_set)
-        await wait_until(pilot, lambda: screen.query_one(ProgressBar).percentage == 0.4)
+        await wait_until(
+            pilot, lambda: screen.query_one(ProgressBar).percentage == pytest.approx(0.4, abs=0.001)
+        )
         label = str(screen.query_one("#download-label", Static).render())
         assert label.startswith(f"Downloading {PARTIAL}: 1.9 GB of 4.8 GB")
         assert "12.5 MB/s" in label and "ETA" in label
@@ -87,7 +93,9 @@ async def test_download_shows_progress_and_cancel_keeps_the_part(
         assert row(screen, PARTIAL)[2] == "installed"
 
 
-async def test_download_error_is_shown(make_app: Callable[..., VidsumApp], fake: FakeEngine) -> None:
+async def test_download_error_is_shown(
+    make_app: Callable[..., VidsumApp], fake: FakeEngine
+) -> None:
     fake.fail["pull_model"] = DownloadError(
         "Cannot download mistral-7b-instruct-v0.3:Q8_0: the hub is unreachable."
     )

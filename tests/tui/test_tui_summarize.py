@@ -64,7 +64,9 @@ async def test_add_with_completion_run_and_open(
         assert isinstance(app.screen, SummaryScreen) and app.screen.entry_id == item.entry_id
 
 
-async def test_a_folder_adds_its_transcripts(make_app: Callable[..., VidsumApp], tmp_path: Path) -> None:
+async def test_a_folder_adds_its_transcripts(
+    make_app: Callable[..., VidsumApp], tmp_path: Path
+) -> None:
     folder = tmp_path / "talks"
     folder.mkdir()
     files(folder, "a.srt", "b.vtt")
@@ -88,7 +90,9 @@ async def test_missing_path_is_reported(make_app: Callable[..., VidsumApp]) -> N
         assert any(n.severity == "error" and "no such file" in n.message for n in notes)
 
 
-async def test_directory_picker_adds_a_file(make_app: Callable[..., VidsumApp], tmp_path: Path) -> None:
+async def test_directory_picker_adds_a_file(
+    make_app: Callable[..., VidsumApp], tmp_path: Path
+) -> None:
     files(tmp_path, "talk.srt")
     (tmp_path / "photo.png").write_text("x")
     app = make_app()
@@ -167,7 +171,9 @@ async def test_cancel_all_stops_everything(
         assert screen.running is None
 
 
-async def test_cancel_a_waiting_item(make_app: Callable[..., VidsumApp], fake: FakeEngine, tmp_path: Path) -> None:
+async def test_cancel_a_waiting_item(
+    make_app: Callable[..., VidsumApp], fake: FakeEngine, tmp_path: Path
+) -> None:
     paths = files(tmp_path, "first.srt", "second.srt", "third.srt")
     gate = fake.summarize_gate["first.srt"] = Gate()
     app = make_app(fake)

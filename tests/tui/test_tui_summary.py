@@ -31,7 +31,9 @@ async def open_summary(app: VidsumApp, pilot: object, entry_id: int) -> SummaryS
     return screen
 
 
-async def test_shows_sections_with_time_ranges_and_gauges(make_app: Callable[..., VidsumApp]) -> None:
+async def test_shows_sections_with_time_ranges_and_gauges(
+    make_app: Callable[..., VidsumApp],
+) -> None:
     app = make_app()
     async with app.run_test(size=(100, 40)) as pilot:
         await settle(pilot)
@@ -127,7 +129,9 @@ async def test_compare_shows_two_models_side_by_side(make_app: Callable[..., Vid
         assert titles[0].startswith("#4")
 
 
-async def test_compare_without_a_second_summary_explains(make_app: Callable[..., VidsumApp]) -> None:
+async def test_compare_without_a_second_summary_explains(
+    make_app: Callable[..., VidsumApp],
+) -> None:
     app = make_app()
     async with app.run_test(size=(120, 40)) as pilot:
         notes = capture_notes(app)

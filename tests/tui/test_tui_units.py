@@ -20,8 +20,12 @@ from tui.widgets.path_input import complete_path
 
 def test_fake_engine_mirrors_the_facade() -> None:
     """UI tests are only worth something if the fake has the real facade's methods."""
-    real = {n: f for n, f in inspect.getmembers(Engine, inspect.isfunction) if not n.startswith("_")}
-    fake = {n: f for n, f in inspect.getmembers(FakeEngine, inspect.isfunction) if not n.startswith("_")}
+    real = {
+        n: f for n, f in inspect.getmembers(Engine, inspect.isfunction) if not n.startswith("_")
+    }
+    fake = {
+        n: f for n, f in inspect.getmembers(FakeEngine, inspect.isfunction) if not n.startswith("_")
+    }
     missing = set(real) - set(fake)
     assert not missing, f"FakeEngine lacks {missing}"
     for name, func in real.items():
@@ -124,8 +128,12 @@ def test_export_path_and_atomic_write(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == [path]  # no temp file left behind
 
 
-@pytest.mark.parametrize(("index", "start", "end", "rows"), [(0, 0, 100, (0, 0)), (1, 100, 200, (1, 1))])
-def test_section_rows_with_timings(index: int, start: float, end: float, rows: tuple[int, int]) -> None:
+@pytest.mark.parametrize(
+    ("index", "start", "end", "rows"), [(0, 0, 100, (0, 0)), (1, 100, 200, (1, 1))]
+)
+def test_section_rows_with_timings(
+    index: int, start: float, end: float, rows: tuple[int, int]
+) -> None:
     view = timed_lines(segments_for("One. Two. Three. Four. Five.", 500))
     assert section_rows(view, index, start, end, 5) == rows
 

@@ -306,6 +306,13 @@ class SummarizeScreen(VidsumScreen):
         if item is self._selected():
             self._show_detail()
 
+    def _shown(self, path: Path) -> str:
+        """Paths under the start folder are shown relative to it: shorter, and what was typed."""
+        try:
+            return str(path.relative_to(self.vidsum.start_dir))
+        except ValueError:
+            return str(path)
+
     def _show_detail(self) -> None:
         item = self._selected()
         items = self.queue.items
@@ -318,7 +325,7 @@ class SummarizeScreen(VidsumScreen):
         if item is None:
             text = head if items else "Add transcript files (a, or b to browse), then s to start."
         else:
-            text = f"{head}\n{item.path}"
+            text = f"{head}\n{self._shown(item.path)}"
             if item.title:
                 text += f" · {item.title}"
             if item.error:

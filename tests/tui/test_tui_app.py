@@ -1,0 +1,105 @@
+"""App-wide behaviour: quitting, modes, help, the command palette."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from conftest import settle, wait_until
+from fake_engine import FakeEngine
+from textual.widgets import Input
+
+from tui.app import VidsumApp
+from tui.screens.help import HelpScreen, help_text
+from tui.screens.library import LibraryScreen
+from tui.screens.models import ModelsScreen
+from tui.screens.summarize import SummarizeScreen
+from tui.screens.summary import SummaryScreen
+from tui.widgets.top_bar import TopBar
+
+pytestmark = pytest.mark.asyncio
+
+
+async def test_q_quits_with_status_0_and_closes_the_engine(
+    make_app: Callable[..., VidsumApp], fake: FakeEngine
+) -> None:
+    app = make_app(fake)
+    async with app.run_test() as pilot:
+        await settle(pilot)
+        await pilot.press("q")
+        await pilot.pause()
+    assert app.return_code == 0
+    assert fake.closed
+
+
+async def test_q_in_the_search_box_is_just_a_letter(make_app: Callable[..., VidsumApp]) -> None:
+    app = make_app()
+    async with app.run_test() as pilot:
+        await settle(pilot)
+        await pilot.press("slash", "q")
+        assert app.is_running
+        assert app.screen.query_one("#search", Input).value == "q"
+
+
+async def test_number_keys_and_tabs_switch_modes_and_keep_their_state(
+    make_app: Callable[..., VidsumApp],
+) -> None:
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, SummaryScreen)
+        await pilot.press("2")
+        assert isinstance(app.screen, SummarizeScreen)
+        await pilot.press("3")
+        await settle(pilot)
+        assert isinstance(app.screen, ModelsScreen)
+        await pilot.click(TopBar, offset=(10, 0))  # the "1 Library" tab
+        assert isinstance(app.screen, SummaryScreen)  # the library mode kept its stack
+        await pilot.press("escape")
+        assert isinstance(app.screen, LibraryScreen)
+
+
+async def test_help_lists_every_screens_keys(make_app: Callable[..., VidsumApp]) -> None:
+    text = help_text()
+    for needle in (
+        "Library",
+        "Search",
+        "Summary",
+        "Transcript",
+        "Compare",
+        "Cancel all",
+        "Download",
+        "Use as default",
+    ):
+        assert needle in text
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        assert isinstance(app.screen, LibraryScreen)
+
+
+async def test_palette_offers_the_screens_actions(make_app: Callable[..., VidsumApp]) -> None:
+    app = make_app()
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        titles = {c.title for c in app.get_system_commands(app.screen)}
+        assert {
+            "Search",
+            "Filters",
+            "Sort",
+            "Open",
+            "Go to Summarize files",
+            "Go to Models and hardware",
+            "Keys and help",
+        } <= titles
+        await pilot.press("ctrl+p")
+        await pilot.press(*"Filters")
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        await wait_until(pilot, lambda: not app.screen.query_one("#filters").has_class("-hidden"))

@@ -1,0 +1,167 @@
+"""SVG snapshots of every screen at 80x24 and 120x40 (pytest-textual-snapshot).
+
+Deterministic by construction: fixed dates in the fake library, no clocks, cursors that do not
+blink, long work held at a known point by a Gate, and every worker settled before the shot.
+Update with ``pytest tests/tui/test_tui_snapshots.py --snapshot-update`` after looking at the
+SVG report of a failure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import quiet_cursors, settle, wait_until
+from fake_engine import FakeEngine, Gate
+from textual.pilot import Pilot
+
+from tui.app import VidsumApp
+from tui.screens.compare import CompareScreen
+from tui.screens.summarize import SummarizeScreen
+from tui.screens.summary import SummaryScreen
+
+SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
+Before = Callable[[Pilot[Any]], Awaitable[None]]
+
+
+def shoot(
+    snap_compare: Callable[..., bool], app: VidsumApp, size: tuple[int, int], before: Before
+) -> bool:
+    async def run_before(pilot: Pilot[Any]) -> None:
+        await settle(pilot)
+        await before(pilot)
+        await settle(pilot)
+        quiet_cursors(pilot.app)  # type: ignore[arg-type]
+        await pilot.pause()
+
+    return snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+def make(tmp_path: Path, engine: FakeEngine | None = None) -> VidsumApp:
+    return VidsumApp(engine or FakeEngine(), export_dir=tmp_path, start_dir=tmp_path)
+
+
+async def nothing(pilot: Pilot[Any]) -> None:
+    return None
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_library(snap_compare: Callable[..., bool], tmp_path: Path, size: tuple[int, int]) -> None:
+    async def before(pilot: Pilot[Any]) -> None:
+        await pilot.press("j")
+
+    assert shoot(snap_compare, make(tmp_path), size, before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_library_search_and_filters(
+    snap_compare: Callable[..., bool], tmp_path: Path, size: tuple[int, int]
+) -> None:
+    async def before(pilot: Pilot[Any]) -> None:
+        await pilot.press("slash", *"tree", "enter")
+        await settle(pilot)
+        await pilot.press("f")
+
+    assert shoot(snap_compare, make(tmp_path), size, before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_summary(snap_compare: Callable[..., bool], tmp_path: Path, size: tuple[int, int]) -> None:
+    async def before(pilot: Pilot[Any]) -> None:
+        await pilot.app.push_screen(SummaryScreen(1))
+        await settle(pilot)
+        await pilot.press("j")  # focus section 1
+
+    assert shoot(snap_compare, make(tmp_path), size, before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_transcript(snap_compare: Callable[..., bool], tmp_path: Path, size: tuple[int, int]) -> None:
+    async def before(pilot: Pilot[Any]) -> None:
+        await pilot.app.push_screen(SummaryScreen(1))
+        await settle(pilot)
+        await pilot.press("j", "j", "t")
+
+    assert shoot(snap_compare, make(tmp_path), size, before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_compare(snap_compare: Callable[..., bool], tmp_path: Path, size: tuple[int, int]) -> None:
+    fake = FakeEngine()
+
+    async def before(pilot: Pilot[Any]) -> None:
+        await pilot.app.push_screen(CompareScreen(fake.entries[4], fake.entries[1]))
+
+    assert shoot(snap_compare, make(tmp_path, fake), size, before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_confirm_delete(
+    snap_compare: Callable[..., bool], tmp_path: Path, size: tuple[int, int]
+) -> None:
+    async def before(pilot: Pilot[Any]) -> None:
+        await pilot.app.push_screen(SummaryScreen(2))
+        await settle(pilot)
+        await pilot.press("d")
+
+    assert shoot(snap_compare, make(tmp_path), size, before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_summarize_queue(
+    snap_compare: Callable[..., bool], tmp_path: Path, size: tuple[int, int]
+) -> None:
+    fake = FakeEngine()
+    gate = fake.summarize_gate["04-running.srt"] = Gate()
+    names = ["01-done.srt", "02-bad.srt", "03-cancelled.srt", "04-running.srt", "05-queued.srt"]
+    for name in names:
+        (tmp_path / name).write_text("x")
+
+    async def before(pilot: Pilot[Any]) -> None:
+        await pilot.press("2")
+        await settle(pilot)
+        screen = pilot.app.screen
+        assert isinstance(screen, SummarizeScreen)
+        screen.add_paths([tmp_path / n for n in names])
+        screen.queue.items[2].state = "cancelled"
+        await pilot.press("s")
+        await wait_until(pilot, gate.reached.is_set)
+        await wait_until(pilot, lambda: screen.queue.items[3].stage == "prompt")
+        await pilot.press("j")  # highlight the failed one: its error shows below
+
+    assert shoot(snap_compare, make(tmp_path, fake), size, before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_models_downloading(
+    snap_compare: Callable[..., bool], tmp_path: Path, size: tuple[int, int]
+) -> None:
+    fake = FakeEngine()
+    gate = fake.pull_gate = Gate()
+
+    async def before(pilot: Pilot[Any]) -> None:
+        await pilot.press("3")
+        await settle(pilot)
+        await pilot.press("j", "p")
+        await wait_until(pilot, gate.reached.is_set)
+        await pilot.pause(0.1)
+
+    assert shoot(snap_compare, make(tmp_path, fake), size, before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_help(snap_compare: Callable[..., bool], tmp_path: Path, size: tuple[int, int]) -> None:
+    async def before(pilot: Pilot[Any]) -> None:
+        await pilot.press("question_mark")
+
+    assert shoot(snap_compare, make(tmp_path), size, before)
+
+
+def test_every_screen_has_a_snapshot() -> None:
+    """A new screen module without a snapshot test here fails this check."""
+    screens = {p.stem for p in (Path(__file__).parents[2] / "tui" / "screens").glob("*.py")}
+    covered = {"library", "summary", "transcript", "compare", "confirm", "summarize", "models",
+               "help"}
+    assert screens - {"__init__", "base"} <= covered
