@@ -19,7 +19,9 @@ if TYPE_CHECKING:
     from engine.summarize import FileResult
     from engine.transcript import Transcript
 
-Order = Literal["created_desc", "created_asc", "title", "complexity_desc", "duration_desc"]
+Order = Literal[
+    "created_desc", "created_asc", "title", "complexity_desc", "duration_desc", "relevance"
+]
 
 
 class Engine:

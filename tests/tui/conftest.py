@@ -35,12 +35,17 @@ def capture_notes(app: VidsumApp) -> list[Note]:
     return notes
 
 
+# Workers that run until told otherwise: DirectoryTree's loader, and the summarize queue and
+# downloads, which tests hold half-way with a Gate. Tests wait for those with wait_until.
+LONG_RUNNING = {"_loader", "summarize", "download"}
+
+
 async def settle(pilot: Pilot[Any], rounds: int = 3) -> None:
     """Let messages flow and workers finish (all but DirectoryTree's loader, which never does)."""
     app = pilot.app
     for _ in range(rounds):
         await pilot.pause()
-        busy = [w for w in app.workers if w.group != "_loader" and not w.is_finished]
+        busy = [w for w in app.workers if w.group not in LONG_RUNNING and not w.is_finished]
         if busy:
             await app.workers.wait_for_complete(busy)
     await pilot.pause()

@@ -338,8 +338,9 @@ class FakeEngine:
         gts = {g.topic: g.complexity for g in e.summary.general_topics}
         if general_topic and general_topic not in gts:
             return False
+        # As the library: the range applies to the chosen field, else to the highest score.
         lo, hi = complexity
-        if not lo <= max(gts.values()) <= hi:
+        if not lo <= (gts[general_topic] if general_topic else max(gts.values())) <= hi:
             return False
         return not (model and e.provenance.model_id != model)
 
@@ -474,7 +475,7 @@ class FakeEngine:
             path = Path(path)
             check()
             if "bad" in path.name:
-                yield FileResult(file=path, error=f"{path}: line 3: a cue has no end time.")
+                yield FileResult(file=path, error=f"{path.name}: line 3: a cue has no end time.")
                 continue
             known = next(
                 (e for e in self.entries.values() if e.transcript.source_path == str(path)), None

@@ -104,8 +104,8 @@ async def test_download_error_is_shown(
         notes = capture_notes(app)
         await open_models(app, pilot)
         await pilot.press("j", "j", "p")
-        await settle(pilot)
-        assert any(n.severity == "error" and "unreachable" in n.message for n in notes)
+        await wait_until(pilot, lambda: any(n.severity == "error" for n in notes))
+        assert any("unreachable" in n.message for n in notes if n.severity == "error")
 
 
 async def test_set_default_and_delete(make_app: Callable[..., VidsumApp], fake: FakeEngine) -> None:

@@ -78,7 +78,9 @@ def test_summary(snap_compare: Callable[..., bool], tmp_path: Path, size: tuple[
 
 
 @pytest.mark.parametrize("size", SIZES)
-def test_transcript(snap_compare: Callable[..., bool], tmp_path: Path, size: tuple[int, int]) -> None:
+def test_transcript(
+    snap_compare: Callable[..., bool], tmp_path: Path, size: tuple[int, int]
+) -> None:
     async def before(pilot: Pilot[Any]) -> None:
         await pilot.app.push_screen(SummaryScreen(1))
         await settle(pilot)
@@ -162,6 +164,14 @@ def test_help(snap_compare: Callable[..., bool], tmp_path: Path, size: tuple[int
 def test_every_screen_has_a_snapshot() -> None:
     """A new screen module without a snapshot test here fails this check."""
     screens = {p.stem for p in (Path(__file__).parents[2] / "tui" / "screens").glob("*.py")}
-    covered = {"library", "summary", "transcript", "compare", "confirm", "summarize", "models",
-               "help"}
+    covered = {
+        "library",
+        "summary",
+        "transcript",
+        "compare",
+        "confirm",
+        "summarize",
+        "models",
+        "help",
+    }
     assert screens - {"__init__", "base"} <= covered

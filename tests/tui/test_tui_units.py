@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import inspect
 from pathlib import Path
+from typing import get_args
 
 import pytest
 from fake_engine import FakeEngine, segments_for
 
-from engine.api import Engine
+from engine.api import Engine, Order
 from engine.progress import Progress
 from tui import format as fmt
 from tui.export import export_path, write_export
 from tui.paging import RowPager
 from tui.queue import Batch, Queue, expand
+from tui.screens.library import ORDER_COLUMN, ORDER_LABELS
 from tui.screens.transcript import section_rows, timed_lines, untimed_lines
 from tui.widgets.path_input import complete_path
 
@@ -32,6 +34,11 @@ def test_fake_engine_mirrors_the_facade() -> None:
         want = [p.name for p in inspect.signature(func).parameters.values()]
         have = [p.name for p in inspect.signature(fake[name]).parameters.values()]
         assert have == want, f"{name}: {have} != {want}"
+
+
+def test_every_sort_order_is_one_the_engine_knows() -> None:
+    assert set(ORDER_LABELS) <= set(get_args(Order))
+    assert set(ORDER_COLUMN) == set(ORDER_LABELS)
 
 
 def test_pager_fetches_each_page_once_and_drops_stale_answers() -> None:

@@ -7,7 +7,7 @@ has looked at, so a 10,000-summary library opens as fast as a 10-summary one.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, ClassVar, cast, get_args
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from textual import on
 from textual.app import ComposeResult
@@ -35,7 +35,6 @@ ORDER_LABELS: dict[str, str] = {
     "complexity_desc": "Most complex",
     "duration_desc": "Longest",
 }
-assert tuple(ORDER_LABELS) == get_args(Order)
 # The table column each order sorts by, and whether it descends (header arrow).
 ORDER_COLUMN: dict[str, tuple[str, bool]] = {
     "created_desc": ("date", True),
@@ -71,7 +70,7 @@ class Filters:
     def describe(self) -> str:
         parts = []
         if self.query:
-            parts.append(f"“{self.query}”")
+            parts.append(f"“{self.query.strip()}”")
         if self.general_topic:
             parts.append(self.general_topic)
         if self.low > 0 or self.high < 1:
@@ -225,14 +224,15 @@ class LibraryScreen(VidsumScreen):
         # Debounced: one query per pause in typing, not one per key.
         if self._debounce is not None:
             self._debounce.stop()
-        query = event.value.strip() or None
+        # Unstripped: the library reads a trailing space as "that word is complete".
+        query = event.value if event.value.strip() else None
         self._debounce = self.set_timer(SEARCH_DEBOUNCE_S, lambda: self._set_query(query))
 
     @on(Input.Submitted, "#search")
     def _search_submitted(self, event: Input.Submitted) -> None:
         if self._debounce is not None:
             self._debounce.stop()
-        self._set_query(event.value.strip() or None)
+        self._set_query(event.value if event.value.strip() else None)
         self.table.focus()
 
     def _set_query(self, query: str | None) -> None:
