@@ -24,6 +24,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
+from engine.chapters import parse_description_chapters
 from engine.transcript import Chapter, Transcript
 
 N_PARTS = 5
@@ -51,12 +52,6 @@ TokenCounter = Callable[[Sequence[str]], list[int]]
 _SENTENCE_END = re.compile(r"[.!?…。！？](?:[\"'”’)\]]*)\s+")
 _SENTENCE_TAIL = re.compile(r"[.!?…。！？][\"'”’)\]]*\s*$")
 _SPACE = re.compile(r"\s+")
-# "00:08:25 - Sliding Window Attention" / "1:02:03 Title" / "12:30 – Title" in a description.
-_CHAPTER_LINE = re.compile(
-    r"(?<![\d:])((?:\d{1,2}:)?\d{1,2}:\d{2})(?![\d:])\s*(?:[-–—:|]\s*)?([^\n]*?)"
-    r"(?=\s*(?:(?<![\d:])(?:\d{1,2}:)?\d{1,2}:\d{2}(?![\d:])|\n|$))"
-)
-
 
 @dataclass(frozen=True)
 class Span:
@@ -310,40 +305,9 @@ def _split_long(text: str, a: int, b: int) -> list[tuple[int, int]]:
 # --- chapters -----------------------------------------------------------------------------------
 
 
-def _seconds(stamp: str) -> float:
-    total = 0.0
-    for field in stamp.split(":"):
-        total = total * 60 + int(field)
-    return total
-
-
-def description_chapters(description: str | None) -> tuple[Chapter, ...]:
-    """A chapter list written in a video description (``00:08:25 - Title`` ...).
-
-    Follows YouTube's own rule so stray timestamps are not taken for chapters: at least three,
-    the first at 0:00, strictly increasing.
-    """
-    if not description:
-        return ()
-    found = [(m.group(1), m.group(2).strip(" -–—:|")) for m in _CHAPTER_LINE.finditer(description)]
-    best: list[Chapter] = []
-    run: list[Chapter] = []
-    for stamp, title in found:
-        t = _seconds(stamp)
-        if t == 0:
-            run = [Chapter(0.0, title)]
-        elif run and t > run[-1].start:
-            run.append(Chapter(t, title))
-        else:
-            run = []
-        if len(run) > len(best):
-            best = list(run)
-    return tuple(best) if len(best) >= 3 else ()
-
-
 def chapters_of(t: Transcript) -> tuple[Chapter, ...]:
-    """The transcript's chapters, or those of its description's chapter list."""
-    return t.chapters or description_chapters(t.meta.description)
+    """The transcript's chapters, or those of a chapter list in its description."""
+    return t.chapters or parse_description_chapters(t.meta.description or "")
 
 
 # --- parts --------------------------------------------------------------------------------------

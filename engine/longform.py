@@ -144,15 +144,17 @@ class LongformResult:
     chunks: list[ChunkRecord]
     passes: list[PassRecord]
     generation: Generation  # totals over every pass; text is the final answer
+    n_ctx: int
 
-    @property
-    def notes(self) -> list[str]:
-        """What a user should know about how this summary was made (stored with coverage)."""
-        out = [self.mode]
+    def all_flags(self) -> list[str]:
+        """Quality flags, then what a user should know about a reduced configuration."""
+        out = list(self.flags)
         if self.config.examples == 0:
-            out.append("no few-shot examples (no room in the context)")
+            out.append("no_few_shot: no room for few-shot examples in the "
+                       f"{self.n_ctx}-token context")
         if self.config.grammar == "compact":
-            out.append("compact grammar (shorter strings to fit the context)")
+            out.append("compact_grammar: shorter strings than usual, to fit the answer in the "
+                       f"{self.n_ctx}-token context")
         return out
 
 
@@ -195,27 +197,35 @@ def notes_instructions() -> str:
 
 
 def format_description(limits: SummaryLimits) -> str:
-    """The output format in words, with the limits of the grammar in use."""
+    """The output format in words (terse: it shares a small context with the notes), with
+    the string limits of the grammar in use."""
     s = schema
     return "\n".join(
         [
-            f'- "introduction": a synopsis of the whole video (at most {limits.introduction} '
-            "characters).",
-            f'- "sections": exactly {s.N_SECTIONS}, one per part, in order. Each has "title" '
-            f'("Section N: " and a short name, at most {limits.title} characters), "content" '
-            f"(exactly {s.N_SECTION_BULLETS} sentences on what the part covers, each at most "
-            f'{limits.bullet} characters) and "topics" (its {s.N_SECTION_TOPICS} most important '
-            "topics).",
-            f'- "topics": exactly {s.N_TOPICS} topics of the whole video, one or two words each.',
-            f'- "general_topics": exactly {s.N_GENERAL_TOPICS} different fields from the list '
-            'below, each as {"topic": field, "complexity": score}, the score from 0.00 to 1.00 '
-            "with two decimals.",
+            f'- "introduction": synopsis of the whole video, at most {limits.introduction} chars.',
+            f'- "sections": {s.N_SECTIONS} objects, one per part: "title" ("Section N: " + a '
+            f'name, at most {limits.title} chars), "content" ({s.N_SECTION_BULLETS} sentences, '
+            f'at most {limits.bullet} chars each), "topics" ({s.N_SECTION_TOPICS} key topics).',
+            f'- "topics": {s.N_TOPICS} topics of the whole video, one or two words each.',
+            f'- "general_topics": {s.N_GENERAL_TOPICS} different fields from the list below, each '
+            '{"topic": field, "complexity": 0.00 to 1.00}.',
         ]
     )
 
 
+def _short_scale() -> str:
+    """The complexity scale on one line: every other level and the top, enough to anchor the
+    numbers."""
+    levels = [*schema.COMPLEXITY_SCALE[:-1:2], schema.COMPLEXITY_SCALE[-1]]
+    return ", ".join(f"{lo:.2f} {name.lower()}" for lo, _, name in levels)
+
+
 def final_instructions(cfg: Config) -> str:
-    scale = "\n".join(f"- {lo:.2f}-{hi:.2f}: {name}" for lo, hi, name in schema.COMPLEXITY_SCALE)
+    scale = (
+        "\n" + "\n".join(f"- {lo:.2f}-{hi:.2f}: {name}" for lo, hi, name in schema.COMPLEXITY_SCALE)
+        if cfg.grammar == "full"
+        else _short_scale() + "."
+    )
     note = (
         " The example conversations before it show shorter videos, given as transcripts split "
         "the same way, with their summaries."
@@ -401,7 +411,7 @@ class _Job:
         return LongformResult(
             summary=summary, flags=[str(f) for f in flags], mode=mode, config=cfg,
             fraction=fraction, transcript_tokens=self.tm.total_tokens, parts=self.parts,
-            chunks=chunks, passes=self.passes, generation=total,
+            chunks=chunks, passes=self.passes, generation=total, n_ctx=self.n_ctx,
         )
 
     # one pass

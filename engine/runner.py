@@ -227,15 +227,26 @@ class LlamaRunner:
         *,
         grammar: str | None,
         sampling: Sampling | None = None,
+        shared_prefix: str | None = None,
         progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
     ) -> Generation:
-        """Complete ``prompt`` (which carries its own BOS), reusing the cached common prefix."""
+        """Complete ``prompt`` (which carries its own BOS) with ``grammar`` (GBNF, rule
+        ``root``; None = unconstrained).
+
+        The KV cache of the longest common token prefix with the previous call is reused. Pass
+        the part of the prompt shared across a batch as ``shared_prefix`` (it must be a prefix
+        of ``prompt``): it is then evaluated in its own batches, so every result is
+        bit-for-bit what a fresh runner would give, whatever was cached before.
+        """
         sampling = sampling or Sampling()
+        if shared_prefix is not None and not prompt.startswith(shared_prefix):
+            raise ConfigError("The shared prefix given to the model runner does not start the prompt.")
         with self._lock:
             self.load(progress, cancel)
             payload = self._request(
-                ("generate", prompt, grammar, sampling), "generating", progress, cancel,
+                ("generate", prompt, grammar, sampling, shared_prefix), "generating", progress,
+                cancel,
                 Path(self.options.model_path).name, None,
             )
             return Generation(**{k: payload[k] for k in _field_names(Generation)})

@@ -170,61 +170,33 @@ def summarize_transcript(
     *,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
-) -> tuple[Summary, Generation, Coverage]:
-    """One validated summary of one transcript on the batch's loaded model."""
+) -> tuple[Summary, Generation, Coverage, list[str]]:
+    """One validated summary of the whole transcript on the batch's loaded model.
+
+    One pass when the transcript fits the context, else notes per chunk and a final pass over
+    the notes (``engine.longform``); nothing is ever cut. Returns the summary (sections carry
+    their parts' time ranges when the transcript is timed), totals over every pass, the
+    coverage, and flags: degenerate output that survived the retries, or a reduced
+    configuration (no few-shot examples, compact grammar). Empty flags: a clean summary.
+    """
+    from engine.longform import summarize_long
+
     runner, info = batch.ensure_loaded()
-    chat = chat_spec(batch.model, info)
-    prompt = build_summary_prompt(
-        transcript.text,
-        chat,
-        title=transcript.meta.title,
-        exclude_hash=transcript.content_hash,
+    result = summarize_long(
+        transcript,
+        runner,
+        chat_spec(batch.model, info),
+        sampling=batch.options.sampling,
+        progress=progress,
+        cancel=cancel,
     )
-    n_prompt = len(runner.tokenize(prompt.text, add_bos=False, special=True))
-    if n_prompt + ANSWER_TOKENS > info.n_ctx:
-        raise GenerationError(
-            f"{transcript.source}: the transcript needs {n_prompt} prompt tokens, more than the "
-            f"{info.n_ctx}-token context leaves room for with the answer; vidsum does not "
-            "truncate transcripts"
-        )
-    last_error: GenerationError | None = None
-    sampling = batch.options.sampling
-    for attempt in range(MAX_ATTEMPTS):
-        check(cancel)
-        s = Sampling(**{**sampling.__dict__, "seed": sampling.seed + attempt,
-                        "max_tokens": min(ANSWER_TOKENS, info.n_ctx - n_prompt)})
-        gen = runner.generate(prompt.text, grammar=summary_gbnf(), sampling=s,
-                              progress=progress, cancel=cancel)
-        try:
-            if gen.stop_reason == "length":
-                raise GenerationError(
-                    f"the answer hit the {s.max_tokens}-token limit before the summary was complete"
-                )
-            summary = parse_summary(gen.text)
-        except GenerationError as exc:
-            last_error = exc
-            continue
-        tokens = gen.prompt_tokens
-        coverage = Coverage(
-            fraction=1.0,
-            passes=1,
-            chunks=[
-                {
-                    "start_char": 0,
-                    "end_char": len(transcript.text),
-                    "start_s": transcript.segments[0].start if transcript.segments else None,
-                    "end_s": transcript.segments[-1].end if transcript.segments else None,
-                    "tokens": tokens,
-                    "seconds": round(gen.prompt_seconds + gen.generation_seconds, 3),
-                }
-            ],
-            truncated=False,
-        )
-        return summary, gen, coverage
-    assert last_error is not None
-    raise GenerationError(
-        f"{transcript.source}: no valid summary after {MAX_ATTEMPTS} attempts: {last_error}"
+    coverage = Coverage(
+        fraction=result.fraction,
+        passes=len(result.passes),
+        chunks=[c.as_dict() for c in result.chunks],
+        truncated=result.fraction < 1.0,
     )
+    return result.summary, result.generation, coverage, result.all_flags()
 
 
 def summarize_files(

@@ -55,7 +55,21 @@ _GGML_TYPES = {
 }
 # Candidates kept for a grammar retry under greedy decoding.
 _GREEDY_K = 40
+# Second rung of a grammar retry: this many best logits are checked before the whole vocabulary.
+_WIDE_K = 1024
 _TOKEN_DTYPE = np.dtype([("id", "<i4"), ("logit", "<f4"), ("p", "<f4")], align=True)
+
+
+@dataclass
+class _Samplers:
+    """The sampling chain in three parts, so a grammar retry can re-enter it in the middle."""
+
+    pen: Any  # repetition penalties, or None
+    topk: Any  # top-k (greedy: a fixed k), or None
+    post: Any  # chain: top-p, min-p, temperature, dist (or greedy)
+
+    def all(self) -> list[Any]:
+        return [x for x in (self.pen, self.topk, self.post) if x is not None]
 
 
 class _Cancelled(Exception):
@@ -69,6 +83,12 @@ class _Failure(Exception):
         super().__init__(message)
         self.kind = kind
         self.message = message
+
+
+def _common_prefix(a: list[int], b: list[int]) -> int:
+    m = min(len(a), len(b))
+    diff = np.flatnonzero(np.asarray(a[:m], dtype=np.int64) != np.asarray(b[:m], dtype=np.int64))
+    return int(diff[0]) if len(diff) else m
 
 
 def ggml_type(name: str | None) -> int | None:
@@ -135,6 +155,8 @@ class Worker:
         self.path = ""
         self.cached: list[int] = []  # exactly the tokens in the KV cache (seq 0), in order
         self.grammars: collections.OrderedDict[str, Any] = collections.OrderedDict()
+        self._prefix_text: str | None = None
+        self._prefix_tokens: list[int] = []
         self._last_progress = 0.0
         self._abort_on = False
         # ctypes callbacks must stay referenced for as long as llama.cpp may call them.
@@ -156,6 +178,7 @@ class Worker:
         self._saved: np.ndarray = np.zeros(0, dtype=_TOKEN_DTYPE)
         self._cand_arr: Any = None
         self._cand_base = 0
+        self._wide = L.llama_sampler_init_top_k(_WIDE_K)
 
     # --- plumbing -----------------------------------------------------------------------------
 
@@ -202,7 +225,7 @@ class Worker:
                 elif op == "tokenize":
                     result = [self.tokenize(t, msg[2], msg[3]) for t in msg[1]]
                 elif op == "generate":
-                    result = self.generate(msg[1], msg[2], msg[3])
+                    result = self.generate(msg[1], msg[2], msg[3], msg[4])
                 else:
                     raise _Failure("internal", f"unknown request {op!r}")
                 self.send(("ok", result))
@@ -434,32 +457,28 @@ class Worker:
             L.llama_sampler_free(self.grammars.popitem(last=False)[1])
         return g
 
-    def chains(self, s: Sampling) -> tuple[Any, Any]:
-        """Two sampler chains: ``pre`` (penalties, top-k) and ``post`` (the rest, then pick).
-
-        Split so that a grammar rejection can be retried on the ``pre`` survivors alone.
-        """
+    def samplers(self, s: Sampling) -> _Samplers:
         L = self.L
         params = L.llama_sampler_chain_default_params()
         params.no_perf = True
-        pre = L.llama_sampler_chain_init(params)
         post = L.llama_sampler_chain_init(params)
         add = L.llama_sampler_chain_add
+        pen = topk = None
         if s.repeat_penalty != 1.0:
-            add(pre, L.llama_sampler_init_penalties(64, s.repeat_penalty, 0.0, 0.0))
+            pen = L.llama_sampler_init_penalties(64, s.repeat_penalty, 0.0, 0.0)
         if s.temperature <= 0:
-            add(pre, L.llama_sampler_init_top_k(_GREEDY_K))
+            topk = L.llama_sampler_init_top_k(_GREEDY_K)
             add(post, L.llama_sampler_init_greedy())
-            return pre, post
-        if s.top_k > 0:
-            add(pre, L.llama_sampler_init_top_k(s.top_k))
-        if s.top_p < 1.0:
-            add(post, L.llama_sampler_init_top_p(s.top_p, 1))
-        if s.min_p > 0.0:
-            add(post, L.llama_sampler_init_min_p(s.min_p, 1))
-        add(post, L.llama_sampler_init_temp(s.temperature))
-        add(post, L.llama_sampler_init_dist(s.seed & 0xFFFFFFFF))
-        return pre, post
+        else:
+            if s.top_k > 0:
+                topk = L.llama_sampler_init_top_k(s.top_k)
+            if s.top_p < 1.0:
+                add(post, L.llama_sampler_init_top_p(s.top_p, 1))
+            if s.min_p > 0.0:
+                add(post, L.llama_sampler_init_min_p(s.min_p, 1))
+            add(post, L.llama_sampler_init_temp(s.temperature))
+            add(post, L.llama_sampler_init_dist(s.seed & 0xFFFFFFFF))
+        return _Samplers(pen, topk, post)
 
     def fill_candidates(self) -> None:
         logits = np.ctypeslib.as_array(
@@ -496,57 +515,94 @@ class Worker:
     def any_finite(self) -> bool:
         return bool(np.isfinite(self.cand["logit"][: self._cand_arr.size]).any())
 
-    def sample(self, pre: Any, post: Any, grammar: Any) -> tuple[int, int]:
+    def sample(self, sm: _Samplers, grammar: Any) -> tuple[int, int]:
         """One token, and how hard the grammar had to work: 0 = the sampled token was allowed,
-        1 = re-picked among the top-k survivors, 2 = the whole vocabulary was masked.
+        1 = re-picked among the top-k survivors, 2 = among the top ``_WIDE_K``, 3 = the whole
+        vocabulary was masked.
 
         As llama.cpp's common_sampler_sample: sample without the grammar and check only the
-        chosen token. On a rejection, first retry on the top-k candidates the chain started
-        from (a few dozen grammar checks), and mask the full vocabulary (tens of ms for a 262k
-        vocabulary) only when none of them is allowed. The retry samples from the valid
-        tokens among the top k rather than the top k of the valid tokens: the same
-        distribution except for tokens that would have been cut by top-k anyway.
+        chosen token. On a rejection it masks the full vocabulary (tens of ms for Gemma's 262k
+        tokens, more than a decode step); here two cheap rungs come first: the top-k candidates
+        the chain started from (no refill), then the top ``_WIDE_K`` logits. A rung samples
+        from the allowed tokens among its candidates, which differs from llama.cpp's "top-k of
+        the allowed tokens" only in tokens of tiny probability. Every returned token has passed
+        the grammar check (accepting a rejected token aborts llama.cpp).
         """
-        self.fill_candidates()
         arr = self._cand_arr
-        self.apply(pre)
+        self.fill_candidates()
+        if sm.pen is not None:
+            self.apply(sm.pen)
+        if sm.topk is not None:
+            self.apply(sm.topk)
         k = int(arr.size)
         truncated = grammar is not None and k < self.n_vocab
         if truncated:
             self._saved[:k] = self.cand[:k]
-        token = self.pick(post)
+        token = self.pick(sm.post)
         if grammar is None or self.allowed(grammar, token):
             return token, 0
         if truncated:
             self.cand[:k] = self._saved[:k]
             arr.size, arr.selected = k, -1
-            self.apply(grammar)
-            # Rejected tokens are now -inf in place: the array is no longer sorted, and samplers
-            # trusting a stale flag would take a -inf logit for the maximum.
-            arr.sorted = False
-            if self.any_finite():
-                token = self.pick(post)
-                if self.allowed(grammar, token):  # accepting a rejected token aborts llama.cpp
-                    return token, 1
-        self.fill_candidates()
+            token = self.pick_allowed(sm, grammar, topk=False)
+            if token is not None:
+                return token, 1
+        for rung, wide in ((2, self._wide), (3, None)):
+            self.fill_candidates()
+            if sm.pen is not None:
+                self.apply(sm.pen)
+            if wide is not None:
+                self.apply(wide)
+            token = self.pick_allowed(sm, grammar, topk=True)
+            if token is not None:
+                return token, rung
+        raise _Failure(
+            "generation",
+            "The grammar allows no next token for this model's vocabulary; the grammar and "
+            "the model do not fit together.",
+        )
+
+    def pick_allowed(self, sm: _Samplers, grammar: Any, *, topk: bool) -> int | None:
+        """Mask the current candidates with the grammar and pick among the allowed ones."""
+        arr = self._cand_arr
         self.apply(grammar)
+        # Rejected tokens are now -inf in place, so the array is no longer sorted; a sampler
+        # trusting a stale flag would take a -inf logit for the maximum.
         arr.sorted = False
-        if not self.any_finite():
-            raise _Failure(
-                "generation",
-                "The grammar allows no next token for this model's vocabulary; the grammar and "
-                "the model do not fit together.",
-            )
-        self.apply(pre)
-        token = self.pick(post)
-        if not self.allowed(grammar, token):
-            raise _Failure("internal", f"the sampler picked token {token}, which the grammar "
-                           "rejects")
-        return token, 2
+        if not np.isfinite(self.cand["logit"][: arr.size]).any():
+            return None
+        if topk and sm.topk is not None:
+            self.apply(sm.topk)
+        token = self.pick(sm.post)
+        return token if self.allowed(grammar, token) else None
 
     # --- generate -----------------------------------------------------------------------------
 
-    def generate(self, prompt: str, grammar_text: str | None, s: Sampling) -> dict[str, Any]:
+    def prefix_end(self, tokens: list[int], prefix: str | None) -> int:
+        """Where the caller's shared prefix ends in ``tokens`` (0 without one)."""
+        if not prefix:
+            return 0
+        if prefix != self._prefix_text:
+            self._prefix_text, self._prefix_tokens = prefix, self.tokenize(prefix, False, True)
+        # The prefix's last token may merge with what follows it: use the common part.
+        return _common_prefix(self._prefix_tokens, tokens)
+
+    def reuse_start(self, tokens: list[int], prefix: str | None) -> int:
+        """How much of the KV cache to keep for ``tokens``.
+
+        The longest common prefix with the cache, with two rules that keep results
+        bit-for-bit reproducible: with a shared prefix, keep exactly the prefix (or nothing if
+        it is not all cached); the same prompt again keeps all but its last token.
+        """
+        n = len(tokens)
+        common = _common_prefix(self.cached, tokens[: n - 1])  # the last token gives logits
+        if common == n - 1 or not prefix:
+            return common
+        end = self.prefix_end(tokens, prefix)
+        return end if common >= end else 0
+
+    def generate(self, prompt: str, grammar_text: str | None, s: Sampling,
+                 prefix: str | None = None) -> dict[str, Any]:
         self.require_model()
         L = self.L
         t0 = time.perf_counter()
@@ -562,44 +618,46 @@ class Worker:
             )
         grammar = self.grammar_sampler(grammar_text) if grammar_text else None
 
-        # Longest common prefix with the cache; at least one token is evaluated for logits.
-        cached = np.asarray(self.cached[: n - 1], dtype=np.int64)
-        diff = np.nonzero(cached != np.asarray(tokens[: len(cached)], dtype=np.int64))[0]
-        common = int(diff[0]) if len(diff) else len(cached)
-        self.truncate_cache(common)
-        common = len(self.cached)
+        start = self.reuse_start(tokens, prefix)
+        self.truncate_cache(start)
+        start = len(self.cached)
 
         arr = (L.llama_token * n)(*tokens)
-        todo = n - common
+        todo = n - start
+        # Evaluation pieces: up to the end of the shared prefix, up to the last token, the last
+        # token alone. The same pieces whatever the cache held, so a result does not depend
+        # on it (llama.cpp's kernels are not batch-invariant: other batch, other low bits).
+        cuts = sorted({c for c in (self.prefix_end(tokens, prefix), n - 1, n) if start < c <= n})
         self._set_abort(True)  # long decodes are interruptible; costs one call per graph node
         self.progress("prompt", 0, todo, None, force=True)
-        pos = common
-        while pos < n:
-            self.check_cancel()
-            step = min(self.n_batch, n - pos)
-            self.decode(arr, pos, step)
-            pos += step
-            done = pos - common
-            elapsed = time.perf_counter() - t0
-            self.progress("prompt", done, todo, done / elapsed if elapsed else None,
-                          force=pos == n)
+        pos = start
+        for cut in cuts:
+            while pos < cut:
+                self.check_cancel()
+                step = min(self.n_batch, cut - pos)
+                self.decode(arr, pos, step)
+                pos += step
+                done = pos - start
+                elapsed = time.perf_counter() - t0
+                self.progress("prompt", done, todo, done / elapsed if elapsed else None,
+                              force=pos == n)
         t1 = time.perf_counter()
 
-        pre, post = self.chains(s)
+        sm = self.samplers(s)
         try:
-            return self._sample_loop(pre, post, grammar, s, n, common, t0, t1)
+            return self._sample_loop(sm, grammar, s, n, start, t0, t1)
         finally:
-            L.llama_sampler_free(pre)
-            L.llama_sampler_free(post)
+            for smp in sm.all():
+                L.llama_sampler_free(smp)
 
-    def _sample_loop(self, pre: Any, post: Any, grammar: Any, s: Sampling, n_prompt: int,
+    def _sample_loop(self, sm: _Samplers, grammar: Any, s: Sampling, n_prompt: int,
                      common: int, t0: float, t1: float) -> dict[str, Any]:
         L = self.L
         decoder = codecs.getincrementaldecoder("utf-8")("replace")
         parts: list[str] = []
         limit = min(s.max_tokens, self.n_ctx - n_prompt)
         generated = 0
-        retries = [0, 0, 0]  # by sample()'s second result
+        retries = [0, 0, 0, 0]  # by sample()'s second result
         stop = "length"
         slow = False
         self._set_abort(False)
@@ -607,13 +665,13 @@ class Worker:
         while generated < limit:
             self.check_cancel()
             ts = time.thread_time()
-            token, how = self.sample(pre, post, grammar)
+            token, how = self.sample(sm, grammar)
             retries[how] += 1
             eog = L.llama_vocab_is_eog(self.vocab, token)
             if grammar is not None and not eog:
                 L.llama_sampler_accept(grammar, token)
-            L.llama_sampler_accept(pre, token)
-            L.llama_sampler_accept(post, token)
+            for smp in sm.all():
+                L.llama_sampler_accept(smp, token)
             sampling += time.thread_time() - ts
             if eog:
                 stop = "stop"
@@ -642,8 +700,8 @@ class Worker:
             "generation_seconds": t2 - t1,
             "stop_reason": stop,
             "sampling_seconds": sampling,
-            "grammar_resamples": retries[1] + retries[2],
-            "grammar_full_masks": retries[2],
+            "grammar_resamples": retries[1] + retries[2] + retries[3],
+            "grammar_full_masks": retries[3],
         }
 
 

@@ -121,8 +121,7 @@ class VidsumApp(App[int]):
         self.call_later(self.run_action, action, node)
 
     async def on_unmount(self) -> None:
-        # Any way out (q, Ctrl+C, a crash) stops the engine's threads before the engine closes.
-        self.cancel_long_work()
+        # Screens cancelled their own work when they were unmounted, just before this.
         self.engine.close()
 
 

@@ -83,7 +83,7 @@ def rate(value: float | None, unit: str) -> str:
         return ""
     if unit == "B":
         return f"{size(value)}/s"
-    return f"{value:.1f} {unit}/s"
+    return f"{value:.0f} {unit}/s" if value >= 100 else f"{value:.1f} {unit}/s"
 
 
 def date(iso: str | None) -> str:

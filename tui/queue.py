@@ -20,8 +20,8 @@ TRANSCRIPT_SUFFIXES = (".txt", ".srt", ".vtt", ".json")
 
 STAGE_LABEL = {
     "load": "loading model",
-    "prompt": "reading transcript",
-    "generate": "writing summary",
+    "prompt": "prompt",
+    "generate": "writing",
     "store": "saving",
 }
 
@@ -70,11 +70,11 @@ class QueueItem:
             if self.cancel_requested:
                 return "cancelling…"
             label = STAGE_LABEL.get(self.stage, "starting")
-            parts = [label]
             if self.stage == "prompt" and self.fraction is not None:
-                parts.append(f"{self.fraction:.0%}")
+                label += f" {self.fraction:.0%}"
             elif self.stage == "generate":
-                parts.append(f"{self.done:,.0f} tok")
+                label += f" {self.done:,.0f} tok"
+            parts = [label]
             if self.rate:
                 parts.append(fmt.rate(self.rate, self.unit or "tok"))
             if self.stage == "prompt" and self.eta is not None:

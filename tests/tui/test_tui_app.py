@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from conftest import settle, wait_until
-from fake_engine import FakeEngine
+from fake_engine import FakeEngine, Gate
 from textual.widgets import Input
 
 from tui.app import VidsumApp
@@ -103,3 +104,32 @@ async def test_palette_offers_the_screens_actions(make_app: Callable[..., Vidsum
         await pilot.press("enter")
         await settle(pilot)
         await wait_until(pilot, lambda: not app.screen.query_one("#filters").has_class("-hidden"))
+
+
+async def test_quitting_mid_work_cancels_it(
+    make_app: Callable[..., VidsumApp], fake: FakeEngine, tmp_path: Path
+) -> None:
+    """q during a summary and a download: both get their cancel signal; nothing is stored."""
+    (tmp_path / "talk.srt").write_text("x")
+    summarizing = fake.summarize_gate["talk.srt"] = Gate()
+    downloading = fake.pull_gate = Gate()
+    before = dict(fake.entries)
+    app = make_app(fake)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("2")
+        queue = app.screen
+        assert isinstance(queue, SummarizeScreen)
+        queue.add_paths([tmp_path / "talk.srt"])
+        await pilot.press("s")
+        await wait_until(pilot, summarizing.reached.is_set)
+        await pilot.press("3")
+        await settle(pilot)
+        await pilot.press("j", "p")
+        await wait_until(pilot, downloading.reached.is_set)
+        tokens = [queue.token, app.screen.token]  # type: ignore[attr-defined]
+        await pilot.press("q")
+        await pilot.pause()
+    assert app.return_code == 0
+    assert all(t is not None and t.cancelled for t in tokens)
+    assert fake.entries == before

@@ -290,7 +290,8 @@ class LibraryScreen(VidsumScreen):
     # --- actions ----------------------------------------------------------------------------
 
     def action_focus_search(self) -> None:
-        self.query_one("#search", Input).focus()
+        # Focus now, not after a refresh: keys typed right after "/" belong in the box.
+        self.set_focus(self.query_one("#search", Input))
 
     def action_toggle_filters(self) -> None:
         bar = self.query_one("#filters")

@@ -192,7 +192,7 @@ class ModelsScreen(VidsumScreen):
                 text += f" of {fmt.size(ev.total)}"
             if ev.rate:
                 text += f" · {fmt.rate(ev.rate, 'B')} · {fmt.eta(ev.eta)}"
-            text += "  (c cancels; the part kept resumes later)"
+            text += " · c cancels"
         self.query_one("#download-label", Static).update(Content(text))
 
     def _download_over(self) -> None:
@@ -219,6 +219,10 @@ class ModelsScreen(VidsumScreen):
             return
         self.token.cancel()
         self.query_one("#download-label", Static).update(Content(f"Cancelling {self.downloading}…"))
+
+    def on_unmount(self) -> None:
+        # The app is closing (any way out): the engine thread must not run on unobserved.
+        self.cancel_all_work()
 
     def cancel_all_work(self) -> None:
         """Called by the app on quit: the partial file stays for a later resume."""

@@ -254,6 +254,10 @@ class SummarizeScreen(VidsumScreen):
                 self._redraw(item)
         self.started = False
 
+    def on_unmount(self) -> None:
+        # The app is closing (any way out): the engine thread must not run on unobserved.
+        self.cancel_all_work()
+
     def cancel_all_work(self) -> None:
         """Also called by the app on quit."""
         if self.running is not None and self.token is not None:
@@ -267,7 +271,7 @@ class SummarizeScreen(VidsumScreen):
     # --- the rest ---------------------------------------------------------------------------
 
     def action_add(self) -> None:
-        self.query_one("#path", Input).focus()
+        self.set_focus(self.query_one("#path", Input))
 
     def action_browse(self) -> None:
         tree = self.query_one("#tree", DirectoryTree)

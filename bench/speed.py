@@ -1,0 +1,17 @@
+"""The vidsum speed benchmark (issue 6): ``python bench/speed.py [--model ID|PATH] ...``.
+
+The same as ``vidsum bench``; the measurements live in ``engine/bench.py`` so the installed
+command has them too. See BENCHMARKS.md for what each number means and the recorded runs.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from engine.bench import main
+
+if __name__ == "__main__":  # the model worker is spawned: keep this guard
+    sys.exit(main())

@@ -1,0 +1,203 @@
+"""Whole-video summaries: one pass or notes + final pass, coverage, chapters, time ranges.
+
+Real llama.cpp throughout: the tiny random-weight llama (fast, so the whole 97-minute lecture
+goes through a small context in seconds: every chunk, merge and final pass for real) and the
+Gemma 3 270M model on a stretch of a real lecture at a 2k context.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from conftest import TALKS, require_shared
+
+from engine import notes as notes_mod
+from engine import schema
+from engine.chunking import TextMap, split_parts
+from engine.errors import GenerationError
+from engine.longform import LADDER, Config, LongformResult, summarize_long
+from engine.notes import COMPACT_LIMITS, Notes, compact_gbnf, notes_gbnf, parse_notes
+from engine.progress import Progress
+from engine.prompting import ChatSpec
+from engine.readers import load_transcript
+from engine.runner import LlamaRunner, LoadOptions, Sampling
+from engine.schema import Summary
+from engine.transcript import Transcript
+from engine.validate import parse_summary
+
+CS50 = "cs50_2017_lecture3_algorithms.srt"
+INTERVIEW = "nat_eliason_felix_ai_agent_interview.yt-dlp-auto.en.vtt"
+
+
+def chat_for(runner: LlamaRunner) -> ChatSpec:
+    info = runner.info
+    if info.chat_template:
+        return ChatSpec("gguf-template", info.chat_template, info.bos_text, info.eos_text)
+    return ChatSpec("plain", None, info.bos_text, info.eos_text)
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_llama_path: Path) -> Iterator[LlamaRunner]:
+    with LlamaRunner(LoadOptions(model_path=tiny_llama_path, n_ctx=4096, n_threads=2)) as r:
+        r.load()
+        yield r
+
+
+def check_result(t: Transcript, res: LongformResult) -> None:
+    """Coverage 1.0 over chunks that partition the transcript; sections timed like the parts."""
+    assert res.fraction == 1.0
+    assert res.chunks[0].start_char == 0 and res.chunks[-1].end_char == len(t.text)
+    for a, b in zip(res.chunks, res.chunks[1:], strict=False):
+        assert a.end_char == b.start_char
+        assert a.part <= b.part
+    assert sum(c.tokens for c in res.chunks) == pytest.approx(res.transcript_tokens, rel=0.01)
+    s = res.summary
+    Summary.model_validate(s.model_dump())  # still valid with the times set
+    assert [sec.title[:10] for sec in s.sections] == [f"Section {n}:" for n in range(1, 6)]
+    if t.timed:
+        starts = [sec.start for sec in s.sections]
+        ends = [sec.end for sec in s.sections]
+        assert starts[0] == 0.0 and ends[-1] == pytest.approx(max(t.duration or 0, t.segments[-1].end), abs=1e-3)
+        for n in range(4):
+            assert ends[n] == starts[n + 1]
+            assert starts[n] <= starts[n + 1]  # type: ignore[operator]
+        for sec, part in zip(s.sections, res.parts, strict=True):
+            assert (sec.start, sec.end) == (pytest.approx(part.start_s, abs=1e-3),
+                                            pytest.approx(part.end_s, abs=1e-3))
+
+
+# --- grammars (no model) ------------------------------------------------------------------------
+
+
+def test_committed_grammars_are_in_sync() -> None:
+    assert notes_mod.main(["--check"]) == 0
+    assert notes_gbnf() == notes_mod.build_notes_grammar()
+    assert compact_gbnf() == notes_mod.build_compact_grammar()
+
+
+def test_compact_limits_stay_inside_the_schema() -> None:
+    lim = COMPACT_LIMITS
+    assert lim.introduction <= schema.MAX_INTRODUCTION and lim.title <= schema.MAX_TITLE
+    assert lim.bullet <= schema.MAX_BULLET and lim.section_topic <= schema.MAX_SECTION_TOPIC
+    assert lim.topic <= schema.MAX_TOPIC
+    assert lim.max_json_chars() < notes_mod.FULL_LIMITS.max_json_chars() / 2
+
+
+def test_notes_schema() -> None:
+    ok = parse_notes('{"points":["Binary search halves the range."],"terms":["binary search"]}')
+    assert ok.render() == "- Binary search halves the range.\nKey terms: binary search"
+    for bad in ('{"points":[],"terms":["a"]}', '{"points":["a"],"terms":["b"],"x":1}',
+                '{"points":["' + "a" * 500 + '"],"terms":["b"]}', '{"points":[" a"],"terms":["b"]}'):
+        with pytest.raises(GenerationError):
+            parse_notes(bad)
+
+
+# --- the tiny model: every pass for real, fast ----------------------------------------------------
+
+
+def test_notes_and_compact_grammars_always_validate(tiny: LlamaRunner) -> None:
+    """Random weights at temperature 1: whatever comes out, the grammars keep it valid."""
+    prompt = (tiny.info.bos_text or "") + "Notes please:"
+    for seed in range(8):
+        gen = tiny.generate(prompt, grammar=notes_gbnf(),
+                            sampling=Sampling(temperature=1.0, seed=seed, max_tokens=1500))
+        assert gen.stop_reason == "stop"
+        assert isinstance(parse_notes(gen.text), Notes)
+    for seed in range(3):
+        gen = tiny.generate(prompt, grammar=compact_gbnf(),
+                            sampling=Sampling(temperature=1.0, seed=seed, max_tokens=3500))
+        assert gen.stop_reason == "stop"
+        s = parse_summary(gen.text)
+        assert len(s.introduction) <= COMPACT_LIMITS.introduction
+        assert all(len(b) <= COMPACT_LIMITS.bullet for sec in s.sections for b in sec.content)
+
+
+def test_whole_lecture_through_a_small_context(tiny: LlamaRunner) -> None:
+    """The 97-minute lecture is ~10x the context: every token still reaches the model once."""
+    require_shared()
+    t = load_transcript(TALKS / CS50)
+    events: list[Progress] = []
+    res = summarize_long(t, tiny, chat_for(tiny), progress=events.append)
+    assert res.transcript_tokens > 8 * tiny.info.n_ctx
+    assert res.mode == "multi-pass"
+    check_result(t, res)
+    kinds = [p.kind for p in res.passes]
+    assert kinds.count("notes") == len(res.chunks) and kinds[-1] == "final"
+    assert all(p.prompt_tokens < tiny.info.n_ctx for p in res.passes)
+    assert {c.part for c in res.chunks} == {1, 2, 3, 4, 5}
+    assert any(e.stage == "notice" for e in events)
+    assert any("notes on part 3/5" in e.message for e in events)
+    # The totals are the sum of the passes.
+    assert res.generation.generated_tokens == sum(p.generated_tokens for p in res.passes)
+
+
+def test_short_transcript_is_one_pass_with_examples(tiny: LlamaRunner) -> None:
+    require_shared()
+    full = load_transcript(TALKS / CS50)
+    segs = tuple(s for s in full.segments if s.end <= 150)
+    t = replace(full, text=" ".join(s.text for s in segs), segments=segs)
+    res = summarize_long(t, tiny, chat_for(tiny))
+    assert res.mode == "one-pass" and res.config == LADDER[0]
+    assert len(res.passes) == 1 and len(res.chunks) == 5  # the five parts, one prompt
+    check_result(t, res)
+    assert res.summary.sections[-1].end == pytest.approx(segs[-1].end)
+    assert not any(f.startswith(("no_few_shot", "compact_grammar")) for f in res.all_flags())
+
+
+def test_chapters_from_info_json_set_the_sections(tiny: LlamaRunner, tmp_path: Path) -> None:
+    """A yt-dlp info.json with 8 chapters beside (a link to) the lecture's subtitles."""
+    require_shared()
+    (tmp_path / "lecture.en.srt").symlink_to(TALKS / CS50)
+    starts = [0, 95, 700, 1450, 2290, 3100, 4020, 5100]
+    info = {
+        "id": "abc123", "title": "CS50 Lecture 3", "extractor": "youtube",
+        "webpage_url": "https://www.youtube.com/watch?v=abc123", "duration": 5815,
+        "chapters": [{"start_time": s, "end_time": e, "title": f"Chapter {n}"}
+                     for n, (s, e) in enumerate(zip(starts, [*starts[1:], 5815], strict=True))],
+    }
+    (tmp_path / "lecture.info.json").write_text(json.dumps(info), encoding="utf-8")
+    t = load_transcript(tmp_path / "lecture.info.json")
+    assert [c.start for c in t.chapters] == starts
+    res = summarize_long(t, tiny, chat_for(tiny))
+    check_result(t, res)
+    bounds = [sec.start for sec in res.summary.sections[1:]]
+    assert set(bounds) <= set(map(float, starts))  # sections begin exactly at chapter starts
+    assert res.summary.sections[-1].end == 5815.0
+    # Merging 8 chapters into 5 keeps parts balanced: no section over 40% of the video.
+    assert max((s.end or 0) - (s.start or 0) for s in res.summary.sections) < 0.4 * 5815
+    assert res.parts[0].title is not None and "Chapter 0" in res.parts[0].title
+
+
+def test_context_too_small_is_an_error_not_a_cut(tiny_llama_path: Path) -> None:
+    require_shared()
+    full = load_transcript(TALKS / CS50)
+    with LlamaRunner(LoadOptions(model_path=tiny_llama_path, n_ctx=1024, n_threads=2)) as r:
+        r.load()
+        with pytest.raises(GenerationError, match="1024-token context"):
+            summarize_long(full, r, chat_for(r))
+
+
+# --- Gemma 3 270M, a real model, at a 2k context --------------------------------------------------
+
+
+@pytest.mark.slow
+def test_gemma_long_lecture_stretch_at_2k(gemma_path: Path) -> None:
+    """25 minutes of the lecture (~6.5k tokens, 3x the context) on the real model."""
+    require_shared()
+    full = load_transcript(TALKS / CS50)
+    segs = tuple(s for s in full.segments if s.end <= float(os.environ.get("VIDSUM_TEST_SECONDS", 600)))
+    t = replace(full, text=" ".join(s.text for s in segs), segments=segs)
+    with LlamaRunner(LoadOptions(model_path=gemma_path, n_ctx=2048)) as r:
+        r.load()
+        tm = TextMap(t, r.count_tokens)
+        assert tm.total_tokens > r.info.n_ctx
+        res = summarize_long(t, r, chat_for(r), sampling=Sampling(seed=1))
+    assert res.mode == "multi-pass" and res.config == Config(0, "compact")
+    check_result(t, res)
+    assert res.summary.sections[-1].end == pytest.approx(segs[-1].end)
+    assert [p.end_s for p in split_parts(tm)] == [s.end for s in res.summary.sections]

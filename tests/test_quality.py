@@ -1,0 +1,112 @@
+"""Degenerate-output checks on real summaries (the few-shot answers) and spoiled copies."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from engine.prompting import load_examples
+from engine.quality import Flag, badness, check_summary
+from engine.schema import Summary
+from engine.validate import parse_summary
+
+
+def example(n: int) -> tuple[Summary, str, str]:
+    """(summary, its JSON answer, its transcript) of few-shot example ``n``."""
+    ex = load_examples()[n]
+    return parse_summary(ex.answer), ex.answer, ex.transcript
+
+
+def edited(s: Summary, edit: Any) -> Summary:
+    data = s.model_dump()
+    edit(data)
+    return Summary.model_validate(data)
+
+
+def codes(flags: list[Flag]) -> list[str]:
+    return [f.code for f in flags]
+
+
+def part_texts(transcript: str) -> list[str]:
+    """The example transcript in five consecutive runs of paragraphs (its sections' order)."""
+    paras = [p for p in transcript.split("\n\n") if p.strip()]
+    k = len(paras)
+    return ["\n\n".join(paras[i * k // 5 : (i + 1) * k // 5]) for i in range(5)]
+
+
+def test_clean_summaries_are_not_flagged() -> None:
+    for n in range(3):
+        s, _, transcript = example(n)
+        others = [example(m)[1] for m in range(3) if m != n]
+        assert check_summary(s, examples=others, transcript=transcript,
+                             parts=part_texts(transcript)) == []
+
+
+def test_copy_of_an_example_is_flagged() -> None:
+    s, _, transcript = example(1)
+    _, answer0, _ = example(0)
+    copied = json.loads(answer0)["sections"][3]["content"][2]  # a long sentence of example 0
+
+    def put(d: dict[str, Any]) -> None:
+        d["sections"][2]["content"][1] = copied
+
+    flags = check_summary(edited(s, put), examples=[answer0], transcript=transcript)
+    assert codes(flags) == ["copied_example"]
+    assert "few-shot" in str(flags[0])
+    # The same words are no copy when the transcript itself says them.
+    assert check_summary(edited(s, put), examples=[answer0], transcript=transcript + copied) == []
+
+
+def test_whole_example_answer_is_flagged() -> None:
+    s0, answer0, _ = example(0)
+    _, _, transcript1 = example(1)
+    assert "copied_example" in codes(check_summary(s0, examples=[answer0], transcript=transcript1))
+
+
+def test_repeated_bullet_is_flagged() -> None:
+    s, _, _ = example(2)
+
+    def dup(d: dict[str, Any]) -> None:
+        d["sections"][4]["content"][0] = d["sections"][1]["content"][2]
+
+    assert codes(check_summary(edited(s, dup))) == ["repeated_bullets"]
+
+
+def test_repeated_section_is_flagged() -> None:
+    s, _, _ = example(2)
+
+    def dup(d: dict[str, Any]) -> None:
+        d["sections"][3]["content"] = list(d["sections"][1]["content"])
+        d["sections"][3]["topics"] = list(d["sections"][1]["topics"])
+
+    assert codes(check_summary(edited(s, dup))) == ["repeated_sections", "repeated_bullets"]
+
+
+def test_loop_is_flagged() -> None:
+    s, _, _ = example(0)
+
+    def loop(d: dict[str, Any]) -> None:
+        d["introduction"] = "The tree is split and the tree is split and the tree is split again."
+
+    assert codes(check_summary(edited(s, loop))) == ["looping"]
+
+
+def test_sections_out_of_order_are_flagged() -> None:
+    s, _, transcript = example(0)
+    parts = part_texts(transcript)
+    assert check_summary(s, parts=parts) == []
+
+    def swap(d: dict[str, Any]) -> None:
+        a, b = d["sections"][1], d["sections"][3]
+        d["sections"][1] = {**b, "title": "Section 2: " + b["title"].split(": ", 1)[1]}
+        d["sections"][3] = {**a, "title": "Section 4: " + a["title"].split(": ", 1)[1]}
+
+    flags = check_summary(edited(s, swap), parts=parts)
+    assert codes(flags) == ["sections_out_of_order"]
+    assert "section 2" in flags[0].detail and "part 4" in flags[0].detail
+
+
+def test_badness_orders_attempts() -> None:
+    copy = [Flag("copied_example", "x")]
+    dup = [Flag("repeated_bullets", "x")]
+    assert badness([]) < badness(dup) < badness(copy) < badness(copy + dup)
