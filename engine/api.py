@@ -6,6 +6,7 @@ substitute a fake with the same methods; engine tests use the real one.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -28,16 +29,19 @@ class Engine:
     def __init__(self, library_path: Path | None = None) -> None:
         self._library_path = library_path
         self._library: Library | None = None
+        # The TUI calls from several worker threads at once; one Library must be opened.
+        self._library_lock = threading.Lock()
 
     # --- library ------------------------------------------------------------------------------
 
     @property
     def library(self) -> Library:
-        if self._library is None:
-            from engine.library import Library
+        with self._library_lock:
+            if self._library is None:
+                from engine.library import Library
 
-            self._library = Library(self._library_path)
-        return self._library
+                self._library = Library(self._library_path)
+            return self._library
 
     def list_entries(
         self,

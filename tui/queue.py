@@ -19,6 +19,7 @@ FINAL: frozenset[str] = frozenset({"done", "skipped", "failed", "cancelled"})
 TRANSCRIPT_SUFFIXES = (".txt", ".srt", ".vtt", ".json")
 
 STAGE_LABEL = {
+    "verify": "checking model",  # first use of a model file: its sha256 is computed once
     "load": "loading model",
     "prompt": "prompt",
     "generate": "writing",
@@ -70,7 +71,7 @@ class QueueItem:
             if self.cancel_requested:
                 return "cancelling…"
             label = STAGE_LABEL.get(self.stage, "starting")
-            if self.stage == "prompt" and self.fraction is not None:
+            if self.stage in ("prompt", "verify") and self.fraction is not None:
                 label += f" {self.fraction:.0%}"
             elif self.stage == "generate":
                 label += f" {self.done:,.0f} tok"

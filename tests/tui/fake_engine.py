@@ -17,6 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
+from engine.api import Order
 from engine.catalog import CatalogEntry, ModelStatus
 from engine.errors import Cancelled, NotInLibrary, TranscriptError, VidsumError
 from engine.hardware import GPU, BuildInfo, Hardware
@@ -351,9 +352,7 @@ class FakeEngine:
         general_topic: str | None = None,
         complexity: tuple[float, float] = (0.0, 1.0),
         model: str | None = None,
-        order: Literal[
-            "created_desc", "created_asc", "title", "complexity_desc", "duration_desc"
-        ] = "created_desc",
+        order: Order = "created_desc",
         offset: int = 0,
         limit: int = 100,
     ) -> list[EntryRow]:
@@ -369,6 +368,7 @@ class FakeEngine:
             "title": (lambda r: r.title.lower(), False),
             "complexity_desc": (lambda r: r.max_complexity, True),
             "duration_desc": (lambda r: r.duration or 0, True),
+            "relevance": (lambda r: r.created_at, True),  # no ranking here: newest first
         }[order]
         rows.sort(key=key[0], reverse=key[1])
         return rows[offset : offset + limit]

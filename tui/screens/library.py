@@ -34,6 +34,7 @@ ORDER_LABELS: dict[str, str] = {
     "title": "Title A–Z",
     "complexity_desc": "Most complex",
     "duration_desc": "Longest",
+    "relevance": "Best match",  # search hits ranked; newest first without a search
 }
 # The table column each order sorts by, and whether it descends (header arrow).
 ORDER_COLUMN: dict[str, tuple[str, bool]] = {
@@ -42,6 +43,7 @@ ORDER_COLUMN: dict[str, tuple[str, bool]] = {
     "title": ("title", False),
     "complexity_desc": ("complexity", True),
     "duration_desc": ("duration", True),
+    "relevance": ("", True),
 }
 BOUNDS = [round(x / 10, 1) for x in range(1, 10)]
 
