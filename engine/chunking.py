@@ -19,6 +19,7 @@ five runs of balanced token count, each cut at the strongest boundary near its t
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 import re
 from collections.abc import Callable, Sequence
@@ -52,6 +53,7 @@ TokenCounter = Callable[[Sequence[str]], list[int]]
 _SENTENCE_END = re.compile(r"[.!?…。！？](?:[\"'”’)\]]*)\s+")
 _SENTENCE_TAIL = re.compile(r"[.!?…。！？][\"'”’)\]]*\s*$")
 _SPACE = re.compile(r"\s+")
+
 
 @dataclass(frozen=True)
 class Span:
@@ -118,8 +120,15 @@ class TextMap:
         return self.cum[hi] - self.cum[lo]
 
     def span(self, index: int, lo: int, hi: int, title: str | None = None) -> Span:
-        return Span(index, self.char(lo), self.char(hi), self.time(lo), self.time(hi),
-                    self.tokens(lo, hi), title)
+        return Span(
+            index,
+            self.char(lo),
+            self.char(hi),
+            self.time(lo),
+            self.time(hi),
+            self.tokens(lo, hi),
+            title,
+        )
 
     def _boundary_times(self) -> list[float]:
         segs = self.transcript.segments
@@ -203,7 +212,7 @@ class TextMap:
         while True:
             cuts = self.cuts(lo, hi, k, max_tokens)
             if cuts is not None:
-                return [self.span(n, a, b) for n, (a, b) in enumerate(zip(cuts, cuts[1:]))]
+                return [self.span(n, a, b) for n, (a, b) in enumerate(itertools.pairwise(cuts))]
             k += 1
 
 
@@ -259,7 +268,7 @@ def _units(
     starts = sorted({0, *cut_strength})
     units: list[_Unit] = []
     strengths: list[float] = []
-    for a, b in zip(starts, [*starts[1:], len(text)]):
+    for a, b in itertools.pairwise([*starts, len(text)]):
         if b <= a:
             continue
         pieces = _split_long(text, a, b)
@@ -358,7 +367,9 @@ def split_parts(tm: TextMap, n_parts: int = N_PARTS) -> list[Span]:
     return out
 
 
-def _chapter_pieces(tm: TextMap, chapters: Sequence[Chapter], end: float | None) -> list[_Piece] | None:
+def _chapter_pieces(
+    tm: TextMap, chapters: Sequence[Chapter], end: float | None
+) -> list[_Piece] | None:
     """Chapters as runs of units; chapters that hold no text merge into a neighbour."""
     assert tm.times is not None
     chs = sorted((c for c in chapters if end is None or c.start < end), key=lambda c: c.start)
@@ -384,9 +395,14 @@ def _boundary_near(tm: TextMap, t: float) -> int:
     i = bisect.bisect_left(times, t)
     cands = [b for b in (i - 1, i) if 0 <= b <= tm.n_units]
     best = min(cands, key=lambda b: abs(times[b] - t))
-    near = [b for b in range(max(0, best - 8), min(tm.n_units, best + 8) + 1)
-            if abs(times[b] - times[best]) <= 1.0 and abs(times[b] - t) <= abs(times[best] - t) + 1.0]
-    return max(near, key=lambda b: (tm.strength[b] if 0 < b < tm.n_units else 9, -abs(times[b] - t)))
+    near = [
+        b
+        for b in range(max(0, best - 8), min(tm.n_units, best + 8) + 1)
+        if abs(times[b] - times[best]) <= 1.0 and abs(times[b] - t) <= abs(times[best] - t) + 1.0
+    ]
+    return max(
+        near, key=lambda b: (tm.strength[b] if 0 < b < tm.n_units else 9, -abs(times[b] - t))
+    )
 
 
 def _fit_pieces(
@@ -396,8 +412,7 @@ def _fit_pieces(
     pieces = [replace(p, titles=list(p.titles)) for p in pieces]
     while len(pieces) > n_parts:
         # Merge the adjacent pair that makes the shortest part: keeps parts balanced.
-        i = min(range(len(pieces) - 1),
-                key=lambda i: pieces[i + 1].end_s - pieces[i].start_s)
+        i = min(range(len(pieces) - 1), key=lambda i: pieces[i + 1].end_s - pieces[i].start_s)
         a, b = pieces[i], pieces[i + 1]
         pieces[i : i + 2] = [_Piece(a.lo, b.hi, a.start_s, b.end_s, a.titles + b.titles)]
     # Too few: give extra parts to the longest pieces (D'Hondt on duration).
@@ -407,17 +422,15 @@ def _fit_pieces(
         shares[i] += 1
     bounds: list[tuple[int, float | None]] = []
     titles: list[str | None] = []
-    for p, k in zip(pieces, shares):
+    for p, k in zip(pieces, shares, strict=True):
         title = "; ".join(x for x in p.titles if x) or None
         cuts = tm.cuts(p.lo, p.hi, k)
         assert cuts is not None
         for n in range(k):
-            if n == 0:
-                t = p.start_s
-            else:
-                # A split inside a chapter takes its time from the captions, kept inside the
-                # chapter so the chapter boundaries themselves never move.
-                t = min(max(tm.time(cuts[n]) or p.start_s, p.start_s), p.end_s)
+            # A split inside a chapter takes its time from the captions, kept inside the
+            # chapter so the chapter boundaries themselves never move.
+            inner = min(max(tm.time(cuts[n]) or p.start_s, p.start_s), p.end_s)
+            t = p.start_s if n == 0 else inner
             bounds.append((cuts[n], t))
             titles.append(title if k == 1 or title is None else f"{title} ({n + 1}/{k})")
     last = pieces[-1]

@@ -20,6 +20,7 @@ seed, and if every attempt is flagged the least flagged one comes back with its 
 
 from __future__ import annotations
 
+import logging
 import math
 import string
 from collections.abc import Callable, Sequence
@@ -64,6 +65,8 @@ from engine.runner import Generation, LlamaRunner, Sampling
 from engine.schema import Summary
 from engine.transcript import Transcript
 from engine.validate import parse_summary
+
+log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3
 # Tokens kept free beyond every estimate (the unit token counts are sums over pieces).
@@ -150,11 +153,14 @@ class LongformResult:
         """Quality flags, then what a user should know about a reduced configuration."""
         out = list(self.flags)
         if self.config.examples == 0:
-            out.append("no_few_shot: no room for few-shot examples in the "
-                       f"{self.n_ctx}-token context")
+            out.append(
+                f"no_few_shot: no room for few-shot examples in the {self.n_ctx}-token context"
+            )
         if self.config.grammar == "compact":
-            out.append("compact_grammar: shorter strings than usual, to fit the answer in the "
-                       f"{self.n_ctx}-token context")
+            out.append(
+                "compact_grammar: shorter strings than usual, to fit the answer in the "
+                f"{self.n_ctx}-token context"
+            )
         return out
 
 
@@ -162,7 +168,7 @@ class LongformResult:
 
 
 def hms(seconds: float) -> str:
-    s = int(round(seconds))
+    s = round(seconds)
     return f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
 
 
@@ -190,10 +196,18 @@ def _template(name: str) -> string.Template:
 
 
 def notes_instructions() -> str:
-    return _template("notes_instructions.txt").substitute(
-        min_points=MIN_POINTS, max_points=MAX_POINTS, max_point=MAX_POINT,
-        min_terms=MIN_TERMS, max_terms=MAX_TERMS, max_term=MAX_TERM,
-    ).strip()
+    return (
+        _template("notes_instructions.txt")
+        .substitute(
+            min_points=MIN_POINTS,
+            max_points=MAX_POINTS,
+            max_point=MAX_POINT,
+            min_terms=MIN_TERMS,
+            max_terms=MAX_TERMS,
+            max_term=MAX_TERM,
+        )
+        .strip()
+    )
 
 
 def format_description(limits: SummaryLimits) -> str:
@@ -232,12 +246,16 @@ def final_instructions(cfg: Config) -> str:
         if cfg.examples
         else ""
     )
-    return _template("final_instructions.txt").substitute(
-        format=format_description(cfg.limits),
-        fields="\n".join(f"- {f}" for f in schema.GENERAL_FIELDS),
-        scale=scale,
-        examples_note=note,
-    ).strip()
+    return (
+        _template("final_instructions.txt")
+        .substitute(
+            format=format_description(cfg.limits),
+            fields="\n".join(f"- {f}" for f in schema.GENERAL_FIELDS),
+            scale=scale,
+            examples_note=note,
+        )
+        .strip()
+    )
 
 
 def _title_line(title: str | None, chat: ChatSpec) -> str:
@@ -317,8 +335,14 @@ class _Job:
         return forward
 
     def generate(
-        self, kind: Literal["one-pass", "notes", "merge", "final"], part: int | None, label: str,
-        prompt: str, n_prompt: int, grammar: str, parse: Callable[[str], T],
+        self,
+        kind: Literal["one-pass", "notes", "merge", "final"],
+        part: int | None,
+        label: str,
+        prompt: str,
+        n_prompt: int,
+        grammar: str,
+        parse: Callable[[str], T],
         accept: Callable[[T], list[Flag]] | None = None,
     ) -> tuple[T, list[Flag], float]:
         """Generate until the answer parses (and, with ``accept``, is unflagged).
@@ -335,29 +359,41 @@ class _Job:
         for attempt in range(self.max_attempts):
             check(self.cancel)
             attempts += 1
-            s = replace(self.sampling, seed=self.sampling.seed + attempt,
-                        max_tokens=self.n_ctx - n_prompt)
-            gen = self.runner.generate(prompt, grammar=grammar, sampling=s, progress=progress,
-                                       cancel=self.cancel)
+            s = replace(
+                self.sampling, seed=self.sampling.seed + attempt, max_tokens=self.n_ctx - n_prompt
+            )
+            gen = self.runner.generate(
+                prompt, grammar=grammar, sampling=s, progress=progress, cancel=self.cancel
+            )
             self.gens.append(gen)
             seconds += gen.prompt_seconds + gen.generation_seconds
             evaluated += gen.prompt_evaluated
             generated += gen.generated_tokens
             if gen.stop_reason == "length":
-                last_error = (f"the answer filled the {s.max_tokens} tokens left in the context "
-                              "before it was complete")
+                last_error = (
+                    f"the answer filled the {s.max_tokens} tokens left in the context "
+                    "before it was complete"
+                )
+                log.info("%s, attempt %d: %s", label, attempt + 1, last_error)
                 continue
             try:
                 value = parse(gen.text)
             except GenerationError as exc:
                 last_error = str(exc)
+                log.info("%s, attempt %d: %s", label, attempt + 1, last_error)
                 continue
             flags = accept(value) if accept else []
+            if flags:
+                log.info(
+                    "%s, attempt %d: flagged %s", label, attempt + 1, "; ".join(map(str, flags))
+                )
             if best is None or badness(flags) < best[0]:
                 best = (badness(flags), value, flags)
             if not flags:
                 break
-        self.passes.append(PassRecord(kind, part, n_prompt, evaluated, generated, seconds, attempts))
+        self.passes.append(
+            PassRecord(kind, part, n_prompt, evaluated, generated, seconds, attempts)
+        )
         if best is None:
             raise GenerationError(
                 f"{self.where()}: no valid answer for {label} after {attempts} attempts: "
@@ -376,8 +412,9 @@ class _Job:
         return lambda text: self.with_times(parse_summary(text))
 
     def quality(self, example_answers: Sequence[str]) -> Callable[[Summary], list[Flag]]:
-        return lambda s: check_summary(s, examples=example_answers, transcript=self.t.text,
-                                       parts=self.part_texts)
+        return lambda s: check_summary(
+            s, examples=example_answers, transcript=self.t.text, parts=self.part_texts
+        )
 
     def coverage(self, chunks: Sequence[Span], prompts: Sequence[str]) -> tuple[float, list[int]]:
         """Exact token counts of the chunks, and the share of them proven to be in a prompt."""
@@ -391,13 +428,23 @@ class _Job:
             raise AssertionError("the chunks do not reach the end of the transcript")
         texts = [self.text_of(c) for c in chunks]
         tokens = self.count(texts)
-        reached = sum(n for text, n, p in zip(texts, tokens, prompts, strict=True)
-                      if defuse(text, self.chat) in p)
+        reached = sum(
+            n
+            for text, n, p in zip(texts, tokens, prompts, strict=True)
+            if defuse(text, self.chat) in p
+        )
         total = sum(tokens)
         return (reached / total if total else 1.0), tokens
 
-    def result(self, summary: Summary, flags: list[Flag], mode: Literal["one-pass", "multi-pass"],
-               cfg: Config, fraction: float, chunks: list[ChunkRecord]) -> LongformResult:
+    def result(
+        self,
+        summary: Summary,
+        flags: list[Flag],
+        mode: Literal["one-pass", "multi-pass"],
+        cfg: Config,
+        fraction: float,
+        chunks: list[ChunkRecord],
+    ) -> LongformResult:
         g = self.gens
         total = Generation(
             text=g[-1].text,
@@ -409,9 +456,17 @@ class _Job:
             stop_reason=g[-1].stop_reason,
         )
         return LongformResult(
-            summary=summary, flags=[str(f) for f in flags], mode=mode, config=cfg,
-            fraction=fraction, transcript_tokens=self.tm.total_tokens, parts=self.parts,
-            chunks=chunks, passes=self.passes, generation=total, n_ctx=self.n_ctx,
+            summary=summary,
+            flags=[str(f) for f in flags],
+            mode=mode,
+            config=cfg,
+            fraction=fraction,
+            transcript_tokens=self.tm.total_tokens,
+            parts=self.parts,
+            chunks=chunks,
+            passes=self.passes,
+            generation=total,
+            n_ctx=self.n_ctx,
         )
 
     # one pass
@@ -427,20 +482,34 @@ class _Job:
             return None  # the transcript alone is bigger than the context
         marked = self.marked_text()
         for cfg in LADDER:
-            prompt = build_summary_prompt(marked, self.chat, title=self.title,
-                                          exclude_hash=self.t.content_hash,
-                                          n_examples=cfg.examples)
+            prompt = build_summary_prompt(
+                marked,
+                self.chat,
+                title=self.title,
+                exclude_hash=self.t.content_hash,
+                n_examples=cfg.examples,
+            )
             n = len(self.runner.tokenize(prompt.text))
             if n + self.reserve(cfg.limits.max_json_chars()) + SAFETY_TOKENS > self.n_ctx:
                 continue
             answers = _answers(prompt.example_names)
             summary, flags, seconds = self.generate(
-                "one-pass", None, "summary", prompt.text, n, cfg.gbnf(), self.summary_parser(),
+                "one-pass",
+                None,
+                "summary",
+                prompt.text,
+                n,
+                cfg.gbnf(),
+                self.summary_parser(),
                 self.quality(answers),
             )
             fraction, tokens = self.coverage(self.parts, [prompt.text] * len(self.parts))
-            chunks = [ChunkRecord(p.index + 1, p.start_char, p.end_char, p.start_s, p.end_s,
-                                  n_tok, seconds) for p, n_tok in zip(self.parts, tokens, strict=True)]
+            chunks = [
+                ChunkRecord(
+                    p.index + 1, p.start_char, p.end_char, p.start_s, p.end_s, n_tok, seconds
+                )
+                for p, n_tok in zip(self.parts, tokens, strict=True)
+            ]
             return self.result(summary, flags, "one-pass", cfg, fraction, chunks)
         return None
 
@@ -475,9 +544,10 @@ class _Job:
                     f"{self.where()}: one stretch of the transcript needs {exc.needed} tokens, "
                     f"more than the {budget} a notes pass has in a {self.n_ctx}-token context"
                 ) from None
-            prompts = [self.notes_prompt(self.chunk_body(part, c, i + 1, len(chunks),
-                                                         self.text_of(c)))
-                       for i, c in enumerate(chunks)]
+            prompts = [
+                self.notes_prompt(self.chunk_body(part, c, i + 1, len(chunks), self.text_of(c)))
+                for i, c in enumerate(chunks)
+            ]
             sizes = self.count(prompts)
             over = max(n + answer + SAFETY_TOKENS - self.n_ctx for n in sizes)
             if over <= 0:
@@ -486,35 +556,49 @@ class _Job:
 
     def merge_body(self, pn: _PartNotes, idx: Sequence[int]) -> str:
         head = _title_line(self.title, self.chat)
-        head += (f"{marker(pn.part, self.chat)}\n"
-                 f"Notes on {len(idx)} consecutive stretches of this part, to combine into one "
-                 "set of notes on the whole stretch:\n")
+        head += (
+            f"{marker(pn.part, self.chat)}\n"
+            f"Notes on {len(idx)} consecutive stretches of this part, to combine into one "
+            "set of notes on the whole stretch:\n"
+        )
         blocks = []
         for k, i in enumerate(idx, 1):
             where = _range(*pn.spans[i])
-            blocks.append(f"Stretch {k}" + (f" · {where}" if where else "") + ":\n"
-                          + pn.notes[i].render())
+            blocks.append(
+                f"Stretch {k}" + (f" · {where}" if where else "") + ":\n" + pn.notes[i].render()
+            )
         return head + "\n" + "\n\n".join(blocks)
 
-    def final_prompt(self, cfg: Config, part_notes: Sequence[_PartNotes] | None) -> tuple[str, list[str]]:
+    def final_prompt(
+        self, cfg: Config, part_notes: Sequence[_PartNotes] | None
+    ) -> tuple[str, list[str]]:
         """The final prompt (empty notes when ``part_notes`` is None) and the example answers."""
-        examples = choose_examples(self.t.text, exclude_hash=self.t.content_hash,
-                                   n_examples=cfg.examples)
+        examples = choose_examples(
+            self.t.text, exclude_hash=self.t.content_hash, n_examples=cfg.examples
+        )
         history = [Message("system", final_instructions(cfg))]
         for ex in examples:
-            history.append(Message("user", defuse(
-                f"{_title_line(ex.title, self.chat)}Transcript:\n{ex.transcript}", self.chat)))
+            history.append(
+                Message(
+                    "user",
+                    defuse(
+                        f"{_title_line(ex.title, self.chat)}Transcript:\n{ex.transcript}", self.chat
+                    ),
+                )
+            )
             history.append(Message("assistant", ex.answer))
         blocks = []
         for i, p in enumerate(self.parts):
-            body = ("\n".join(n.render() for n in part_notes[i].notes)
-                    if part_notes is not None else "")
+            body = (
+                "\n".join(n.render() for n in part_notes[i].notes) if part_notes is not None else ""
+            )
             if part_notes is not None and not part_notes[i].notes:
                 body = EMPTY_PART
             blocks.append(f"{marker(p, self.chat)}\n{defuse(body, self.chat)}")
         last = _title_line(self.title, self.chat) + "Notes, part by part:\n" + "\n\n".join(blocks)
-        text = render_messages([*history, Message("user", last)], self.chat,
-                               add_generation_prompt=True)
+        text = render_messages(
+            [*history, Message("user", last)], self.chat, add_generation_prompt=True
+        )
         return text, [ex.answer for ex in examples]
 
     def choose_final(self) -> tuple[Config, int]:
@@ -525,8 +609,7 @@ class _Job:
         for cfg in LADDER:
             empty, _ = self.final_prompt(cfg, None)
             overhead = self.count([empty])[0]
-            room = (self.n_ctx - overhead - self.reserve(cfg.limits.max_json_chars())
-                    - SAFETY_TOKENS)
+            room = self.n_ctx - overhead - self.reserve(cfg.limits.max_json_chars()) - SAFETY_TOKENS
             if room >= need:
                 return cfg, room
             rooms.append((cfg, room))
@@ -542,12 +625,18 @@ class _Job:
             planned.append((part, *self.plan_chunks(part)))
         n_chunks = sum(len(c) for _, c, _, _ in planned)
         self.planned = n_chunks + 1
-        emit(self.progress, Progress(
-            "notice", item=self.t.source.name,
-            message=(f"{self.tm.total_tokens} transcript tokens do not fit a {self.n_ctx}-token "
-                     f"context with the answer: notes on {n_chunks} chunks first, then the "
-                     "summary"),
-        ))
+        emit(
+            self.progress,
+            Progress(
+                "notice",
+                item=self.t.source.name,
+                message=(
+                    f"{self.tm.total_tokens} transcript tokens do not fit a {self.n_ctx}-token "
+                    f"context with the answer: notes on {n_chunks} chunks first, then the "
+                    "summary"
+                ),
+            ),
+        )
         all_chunks: list[Span] = []
         all_prompts: list[str] = []
         records: list[ChunkRecord] = []
@@ -556,14 +645,27 @@ class _Job:
             pn = _PartNotes(part)
             for i, (c, prompt, n) in enumerate(zip(chunks, prompts, sizes, strict=True)):
                 notes, _, seconds = self.generate(
-                    "notes", part.index + 1,
+                    "notes",
+                    part.index + 1,
                     f"notes on part {part.index + 1}/{n_parts}, chunk {i + 1}/{len(chunks)}",
-                    prompt, n, notes_gbnf(), parse_notes,
+                    prompt,
+                    n,
+                    notes_gbnf(),
+                    parse_notes,
                 )
                 pn.notes.append(notes)
                 pn.spans.append((c.start_s, c.end_s))
-                records.append(ChunkRecord(part.index + 1, c.start_char, c.end_char, c.start_s,
-                                           c.end_s, c.tokens, seconds))
+                records.append(
+                    ChunkRecord(
+                        part.index + 1,
+                        c.start_char,
+                        c.end_char,
+                        c.start_s,
+                        c.end_s,
+                        c.tokens,
+                        seconds,
+                    )
+                )
                 all_chunks.append(c)
                 all_prompts.append(prompt)
             pn.rendered_tokens = self.count([n.render() for n in pn.notes])
@@ -582,7 +684,13 @@ class _Job:
             room -= over  # rendering joins notes a little differently from counting them apart
         self.planned = self.pass_no + 1
         summary, flags, _ = self.generate(
-            "final", None, "summary from the notes", text, n, cfg.gbnf(), self.summary_parser(),
+            "final",
+            None,
+            "summary from the notes",
+            text,
+            n,
+            cfg.gbnf(),
+            self.summary_parser(),
             self.quality(answers),
         )
         return self.result(summary, flags, "multi-pass", cfg, fraction, records)
@@ -599,8 +707,11 @@ class _Job:
                     "answer; use a larger context"
                 )
             ratio = room / total
-            self.planned = self.pass_no + sum(
-                max(1, math.floor(len(pn.notes) * ratio)) for pn in mergeable) + 1
+            self.planned = (
+                self.pass_no
+                + sum(max(1, math.floor(len(pn.notes) * ratio)) for pn in mergeable)
+                + 1
+            )
             for pn in mergeable:
                 target = max(1, min(len(pn.notes) - 1, math.floor(len(pn.notes) * ratio)))
                 self.merge_part(pn, target)
@@ -627,9 +738,13 @@ class _Job:
                 queue[:0] = [idx[:half], idx[half:]]
                 continue
             merged, _, _ = self.generate(
-                "merge", pn.part.index + 1,
+                "merge",
+                pn.part.index + 1,
                 f"merging {len(idx)} notes of part {pn.part.index + 1}/{len(self.parts)}",
-                prompt, size, notes_gbnf(), parse_notes,
+                prompt,
+                size,
+                notes_gbnf(),
+                parse_notes,
             )
             new_notes.append(merged)
             new_spans.append((pn.spans[idx[0]][0], pn.spans[idx[-1]][1]))
@@ -675,7 +790,9 @@ def chars_per_token(runner: LlamaRunner) -> float:
     if key not in _CPT:
         answers = [e.answer for e in load_examples()]
         counts = runner.count_tokens(answers)
-        _CPT[key] = min(len(a) / max(1, n) for a, n in zip(answers, counts, strict=True)) * RESERVE_SAFETY
+        _CPT[key] = (
+            min(len(a) / max(1, n) for a, n in zip(answers, counts, strict=True)) * RESERVE_SAFETY
+        )
     return _CPT[key]
 
 

@@ -24,7 +24,14 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+)
 
 from engine import schema
 from engine.errors import GenerationError
@@ -54,13 +61,22 @@ class SummaryLimits:
 
     def max_json_chars(self) -> int:
         """Length of the longest JSON the grammar allows (every string at its limit)."""
-        general = max(len(json.dumps(f)) for f in schema.GENERAL_FIELDS) + len('{"topic":,"complexity":0.00}')
-        section = (len('{"title":"","content":[],"topics":[]}') + self.title
-                   + schema.N_SECTION_BULLETS * (self.bullet + 3)
-                   + schema.N_SECTION_TOPICS * (self.section_topic + 3))
-        return (len('{"introduction":"","sections":[],"topics":[],"general_topics":[]}')
-                + self.introduction + schema.N_SECTIONS * (section + 1)
-                + schema.N_TOPICS * (self.topic + 3) + schema.N_GENERAL_TOPICS * (general + 1))
+        general = max(len(json.dumps(f)) for f in schema.GENERAL_FIELDS) + len(
+            '{"topic":,"complexity":0.00}'
+        )
+        section = (
+            len('{"title":"","content":[],"topics":[]}')
+            + self.title
+            + schema.N_SECTION_BULLETS * (self.bullet + 3)
+            + schema.N_SECTION_TOPICS * (self.section_topic + 3)
+        )
+        return (
+            len('{"introduction":"","sections":[],"topics":[],"general_topics":[]}')
+            + self.introduction
+            + schema.N_SECTIONS * (section + 1)
+            + schema.N_TOPICS * (self.topic + 3)
+            + schema.N_GENERAL_TOPICS * (general + 1)
+        )
 
 
 FULL_LIMITS = SummaryLimits()
@@ -96,7 +112,9 @@ class Notes(BaseModel):
 
 def notes_max_json_chars() -> int:
     """Length of the longest notes JSON the grammar allows."""
-    return len('{"points":[],"terms":[]}') + MAX_POINTS * (MAX_POINT + 3) + MAX_TERMS * (MAX_TERM + 3)
+    return (
+        len('{"points":[],"terms":[]}') + MAX_POINTS * (MAX_POINT + 3) + MAX_TERMS * (MAX_TERM + 3)
+    )
 
 
 def rendered_notes_max_chars() -> int:
@@ -110,7 +128,9 @@ def parse_notes(text: str) -> Notes:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(x) for x in first["loc"]) or "notes"
-        raise GenerationError(f"The model's notes are not valid: {where}: {first['msg']}.") from None
+        raise GenerationError(
+            f"The model's notes are not valid: {where}: {first['msg']}."
+        ) from None
 
 
 # --- grammars -----------------------------------------------------------------------------------

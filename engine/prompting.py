@@ -221,7 +221,8 @@ def choose_examples(
 # --- defusing control tokens in untrusted text ----------------------------------------------------
 
 _CONTROL_LIKE = re.compile(
-    r"</?s>|\[/?INST\]|<\|[^<>|\s]{1,40}\|>|</?(?:start|end)_of_turn>|</?(?:bos|eos|pad|unk)>"
+    r"</?s>|<\|[^<>|\s]{1,40}\|>|</?(?:start|end)_of_[a-z_]{1,20}>|</?(?:bos|eos|pad|unk)>"
+    r"|\[/?(?:INST|TOOL_CALLS|AVAILABLE_TOOLS|TOOL_RESULTS|SYSTEM_PROMPT)\]"
 )
 _ZWSP = "\u200b"
 

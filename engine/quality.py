@@ -39,16 +39,18 @@ SEVERITY = {
 }
 
 _WORD = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?")
-_STOP = frozenset(
-    """a about above after again all also am an and any are as at be because been before being
+# Words that say nothing about a topic (for the order check and bullet comparison).
+_STOP_WORDS = """
+    a about above after again all also am an and any are as at be because been before being
     below between both but by can could did do does doing down during each few for from further
     had has have having he her here hers him his how i if in into is it its itself just let like
     me more most my no nor not now of off on once only or other our out over own really right
     same she should so some such than that the their them then there these they this those
-    through to too under until up very was we were what when where which while who whom why
-    will with would you your yours okay yeah going get got gonna know think thing things kind
-    actually well one two way say said see lot want make made section""".split()
-)
+    through to too under until up very was we were what when where which while who whom why will
+    with would you your yours okay yeah going get got gonna know think thing things kind
+    actually well one two way say said see lot want make made section
+"""
+_STOP = frozenset(_STOP_WORDS.split())
 
 
 @dataclass(frozen=True)
@@ -96,9 +98,13 @@ def copied_example(s: Summary, examples: Iterable[str], transcript: str = "") ->
             sample = sample or " ".join(next(iter(shared)))
     if not hits:
         return []
-    return [Flag("copied_example",
-                 f"{hits} phrase(s) of {COPY_SHINGLE}+ words copied from a few-shot example, "
-                 f"e.g. \u201c{sample}\u201d")]
+    return [
+        Flag(
+            "copied_example",
+            f"{hits} phrase(s) of {COPY_SHINGLE}+ words copied from a few-shot example, "
+            f"e.g. \u201c{sample}\u201d",
+        )
+    ]
 
 
 def _norm(text: str) -> tuple[str, ...]:
@@ -132,12 +138,22 @@ def repeated(s: Summary) -> list[Flag]:
             if shared >= len(a.content) // 2 or (title_a == title_b and shared):
                 same_sections.append((i + 1, j + 1))
     if same_sections:
-        flags.append(Flag("repeated_sections", "sections " + ", ".join(
-            f"{a} and {b}" for a, b in same_sections) + " say the same thing"))
+        flags.append(
+            Flag(
+                "repeated_sections",
+                "sections "
+                + ", ".join(f"{a} and {b}" for a, b in same_sections)
+                + " say the same thing",
+            )
+        )
     if pairs:
-        flags.append(Flag("repeated_bullets",
-                          f"{len(pairs)} bullet(s) repeat another bullet "
-                          f"(first in sections {pairs[0][0]} and {pairs[0][1]})"))
+        flags.append(
+            Flag(
+                "repeated_bullets",
+                f"{len(pairs)} bullet(s) repeat another bullet "
+                f"(first in sections {pairs[0][0]} and {pairs[0][1]})",
+            )
+        )
     return flags
 
 
@@ -149,8 +165,12 @@ def looping(s: Summary) -> list[Flag]:
         if grams:
             gram, n = grams.most_common(1)[0]
             if n >= LOOP_COUNT:
-                return [Flag("looping", f"the phrase \u201c{' '.join(gram)}\u201d repeats {n} times "
-                                        "in one entry")]
+                return [
+                    Flag(
+                        "looping",
+                        f"the phrase \u201c{' '.join(gram)}\u201d repeats {n} times in one entry",
+                    )
+                ]
     return []
 
 
@@ -164,9 +184,11 @@ def section_part_scores(s: Summary, parts: Sequence[str]) -> list[list[float]]:
         df.update(c.keys())
     scores: list[list[float]] = []
     for sec in s.sections:
-        sec_words = {w for w in words(" ".join([sec.title.split(": ", 1)[-1], *sec.content,
-                                                 *sec.topics]))
-                     if w not in _STOP and len(w) > 2}
+        sec_words = {
+            w
+            for w in words(" ".join([sec.title.split(": ", 1)[-1], *sec.content, *sec.topics]))
+            if w not in _STOP and len(w) > 2
+        }
         row = []
         for c in counts:
             row.append(sum(math.log(n / df[w]) * math.log1p(c[w]) for w in sec_words if c[w]))
@@ -190,9 +212,13 @@ def out_of_order(s: Summary, parts: Sequence[str]) -> list[Flag]:
         for y in range(x + 1, len(clear)):
             (sa, pa), (sb, pb) = clear[x], clear[y]
             if pb < pa:
-                return [Flag("sections_out_of_order",
-                             f"section {sa} is about part {pa} of the video but section {sb} "
-                             f"is about the earlier part {pb}")]
+                return [
+                    Flag(
+                        "sections_out_of_order",
+                        f"section {sa} is about part {pa} of the video but section {sb} "
+                        f"is about the earlier part {pb}",
+                    )
+                ]
     return []
 
 

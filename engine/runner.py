@@ -20,10 +20,13 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import signal
+import sys
 import tempfile
 import threading
 import time
+import types
 import weakref
+from collections.abc import Iterator
 from dataclasses import dataclass, fields
 from multiprocessing.process import BaseProcess
 from pathlib import Path
@@ -145,6 +148,29 @@ def _kill_strays() -> None:
         runner._kill()
 
 
+_main_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _main_module_hidden() -> Iterator[None]:
+    """Start a spawn child without it re-running the parent's ``__main__``.
+
+    ``spawn`` re-imports the main script in the child so that functions defined there can be
+    targets. The worker's target lives in ``engine.worker``, and re-running the caller's script
+    breaks (``python - <script``), costs time, or recurses in a script without an
+    ``if __name__ == "__main__"`` guard. A stand-in main module during ``start()`` (which
+    records what the child must import) avoids all three.
+    """
+    with _main_lock:
+        real = sys.modules.get("__main__")
+        sys.modules["__main__"] = types.ModuleType("__main__")
+        try:
+            yield
+        finally:
+            if real is not None:
+                sys.modules["__main__"] = real
+
+
 def _describe_exit(code: int | None) -> str:
     if code is None:
         return "it stopped answering"
@@ -241,13 +267,18 @@ class LlamaRunner:
         """
         sampling = sampling or Sampling()
         if shared_prefix is not None and not prompt.startswith(shared_prefix):
-            raise ConfigError("The shared prefix given to the model runner does not start the prompt.")
+            raise ConfigError(
+                "The shared prefix given to the model runner does not start the prompt."
+            )
         with self._lock:
             self.load(progress, cancel)
             payload = self._request(
-                ("generate", prompt, grammar, sampling, shared_prefix), "generating", progress,
+                ("generate", prompt, grammar, sampling, shared_prefix),
+                "generating",
+                progress,
                 cancel,
-                Path(self.options.model_path).name, None,
+                Path(self.options.model_path).name,
+                None,
             )
             return Generation(**{k: payload[k] for k in _field_names(Generation)})
 
@@ -304,7 +335,8 @@ class LlamaRunner:
             name="vidsum-llama-worker",
             daemon=True,
         )
-        proc.start()
+        with _main_module_hidden():
+            proc.start()
         child_conn.close()
         self._proc, self._conn = proc, parent_conn
 
@@ -342,8 +374,12 @@ class LlamaRunner:
         with self._lock:
             self.load()
             result: list[list[int]] = self._request(
-                ("tokenize", texts, add_bos, special), "tokenizing", None, None,
-                Path(self.options.model_path).name, QUICK_TIMEOUT_S,
+                ("tokenize", texts, add_bos, special),
+                "tokenizing",
+                None,
+                None,
+                Path(self.options.model_path).name,
+                QUICK_TIMEOUT_S,
             )
             return result
 
@@ -420,8 +456,11 @@ class LlamaRunner:
             raise Cancelled("The model was unloaded.")
         path = self.options.model_path
         how = _describe_exit(code)
-        if doing == "loading" and code is not None and -code in (
-            signal.SIGSEGV, signal.SIGABRT, signal.SIGBUS, signal.SIGFPE, signal.SIGILL
+        if (
+            doing == "loading"
+            and code is not None
+            and -code
+            in (signal.SIGSEGV, signal.SIGABRT, signal.SIGBUS, signal.SIGFPE, signal.SIGILL)
         ):
             # A native crash while parsing the file is the file's fault far more often than not.
             raise ModelFileError(

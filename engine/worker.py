@@ -103,38 +103,69 @@ def ggml_type(name: str | None) -> int | None:
         ) from None
 
 
+_LOG_ERROR = 4  # GGML_LOG_LEVEL_ERROR
+_LOG_CONT = 5  # continues the previous message
+
+
 @dataclass
 class _Log:
     """llama.cpp's log: appended to a file (survives a crash) and kept in a ring buffer."""
 
     fd: int
-    lines: collections.deque[str] = field(default_factory=lambda: collections.deque(maxlen=400))
+    path: str
+    lines: collections.deque[tuple[int, str]] = field(
+        default_factory=lambda: collections.deque(maxlen=400)
+    )
     partial: str = ""
+    level: int = 0
+    offset: int = 0  # size of the file at mark()
 
-    def write(self, text: str) -> None:
+    def write(self, level: int, text: str) -> None:
         with contextlib.suppress(OSError):
             os.write(self.fd, text.encode("utf-8", "replace"))
+        if level != _LOG_CONT:
+            self.level = level
         text = self.partial + text
         *done, self.partial = text.split("\n")
-        self.lines.extend(line for line in done if line.strip())
+        self.lines.extend((self.level, line) for line in done if line.strip())
+
+    def mark(self) -> None:
+        """Forget what came before: reason() explains only what happens from here on."""
+        self.lines.clear()
+        self.partial = ""
+        with contextlib.suppress(OSError):
+            self.offset = os.fstat(self.fd).st_size
+
+    def raw_since_mark(self) -> list[str]:
+        """Everything written to the file since mark(), fd 2 included (some of llama.cpp, the
+        grammar parser for one, prints to stderr rather than through the log callback)."""
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self.offset)
+                data = f.read(65536)
+        except OSError:
+            return []
+        return [ln.strip() for ln in data.decode("utf-8", "replace").splitlines() if ln.strip()]
 
     def reason(self) -> str:
-        """The most telling error line from llama.cpp's log, for a user-facing message."""
-        lines = list(self.lines)
-        if self.partial.strip():
-            lines.append(self.partial)
-        for needle in ("error loading model:", "failed to", "error", "invalid"):
-            for line in reversed(lines):
-                low = line.lower()
-                if needle in low:
-                    text = line.strip()
-                    # "llama_model_load: error loading model: X" -> "X"
-                    if "error loading model:" in low:
-                        text = text[low.index("error loading model:") + 20 :].strip()
-                    elif ": " in text and text.split(": ", 1)[0].replace("_", "").isalnum():
-                        text = text.split(": ", 1)[1]
-                    return text
-        return lines[-1].strip() if lines else "llama.cpp gave no reason"
+        """llama.cpp's most specific error since mark(), for a user-facing message."""
+        errors = []
+        for level, line in self.lines:
+            if level != _LOG_ERROR:
+                continue
+            text = line.strip()
+            low = text.lower()
+            if "error loading model:" in low:
+                text = text[low.index("error loading model:") + 20 :].strip()
+            head, sep, tail = text.partition(": ")
+            if sep and head.replace("_", "").isalnum():  # "gguf_init_from_reader: ..." -> "..."
+                text = tail
+            # Generic wrappers ("failed to load model from X") say nothing the caller doesn't know.
+            if "failed to load model" not in text and text not in errors:
+                errors.append(text)
+        if errors:
+            return "; ".join(errors[-2:])
+        return "llama.cpp gave no reason"
 
 
 class Worker:
@@ -161,7 +192,7 @@ class Worker:
         self._abort_on = False
         # ctypes callbacks must stay referenced for as long as llama.cpp may call them.
         self._abort_cb = L.ggml_abort_callback(lambda _data: bool(self.flag.value))
-        self._no_abort_cb = ctypes.cast(None, L.ggml_abort_callback)  # NULL: no callback
+        self._no_abort_cb = L.ggml_abort_callback()  # a NULL function pointer: no callback
         self._load_cb = L.llama_progress_callback(self._on_load_progress)
         self._tok_buf = (L.llama_token * 4096)()
         self._piece = ctypes.create_string_buffer(256)
@@ -188,8 +219,9 @@ class Worker:
         except (BrokenPipeError, EOFError, OSError):
             os._exit(0)  # the parent is gone: nothing left to serve
 
-    def progress(self, stage: str, done: float, total: float | None, rate: float | None,
-                 force: bool = False) -> None:
+    def progress(
+        self, stage: str, done: float, total: float | None, rate: float | None, force: bool = False
+    ) -> None:
         now = time.monotonic()
         if force or now - self._last_progress >= 1.0 / _PROGRESS_HZ:
             self._last_progress = now
@@ -205,7 +237,9 @@ class Worker:
 
     def _set_abort(self, on: bool) -> None:
         if on != self._abort_on:
-            self.L.llama_set_abort_callback(self.ctx, self._abort_cb if on else self._no_abort_cb, None)
+            self.L.llama_set_abort_callback(
+                self.ctx, self._abort_cb if on else self._no_abort_cb, None
+            )
             self._abort_on = on
 
     def serve(self) -> None:
@@ -280,6 +314,7 @@ class Worker:
         mp.n_gpu_layers = opts.n_gpu_layers
         mp.progress_callback = self._load_cb
         self.progress("load", 0.0, 1.0, None, force=True)
+        self.log.mark()
         model = L.llama_model_load_from_file(self.path.encode(), mp)
         if not model:
             self.check_cancel()
@@ -304,7 +339,8 @@ class Worker:
             cp.flash_attn_type = L.LLAMA_FLASH_ATTN_TYPE_AUTO
         else:
             cp.flash_attn_type = (
-                L.LLAMA_FLASH_ATTN_TYPE_ENABLED if opts.flash_attn
+                L.LLAMA_FLASH_ATTN_TYPE_ENABLED
+                if opts.flash_attn
                 else L.LLAMA_FLASH_ATTN_TYPE_DISABLED
             )
         if type_k is not None:
@@ -422,8 +458,10 @@ class Worker:
     def decode(self, tokens: Any, offset: int, n: int) -> None:
         """Evaluate ``tokens[offset:offset+n]`` at the end of the cache (positions implied)."""
         L = self.L
-        ptr = ctypes.cast(ctypes.byref(tokens, offset * ctypes.sizeof(L.llama_token)),
-                          ctypes.POINTER(L.llama_token))
+        ptr = ctypes.cast(
+            ctypes.byref(tokens, offset * ctypes.sizeof(L.llama_token)),
+            ctypes.POINTER(L.llama_token),
+        )
         rc = L.llama_decode(self.ctx, L.llama_batch_get_one(ptr, n))
         if rc == 0:
             self.cached.extend(tokens[offset : offset + n])
@@ -449,9 +487,16 @@ class Worker:
             self.grammars.move_to_end(grammar)
             L.llama_sampler_reset(g)
             return g
+        self.log.mark()
         g = L.llama_sampler_init_grammar(self.vocab, grammar.encode("utf-8"), b"root")
         if not g:
-            raise _Failure("grammar", f"The grammar could not be parsed: {self.log.reason()}")
+            detail = [ln for ln in self.log.raw_since_mark() if "parsing grammar" in ln]
+            reason = (
+                detail[-1].split("parsing grammar:", 1)[-1].strip()
+                if detail
+                else (self.log.reason())
+            )
+            raise _Failure("grammar", f"The grammar could not be parsed: {reason}")
         self.grammars[grammar] = g
         while len(self.grammars) > 4:
             L.llama_sampler_free(self.grammars.popitem(last=False)[1])
@@ -505,7 +550,7 @@ class Worker:
         return int(self.cand["id"][sel])
 
     def allowed(self, grammar: Any, token: int) -> bool:
-        one = self._one_data[0]
+        one: Any = self._one_data[0]
         one.id, one.logit, one.p = token, 1.0, 0.0
         arr = self._one_arr
         arr.size, arr.selected, arr.sorted = 1, -1, False
@@ -544,18 +589,18 @@ class Worker:
         if truncated:
             self.cand[:k] = self._saved[:k]
             arr.size, arr.selected = k, -1
-            token = self.pick_allowed(sm, grammar, topk=False)
-            if token is not None:
-                return token, 1
+            retry = self.pick_allowed(sm, grammar, topk=False)
+            if retry is not None:
+                return retry, 1
         for rung, wide in ((2, self._wide), (3, None)):
             self.fill_candidates()
             if sm.pen is not None:
                 self.apply(sm.pen)
             if wide is not None:
                 self.apply(wide)
-            token = self.pick_allowed(sm, grammar, topk=True)
-            if token is not None:
-                return token, rung
+            retry = self.pick_allowed(sm, grammar, topk=True)
+            if retry is not None:
+                return retry, rung
         raise _Failure(
             "generation",
             "The grammar allows no next token for this model's vocabulary; the grammar and "
@@ -601,8 +646,9 @@ class Worker:
         end = self.prefix_end(tokens, prefix)
         return end if common >= end else 0
 
-    def generate(self, prompt: str, grammar_text: str | None, s: Sampling,
-                 prefix: str | None = None) -> dict[str, Any]:
+    def generate(
+        self, prompt: str, grammar_text: str | None, s: Sampling, prefix: str | None = None
+    ) -> dict[str, Any]:
         self.require_model()
         L = self.L
         t0 = time.perf_counter()
@@ -639,8 +685,9 @@ class Worker:
                 pos += step
                 done = pos - start
                 elapsed = time.perf_counter() - t0
-                self.progress("prompt", done, todo, done / elapsed if elapsed else None,
-                              force=pos == n)
+                self.progress(
+                    "prompt", done, todo, done / elapsed if elapsed else None, force=pos == n
+                )
         t1 = time.perf_counter()
 
         sm = self.samplers(s)
@@ -650,8 +697,16 @@ class Worker:
             for smp in sm.all():
                 L.llama_sampler_free(smp)
 
-    def _sample_loop(self, sm: _Samplers, grammar: Any, s: Sampling, n_prompt: int,
-                     common: int, t0: float, t1: float) -> dict[str, Any]:
+    def _sample_loop(
+        self,
+        sm: _Samplers,
+        grammar: Any,
+        s: Sampling,
+        n_prompt: int,
+        common: int,
+        t0: float,
+        t1: float,
+    ) -> dict[str, Any]:
         L = self.L
         decoder = codecs.getincrementaldecoder("utf-8")("replace")
         parts: list[str] = []
@@ -689,8 +744,9 @@ class Worker:
             slow = time.perf_counter() - td > _SLOW_DECODE_S
         parts.append(decoder.decode(b"", final=True))
         t2 = time.perf_counter()
-        self.progress("generate", generated, None,
-                      generated / (t2 - t1) if t2 > t1 else None, force=True)
+        self.progress(
+            "generate", generated, None, generated / (t2 - t1) if t2 > t1 else None, force=True
+        )
         return {
             "text": "".join(parts),
             "prompt_tokens": n_prompt,
@@ -724,13 +780,13 @@ def worker_main(conn: Connection, flag: Any, log_path: str, parent_pid: int) -> 
     os.environ["GGML_NO_BACKTRACE"] = "1"
     sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
     threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()
-    log = _Log(fd)
+    log = _Log(fd, log_path)
 
     import llama_cpp as L
 
     def on_log(level: int, text: bytes, _data: Any) -> None:
         if level != 1:  # GGML_LOG_LEVEL_DEBUG is noise
-            log.write(text.decode("utf-8", "replace"))
+            log.write(level, text.decode("utf-8", "replace"))
 
     log_cb = L.llama_log_callback(on_log)
     L.llama_log_set(log_cb, None)

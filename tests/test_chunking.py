@@ -6,6 +6,7 @@ tokenizer; the splitter only needs *some* count per piece of text).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -31,11 +32,20 @@ def words(texts: Sequence[str]) -> list[int]:
     return [len(t.split()) for t in texts]
 
 
-def timed(cues: Sequence[tuple[float, float, str]], *, chapters: Sequence[Chapter] = (),
-          description: str | None = None, duration: float | None = None) -> Transcript:
+def timed(
+    cues: Sequence[tuple[float, float, str]],
+    *,
+    chapters: Sequence[Chapter] = (),
+    description: str | None = None,
+    duration: float | None = None,
+) -> Transcript:
     segs = tuple(Segment(a, b, text) for a, b, text in cues)
     return Transcript(
-        Path("talk.srt"), "srt", " ".join(s.text for s in segs), segs, tuple(chapters),
+        Path("talk.srt"),
+        "srt",
+        " ".join(s.text for s in segs),
+        segs,
+        tuple(chapters),
         TranscriptMeta(description=description, duration=duration),
     )
 
@@ -48,7 +58,7 @@ def check_parts(t: Transcript, parts: list[Span], tm: TextMap) -> None:
     """The invariants every split must keep."""
     assert len(parts) == N_PARTS
     assert parts[0].start_char == 0 and parts[-1].end_char == len(t.text)
-    for a, b in zip(parts, parts[1:], strict=False):
+    for a, b in itertools.pairwise(parts):
         assert a.end_char == b.start_char
     assert [p.index for p in parts] == list(range(N_PARTS))
     assert sum(p.tokens for p in parts) == tm.total_tokens
@@ -57,7 +67,7 @@ def check_parts(t: Transcript, parts: list[Span], tm: TextMap) -> None:
         assert parts[-1].end_s == video_end(t, tm)
         for p in parts:
             assert p.start_s is not None and p.end_s is not None and p.start_s <= p.end_s
-        for a, b in zip(parts, parts[1:], strict=False):
+        for a, b in itertools.pairwise(parts):
             assert a.end_s == b.start_s
     else:
         assert all(p.start_s is None and p.end_s is None for p in parts)
@@ -65,7 +75,7 @@ def check_parts(t: Transcript, parts: list[Span], tm: TextMap) -> None:
 
 def check_chunks(t: Transcript, part: Span, chunks: list[Span], limit: int) -> None:
     assert chunks[0].start_char == part.start_char and chunks[-1].end_char == part.end_char
-    for a, b in zip(chunks, chunks[1:], strict=False):
+    for a, b in itertools.pairwise(chunks):
         assert a.end_char == b.start_char
     for c in chunks:
         assert c.tokens <= limit
@@ -118,7 +128,10 @@ def test_fewer_than_five_sentences() -> None:
     tm = TextMap(t, words)
     parts = split_parts(tm)
     check_parts(t, parts, tm)
-    assert [t.text[p.start_char : p.end_char].strip() for p in parts][:2] == ["Hello there.", "Bye."]
+    assert [t.text[p.start_char : p.end_char].strip() for p in parts][:2] == [
+        "Hello there.",
+        "Bye.",
+    ]
     assert all(p.empty for p in parts[2:])
     (only,) = tm.chunk(parts[4], 10)
     assert only.empty and only.start_char == only.end_char == len(t.text)
@@ -158,7 +171,12 @@ def test_few_chapters_are_split_longest_first() -> None:
     check_parts(t, parts, tm)
     assert parts[1].start_s == 120.0 and parts[4].start_s == 3300.0
     assert [p.title for p in parts] == [
-        "Intro", "Main part (1/3)", "Main part (2/3)", "Main part (3/3)", "Q&A"]
+        "Intro",
+        "Main part (1/3)",
+        "Main part (2/3)",
+        "Main part (3/3)",
+        "Q&A",
+    ]
 
 
 def test_chapters_not_starting_at_zero() -> None:
@@ -184,8 +202,13 @@ def test_chapter_list_in_description() -> None:
 
 def test_chapter_longer_than_a_context() -> None:
     cues = [(i * 4.0, i * 4.0 + 3.5, f"Fact {i} is explained in detail now.") for i in range(1500)]
-    chapters = [Chapter(0.0, "A"), Chapter(100.0, "B"), Chapter(5000.0, "C"),
-                Chapter(5500.0, "D"), Chapter(5800.0, "E")]
+    chapters = [
+        Chapter(0.0, "A"),
+        Chapter(100.0, "B"),
+        Chapter(5000.0, "C"),
+        Chapter(5500.0, "D"),
+        Chapter(5800.0, "E"),
+    ]
     t = timed(cues, chapters=chapters)
     tm = TextMap(t, words)
     parts = split_parts(tm)
@@ -193,7 +216,9 @@ def test_chapter_longer_than_a_context() -> None:
     assert parts[1].tokens > 5 * 512
     chunks = tm.chunk(parts[1], 512)
     check_chunks(t, parts[1], chunks, 512)
-    assert len(chunks) == -(-parts[1].tokens // 512) or len(chunks) == -(-parts[1].tokens // 512) + 1
+    assert (
+        len(chunks) == -(-parts[1].tokens // 512) or len(chunks) == -(-parts[1].tokens // 512) + 1
+    )
     # Cut at cue ends: each chunk but the last ends a sentence.
     for c in chunks[:-1]:
         assert t.text[c.start_char : c.end_char].rstrip().endswith("now.")
@@ -223,8 +248,12 @@ def test_chunk_too_small() -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["cs50_2017_lecture3_algorithms.srt", "nat_eliason_felix_ai_agent_interview.yt-dlp-auto.en.vtt",
-             "gotime_100_rob_pike_robert_griesemer.txt"],
+    "name",
+    [
+        "cs50_2017_lecture3_algorithms.srt",
+        "nat_eliason_felix_ai_agent_interview.yt-dlp-auto.en.vtt",
+        "gotime_100_rob_pike_robert_griesemer.txt",
+    ],
 )
 def test_real_talks(name: str) -> None:
     require_shared()
@@ -244,8 +273,11 @@ def test_real_talks(name: str) -> None:
 # --- properties ---------------------------------------------------------------------------------
 
 _word = st.text(alphabet="abcdefghij", min_size=1, max_size=12)
-_cue_text = st.lists(_word, min_size=1, max_size=30).map(" ".join).flatmap(
-    lambda s: st.sampled_from([s, s + ".", s + "?"]))
+_cue_text = (
+    st.lists(_word, min_size=1, max_size=30)
+    .map(" ".join)
+    .flatmap(lambda s: st.sampled_from([s, s + ".", s + "?"]))
+)
 
 
 @st.composite
@@ -262,8 +294,11 @@ def transcripts(draw: st.DrawFn) -> Transcript:
         clock = max(0.0, clock + length + draw(st.floats(-3, 10)))
     end = max(b for _, b, _ in cues)
     chapters = sorted({round(x, 1) for x in draw(st.lists(st.floats(0, end + 50), max_size=12))})
-    return timed(cues, chapters=[Chapter(c, f"ch{c}") for c in chapters],
-                 duration=draw(st.one_of(st.none(), st.floats(0, end * 1.2 + 1))))
+    return timed(
+        cues,
+        chapters=[Chapter(c, f"ch{c}") for c in chapters],
+        duration=draw(st.one_of(st.none(), st.floats(0, end * 1.2 + 1))),
+    )
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -7,6 +7,7 @@ Gemma 3 270M model on a stretch of a real lecture at a 2k context.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from collections.abc import Iterator
@@ -52,7 +53,7 @@ def check_result(t: Transcript, res: LongformResult) -> None:
     """Coverage 1.0 over chunks that partition the transcript; sections timed like the parts."""
     assert res.fraction == 1.0
     assert res.chunks[0].start_char == 0 and res.chunks[-1].end_char == len(t.text)
-    for a, b in zip(res.chunks, res.chunks[1:], strict=False):
+    for a, b in itertools.pairwise(res.chunks):
         assert a.end_char == b.start_char
         assert a.part <= b.part
     assert sum(c.tokens for c in res.chunks) == pytest.approx(res.transcript_tokens, rel=0.01)
@@ -62,13 +63,17 @@ def check_result(t: Transcript, res: LongformResult) -> None:
     if t.timed:
         starts = [sec.start for sec in s.sections]
         ends = [sec.end for sec in s.sections]
-        assert starts[0] == 0.0 and ends[-1] == pytest.approx(max(t.duration or 0, t.segments[-1].end), abs=1e-3)
+        assert starts[0] == 0.0 and ends[-1] == pytest.approx(
+            max(t.duration or 0, t.segments[-1].end), abs=1e-3
+        )
         for n in range(4):
             assert ends[n] == starts[n + 1]
             assert starts[n] <= starts[n + 1]  # type: ignore[operator]
         for sec, part in zip(s.sections, res.parts, strict=True):
-            assert (sec.start, sec.end) == (pytest.approx(part.start_s, abs=1e-3),
-                                            pytest.approx(part.end_s, abs=1e-3))
+            assert (sec.start, sec.end) == (
+                pytest.approx(part.start_s, abs=1e-3),
+                pytest.approx(part.end_s, abs=1e-3),
+            )
 
 
 # --- grammars (no model) ------------------------------------------------------------------------
@@ -91,8 +96,12 @@ def test_compact_limits_stay_inside_the_schema() -> None:
 def test_notes_schema() -> None:
     ok = parse_notes('{"points":["Binary search halves the range."],"terms":["binary search"]}')
     assert ok.render() == "- Binary search halves the range.\nKey terms: binary search"
-    for bad in ('{"points":[],"terms":["a"]}', '{"points":["a"],"terms":["b"],"x":1}',
-                '{"points":["' + "a" * 500 + '"],"terms":["b"]}', '{"points":[" a"],"terms":["b"]}'):
+    for bad in (
+        '{"points":[],"terms":["a"]}',
+        '{"points":["a"],"terms":["b"],"x":1}',
+        '{"points":["' + "a" * 500 + '"],"terms":["b"]}',
+        '{"points":[" a"],"terms":["b"]}',
+    ):
         with pytest.raises(GenerationError):
             parse_notes(bad)
 
@@ -104,13 +113,19 @@ def test_notes_and_compact_grammars_always_validate(tiny: LlamaRunner) -> None:
     """Random weights at temperature 1: whatever comes out, the grammars keep it valid."""
     prompt = (tiny.info.bos_text or "") + "Notes please:"
     for seed in range(8):
-        gen = tiny.generate(prompt, grammar=notes_gbnf(),
-                            sampling=Sampling(temperature=1.0, seed=seed, max_tokens=1500))
+        gen = tiny.generate(
+            prompt,
+            grammar=notes_gbnf(),
+            sampling=Sampling(temperature=1.0, seed=seed, max_tokens=1500),
+        )
         assert gen.stop_reason == "stop"
         assert isinstance(parse_notes(gen.text), Notes)
     for seed in range(3):
-        gen = tiny.generate(prompt, grammar=compact_gbnf(),
-                            sampling=Sampling(temperature=1.0, seed=seed, max_tokens=3500))
+        gen = tiny.generate(
+            prompt,
+            grammar=compact_gbnf(),
+            sampling=Sampling(temperature=1.0, seed=seed, max_tokens=3500),
+        )
         assert gen.stop_reason == "stop"
         s = parse_summary(gen.text)
         assert len(s.introduction) <= COMPACT_LIMITS.introduction
@@ -155,10 +170,15 @@ def test_chapters_from_info_json_set_the_sections(tiny: LlamaRunner, tmp_path: P
     (tmp_path / "lecture.en.srt").symlink_to(TALKS / CS50)
     starts = [0, 95, 700, 1450, 2290, 3100, 4020, 5100]
     info = {
-        "id": "abc123", "title": "CS50 Lecture 3", "extractor": "youtube",
-        "webpage_url": "https://www.youtube.com/watch?v=abc123", "duration": 5815,
-        "chapters": [{"start_time": s, "end_time": e, "title": f"Chapter {n}"}
-                     for n, (s, e) in enumerate(zip(starts, [*starts[1:], 5815], strict=True))],
+        "id": "abc123",
+        "title": "CS50 Lecture 3",
+        "extractor": "youtube",
+        "webpage_url": "https://www.youtube.com/watch?v=abc123",
+        "duration": 5815,
+        "chapters": [
+            {"start_time": s, "end_time": e, "title": f"Chapter {n}"}
+            for n, (s, e) in enumerate(zip(starts, [*starts[1:], 5815], strict=True))
+        ],
     }
     (tmp_path / "lecture.info.json").write_text(json.dumps(info), encoding="utf-8")
     t = load_transcript(tmp_path / "lecture.info.json")
@@ -190,7 +210,9 @@ def test_gemma_long_lecture_stretch_at_2k(gemma_path: Path) -> None:
     """25 minutes of the lecture (~6.5k tokens, 3x the context) on the real model."""
     require_shared()
     full = load_transcript(TALKS / CS50)
-    segs = tuple(s for s in full.segments if s.end <= float(os.environ.get("VIDSUM_TEST_SECONDS", 600)))
+    segs = tuple(
+        s for s in full.segments if s.end <= float(os.environ.get("VIDSUM_TEST_SECONDS", 600))
+    )
     t = replace(full, text=" ".join(s.text for s in segs), segments=segs)
     with LlamaRunner(LoadOptions(model_path=gemma_path, n_ctx=2048)) as r:
         r.load()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from engine.prompting import load_examples
@@ -28,18 +29,20 @@ def codes(flags: list[Flag]) -> list[str]:
 
 
 def part_texts(transcript: str) -> list[str]:
-    """The example transcript in five consecutive runs of paragraphs (its sections' order)."""
-    paras = [p for p in transcript.split("\n\n") if p.strip()]
-    k = len(paras)
-    return ["\n\n".join(paras[i * k // 5 : (i + 1) * k // 5]) for i in range(5)]
+    """The example transcript's five parts (it marks them ``[Part N]``, as the prompt does)."""
+    parts = re.split(r"\[Part [1-5]\]\n", transcript)
+    assert parts[0] == "" and len(parts) == 6
+    return parts[1:]
 
 
 def test_clean_summaries_are_not_flagged() -> None:
     for n in range(3):
         s, _, transcript = example(n)
         others = [example(m)[1] for m in range(3) if m != n]
-        assert check_summary(s, examples=others, transcript=transcript,
-                             parts=part_texts(transcript)) == []
+        assert (
+            check_summary(s, examples=others, transcript=transcript, parts=part_texts(transcript))
+            == []
+        )
 
 
 def test_copy_of_an_example_is_flagged() -> None:

@@ -17,13 +17,15 @@ from engine.progress import CancelToken, Progress
 from engine.runner import Generation, LlamaRunner, LoadOptions, Sampling, physical_cores
 
 # A small JSON-ish grammar and a regex that accepts exactly its language.
-PERSON_GBNF = r"""root ::= "{\"name\":\"" name "\",\"age\":" age ",\"tags\":[" tag ("," tag){0,2} "]}"
+PERSON_GBNF = r"""root ::= "{\"name\":\"" name "\",\"age\":" age ",\"tags\":[" tags "]}"
+tags ::= tag ("," tag){0,2}
 name ::= [A-Za-z] [a-z ]{0,14} [a-z]
 age ::= [1-9] [0-9]?
 tag ::= "\"" [a-z]{1,8} "\""
 """
 PERSON_RE = re.compile(
-    r'\{"name":"[A-Za-z][a-z ]{0,14}[a-z]","age":[1-9][0-9]?,"tags":\["[a-z]{1,8}"(,"[a-z]{1,8}"){0,2}\]\}'
+    r'\{"name":"[A-Za-z][a-z ]{0,14}[a-z]","age":[1-9][0-9]?,'
+    r'"tags":\["[a-z]{1,8}"(,"[a-z]{1,8}"){0,2}\]\}'
 )
 GEMMA_INSTR = "<bos>You write one JSON record per request.\n\n"
 GEMMA_PERSON = GEMMA_INSTR + "Here is a JSON record describing one person, with three tags:\n"
@@ -49,7 +51,9 @@ def alive(pid: int) -> bool:
 
 @pytest.fixture(scope="module")
 def gemma(gemma_path: Path) -> Iterator[LlamaRunner]:
-    with LlamaRunner(LoadOptions(gemma_path, n_ctx=4096)) as runner:
+    # One thread: llama.cpp's threads spin at barriers, which collapses on a shared, busy CI
+    # machine (measured 5x slower with two threads there).
+    with LlamaRunner(LoadOptions(gemma_path, n_ctx=4096, n_threads=1)) as runner:
         runner.load()
         yield runner
 
@@ -78,7 +82,7 @@ def test_gemma_model_info(gemma: LlamaRunner, gemma_path: Path) -> None:
     assert info.expert_count == 0
     assert "Q4_K" in info.description
     assert info.n_gpu_layers == 0  # default: CPU, whatever the build
-    assert info.n_threads == physical_cores()
+    assert info.n_threads == 1
 
 
 def test_tiny_models_info(tiny: LlamaRunner, tiny_moe_path: Path) -> None:
@@ -95,6 +99,7 @@ def test_load_is_idempotent_and_reports_progress(tiny_llama_path: Path) -> None:
     events: list[Progress] = []
     with LlamaRunner(LoadOptions(tiny_llama_path, n_ctx=512)) as runner:
         first = runner.load(progress=events.append)
+        assert first.n_threads == physical_cores()  # the default
         pid = runner.pid
         assert runner.load() is first and runner.pid == pid
     assert events and all(e.stage == "load" for e in events)
@@ -150,10 +155,12 @@ def test_same_seed_same_output(gemma: LlamaRunner, gemma_path: Path) -> None:
     sampling = Sampling(temperature=1.0, seed=1234, max_tokens=40)
     a = gemma.generate(GEMMA_PERSON, grammar=None, sampling=sampling)
     b = gemma.generate(GEMMA_PERSON, grammar=None, sampling=sampling)
-    c = gemma.generate(GEMMA_PERSON, grammar=None, sampling=Sampling(temperature=1.0, seed=99, max_tokens=40))
+    c = gemma.generate(
+        GEMMA_PERSON, grammar=None, sampling=Sampling(temperature=1.0, seed=99, max_tokens=40)
+    )
     assert a.text == b.text
     assert a.text != c.text
-    with LlamaRunner(LoadOptions(gemma_path, n_ctx=4096)) as fresh:
+    with LlamaRunner(LoadOptions(gemma_path, n_ctx=4096, n_threads=1)) as fresh:
         assert fresh.generate(GEMMA_PERSON, grammar=None, sampling=sampling).text == a.text
 
 
@@ -199,7 +206,7 @@ def test_bad_grammar_and_long_prompt(tiny: LlamaRunner) -> None:
 
 def common_prefix(a: list[int], b: list[int]) -> int:
     n = 0
-    for x, y in zip(a, b):
+    for x, y in zip(a, b, strict=False):
         if x != y:
             break
         n += 1
@@ -207,7 +214,7 @@ def common_prefix(a: list[int], b: list[int]) -> int:
 
 
 def test_prefix_reuse_evaluates_only_new_tokens(gemma: LlamaRunner, gemma_path: Path) -> None:
-    shared = "<bos>Instructions: summarize the transcript.\n\n" + FILLER * 12
+    shared = "<bos>Instructions: summarize the transcript.\n\n" + FILLER * 20
     first = shared + "Transcript: the borrow checker rejects aliasing mutable references.\n"
     second = shared + "Transcript: a garbage collector traces reachable objects from roots.\n"
     sampling = Sampling(temperature=1.0, seed=3, max_tokens=12)
@@ -226,8 +233,11 @@ def test_prefix_reuse_evaluates_only_new_tokens(gemma: LlamaRunner, gemma_path: 
     assert g4.prompt_evaluated <= 1.05 * new_tokens + 1
     assert g1.prompt_evaluated <= g1.prompt_tokens
     # Reused or not, the result is the one a fresh runner gives.
-    with LlamaRunner(LoadOptions(gemma_path, n_ctx=4096)) as fresh:
-        assert fresh.generate(second, grammar=None, sampling=sampling, shared_prefix=shared).text == g2.text
+    with LlamaRunner(LoadOptions(gemma_path, n_ctx=4096, n_threads=1)) as fresh:
+        assert (
+            fresh.generate(second, grammar=None, sampling=sampling, shared_prefix=shared).text
+            == g2.text
+        )
 
 
 # --- cancel -----------------------------------------------------------------------------------
@@ -254,7 +264,10 @@ def test_cancel_during_long_prompt(gemma: LlamaRunner, gemma_path: Path) -> None
 
     with pytest.raises(Cancelled):
         gemma.generate(
-            long_prompt, grammar=None, shared_prefix=GEMMA_INSTR, progress=on_progress,
+            long_prompt,
+            grammar=None,
+            shared_prefix=GEMMA_INSTR,
+            progress=on_progress,
             cancel=cancel,
         )
     latency = time.monotonic() - cancelled_at[0]
@@ -269,7 +282,7 @@ def test_cancel_during_long_prompt(gemma: LlamaRunner, gemma_path: Path) -> None
         GEMMA_PERSON, grammar=PERSON_GBNF, sampling=sampling, shared_prefix=GEMMA_INSTR
     )
     assert after.prompt_evaluated < after.prompt_tokens  # the instructions came from the cache
-    with LlamaRunner(LoadOptions(gemma_path, n_ctx=4096)) as fresh:
+    with LlamaRunner(LoadOptions(gemma_path, n_ctx=4096, n_threads=1)) as fresh:
         again = fresh.generate(
             GEMMA_PERSON, grammar=PERSON_GBNF, sampling=sampling, shared_prefix=GEMMA_INSTR
         )
