@@ -48,7 +48,7 @@ S_SENTENCE_CUE = 2.0
 PAUSE_BONUS_PER_S = 0.5
 PAUSE_BONUS_MAX = 1.5
 
-TokenCounter = Callable[[Sequence[str]], list[int]]
+TokenCounter = Callable[[list[str]], list[int]]
 
 _SENTENCE_END = re.compile(r"[.!?…。！？](?:[\"'”’)\]]*)\s+")
 _SENTENCE_TAIL = re.compile(r"[.!?…。！？][\"'”’)\]]*\s*$")

@@ -226,6 +226,9 @@ def build_parser() -> argparse.ArgumentParser:
         pass
     else:
         register(sub)
+    from engine.bench import register as register_bench
+
+    register_bench(sub)
     return p
 
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass, fields
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 
 from engine.errors import (
     Cancelled,
@@ -148,6 +148,12 @@ def _kill_strays() -> None:
         runner._kill()
 
 
+# Signals of a crash in native code (not of being killed from outside).
+_NATIVE_CRASHES = {
+    int(getattr(signal, name))
+    for name in ("SIGSEGV", "SIGABRT", "SIGBUS", "SIGFPE", "SIGILL")
+    if hasattr(signal, name)
+}
 _main_lock = threading.Lock()
 
 
@@ -179,7 +185,8 @@ def _describe_exit(code: int | None) -> str:
             name = signal.Signals(-code).name
         except ValueError:
             name = "unknown"
-        hint = ", often the system running out of memory" if -code == signal.SIGKILL else ""
+        oom = getattr(signal, "SIGKILL", None)  # absent on Windows
+        hint = ", often the system running out of memory" if -code == oom else ""
         return f"signal {-code}: {name}{hint}"
     return f"exit status {code}"
 
@@ -236,6 +243,7 @@ class LlamaRunner:
             emit(progress, Progress("load", 0, 1, message="Starting the model worker", item=item))
             self._start()
             payload = self._request(("load", opts), "loading", progress, cancel, item, None)
+            payload["path"] = path
             self._info = ModelInfo(**{k: payload[k] for k in _field_names(ModelInfo)})
             emit(progress, Progress("load", 1, 1, message="Model loaded", item=item))
             return self._info
@@ -417,14 +425,14 @@ class LlamaRunner:
                     f"The model worker did not answer within {timeout:.0f} s while {doing} "
                     f"with {item}; it was stopped and the library was not changed."
                 )
-            ready = multiprocessing.connection.wait([conn, proc.sentinel], _POLL_S)
-            if not ready:
-                continue
             try:
+                ready = multiprocessing.connection.wait([conn, proc.sentinel], _POLL_S)
+                if not ready:
+                    continue
                 if not conn.poll():
                     self._crashed(doing)
                 reply = conn.recv()
-            except (OSError, EOFError):
+            except (OSError, EOFError, ValueError):  # ValueError: closed by close() meanwhile
                 self._crashed(doing)
             kind = reply[0]
             if kind == "progress":
@@ -443,7 +451,7 @@ class LlamaRunner:
                 self._raise_error(msg, reply[1], reply[2])
             raise ModelError(f"The model worker sent an unexpected reply {kind!r}.")
 
-    def _crashed(self, doing: str) -> None:
+    def _crashed(self, doing: str) -> NoReturn:
         proc = self._proc
         code: int | None = None
         if proc is not None:
@@ -456,12 +464,7 @@ class LlamaRunner:
             raise Cancelled("The model was unloaded.")
         path = self.options.model_path
         how = _describe_exit(code)
-        if (
-            doing == "loading"
-            and code is not None
-            and -code
-            in (signal.SIGSEGV, signal.SIGABRT, signal.SIGBUS, signal.SIGFPE, signal.SIGILL)
-        ):
+        if doing == "loading" and code is not None and -code in _NATIVE_CRASHES:
             # A native crash while parsing the file is the file's fault far more often than not.
             raise ModelFileError(
                 path,
@@ -476,7 +479,7 @@ class LlamaRunner:
             message += f" Last llama.cpp messages:\n{tail}"
         raise WorkerCrashed(message)
 
-    def _raise_error(self, msg: tuple[Any, ...], kind: str, message: str) -> None:
+    def _raise_error(self, msg: tuple[Any, ...], kind: str, message: str) -> NoReturn:
         path = Path(self.options.model_path)
         if msg[0] == "load":
             self._kill()  # nothing useful is loaded; the next load starts clean

@@ -263,7 +263,7 @@ def _one(
         return FileResult(file=path, id=existing, title=title, summary=entry.summary, skipped=True)
     started = time.monotonic()
     try:
-        summary, gen, coverage = summarize_transcript(
+        summary, gen, coverage, flags = summarize_transcript(
             transcript, batch, progress=_tagged(progress, path.name), cancel=cancel
         )
     except Cancelled:
@@ -293,7 +293,7 @@ def _one(
             summary=summary,
             provenance=provenance,
             coverage=coverage,
-            flags=[],
+            flags=flags,
             dedupe_key=key,
         )
     )

@@ -4,15 +4,15 @@ Everything native lives here, so a segfault, an abort or the OOM killer takes do
 and never the caller. The protocol is small picklable tuples over a ``multiprocessing`` pipe:
 
 parent -> child: ``("load", LoadOptions)``, ``("tokenize", texts, add_bos, special)``,
-                 ``("generate", prompt, grammar, Sampling)``, ``("close",)``
+                 ``("generate", prompt, grammar, Sampling, shared_prefix)``, ``("close",)``
 child -> parent: ``("progress", stage, done, total, rate)`` (any number, throttled), then one of
                  ``("ok", payload)``, ``("cancelled",)``, ``("error", kind, message)``
 
 Cancellation is a shared int (``flag``) the parent sets: checked between prompt chunks and
 between tokens, and inside long ``llama_decode`` calls through llama.cpp's abort callback.
 llama.cpp's log goes to an append-only file (the parent reads its tail after a crash) and to a
-ring buffer here (for load-failure messages); fd 2 is pointed at the same file so native
-``GGML_ABORT`` messages land there too.
+ring buffer here (for load-failure messages); fds 1 and 2 point at the same file, so native
+``GGML_ABORT`` messages and Python tracebacks land there too and never on the caller's terminal.
 
 The hot loop touches no Python per vocabulary entry: logits are copied into one preallocated
 ``llama_token_data`` array with numpy, and llama.cpp's samplers do the rest in C.
@@ -210,6 +210,9 @@ class Worker:
         self._cand_arr: Any = None
         self._cand_base = 0
         self._wide = L.llama_sampler_init_top_k(_WIDE_K)
+        self._utf8: np.ndarray | None = None  # see utf8_table()
+        self._strict = codecs.getincrementaldecoder("utf-8")("strict")
+        self._pending = b""  # bytes of an incomplete last character of the output so far
 
     # --- plumbing -----------------------------------------------------------------------------
 
@@ -285,6 +288,8 @@ class Worker:
             L.llama_model_free(self.model)
             self.model = None
         self.cached = []
+        self._prefix_text, self._prefix_tokens = None, []
+        self._utf8 = None
 
     def meta(self, key: str) -> str | None:
         L = self.L
@@ -300,7 +305,7 @@ class Worker:
     def token_text(self, token: int) -> str:
         if token < 0:
             return ""
-        return self.piece(token, special=True).decode("utf-8", "replace")
+        return self.piece(token).decode("utf-8", "replace")
 
     def load(self, opts: LoadOptions) -> dict[str, Any]:
         from engine.runner import physical_cores
@@ -375,6 +380,7 @@ class Worker:
             sorted=False,
         )
 
+        self.utf8_table()  # a fraction of a second for a 262k vocabulary; here, not mid-answer
         arch = self.meta("general.architecture") or "unknown"
         expert_count = self.meta(f"{arch}.expert_count")
         supports_gpu = bool(L.llama_supports_gpu_offload())
@@ -430,7 +436,9 @@ class Worker:
             )
         return list(self._tok_buf[:n])
 
-    def piece(self, token: int, special: bool = False) -> bytes:
+    def piece(self, token: int, special: bool = True) -> bytes:
+        """A token's bytes as the grammar sees them: control tokens rendered as their text, so
+        the output is exactly what the grammar checked."""
         n = self.L.llama_token_to_piece(
             self.vocab, token, self._piece, len(self._piece), 0, special
         )
@@ -549,7 +557,42 @@ class Worker:
             raise _Failure("internal", "the sampler chain selected no token")
         return int(self.cand["id"][sel])
 
+    def utf8_table(self) -> np.ndarray:
+        """Per token: may its bytes follow a complete character? (strict UTF-8, built once)
+
+        llama.cpp's grammar decodes bytes leniently (overlong forms, surrogates, stray
+        continuation bytes each count as one character), while the text is decoded strictly;
+        byte-fallback tokens could then give text the grammar never saw (longer strings,
+        U+FFFD). With a grammar, only tokens that keep the output valid UTF-8 are sampled.
+        """
+        if self._utf8 is None:
+            table = np.ones(self.n_vocab, dtype=bool)
+            for token in range(self.n_vocab):
+                piece = self.piece(token)
+                if piece and max(piece) >= 0x80:
+                    table[token] = self.valid_utf8_prefix(piece)
+            self._utf8 = table
+        return self._utf8
+
+    def valid_utf8_prefix(self, data: bytes) -> bool:
+        """``data`` is valid UTF-8, except perhaps for an incomplete last character."""
+        self._strict.reset()
+        try:
+            self._strict.decode(data, final=False)
+        except UnicodeDecodeError:
+            return False
+        return True
+
+    def utf8_ok(self, token: int) -> bool:
+        if not self._pending:
+            return bool(self.utf8_table()[token])
+        if self.L.llama_vocab_is_eog(self.vocab, token):
+            return True
+        return self.valid_utf8_prefix(self._pending + self.piece(token))
+
     def allowed(self, grammar: Any, token: int) -> bool:
+        if not self.utf8_ok(token):
+            return False
         one: Any = self._one_data[0]
         one.id, one.logit, one.p = token, 1.0, 0.0
         arr = self._one_arr
@@ -614,7 +657,15 @@ class Worker:
         # Rejected tokens are now -inf in place, so the array is no longer sorted; a sampler
         # trusting a stale flag would take a -inf logit for the maximum.
         arr.sorted = False
-        if not np.isfinite(self.cand["logit"][: arr.size]).any():
+        logits = self.cand["logit"][: arr.size]
+        live = np.flatnonzero(np.isfinite(logits))
+        ids = self.cand["id"][live]
+        if self._pending:
+            bad = live[[not self.utf8_ok(int(t)) for t in ids]]
+        else:
+            bad = live[~self.utf8_table()[ids]]
+        logits[bad] = -np.inf
+        if len(bad) == len(live):
             return None
         if topk and sm.topk is not None:
             self.apply(sm.topk)
@@ -709,6 +760,7 @@ class Worker:
     ) -> dict[str, Any]:
         L = self.L
         decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self._pending = b""
         parts: list[str] = []
         limit = min(s.max_tokens, self.n_ctx - n_prompt)
         generated = 0
@@ -732,6 +784,7 @@ class Worker:
                 stop = "stop"
                 break
             parts.append(decoder.decode(self.piece(token)))
+            self._pending = decoder.getstate()[0]
             generated += 1
             now = time.perf_counter()
             self.progress("generate", generated, None, generated / (now - t1) if now > t1 else None)

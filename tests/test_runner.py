@@ -146,6 +146,37 @@ def test_grammar_holds_across_seeds_tiny(tiny: LlamaRunner) -> None:
     assert len(texts) > 10  # seeds matter
 
 
+def test_output_is_the_text_the_grammar_checked(tiny: LlamaRunner) -> None:
+    """Random weights pick byte tokens and control tokens freely. The grammar decodes bytes
+    leniently (an overlong form counts as one character) and sees control tokens as their text;
+    the output must be that same text: valid UTF-8 (no U+FFFD) and within the grammar's bounds.
+    """
+    gbnf = r"""root ::= "\"" c (c | " "){0,118} c "\""
+c ::= [^"\\\x00-\x20\x7f-\xa0]
+"""
+    string = re.compile(
+        r'"[^"\\\x00-\x20\x7f-\xa0][^"\\\x00-\x1f\x7f-\xa0]{0,118}[^"\\\x00-\x20\x7f-\xa0]"'
+    )
+    for seed in range(25):
+        gen = tiny.generate(
+            TINY_PERSON, grammar=gbnf, sampling=Sampling(temperature=1.5, top_k=0, seed=seed)
+        )
+        assert "\ufffd" not in gen.text, gen.text
+        assert string.fullmatch(gen.text), gen.text
+
+
+def test_control_tokens_keep_their_text(tiny: LlamaRunner) -> None:
+    # "[INST]" is one control token in this vocabulary, and the grammar accepts it as the text
+    # "[INST]"; dropping it from the output (llama.cpp's default rendering) loses that text.
+    texts = {
+        tiny.generate(
+            TINY_PERSON, grammar='root ::= "[INST]" [a-z]', sampling=Sampling(seed=s)
+        ).text
+        for s in range(12)
+    }
+    assert all(re.fullmatch(r"\[INST\][a-z]", t) for t in texts), texts
+
+
 def test_greedy_with_grammar(tiny: LlamaRunner) -> None:
     gen = tiny.generate(TINY_PERSON, grammar=PERSON_GBNF, sampling=Sampling(temperature=0.0))
     check_person(gen)

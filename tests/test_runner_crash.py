@@ -154,3 +154,35 @@ def test_truncated_real_model_reason(tmp_path: Path, gemma_path: Path) -> None:
     assert str(path) in message
     # llama.cpp's own reason, taken from its log, not a generic line.
     assert "corrupt" in message or "bounds" in message or "failed" in message, message
+
+
+def test_close_from_another_thread_during_generation(tiny_llama_path: Path) -> None:
+    """A UI unloading the model mid-answer: the generating call ends with Cancelled, promptly."""
+    import threading
+
+    runner = LlamaRunner(LoadOptions(tiny_llama_path, n_ctx=32768, n_threads=1))
+    runner.load()
+    started = threading.Event()
+    outcome: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            runner.generate(
+                PROMPT,
+                grammar=None,
+                sampling=Sampling(max_tokens=100_000),
+                progress=lambda p: started.set() if p.stage == "generate" else None,
+            )
+        except BaseException as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=work)
+    thread.start()
+    assert started.wait(30)
+    pid = runner.pid
+    t0 = time.monotonic()
+    runner.close()
+    thread.join(10)
+    assert not thread.is_alive() and time.monotonic() - t0 < 5
+    assert len(outcome) == 1 and isinstance(outcome[0], Cancelled), outcome
+    assert pid is not None and runner.pid is None
