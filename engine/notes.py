@@ -82,7 +82,7 @@ class SummaryLimits:
 FULL_LIMITS = SummaryLimits()
 # Small enough that answer + instructions + five parts' notes fit a 2k context; still well
 # inside the schema's limits, so a compact summary is an ordinary Summary.
-COMPACT_LIMITS = SummaryLimits(introduction=280, title=60, bullet=90, section_topic=28, topic=24)
+COMPACT_LIMITS = SummaryLimits(introduction=200, title=48, bullet=72, section_topic=24, topic=20)
 
 Point = Annotated[str, StringConstraints(max_length=MAX_POINT)]
 Term = Annotated[str, StringConstraints(max_length=MAX_TERM)]
