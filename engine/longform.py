@@ -20,6 +20,7 @@ seed, and if every attempt is flagged the least flagged one comes back with its 
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import string
@@ -193,6 +194,21 @@ EMPTY_PART = "(nothing is said in this part)"
 @cache
 def _template(name: str) -> string.Template:
     return string.Template(resources.files("prompts").joinpath(name).read_text(encoding="utf-8"))
+
+
+@cache
+def notes_example() -> tuple[str, str]:
+    """The one worked example of the notes prompt: (user message, assistant answer).
+
+    Small models copy the format of an example far better than they follow a description of
+    it; one short example costs ~250 tokens, evaluated once per batch (the KV cache keeps it).
+    """
+    data = json.loads(
+        resources.files("prompts").joinpath("notes_example.json").read_text(encoding="utf-8")
+    )
+    answer = json.dumps(data["notes"], ensure_ascii=False, separators=(",", ":"))
+    parse_notes(answer)  # the example obeys its own grammar's schema
+    return f"{data['header']}\n\n{data['stretch']}", answer
 
 
 def notes_instructions() -> str:
@@ -382,6 +398,7 @@ class _Job:
                 last_error = str(exc)
                 log.info("%s, attempt %d: %s", label, attempt + 1, last_error)
                 continue
+            log.debug("%s, attempt %d: %s", label, attempt + 1, gen.text)
             flags = accept(value) if accept else []
             if flags:
                 log.info(
@@ -516,7 +533,13 @@ class _Job:
     # multi-pass
 
     def notes_prompt(self, body: str) -> str:
-        messages = [Message("system", notes_instructions()), Message("user", body)]
+        example, answer = notes_example()
+        messages = [
+            Message("system", notes_instructions()),
+            Message("user", example),
+            Message("assistant", answer),
+            Message("user", body),
+        ]
         return render_messages(messages, self.chat, add_generation_prompt=True)
 
     def chunk_body(self, part: Span, chunk: Span | None, k: int, n: int, text: str) -> str:

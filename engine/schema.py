@@ -8,11 +8,19 @@ the transcript's timings afterwards.
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from typing import Annotated, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 # The 12 general fields, verbatim from the seed run's instructions (a fact, reused as-is).
 GENERAL_FIELDS: tuple[str, ...] = (
@@ -186,7 +194,7 @@ class Summary(_Strict):
         timed = [s for s in self.sections if s.start is not None]
         if timed and len(timed) != len(self.sections):
             raise ValueError("either every section has a time range or none has")
-        for a, b in zip(timed, timed[1:]):
+        for a, b in itertools.pairwise(timed):
             assert a.start is not None and b.start is not None
             if b.start < a.start:
                 raise ValueError("section time ranges are out of order")

@@ -303,12 +303,13 @@ def _one(
 
 
 def _tagged(progress: ProgressCallback | None, item: str) -> ProgressCallback | None:
-    """Stamp events from the runner with the file they belong to."""
+    """Stamp events from the runner with the file they belong to (the runner names the model
+    file; a caller tracking files, like the TUI's queue, needs the transcript's name)."""
     if progress is None:
         return None
 
     def forward(ev: Progress) -> None:
-        if ev.item is None:
+        if ev.item != item:
             with contextlib.suppress(Exception):
                 ev = Progress(ev.stage, ev.done, ev.total, ev.rate, ev.unit, ev.message, item, ev.extra)
         progress(ev)

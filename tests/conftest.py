@@ -15,7 +15,9 @@ SEED = SHARED_DATA / "seed-run"
 
 
 @pytest.fixture(autouse=True)
-def isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def isolated_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
     home = tmp_path_factory.mktemp("vidsum-home")
     monkeypatch.setenv("VIDSUM_HOME", str(home))
     monkeypatch.setenv("HF_HOME", str(home / "hf"))

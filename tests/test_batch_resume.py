@@ -32,10 +32,25 @@ def test_kill9_mid_batch_then_rerun_finishes_without_redoing(
 ) -> None:
     files = _talks(tmp_path, 3)
     env = {**os.environ, "VIDSUM_HOME": str(isolated_home)}
-    cmd = [sys.executable, "-m", "tui.launcher", "summarize", "--json", "-q",
-           "--model", str(tiny_llama_path), *map(str, files)]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)
+    cmd = [
+        sys.executable,
+        "-m",
+        "tui.launcher",
+        "summarize",
+        "--json",
+        "-q",
+        "--model",
+        str(tiny_llama_path),
+        *map(str, files),
+    ]
+    proc = subprocess.Popen(
+        cmd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     assert proc.stdout is not None
     first = json.loads(proc.stdout.readline())  # the first summary is stored...
     assert "id" in first, first

@@ -18,8 +18,9 @@ VIDSUM = [sys.executable, "-m", "tui.launcher"]
 
 def run(args: list[str], home: Path, timeout: float = 900) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "VIDSUM_HOME": str(home), "HF_HOME": str(home / "hf")}
-    return subprocess.run([*VIDSUM, *args], env=env, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [*VIDSUM, *args], env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 @pytest.mark.slow
@@ -33,7 +34,9 @@ def test_summarize_rust_on_default_model_then_rerun_is_noop(isolated_home: Path)
     obj = lines[0]
     assert obj["file"] == str(rust)
     summary = Summary.model_validate(obj["summary"])  # every rule of the schema
-    assert [s.title.split(":")[0] for s in summary.sections] == [f"Section {i}" for i in range(1, 6)]
+    assert [s.title.split(":")[0] for s in summary.sections] == [
+        f"Section {i}" for i in range(1, 6)
+    ]
     assert "default model" in first.stderr.lower()  # says it fell back to the offline default
 
     listed = run(["library", "list", "--json"], isolated_home)
@@ -50,8 +53,15 @@ def test_summarize_rust_on_default_model_then_rerun_is_noop(isolated_home: Path)
     data = json.loads(shown.stdout)
     assert {"id", "title", "source", "summary", "coverage", "provenance"} <= set(data)
     prov = data["provenance"]
-    for key in ("model", "model_sha256", "quant", "prompt_tokens", "prompt_seconds",
-                "generated_tokens", "generation_seconds"):
+    for key in (
+        "model",
+        "model_sha256",
+        "quant",
+        "prompt_tokens",
+        "prompt_seconds",
+        "generated_tokens",
+        "generation_seconds",
+    ):
         assert key in prov, key
     assert prov["generated_tokens"] > 0 and prov["generation_seconds"] > 0
     assert data["coverage"]["fraction"] == 1.0
@@ -61,8 +71,9 @@ def test_summarize_rust_on_default_model_then_rerun_is_noop(isolated_home: Path)
     assert md.returncode == 0 and summary.sections[0].title in md.stdout
 
 
-def test_bad_input_is_reported_per_file_with_nonzero_exit(isolated_home: Path, tmp_path: Path,
-                                                          tiny_llama_path: Path) -> None:
+def test_bad_input_is_reported_per_file_with_nonzero_exit(
+    isolated_home: Path, tmp_path: Path, tiny_llama_path: Path
+) -> None:
     bad = tmp_path / "broken.srt"
     bad.write_bytes(b"\x00\x01\x02garbage")
     res = run(["summarize", str(bad), "--json", "--model", str(tiny_llama_path)], isolated_home)

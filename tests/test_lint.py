@@ -34,6 +34,7 @@ def _tool(name: str) -> str:
     ids=["ruff", "ruff-format", "import-linter", "mypy"],
 )
 def test_static_check(cmd: list[str]) -> None:
-    proc = subprocess.run([_tool(cmd[0]), *cmd[1:]], cwd=REPO, capture_output=True, text=True,
-                          timeout=600)
+    proc = subprocess.run(
+        [_tool(cmd[0]), *cmd[1:]], cwd=REPO, capture_output=True, text=True, timeout=600
+    )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]

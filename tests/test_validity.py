@@ -33,8 +33,9 @@ def test_constrained_generations_always_validate(
             gen = runner.generate(
                 PROMPT,
                 grammar=grammar,
-                sampling=Sampling(temperature=1.0, top_k=0, top_p=1.0, min_p=0.0, seed=seed,
-                                  max_tokens=N_CTX - 64),
+                sampling=Sampling(
+                    temperature=1.0, top_k=0, top_p=1.0, min_p=0.0, seed=seed, max_tokens=N_CTX - 64
+                ),
             )
             try:
                 assert gen.stop_reason != "length", "hit the token limit"

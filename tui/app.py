@@ -6,6 +6,7 @@ the user browses the library. The app talks to ``engine.api.Engine`` only.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, ClassVar
@@ -52,6 +53,16 @@ class VidsumApp(App[int]):
         # Exports land where the user started vidsum, like any command-line tool's output.
         self.export_dir = export_dir or Path.cwd()
         self.start_dir = (start_dir or Path.cwd()).resolve()
+
+    def on_load(self) -> None:
+        # While the app runs, Textual replaces sys.stderr with an object whose fileno() is -1.
+        # The first llama.cpp worker (a spawned process) starts multiprocessing's resource
+        # tracker, which hands stderr's fd to its child and fails there with "bad value(s) in
+        # fds_to_keep": no summary could be made. Start the tracker now, before the redirect.
+        if os.name == "posix":
+            from multiprocessing import resource_tracker
+
+            resource_tracker.ensure_running()
 
     # --- actions ----------------------------------------------------------------------------
 

@@ -20,16 +20,19 @@ from typing import Any
 
 import pytest
 from conftest import capture_notes, settle, wait_until
-from factories import make_entry
+from factories import make_entry, make_summary
 from hubserver import FakeHub, HubFile, add_catalog_file, start_hub
 from textual.pilot import Pilot
+from textual.screen import Screen
 from textual.widgets import DataTable, Input, ListView, ProgressBar, Select, Static
 
 from engine import download
 from engine.api import Engine
 from engine.catalog import add_local, get_entry
-from engine.library import Library
+from engine.library import Library, NewEntry
+from engine.schema import Summary
 from tui.app import VidsumApp
+from tui.screens.library import LibraryScreen
 from tui.screens.models import ModelsScreen
 from tui.screens.summarize import SummarizeScreen
 from tui.screens.summary import SummaryScreen
@@ -175,7 +178,7 @@ async def test_summarize_two_files_then_open_the_summary(
 
         def finished() -> bool:
             seen_running.update(i.stage for i in screen.queue.items if i.state == "running")
-            return all(i.final for i in screen.queue.items)
+            return all(i.final for i in screen.queue.items) and screen.running is None
 
         await wait_until(pilot, finished, timeout=90)
         assert states(screen) == ["done", "done"], [i.error for i in screen.queue.items]
@@ -245,7 +248,9 @@ async def test_cancel_a_waiting_item_while_another_runs(
         screen.query_one("#queue", ListView).index = 1
         await pilot.press("x")  # the second file waits in the running batch
         assert second.cancel_requested
-        await wait_until(pilot, lambda: first.final and second.final, timeout=90)
+        await wait_until(
+            pilot, lambda: first.final and second.final and screen.running is None, timeout=90
+        )
         assert states(screen) == ["done", "cancelled"], [i.error for i in screen.queue.items]
         assert not workers()
     with Library() as lib:
@@ -263,8 +268,13 @@ async def test_a_broken_transcript_is_shown_and_the_next_file_completes(
         notes = capture_notes(app)
         screen = await open_queue(app, pilot)
         await start_queue(pilot, screen, tiny_model, "broken.srt", "hash-tables.txt")
-        await wait_until(pilot, lambda: all(i.final for i in screen.queue.items), timeout=90)
+        await wait_until(
+            pilot,
+            lambda: all(i.final for i in screen.queue.items) and screen.running is None,
+            timeout=90,
+        )
         assert states(screen) == ["failed", "done"]
+        assert not workers()
         bad = screen.queue.items[0]
         assert bad.error is not None and str(tmp_path / "broken.srt") in bad.error
         assert bad.status() == f"failed: {bad.error}"
@@ -274,6 +284,61 @@ async def test_a_broken_transcript_is_shown_and_the_next_file_completes(
         assert not [n for n in notes if n.severity == "error"]  # per item, not a batch failure
     with Library() as lib:
         assert lib.count() == 1
+
+
+# --- model text is text, never markup ------------------------------------------------------------
+
+
+def bracketed_entry() -> NewEntry:
+    """A stored summary whose model output is full of brackets, as random weights write it."""
+    base = make_summary(
+        intro="Indexing: a[ i ] and [ x ] cost the same.",
+        topics=("p[", "x= y", "[b]not bold[/b]", "Arrays", "Hashing"),
+    )
+    data = base.model_dump()
+    first = data["sections"][0]
+    first["title"] = "Section 1: Slices [ 1 ]"
+    first["content"][0] = "a[ i = 2 ] · complexity"
+    first["topics"] = ["p[", "q= r", "t"]
+    return make_entry(0, summary=Summary.model_validate(data), title="Talk [ one ]")
+
+
+def rendered(screen: Screen[Any]) -> str:
+    return "\n".join(str(w.render()) for w in screen.query(Static))
+
+
+async def test_model_text_with_brackets_is_shown_verbatim(
+    make_app: Callable[..., VidsumApp],
+) -> None:
+    with Library() as lib:
+        entry_id = lib.add(bracketed_entry())
+    app = make_app(Engine())
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, LibraryScreen)
+        await pilot.press("enter")
+        await settle(pilot)
+        summary = app.screen
+        assert isinstance(summary, SummaryScreen) and summary.entry_id == entry_id
+        await wait_until(pilot, lambda: len(summary.sections) == 5)
+        text = rendered(summary)
+        for shown in (
+            "Indexing: a[ i ] and [ x ] cost the same.",
+            "p[ · x= y · [b]not bold[/b] · Arrays · Hashing",
+            "Section 1: Slices [ 1 ]",
+            "a[ i = 2 ] · complexity",
+            "Topics: p[ · q= r · t",
+        ):
+            assert shown in text, shown
+        await pilot.press("d")  # the confirmation names the title, brackets and all
+        await settle(pilot)
+        assert "“Talk [ one ]”" in rendered(app.screen)
+        await pilot.press("n", "escape")
+        await settle(pilot)
+        # A search typed with brackets is echoed in the status line, not parsed.
+        await pilot.press("slash", *"[ x= y")
+        status = app.screen.query_one("#status", Static)
+        await wait_until(pilot, lambda: "“[ x= y”" in str(status.render()))
 
 
 # --- download ------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.markup import escape
+from textual.content import Content
 from textual.widgets import Button, Static
 
 from tui.screens.base import VidsumModal
@@ -29,7 +29,7 @@ class ConfirmScreen(VidsumModal[bool]):
     def compose(self) -> ComposeResult:
         with Vertical(id="dialog") as dialog:
             dialog.border_title = self.dialog_title
-            yield Static(escape(self.question), id="question")
+            yield Static(Content(self.question), id="question")  # titles are not markup
             with Horizontal(id="buttons"):
                 yield Button(f"{self.confirm_label} (y)", variant="error", id="yes")
                 yield Button("Cancel (n)", id="no")

@@ -13,6 +13,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
+from textual.content import Content
 from textual.timer import Timer
 from textual.widgets import Footer, Input, Select, Static
 
@@ -287,7 +288,7 @@ class LibraryScreen(VidsumScreen):
         text += f" · {ORDER_LABELS[self.filters.order].lower()}"
         if self._loading and total:
             text += " · searching…"
-        self.query_one("#status", Static).update(text)
+        self.query_one("#status", Static).update(Content(text))  # the query is not markup
 
     # --- actions ----------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.markup import escape
+from textual.content import Content
 from textual.widgets import Static
 
 from engine.schema import Section
@@ -32,17 +32,18 @@ class SectionView(Vertical, can_focus=True):
     def compose(self) -> ComposeResult:
         s = self.section
         # Title and time range wrap together: they stay readable in a half-width compare pane.
-        head = f"[b]{escape(s.title)}[/b]"
+        # Model output is text, never markup: template variables are inserted verbatim
+        # (textual.markup.escape misses forms such as "[ a ]", which then vanish or crash).
         span = fmt.time_range(s.start, s.end)
-        if span:
-            head += f"  [$text-secondary]{span}[/]"
-        yield Static(head, classes="section-head")
+        head = "[b]$title[/b]" + ("  [$text-secondary]$span[/]" if span else "")
+        yield Static(Content.from_markup(head, title=s.title, span=span), classes="section-head")
         for bullet in s.content:
             with Horizontal(classes="bullet"):
                 yield Static("•", classes="bullet-mark")
-                yield Static(escape(bullet), classes="bullet-text")
+                yield Static(Content(bullet), classes="bullet-text")
         yield Static(
-            "[$text-muted]Topics:[/] " + escape(" · ".join(s.topics)), classes="section-topics"
+            Content.from_markup("[$text-muted]Topics:[/] $topics", topics=" · ".join(s.topics)),
+            classes="section-topics",
         )
 
 
@@ -81,19 +82,19 @@ class SummaryView(Vertical):
 
     def compose(self) -> ComposeResult:
         entry, summary = self.entry, self.entry.summary
-        yield Static(escape(meta_line(entry)), classes="meta")
+        yield Static(Content(meta_line(entry)), classes="meta")
         yield Static("Introduction", classes="heading")
-        yield Static(escape(summary.introduction), classes="intro")
+        yield Static(Content(summary.introduction), classes="intro")
         yield Static("Sections", classes="heading")
         for i, section in enumerate(summary.sections):
             yield SectionView(i, section, focusable=self.sections_focusable)
         yield Static("Topics", classes="heading")
-        yield Static(escape(" · ".join(summary.topics)), classes="topics")
+        yield Static(Content(" · ".join(summary.topics)), classes="topics")
         yield Static("General topics", classes="heading")
         width = max(len(g.topic) for g in summary.general_topics)
         for g in summary.general_topics:
             yield ComplexityGauge(g, name_width=width)
-        yield Static(escape(provenance_line(entry)), classes="provenance")
+        yield Static(Content(provenance_line(entry)), classes="provenance")
 
     @property
     def sections(self) -> list[SectionView]:
