@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import logging
 import os
 import platform
 import sys
@@ -27,6 +28,7 @@ sys.path.insert(0, str(REPO))
 from engine.catalog import resolve_model  # noqa: E402
 from engine.errors import VidsumError  # noqa: E402
 from engine.longform import LongformResult, hms, summarize_long  # noqa: E402
+from engine.progress import Progress, ProgressCallback  # noqa: E402
 from engine.readers import load_transcript  # noqa: E402
 from engine.runner import LlamaRunner, LoadOptions, Sampling, physical_cores  # noqa: E402
 from engine.summarize import chat_spec  # noqa: E402
@@ -59,6 +61,17 @@ def row(name: str, duration: float | None, res: LongformResult, seconds: float) 
     )
 
 
+def _pass_printer(start: float) -> ProgressCallback:
+    last = [""]
+
+    def show(ev: Progress) -> None:
+        if ev.message and ev.message != last[0]:
+            last[0] = ev.message
+            print(f"  {time.monotonic() - start:7.1f}s {ev.message}", file=sys.stderr, flush=True)
+
+    return show
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--ctx", type=int, default=2048, help="context size (default 2048)")
@@ -68,7 +81,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-record", action="store_true", help="do not append to EVALUATION.md")
     ap.add_argument("--json", type=Path, default=None, help="also write the summaries here")
+    ap.add_argument("-v", "--verbose", action="store_true", help="passes and retries on stderr")
     args = ap.parse_args(argv)
+    if args.verbose:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
 
     files = sorted(p for p in TALKS.iterdir() if p.suffix in (".srt", ".vtt", ".txt", ".json"))
     if args.only:
@@ -92,7 +108,13 @@ def main(argv: list[str] | None = None) -> int:
             t = load_transcript(path)
             start = time.monotonic()
             try:
-                res = summarize_long(t, runner, chat, sampling=Sampling(seed=args.seed))
+                res = summarize_long(
+                    t,
+                    runner,
+                    chat,
+                    sampling=Sampling(seed=args.seed),
+                    progress=_pass_printer(start) if args.verbose else None,
+                )
             except VidsumError as exc:
                 failed = True
                 line = f"| {path.name} | | | failed: {exc} | | | | | | | |"

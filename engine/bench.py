@@ -848,8 +848,8 @@ def summarize(res: Results, out: TextIO) -> None:
     if res.e2e_vidsum_s is not None:
         _say(
             out,
-            f"  end to end: vidsum {res.e2e_vidsum_s:.1f} s, naive "
-            f"{_fmt(res.e2e_naive_s, '.1f')} s per transcript -> {_fmt(er)}x (target >= "
+            f"  end to end: vidsum {res.e2e_vidsum_s:.2f} s, naive "
+            f"{_fmt(res.e2e_naive_s, '.2f')} s per transcript -> {_fmt(er)}x (target >= "
             f"{t['e2e']:.0f}x){_verdict(None if er is None else er >= t['e2e'])}",
         )
     if res.seconds_per_video is not None:

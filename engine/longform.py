@@ -20,7 +20,6 @@ seed, and if every attempt is flagged the least flagged one comes back with its 
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import string
@@ -58,10 +57,11 @@ from engine.prompting import (
     build_summary_prompt,
     choose_examples,
     defuse,
+    instructions,
     load_examples,
     render_messages,
 )
-from engine.quality import Flag, badness, check_summary
+from engine.quality import Flag, badness, check_notes, check_summary
 from engine.runner import Generation, LlamaRunner, Sampling
 from engine.schema import Summary
 from engine.transcript import Transcript
@@ -196,21 +196,6 @@ def _template(name: str) -> string.Template:
     return string.Template(resources.files("prompts").joinpath(name).read_text(encoding="utf-8"))
 
 
-@cache
-def notes_example() -> tuple[str, str]:
-    """The one worked example of the notes prompt: (user message, assistant answer).
-
-    Small models copy the format of an example far better than they follow a description of
-    it; one short example costs ~250 tokens, evaluated once per batch (the KV cache keeps it).
-    """
-    data = json.loads(
-        resources.files("prompts").joinpath("notes_example.json").read_text(encoding="utf-8")
-    )
-    answer = json.dumps(data["notes"], ensure_ascii=False, separators=(",", ":"))
-    parse_notes(answer)  # the example obeys its own grammar's schema
-    return f"{data['header']}\n\n{data['stretch']}", answer
-
-
 def notes_instructions() -> str:
     return (
         _template("notes_instructions.txt")
@@ -317,6 +302,7 @@ class _Job:
         self.parts = split_parts(self.tm)
         self.part_texts = [self.text_of(p) for p in self.parts]
         self.passes: list[PassRecord] = []
+        self.notes_flags: list[Flag] = []  # kept notes that were still flagged
         self.gens: list[Generation] = []
         self.pass_no = 0
         self.planned = 1
@@ -368,11 +354,14 @@ class _Job:
         """
         self.pass_no += 1
         progress = self._tag(f"pass {self.pass_no}/{self.planned}: {label}")
+        # Notes are intermediate: one retry, then the least flagged is kept (and counted in
+        # the summary's flags). Only the summary itself gets every attempt.
+        tries = self.max_attempts if kind in ("one-pass", "final") else min(2, self.max_attempts)
         best: tuple[int, T, list[Flag]] | None = None
         last_error = ""
         seconds = 0.0
         evaluated = generated = attempts = 0
-        for attempt in range(self.max_attempts):
+        for attempt in range(tries):
             check(self.cancel)
             attempts += 1
             s = replace(
@@ -428,10 +417,22 @@ class _Job:
     def summary_parser(self) -> Callable[[str], Summary]:
         return lambda text: self.with_times(parse_summary(text))
 
-    def quality(self, example_answers: Sequence[str]) -> Callable[[Summary], list[Flag]]:
+    def quality(
+        self, example_answers: Sequence[str], instructions: str
+    ) -> Callable[[Summary], list[Flag]]:
         return lambda s: check_summary(
-            s, examples=example_answers, transcript=self.t.text, parts=self.part_texts
+            s,
+            examples=example_answers,
+            instructions=instructions,
+            transcript=self.t.text,
+            parts=self.part_texts,
         )
+
+    def notes_quality(self, source: str) -> Callable[[Notes], list[Flag]]:
+        def check(n: Notes) -> list[Flag]:
+            return check_notes(n, instructions=notes_instructions(), source=source)
+
+        return check
 
     def coverage(self, chunks: Sequence[Span], prompts: Sequence[str]) -> tuple[float, list[int]]:
         """Exact token counts of the chunks, and the share of them proven to be in a prompt."""
@@ -518,7 +519,7 @@ class _Job:
                 n,
                 cfg.gbnf(),
                 self.summary_parser(),
-                self.quality(answers),
+                self.quality(answers, instructions()),
             )
             fraction, tokens = self.coverage(self.parts, [prompt.text] * len(self.parts))
             chunks = [
@@ -533,13 +534,9 @@ class _Job:
     # multi-pass
 
     def notes_prompt(self, body: str) -> str:
-        example, answer = notes_example()
-        messages = [
-            Message("system", notes_instructions()),
-            Message("user", example),
-            Message("assistant", answer),
-            Message("user", body),
-        ]
+        # No worked example: small models copy it verbatim into every chunk's notes (seen
+        # with Gemma 3 270M); copying the instructions is caught by notes_quality instead.
+        messages = [Message("system", notes_instructions()), Message("user", body)]
         return render_messages(messages, self.chat, add_generation_prompt=True)
 
     def chunk_body(self, part: Span, chunk: Span | None, k: int, n: int, text: str) -> str:
@@ -667,7 +664,7 @@ class _Job:
         for part, chunks, prompts, sizes in planned:
             pn = _PartNotes(part)
             for i, (c, prompt, n) in enumerate(zip(chunks, prompts, sizes, strict=True)):
-                notes, _, seconds = self.generate(
+                notes, flags, seconds = self.generate(
                     "notes",
                     part.index + 1,
                     f"notes on part {part.index + 1}/{n_parts}, chunk {i + 1}/{len(chunks)}",
@@ -675,7 +672,9 @@ class _Job:
                     n,
                     notes_gbnf(),
                     parse_notes,
+                    self.notes_quality(self.text_of(c)),
                 )
+                self.notes_flags += flags
                 pn.notes.append(notes)
                 pn.spans.append((c.start_s, c.end_s))
                 records.append(
@@ -714,8 +713,17 @@ class _Job:
             n,
             cfg.gbnf(),
             self.summary_parser(),
-            self.quality(answers),
+            self.quality(answers, final_instructions(cfg)),
         )
+        if self.notes_flags:
+            kinds = sorted({f.code for f in self.notes_flags})
+            flags.append(
+                Flag(
+                    "notes_flagged",
+                    f"{len(self.notes_flags)} of the notes it was "
+                    f"written from were kept with flags ({', '.join(kinds)})",
+                )
+            )
         return self.result(summary, flags, "multi-pass", cfg, fraction, records)
 
     def shrink(self, part_notes: list[_PartNotes], room: int) -> None:
@@ -760,7 +768,7 @@ class _Job:
                 half = len(idx) // 2
                 queue[:0] = [idx[:half], idx[half:]]
                 continue
-            merged, _, _ = self.generate(
+            merged, flags, _ = self.generate(
                 "merge",
                 pn.part.index + 1,
                 f"merging {len(idx)} notes of part {pn.part.index + 1}/{len(self.parts)}",
@@ -768,7 +776,9 @@ class _Job:
                 size,
                 notes_gbnf(),
                 parse_notes,
+                self.notes_quality("\n".join(pn.notes[i].render() for i in idx)),
             )
+            self.notes_flags += flags
             new_notes.append(merged)
             new_spans.append((pn.spans[idx[0]][0], pn.spans[idx[-1]][1]))
         assert len(new_notes) < n or n <= 1

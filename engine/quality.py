@@ -15,11 +15,15 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from engine.notes import Notes
 from engine.schema import Summary
 
 # A phrase this many words long shared with a few-shot answer (and not in the transcript
 # itself) is a copy, not a coincidence.
 COPY_SHINGLE = 8
+# Instructions are short and their phrases unusual in a talk ("1 to 3 key technical terms"):
+# a shorter phrase already counts.
+INSTRUCTION_SHINGLE = 5
 # Bullets whose word sets overlap at least this much (Jaccard) say the same thing.
 SAME_BULLET = 0.8
 # A phrase of LOOP_NGRAM words occurring LOOP_COUNT times in one string is a generation loop.
@@ -32,10 +36,13 @@ ORDER_MIN_SCORE = 3.0
 
 SEVERITY = {
     "copied_example": 4,
+    "copied_instructions": 4,
     "repeated_sections": 4,
     "looping": 3,
+    "empty_content": 3,
     "sections_out_of_order": 2,
     "repeated_bullets": 1,
+    "notes_flagged": 1,
 }
 
 _WORD = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?")
@@ -80,22 +87,30 @@ def _strings(s: Summary) -> list[str]:
     return out
 
 
-def copied_example(s: Summary, examples: Iterable[str], transcript: str = "") -> list[Flag]:
-    """Long phrases shared with a few-shot answer that the transcript itself does not contain."""
-    source = _shingles(words(transcript), COPY_SHINGLE) if transcript else set()
-    ex_shingles: set[tuple[str, ...]] = set()
-    for ex in examples:
-        ex_shingles |= _shingles(words(ex), COPY_SHINGLE)
-    ex_shingles -= source
-    if not ex_shingles:
-        return []
+def _copied(
+    strings: Iterable[str], sources: Iterable[str], transcript: str, n: int
+) -> tuple[int, str]:
+    """(number of n-word phrases of ``strings`` found in ``sources`` but not in
+    ``transcript``, one of them)."""
+    own = _shingles(words(transcript), n) if transcript else set()
+    theirs: set[tuple[str, ...]] = set()
+    for src in sources:
+        theirs |= _shingles(words(src), n)
+    theirs -= own
     hits = 0
     sample = ""
-    for text in _strings(s):
-        shared = _shingles(words(text), COPY_SHINGLE) & ex_shingles
-        if shared:
-            hits += len(shared)
-            sample = sample or " ".join(next(iter(shared)))
+    if theirs:
+        for text in strings:
+            shared = _shingles(words(text), n) & theirs
+            if shared:
+                hits += len(shared)
+                sample = sample or " ".join(sorted(shared)[0])
+    return hits, sample
+
+
+def copied_example(s: Summary, examples: Iterable[str], transcript: str = "") -> list[Flag]:
+    """Long phrases shared with a few-shot answer that the transcript itself does not contain."""
+    hits, sample = _copied(_strings(s), examples, transcript, COPY_SHINGLE)
     if not hits:
         return []
     return [
@@ -105,6 +120,30 @@ def copied_example(s: Summary, examples: Iterable[str], transcript: str = "") ->
             f"e.g. \u201c{sample}\u201d",
         )
     ]
+
+
+def copied_instructions(strings: Iterable[str], instructions: str, source: str = "") -> list[Flag]:
+    """Phrases of the prompt's own instructions written back as content (a small model that
+    did not understand the task), unless the source text says them too."""
+    hits, sample = _copied(strings, [instructions], source, INSTRUCTION_SHINGLE)
+    if not hits:
+        return []
+    return [
+        Flag(
+            "copied_instructions",
+            f"{hits} phrase(s) copied from the instructions, e.g. \u201c{sample}\u201d",
+        )
+    ]
+
+
+def check_notes(notes: Notes, *, instructions: str, source: str) -> list[Flag]:
+    """Flags for the notes on one chunk: instructions copied, the same point twice."""
+    flags = copied_instructions([*notes.points, *notes.terms], instructions, source)
+    flags += empty_content(notes.points, "points")
+    normed = [_norm(p) for p in notes.points]
+    if any(_same(normed[i], normed[j]) for i in range(len(normed)) for j in range(i)):
+        flags.append(Flag("repeated_bullets", "the notes repeat a point"))
+    return flags
 
 
 def _norm(text: str) -> tuple[str, ...]:
@@ -155,6 +194,18 @@ def repeated(s: Summary) -> list[Flag]:
             )
         )
     return flags
+
+
+def _trivial(text: str) -> bool:
+    """Fewer than two words with letters: a placeholder, not content ("1", ",", "A B")."""
+    return sum(1 for w in words(text) if any(c.isalpha() for c in w) and len(w) > 1) < 2
+
+
+def empty_content(bullets: Sequence[str], what: str) -> list[Flag]:
+    n = sum(1 for b in bullets if _trivial(b))
+    if not n:
+        return []
+    return [Flag("empty_content", f"{n} of {len(bullets)} {what} say nothing (placeholders)")]
 
 
 def looping(s: Summary) -> list[Flag]:
@@ -226,14 +277,20 @@ def check_summary(
     s: Summary,
     *,
     examples: Sequence[str] = (),
+    instructions: str = "",
     transcript: str = "",
     parts: Sequence[str] = (),
 ) -> list[Flag]:
     """Every degenerate-output flag for ``s``. ``examples``: the few-shot answers the prompt
-    showed; ``parts``: the text of the five parts the sections should follow."""
+    showed; ``instructions``: its instructions; ``parts``: the text of the five parts the
+    sections should follow."""
     return [
         *copied_example(s, examples, transcript),
+        *(copied_instructions(_strings(s), instructions, transcript) if instructions else []),
         *repeated(s),
+        *empty_content(
+            [s.introduction, *(b for sec in s.sections for b in sec.content)], "sentences"
+        ),
         *looping(s),
         *out_of_order(s, parts),
     ]

@@ -16,8 +16,8 @@ from pathlib import Path
 
 from engine import __version__
 from engine.catalog import ResolvedModel, resolve_model
-from engine.errors import Cancelled, GenerationError, VidsumError
-from engine.grammar import GRAMMAR_VERSION, summary_gbnf
+from engine.errors import Cancelled, VidsumError
+from engine.grammar import GRAMMAR_VERSION
 from engine.library import (
     Coverage,
     Library,
@@ -27,12 +27,11 @@ from engine.library import (
     dedupe_key,
 )
 from engine.progress import CancelToken, Progress, ProgressCallback, check, emit
-from engine.prompting import PROMPT_VERSION, ChatSpec, build_summary_prompt
+from engine.prompting import PROMPT_VERSION, ChatSpec
 from engine.readers import load_transcript
 from engine.runner import Generation, LlamaRunner, LoadOptions, ModelInfo, Sampling
 from engine.schema import Summary
 from engine.transcript import Transcript
-from engine.validate import parse_summary
 
 # Tokens reserved for the answer. The grammar bounds every string, so a summary always fits
 # in this many tokens for a real model; a "length" stop is an error, never a stored summary.
@@ -65,8 +64,11 @@ class SummarizeOptions:
     n_threads: int | None = None
 
 
-def chat_spec(model: ResolvedModel, info: ModelInfo) -> ChatSpec:
+def chat_spec(model: ResolvedModel, info: ModelInfo, runner: LlamaRunner | None = None) -> ChatSpec:
     if model.chat_format == "mistral-instruct":
+        # Tokenizer v3 (Mistral v0.3) has [INST] as one control token and wants v3 spacing.
+        if runner is not None and len(runner.tokenize("[INST]", special=True)) == 1:
+            return ChatSpec("mistral-instruct-v3", None, info.bos_text, info.eos_text)
         return ChatSpec("mistral-instruct", None, info.bos_text, info.eos_text)
     if info.chat_template:
         return ChatSpec("gguf-template", info.chat_template, info.bos_text, info.eos_text)
@@ -122,8 +124,8 @@ class _Batch:
 def _planned_gpu_layers(model: ResolvedModel, n_ctx: int) -> int:
     """GPU layers from the fit planner; 0 when the build cannot offload or nothing fits."""
     try:
-        from engine.hardware import detect, plan, shape_from_header
         from engine.gguf_check import check_gguf
+        from engine.hardware import detect, plan, shape_from_header
 
         hw = detect()
         if not hw.build.gpu_offload or not hw.gpus:
@@ -140,7 +142,9 @@ def _estimate_tokens(text: str) -> int:
     return len(text) // 3 + 64
 
 
-def _context_for(transcripts: Sequence[Transcript], model: ResolvedModel, options: SummarizeOptions) -> int:
+def _context_for(
+    transcripts: Sequence[Transcript], model: ResolvedModel, options: SummarizeOptions
+) -> int:
     if options.n_ctx:
         return options.n_ctx
     # Few-shot prefix (~3k tokens) + the longest transcript + the answer.
@@ -185,7 +189,7 @@ def summarize_transcript(
     result = summarize_long(
         transcript,
         runner,
-        chat_spec(batch.model, info),
+        chat_spec(batch.model, info, runner),
         sampling=batch.options.sampling,
         progress=progress,
         cancel=cancel,
@@ -232,7 +236,9 @@ def summarize_files(
             except VidsumError as exc:
                 loaded.append((path, None, str(exc)))
         pending = [t for _, t, _ in loaded if t is not None]
-        batch = _Batch(resolved, options, _context_for(pending, resolved, options), progress, cancel)
+        batch = _Batch(
+            resolved, options, _context_for(pending, resolved, options), progress, cancel
+        )
         try:
             for path, transcript, error in loaded:
                 if transcript is None:
@@ -297,8 +303,10 @@ def _one(
             dedupe_key=key,
         )
     )
-    emit(progress, Progress("done", item=path.name,
-                            message=f"Done in {time.monotonic() - started:.1f} s"))
+    emit(
+        progress,
+        Progress("done", item=path.name, message=f"Done in {time.monotonic() - started:.1f} s"),
+    )
     return FileResult(file=path, id=entry_id, title=title, summary=summary, generation=gen)
 
 
@@ -311,7 +319,9 @@ def _tagged(progress: ProgressCallback | None, item: str) -> ProgressCallback | 
     def forward(ev: Progress) -> None:
         if ev.item != item:
             with contextlib.suppress(Exception):
-                ev = Progress(ev.stage, ev.done, ev.total, ev.rate, ev.unit, ev.message, item, ev.extra)
+                ev = Progress(
+                    ev.stage, ev.done, ev.total, ev.rate, ev.unit, ev.message, item, ev.extra
+                )
         progress(ev)
 
     return forward

@@ -6,8 +6,10 @@ import json
 import re
 from typing import Any
 
+from engine.longform import notes_instructions
+from engine.notes import parse_notes
 from engine.prompting import load_examples
-from engine.quality import Flag, badness, check_summary
+from engine.quality import Flag, badness, check_notes, check_summary
 from engine.schema import Summary
 from engine.validate import parse_summary
 
@@ -113,3 +115,50 @@ def test_badness_orders_attempts() -> None:
     copy = [Flag("copied_example", "x")]
     dup = [Flag("repeated_bullets", "x")]
     assert badness([]) < badness(dup) < badness(copy) < badness(copy + dup)
+
+
+def test_notes_checks() -> None:
+    text = "Merge sort splits the list in halves, sorts each half and merges them in n log n."
+    good = parse_notes(
+        '{"points":["Merge sort splits, sorts halves and merges in n log n."],'
+        '"terms":["merge sort"]}'
+    )
+    assert check_notes(good, instructions=notes_instructions(), source=text) == []
+    parroted = parse_notes(
+        '{"points":["Merge sort splits the list.","Merge sort splits the list!"],'
+        '"terms":["1 to 3 key technical terms"]}'
+    )
+    flags = check_notes(parroted, instructions=notes_instructions(), source=text)
+    assert codes(flags) == ["copied_instructions", "repeated_bullets"]
+    placeholders = parse_notes('{"points":["1","2","A B"],"terms":["1"]}')
+    flags = check_notes(placeholders, instructions=notes_instructions(), source=text)
+    assert codes(flags) == ["empty_content"]
+
+
+def test_placeholder_bullets_are_flagged() -> None:
+    s, _, _ = example(1)
+
+    def blank(d: dict[str, Any]) -> None:
+        d["sections"][2]["content"] = [",", "1", "-", "A"]
+
+    flags = check_summary(edited(s, blank))
+    assert "empty_content" in codes(flags)
+    assert "4 of 21" in next(f.detail for f in flags if f.code == "empty_content")
+
+
+def test_summary_copying_instructions_is_flagged() -> None:
+    s, _, transcript = example(0)
+
+    def parrot(d: dict[str, Any]) -> None:
+        d["sections"][0]["content"][0] = "It has exactly four sentences on what the part covers."
+
+    spoiled = edited(s, parrot)
+    same_words = "exactly four sentences on what the part covers"
+    assert codes(check_summary(spoiled, instructions=same_words, transcript=transcript)) == [
+        "copied_instructions"
+    ]
+    # Shorter shared runs are no copy, and neither is what the transcript itself says.
+    other = "exactly 4 sentences about what each part covers"
+    assert check_summary(spoiled, instructions=other, transcript=transcript) == []
+    said = transcript + " It has exactly four sentences on what the part covers."
+    assert check_summary(spoiled, instructions=same_words, transcript=said) == []
