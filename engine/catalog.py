@@ -552,6 +552,7 @@ def resolve_model(
         "(a small base model: summaries will be rough). For real summaries run "
         f"`vidsum models pull {first}`."
     )
+    emit(progress, Progress("notice", message=note, item=gemma.id))
     return _resolve_entry(gemma, progress, cancel, note=note)
 
 

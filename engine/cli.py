@@ -25,6 +25,15 @@ def _fmt_time(seconds: float | None) -> str:
     return f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
 
 
+_STAGE_WORDS = {
+    "load": "loading model",
+    "prompt": "reading prompt",
+    "generate": "writing summary",
+    "download": "downloading",
+    "verify": "verifying",
+}
+
+
 class ProgressBar:
     """A tqdm bar on stderr driven by engine Progress events (one bar per stage)."""
 
@@ -51,21 +60,15 @@ class ProgressBar:
                 print(f"  {ev.item or ''}: {ev.message}", file=self.stream)
             return
         key = (ev.stage, ev.item)
+        desc = _STAGE_WORDS.get(ev.stage, ev.stage)
         if not self.interactive:
             if key != self._key:
                 self._key = key
-                print(f"  {ev.item or ''}: {ev.stage}...", file=self.stream)
+                print(f"  {ev.item or ''}: {desc}...", file=self.stream)
             return
         if key != self._key:
             self._close()
             self._key = key
-            desc = {
-                "load": "loading model",
-                "prompt": "reading prompt",
-                "generate": "writing summary",
-                "download": "downloading",
-                "verify": "verifying",
-            }.get(ev.stage, ev.stage)
             self._bar = tqdm(
                 total=ev.total,
                 desc=f"{ev.item + ': ' if ev.item else ''}{desc}",

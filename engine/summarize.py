@@ -222,8 +222,6 @@ def summarize_files(
     lib = library if library is not None else Library()
     try:
         resolved = resolve_model(model, progress=progress, cancel=cancel)
-        if resolved.note:
-            emit(progress, Progress("notice", message=resolved.note, item=resolved.id))
         # Read everything first: bad files are reported without loading a model, and the
         # context can be sized once for the whole batch.
         loaded: list[tuple[Path, Transcript | None, str | None]] = []
