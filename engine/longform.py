@@ -637,6 +637,16 @@ class _Job:
 
     def run_multi(self) -> LongformResult:
         n_parts = len(self.parts)
+        # Fail before any work when even the most compact final prompt could not hold five
+        # parts' notes of half the maximum size (nothing is ever cut to make them fit).
+        cfg, room = self.choose_final()
+        least = n_parts * self.reserve(rendered_notes_max_chars()) // 2
+        if room < least:
+            raise GenerationError(
+                f"{self.where()}: a {self.n_ctx}-token context has room for {max(room, 0)} "
+                f"tokens of notes beside the answer, too few for the notes on five parts "
+                f"(about {least}); use a larger context"
+            )
         planned: list[tuple[Span, list[Span], list[str], list[int]]] = []
         for part in self.parts:
             if part.empty:
@@ -695,7 +705,6 @@ class _Job:
         fraction, tokens = self.coverage(all_chunks, all_prompts)
         records = [replace(r, tokens=n) for r, n in zip(records, tokens, strict=True)]
 
-        cfg, room = self.choose_final()
         while True:
             self.shrink(part_notes, room)
             text, answers = self.final_prompt(cfg, part_notes)

@@ -153,21 +153,6 @@ def _context_for(
     return max(4096, min(want, model.n_ctx_train or want))
 
 
-def _transcript_info(t: Transcript) -> TranscriptInfo:
-    return TranscriptInfo(
-        source_path=str(t.source),
-        format=t.format,
-        title=t.display_title,
-        channel=t.meta.channel,
-        url=t.meta.url,
-        video_id=t.meta.video_id,
-        duration=t.duration,
-        content_hash=t.content_hash,
-        text=t.text,
-        chapters=[{"start": c.start, "end": c.end, "title": c.title} for c in t.chapters],
-    )
-
-
 def summarize_transcript(
     transcript: Transcript,
     batch: _Batch,
@@ -293,7 +278,7 @@ def _one(
     )
     entry_id = lib.add(
         NewEntry(
-            transcript=_transcript_info(transcript),
+            transcript=TranscriptInfo.from_transcript(transcript),
             summary=summary,
             provenance=provenance,
             coverage=coverage,
