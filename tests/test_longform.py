@@ -267,10 +267,10 @@ def test_one_pass_prompt_has_part_markers_and_examples(tiny: LlamaRunner) -> Non
 
 
 def test_short_transcript_is_one_pass(tiny: LlamaRunner) -> None:
-    """2.5 minutes fit a 4k context in one pass; only the compact grammar leaves room for
+    """A minute fits a 4k context in one pass; only the compact grammar leaves room for
     the answer there (the full one needs ~5.7k of this tokenizer's tokens)."""
     require_shared()
-    t = short_stretch(150)
+    t = short_stretch(60)
     res = summarize_long(t, tiny, chat_for(tiny), max_attempts=1)
     assert res.mode == "one-pass" and res.config == Config(0, "compact")
     assert len(res.passes) == 1 and len(res.chunks) == 5  # the five parts, one prompt
