@@ -59,7 +59,9 @@ class LoadOptions:
     n_threads: int | None = None  # None = physical cores
     n_batch: int = 512
     n_ubatch: int = 512
-    flash_attn: bool | None = False  # None = let llama.cpp decide
+    # None = llama.cpp decides (on wherever its kernels support it: +16% prompt speed on CPU
+    # in BENCHMARKS.md, decode equal; less compute memory on a GPU).
+    flash_attn: bool | None = None
     type_k: str | None = None  # KV cache type name: "f16", "q8_0", "q4_0", ...
     type_v: str | None = None
 
@@ -73,6 +75,9 @@ class Sampling:
     repeat_penalty: float = 1.0
     seed: int = 0
     max_tokens: int = 2048
+    # Text the grammar allows only one way is fed to the model in one batch, not sampled
+    # token by token (see Worker.forced_tokens).
+    fast_forward: bool = True
 
 
 @dataclass(frozen=True)
@@ -110,6 +115,7 @@ class Generation:
     grammar_resamples: int = 0  # tokens re-picked because the grammar rejected the first pick
     grammar_full_masks: int = 0  # ... of which needed the grammar over the whole vocabulary
     sampling_seconds: float = 0.0  # CPU time spent choosing tokens (grammar included)
+    forced_tokens: int = 0  # of generated_tokens, fed in without sampling (grammar-forced)
 
 
 def physical_cores() -> int:

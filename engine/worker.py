@@ -57,7 +57,26 @@ _GGML_TYPES = {
 _GREEDY_K = 40
 # Second rung of a grammar retry: this many best logits are checked before the whole vocabulary.
 _WIDE_K = 1024
+# Fast-forward: the most characters of grammar-forced text looked ahead at once.
+_FF_MAX_CHARS = 64
+# Characters probed to find forced text: any position of our grammars that allows a non-ASCII
+# character (string content) allows ASCII letters too, so one allowed probe means forced.
+_FF_PROBE = "\t\n\r" + "".join(chr(c) for c in range(0x20, 0x7F))
+# Forced text in our grammars starts where a string, list or object has just closed (or at the
+# very start); probing after other characters would only cost time (each probe checks ~100
+# candidates against the grammar's stacks, ~100x the single check of a sampled token).
+_FF_AFTER = frozenset('"]},:[{')
 _TOKEN_DTYPE = np.dtype([("id", "<i4"), ("logit", "<f4"), ("p", "<f4")], align=True)
+
+
+@dataclass
+class _FastForward:
+    """Per-model tables for forced-token fast-forward (built once, on first use)."""
+
+    probe_chars: str  # the probe characters that have a single-character token
+    probe_data: Any  # llama_token_data[len(probe_chars) + eog]: one token per char, then EOG
+    probe_arr: Any  # llama_token_data_array over probe_data
+    probe_ids: np.ndarray
 
 
 @dataclass
@@ -213,6 +232,7 @@ class Worker:
         self._utf8: np.ndarray | None = None  # see utf8_table()
         self._strict = codecs.getincrementaldecoder("utf-8")("strict")
         self._pending = b""  # bytes of an incomplete last character of the output so far
+        self._ff: _FastForward | None = None  # see ff_tables()
 
     # --- plumbing -----------------------------------------------------------------------------
 
@@ -290,6 +310,7 @@ class Worker:
         self.cached = []
         self._prefix_text, self._prefix_tokens = None, []
         self._utf8 = None
+        self._ff = None
 
     def meta(self, key: str) -> str | None:
         L = self.L
@@ -672,6 +693,106 @@ class Worker:
         token = self.pick(sm.post)
         return token if self.allowed(grammar, token) else None
 
+    # --- fast-forward ------------------------------------------------------------------------
+
+    def plain_tokens(self, text: str) -> list[int] | None:
+        """Tokens whose pieces are exactly ``text``, as the tokenizer splits it mid-text.
+
+        A newline goes first so a SentencePiece tokenizer puts its leading space before it,
+        not on ``text``; None when the pieces do not join back to ``text`` exactly.
+        """
+        tokens = self.tokenize("\n" + text, False, False)
+        pieces = [self.piece(t, special=False) for t in tokens]
+        want = text.encode("utf-8")
+        for i in range(len(tokens)):
+            if b"".join(pieces[i:]) == want:
+                head = b"".join(pieces[:i])
+                return tokens[i:] if head in (b"\n", b" \n") else None
+        return None
+
+    def ff_tables(self) -> _FastForward:
+        """One token for each probe character that has a single-character token."""
+        if self._ff is None:
+            L = self.L
+            chars, ids = [], []
+            for c in _FF_PROBE:
+                tokens = self.plain_tokens(c)
+                if tokens is not None and len(tokens) == 1:
+                    chars.append(c)
+                    ids.append(tokens[0])
+            eog = [L.llama_vocab_eos(self.vocab), L.llama_vocab_eot(self.vocab)]
+            ids += [t for t in eog if t >= 0]
+            data = (L.llama_token_data * len(ids))()
+            arr = L.llama_token_data_array(
+                data=ctypes.cast(data, L.llama_token_data_p),
+                size=len(ids),
+                selected=-1,
+                sorted=False,
+            )
+            self._ff = _FastForward("".join(chars), data, arr, np.array(ids, dtype=np.int32))
+        return self._ff
+
+    def forced_char(self, grammar: Any, ff: _FastForward) -> str | None:
+        """The one character ``grammar`` allows next, or None (several, none, or the end)."""
+        view = np.ctypeslib.as_array(
+            ctypes.cast(ff.probe_data, ctypes.POINTER(ctypes.c_byte)),
+            shape=(len(ff.probe_ids) * _TOKEN_DTYPE.itemsize,),
+        ).view(_TOKEN_DTYPE)
+        view["id"] = ff.probe_ids
+        view["logit"] = 0.0
+        ff.probe_arr.size, ff.probe_arr.selected, ff.probe_arr.sorted = len(ff.probe_ids), -1, False
+        self.L.llama_sampler_apply(grammar, ctypes.byref(ff.probe_arr))
+        live = np.flatnonzero(np.isfinite(view["logit"]))
+        if len(live) != 1 or live[0] >= len(ff.probe_chars):
+            return None
+        return ff.probe_chars[live[0]]
+
+    def forced_text(self, grammar: Any, ff: _FastForward) -> str:
+        """The text the grammar forces from here (up to ``_FF_MAX_CHARS`` characters)."""
+        first = self.forced_char(grammar, ff)
+        if first is None:
+            return ""
+        L = self.L
+        look = L.llama_sampler_clone(grammar)  # only at forced positions: cloning copies rules
+        try:
+            out = [first]
+            while len(out) < _FF_MAX_CHARS:
+                L.llama_sampler_accept(look, int(ff.probe_ids[ff.probe_chars.index(out[-1])]))
+                c = self.forced_char(look, ff)
+                if c is None:
+                    break
+                out.append(c)
+        finally:
+            L.llama_sampler_free(look)
+        return "".join(out)
+
+    def forced_tokens(self, grammar: Any, room: int) -> list[int]:
+        """Tokens for the grammar-forced text ahead, already accepted by ``grammar``.
+
+        The text is tokenized as it would be mid-text. When it ends in a word character or a
+        space, its last token is held back: the model may write it joined with what follows
+        (``Section 1:`` + `` Intro``). After punctuation such as ``":"`` a token rarely
+        spans the boundary, so all of it goes in. Every token still passes the grammar check
+        before it is accepted.
+        """
+        if room <= 0:
+            return []
+        ff = self.ff_tables()
+        text = self.forced_text(grammar, ff)
+        if not text:
+            return []
+        tokens = self.plain_tokens(text)
+        if tokens is None:  # odd tokenizer: one probe token per character
+            tokens = [int(ff.probe_ids[ff.probe_chars.index(c)]) for c in text]
+        kept: list[int] = []
+        hold = 1 if text[-1].isalnum() or text[-1].isspace() else 0
+        for token in tokens[: min(len(tokens) - hold, room)]:
+            if not self.allowed(grammar, token):
+                break
+            self.L.llama_sampler_accept(grammar, token)
+            kept.append(token)
+        return kept
+
     # --- generate -----------------------------------------------------------------------------
 
     def prefix_end(self, tokens: list[int], prefix: str | None) -> int:
@@ -763,13 +884,34 @@ class Worker:
         self._pending = b""
         parts: list[str] = []
         limit = min(s.max_tokens, self.n_ctx - n_prompt)
-        generated = 0
+        generated = forced = 0
         retries = [0, 0, 0, 0]  # by sample()'s second result
         stop = "length"
         slow = False
         self._set_abort(False)
         sampling = 0.0  # CPU time of this thread picking tokens: immune to a busy machine
+        fast_forward = grammar is not None and s.fast_forward
+
+        def emit(tokens: list[int]) -> None:
+            nonlocal generated
+            for token in tokens:
+                for smp in sm.all():
+                    L.llama_sampler_accept(smp, token)
+                parts.append(decoder.decode(self.piece(token)))
+                self._pending = decoder.getstate()[0]
+            generated += len(tokens)
+
+        # Text the grammar forces before the first token (``{"summary":"``) needs no sampling.
+        batch = self.forced_tokens(grammar, limit) if fast_forward else []
+        emit(batch)
+        forced += len(batch)
         while generated < limit:
+            if batch:
+                self._set_abort(slow or len(batch) > 1)
+                td = time.perf_counter()
+                arr = (L.llama_token * len(batch))(*batch)
+                self.decode(arr, 0, len(batch))
+                slow = time.perf_counter() - td > _SLOW_DECODE_S
             self.check_cancel()
             ts = time.thread_time()
             token, how = self.sample(sm, grammar)
@@ -777,24 +919,23 @@ class Worker:
             eog = L.llama_vocab_is_eog(self.vocab, token)
             if grammar is not None and not eog:
                 L.llama_sampler_accept(grammar, token)
-            for smp in sm.all():
-                L.llama_sampler_accept(smp, token)
-            sampling += time.thread_time() - ts
             if eog:
+                for smp in sm.all():
+                    L.llama_sampler_accept(smp, token)
+                sampling += time.thread_time() - ts
                 stop = "stop"
                 break
-            parts.append(decoder.decode(self.piece(token)))
-            self._pending = decoder.getstate()[0]
-            generated += 1
+            emit([token])
+            batch = [token]
+            if fast_forward and generated < limit and parts[-1][-1:] in _FF_AFTER:
+                # One decode for the sampled token and the forced text after it.
+                ahead = self.forced_tokens(grammar, limit - generated)
+                emit(ahead)
+                forced += len(ahead)
+                batch += ahead
+            sampling += time.thread_time() - ts
             now = time.perf_counter()
             self.progress("generate", generated, None, generated / (now - t1) if now > t1 else None)
-            if generated >= limit:
-                break
-            self._one[0] = token
-            self._set_abort(slow)
-            td = time.perf_counter()
-            self.decode(self._one, 0, 1)
-            slow = time.perf_counter() - td > _SLOW_DECODE_S
         parts.append(decoder.decode(b"", final=True))
         t2 = time.perf_counter()
         self.progress(
@@ -811,6 +952,7 @@ class Worker:
             "sampling_seconds": sampling,
             "grammar_resamples": retries[1] + retries[2] + retries[3],
             "grammar_full_masks": retries[3],
+            "forced_tokens": forced,
         }
 
 

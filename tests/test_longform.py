@@ -202,6 +202,24 @@ def test_lecture_stretch_with_chapters_through_a_small_context(
     assert res.summary.sections[-1].end == 600.0
 
 
+def test_whole_lecture_with_chapters_reaches_coverage_one(
+    tiny: LlamaRunner, tmp_path: Path
+) -> None:
+    """The whole 97-minute lecture (several times the context) from a yt-dlp info.json with
+    8 chapters: every token reaches the model, and the sections begin at chapter starts and
+    span the video."""
+    require_shared()
+    t = load_transcript(lecture_info_json(tmp_path))
+    res = summarize_long(t, tiny, chat_for(tiny), max_attempts=1)
+    assert res.transcript_tokens > 4 * tiny.info.n_ctx
+    assert res.mode == "multi-pass"
+    check_result(t, res)
+    starts = [sec.start for sec in res.summary.sections]
+    assert starts[0] == 0.0 and set(starts[1:]) <= set(map(float, CHAPTER_STARTS))
+    assert res.summary.sections[-1].end == 5815.0
+    assert all(p.prompt_tokens < tiny.info.n_ctx for p in res.passes)
+
+
 def test_notes_are_merged_until_they_fit(tiny: LlamaRunner) -> None:
     """Hierarchical reduction: a part's notes are merged (real passes) until all fit."""
     require_shared()

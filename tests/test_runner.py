@@ -182,6 +182,39 @@ def test_greedy_with_grammar(tiny: LlamaRunner) -> None:
     check_person(gen)
 
 
+@pytest.mark.parametrize("model", ["tiny", "gemma"])
+def test_fast_forward_feeds_forced_text(model: str, request: pytest.FixtureRequest) -> None:
+    """Text the grammar fixes (``{"name":"``, ``","age":``, ``,"tags":[``) is fed in without
+    sampling, and the output is still exactly the grammar's language."""
+    runner: LlamaRunner = request.getfixturevalue(model)
+    prompt = TINY_PERSON if model == "tiny" else GEMMA_PERSON
+    for seed in range(3):
+        s = Sampling(temperature=1.0, seed=seed, max_tokens=200)
+        on = runner.generate(prompt, grammar=PERSON_GBNF, sampling=s)
+        off = runner.generate(
+            prompt, grammar=PERSON_GBNF, sampling=Sampling(**{**vars(s), "fast_forward": False})
+        )
+        check_person(on)
+        check_person(off)
+        assert off.forced_tokens == 0
+        # At least the opening '{"name":"' less its held-back last token, and never all.
+        assert 0 < on.forced_tokens < on.generated_tokens, on
+        # The same run again gives the same text: fast-forward is deterministic.
+        assert runner.generate(prompt, grammar=PERSON_GBNF, sampling=s).text == on.text
+
+
+def test_fast_forward_needs_a_grammar(tiny: LlamaRunner) -> None:
+    gen = tiny.generate(TINY_PERSON, grammar=None, sampling=Sampling(max_tokens=20))
+    assert gen.forced_tokens == 0
+    # A grammar that is all forced: all but the held-back last token is fed in (the model may
+    # write the rest in more than one token).
+    gen = tiny.generate(
+        TINY_PERSON, grammar='root ::= "{\\"ok\\":true}"', sampling=Sampling(max_tokens=50)
+    )
+    assert gen.text == '{"ok":true}' and gen.stop_reason == "stop"
+    assert gen.forced_tokens >= 1 and gen.generated_tokens - gen.forced_tokens <= 3, gen
+
+
 def test_same_seed_same_output(gemma: LlamaRunner, gemma_path: Path) -> None:
     sampling = Sampling(temperature=1.0, seed=1234, max_tokens=40)
     a = gemma.generate(GEMMA_PERSON, grammar=None, sampling=sampling)
