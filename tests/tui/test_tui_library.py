@@ -68,6 +68,34 @@ async def test_search_narrows_as_you_type(
         assert app.screen.query_one("#search", Input).value == ""
 
 
+async def test_search_ranks_best_match_first_until_cleared(
+    make_app: Callable[..., VidsumApp], fake: FakeEngine
+) -> None:
+    app = make_app(fake)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, LibraryScreen)
+        await pilot.press("slash", *"tree", "enter")
+        await settle(pilot)
+        assert screen.filters.order == "relevance"
+        assert screen.query_one("#order", Select).value == "relevance"
+        assert [a for n, a in fake.calls if n == "list_entries"][-1][4] == "relevance"
+        assert "best match" in str(screen.query_one("#status").render())
+        await pilot.press("escape")  # clears the search: back to newest first
+        await settle(pilot)
+        assert screen.filters.order == "created_desc"
+        assert screen.query_one("#order", Select).value == "created_desc"
+        # An order the user picked stays through a search and after it.
+        await pilot.press("s")  # oldest first
+        await pilot.press("slash", *"tree", "enter")
+        await settle(pilot)
+        assert screen.filters.order == "created_asc"
+        await pilot.press("escape")
+        await settle(pilot)
+        assert screen.filters.order == "created_asc"
+
+
 async def test_search_with_no_match_says_so(make_app: Callable[..., VidsumApp]) -> None:
     app = make_app()
     async with app.run_test(size=(100, 30)) as pilot:

@@ -99,6 +99,7 @@ class LibraryScreen(VidsumScreen):
         self.filters = Filters()
         self._debounce: Timer | None = None
         self._serial = 0  # bumps on every query; late answers for older ones are dropped
+        self._auto_relevance = False  # a search switched "newest first" to "best match"
         self._loading = False
 
     def compose(self) -> ComposeResult:
@@ -241,8 +242,22 @@ class LibraryScreen(VidsumScreen):
     def _set_query(self, query: str | None) -> None:
         if query != self.filters.query:
             self.table.cursor = 0
-            self.filters = replace(self.filters, query=query)
+            self.filters = replace(self.filters, query=query, order=self._order_for(query))
             self.run_query()
+
+    def _order_for(self, query: str | None) -> Order:
+        """A search ranks its hits best match first unless the user chose another order;
+        clearing it goes back to newest first."""
+        order = self.filters.order
+        if query and order == "created_desc":
+            self._auto_relevance, order = True, "relevance"
+        elif not query and self._auto_relevance and order == "relevance":
+            self._auto_relevance, order = False, "created_desc"
+        if order != self.filters.order:
+            select = self.query_one("#order", Select)
+            with select.prevent(Select.Changed):
+                select.value = order
+        return order
 
     @on(Select.Changed)
     def _filter_changed(self, event: Select.Changed) -> None:
@@ -257,6 +272,7 @@ class LibraryScreen(VidsumScreen):
         elif key == "high":
             new = replace(self.filters, high=float(cast(float, value or 1.0)))
         elif key == "order":
+            self._auto_relevance = False
             new = replace(self.filters, order=cast(Order, value))
         else:
             return
@@ -327,6 +343,6 @@ class LibraryScreen(VidsumScreen):
             select = self.query_one(select_id, Select)
             with select.prevent(Select.Changed):
                 select.clear()
-        self.filters = Filters(order=self.filters.order)
+        self.filters = Filters(order=self._order_for(None))
         self.table.cursor = 0
         self.run_query()
