@@ -56,6 +56,7 @@ from engine.prompting import (
     Message,
     build_summary_prompt,
     choose_examples,
+    common_prefix,
     defuse,
     instructions,
     load_examples,
@@ -346,6 +347,7 @@ class _Job:
         grammar: str,
         parse: Callable[[str], T],
         accept: Callable[[T], list[Flag]] | None = None,
+        shared_prefix: str | None = None,
     ) -> tuple[T, list[Flag], float]:
         """Generate until the answer parses (and, with ``accept``, is unflagged).
 
@@ -367,8 +369,15 @@ class _Job:
             s = replace(
                 self.sampling, seed=self.sampling.seed + attempt, max_tokens=self.n_ctx - n_prompt
             )
+            # The instructions (and examples) are evaluated in their own batches, so a pass gives
+            # the same answer whatever the KV cache held before it (see LlamaRunner.generate).
             gen = self.runner.generate(
-                prompt, grammar=grammar, sampling=s, progress=progress, cancel=self.cancel
+                prompt,
+                grammar=grammar,
+                sampling=s,
+                shared_prefix=shared_prefix,
+                progress=progress,
+                cancel=self.cancel,
             )
             self.gens.append(gen)
             seconds += gen.prompt_seconds + gen.generation_seconds
@@ -520,6 +529,7 @@ class _Job:
                 cfg.gbnf(),
                 self.summary_parser(),
                 self.quality(answers, instructions()),
+                prompt.shared_prefix,
             )
             fraction, tokens = self.coverage(self.parts, [prompt.text] * len(self.parts))
             chunks = [
@@ -538,6 +548,10 @@ class _Job:
         # with Gemma 3 270M); copying the instructions is caught by notes_quality instead.
         messages = [Message("system", notes_instructions()), Message("user", body)]
         return render_messages(messages, self.chat, add_generation_prompt=True)
+
+    def notes_prefix(self) -> str:
+        """What every notes and merge prompt starts with: the rendering up to the body."""
+        return common_prefix(self.notes_prompt("a"), self.notes_prompt("b"))
 
     def chunk_body(self, part: Span, chunk: Span | None, k: int, n: int, text: str) -> str:
         head = _title_line(self.title, self.chat)
@@ -683,6 +697,7 @@ class _Job:
                     notes_gbnf(),
                     parse_notes,
                     self.notes_quality(self.text_of(c)),
+                    self.notes_prefix(),
                 )
                 self.notes_flags += flags
                 pn.notes.append(notes)
@@ -723,6 +738,7 @@ class _Job:
             cfg.gbnf(),
             self.summary_parser(),
             self.quality(answers, final_instructions(cfg)),
+            common_prefix(text, self.final_prompt(cfg, None)[0]),
         )
         if self.notes_flags:
             kinds = sorted({f.code for f in self.notes_flags})
@@ -786,6 +802,7 @@ class _Job:
                 notes_gbnf(),
                 parse_notes,
                 self.notes_quality("\n".join(pn.notes[i].render() for i in idx)),
+                self.notes_prefix(),
             )
             self.notes_flags += flags
             new_notes.append(merged)

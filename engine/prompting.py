@@ -416,7 +416,8 @@ def render_messages(
     raise ValueError(f"unknown chat format {chat.format!r}")
 
 
-def _common_prefix(a: str, b: str) -> str:
+def common_prefix(a: str, b: str) -> str:
+    """The longest string both ``a`` and ``b`` start with."""
     n = 0
     for x, y in zip(a, b, strict=False):
         if x != y:
@@ -447,5 +448,5 @@ def build_summary_prompt(
     prefix = render_messages(history, chat, add_generation_prompt=False)
     if not text.startswith(prefix):
         # A template that renders the last assistant turn differently: share what is common.
-        prefix = _common_prefix(text, prefix)
+        prefix = common_prefix(text, prefix)
     return Prompt(text=text, shared_prefix=prefix, example_names=[e.name for e in examples])

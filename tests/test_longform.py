@@ -220,6 +220,34 @@ def test_whole_lecture_with_chapters_reaches_coverage_one(
     assert all(p.prompt_tokens < tiny.info.n_ctx for p in res.passes)
 
 
+def test_same_video_same_summary_whatever_was_cached(
+    tiny: LlamaRunner, tiny_llama_path: Path
+) -> None:
+    """Every pass hands its instructions to the runner as the shared prefix, so a rerun after
+    other work, or on a fresh runner, gives the same notes and summary."""
+    require_shared()
+    t = short_stretch(300)
+    first = summarize_long(t, tiny, chat_for(tiny), max_attempts=1)
+    assert first.mode == "multi-pass"
+    tiny.generate("<s>" + "unrelated words " * 300, grammar=None, sampling=Sampling(max_tokens=4))
+    again = summarize_long(t, tiny, chat_for(tiny), max_attempts=1)
+    with LlamaRunner(LoadOptions(model_path=tiny_llama_path, n_ctx=4096, n_threads=2)) as fresh:
+        fresh.load()
+        other = summarize_long(t, fresh, chat_for(fresh), max_attempts=1)
+    for res in (again, other):
+        assert res.summary == first.summary
+        assert [p.prompt_tokens for p in res.passes] == [p.prompt_tokens for p in first.passes]
+    # What makes it so: each later notes pass reuses at most the instructions from the cache
+    # (not the title line and "[Part" it shares with the chunk before) and evaluates the rest.
+    prefix = len(
+        tiny.tokenize(_Job(t, tiny, chat_for(tiny), Sampling(), None, None, 1).notes_prefix())
+    )
+    for res in (first, again, other):
+        notes = [p for p in res.passes if p.kind == "notes"]
+        assert len(notes) > 2
+        assert all(0 < p.prompt_tokens - p.prompt_evaluated <= prefix for p in notes[1:])
+
+
 def test_notes_are_merged_until_they_fit(tiny: LlamaRunner) -> None:
     """Hierarchical reduction: a part's notes are merged (real passes) until all fit."""
     require_shared()
