@@ -408,7 +408,8 @@ def bench_e2e_and_prefix(
         line = (
             f"  {inp.path.name}: vidsum {wall:.1f} s (evaluated {g.prompt_evaluated} of "
             f"{n_all} prompt tokens in {g.prompt_seconds:.1f} s, own {n_own}; "
-            f"{g.generated_tokens} tokens ({g.forced_tokens} forced) at "
+            f"{g.generated_tokens} tokens ({g.forced_tokens} forced, {g.draft_accepted}/"
+            f"{g.draft_tokens} drafted) at "
             f"{_tps(g):.1f} tok/s, {g.stop_reason}, {'valid' if ok else 'not valid'})"
         )
         if i > 0 and n_own > 0:
@@ -451,8 +452,9 @@ def bench_decode(
 
     gbnf = summary_gbnf()
     n = opts.decode_tokens
-    # The ratio is per sampled token (fast-forward off); fast-forward is measured beside it.
-    s = Sampling(max_tokens=n, fast_forward=False)
+    # The ratio is per sampled token (fast-forward and drafts off); the pipeline's default,
+    # with both, is measured beside it.
+    s = Sampling(max_tokens=n, fast_forward=False, draft=False)
     _say(
         out,
         f"\n[decode] speed, {n} tokens x {opts.reps} interleaved repetitions, same "
@@ -466,7 +468,7 @@ def bench_decode(
     variants: list[tuple[str, str | None, Sampling]] = [
         ("no grammar", None, s),
         ("grammar", gbnf, s),
-        ("grammar + fast-forward", gbnf, replace(s, fast_forward=True)),
+        ("grammar + fast-forward + drafts", gbnf, replace(s, fast_forward=True, draft=True)),
     ]
     for rep in range(opts.reps):
         for kind, grammar, samp in variants if rep % 2 == 0 else variants[::-1]:
@@ -474,7 +476,7 @@ def bench_decode(
             {"no grammar": free, "grammar": fast}.get(kind, ff).append(_tps(g))
             extra = (
                 f", {g.grammar_resamples} re-picks, {g.grammar_full_masks} full masks, "
-                f"{g.forced_tokens} forced"
+                f"{g.forced_tokens} forced, {g.draft_accepted}/{g.draft_tokens} drafted"
                 if grammar
                 else ""
             )
@@ -492,11 +494,11 @@ def bench_decode(
     _say(
         out,
         f"  median: unconstrained {res.tps_unconstrained:.1f} tok/s, grammar (fast path) "
-        f"{res.tps_constrained:.1f} tok/s, with fast-forward {_median(ff):.1f} tok/s, "
+        f"{res.tps_constrained:.1f} tok/s, with fast-forward + drafts {_median(ff):.1f} tok/s, "
         f"LlamaGrammar {_fmt(res.tps_llamagrammar, '.1f')}"
         f" tok/s; per-pair ratios {min(pairs):.2f}..{max(pairs):.2f}",
     )
-    res.notes.append(f"grammar + fast-forward {_median(ff):.1f} tok/s")
+    res.notes.append(f"grammar + fast-forward + drafts {_median(ff):.1f} tok/s")
 
 
 def bench_memory(

@@ -78,6 +78,11 @@ class Sampling:
     # Text the grammar allows only one way is fed to the model in one batch, not sampled
     # token by token (see Worker.forced_tokens).
     fast_forward: bool = True
+    # Prompt-lookup drafts checked in the same decode (see worker._Lookup): every token is
+    # still sampled from the model's own distribution at its position, with fewer decode
+    # steps. Batched logits differ from one-at-a-time ones in the last bits, so a sampled
+    # run can differ from a draft=False run as it could on another CPU.
+    draft: bool = True
 
 
 @dataclass(frozen=True)
@@ -116,6 +121,8 @@ class Generation:
     grammar_full_masks: int = 0  # ... of which needed the grammar over the whole vocabulary
     sampling_seconds: float = 0.0  # CPU time spent choosing tokens (grammar included)
     forced_tokens: int = 0  # of generated_tokens, fed in without sampling (grammar-forced)
+    draft_tokens: int = 0  # prompt-lookup draft tokens decoded ahead
+    draft_accepted: int = 0  # ... of which sampling picked (their decode step was saved)
 
 
 def physical_cores() -> int:

@@ -66,6 +66,12 @@ _FF_PROBE = "\t\n\r" + "".join(chr(c) for c in range(0x20, 0x7F))
 # very start); probing after other characters would only cost time (each probe checks ~100
 # candidates against the grammar's stacks, ~100x the single check of a sampled token).
 _FF_AFTER = frozenset('"]},:[{')
+# Prompt-lookup drafting: the longest draft checked in one decode, and the n-gram sizes looked
+# up (longest first) to find where in the prompt or output the text might continue.
+_DRAFT_MAX = 8
+_DRAFT_NGRAMS = (3, 2)
+# Capacity of the batch used when a decode needs logits for several positions.
+_MULTI_BATCH = 128
 _TOKEN_DTYPE = np.dtype([("id", "<i4"), ("logit", "<f4"), ("p", "<f4")], align=True)
 
 
@@ -233,6 +239,8 @@ class Worker:
         self._strict = codecs.getincrementaldecoder("utf-8")("strict")
         self._pending = b""  # bytes of an incomplete last character of the output so far
         self._ff: _FastForward | None = None  # see ff_tables()
+        self._row = -1  # the logits row sample() reads (a draft decode has several)
+        self._multi: Any = None  # llama_batch for decodes with logits at several positions
 
     # --- plumbing -----------------------------------------------------------------------------
 
@@ -311,6 +319,9 @@ class Worker:
         self._prefix_text, self._prefix_tokens = None, []
         self._utf8 = None
         self._ff = None
+        if self._multi is not None:
+            L.llama_batch_free(self._multi)
+            self._multi = None
 
     def meta(self, key: str) -> str | None:
         L = self.L
@@ -492,8 +503,28 @@ class Worker:
             ctypes.POINTER(L.llama_token),
         )
         rc = L.llama_decode(self.ctx, L.llama_batch_get_one(ptr, n))
+        self._decoded(rc, list(tokens[offset : offset + n]))
+
+    def decode_rows(self, tokens: list[int], first_row: int) -> None:
+        """Evaluate ``tokens`` at the end of the cache with logits for every position from
+        ``first_row`` on (row i predicts the token after ``tokens[i]``)."""
+        L = self.L
+        if self._multi is None:
+            self._multi = L.llama_batch_init(_MULTI_BATCH, 0, 1)
+        b = self._multi
+        pos = len(self.cached)
+        for i, token in enumerate(tokens):
+            b.token[i] = token
+            b.pos[i] = pos + i
+            b.n_seq_id[i] = 1
+            b.seq_id[i][0] = 0
+            b.logits[i] = i >= first_row
+        b.n_tokens = len(tokens)
+        self._decoded(L.llama_decode(self.ctx, b), tokens)
+
+    def _decoded(self, rc: int, tokens: list[int]) -> None:
         if rc == 0:
-            self.cached.extend(tokens[offset : offset + n])
+            self.cached.extend(tokens)
             return
         # Aborted or failed: some ubatches may have landed; remove them so `cached` stays true.
         self.truncate_cache(len(self.cached))
@@ -556,7 +587,7 @@ class Worker:
 
     def fill_candidates(self) -> None:
         logits = np.ctypeslib.as_array(
-            self.L.llama_get_logits_ith(self.ctx, -1), shape=(self.n_vocab,)
+            self.L.llama_get_logits_ith(self.ctx, self._row), shape=(self.n_vocab,)
         )
         self.cand["id"] = self._ids
         self.cand["logit"] = logits
@@ -864,7 +895,7 @@ class Worker:
 
         sm = self.samplers(s)
         try:
-            return self._sample_loop(sm, grammar, s, n, start, t0, t1)
+            return self._sample_loop(sm, grammar, s, tokens, start, t0, t1)
         finally:
             for smp in sm.all():
                 L.llama_sampler_free(smp)
@@ -874,23 +905,26 @@ class Worker:
         sm: _Samplers,
         grammar: Any,
         s: Sampling,
-        n_prompt: int,
+        prompt: list[int],
         common: int,
         t0: float,
         t1: float,
     ) -> dict[str, Any]:
         L = self.L
+        n_prompt = len(prompt)
+        self._row = -1  # the prompt's last token (an earlier call may have ended mid-draft)
         decoder = codecs.getincrementaldecoder("utf-8")("replace")
         self._pending = b""
         parts: list[str] = []
         limit = min(s.max_tokens, self.n_ctx - n_prompt)
-        generated = forced = 0
+        generated = forced = drafted = accepted = 0
         retries = [0, 0, 0, 0]  # by sample()'s second result
         stop = "length"
         slow = False
         self._set_abort(False)
         sampling = 0.0  # CPU time of this thread picking tokens: immune to a busy machine
         fast_forward = grammar is not None and s.fast_forward
+        lookup = _Lookup(prompt) if s.draft and not L.llama_model_is_recurrent(self.model) else None
 
         def emit(tokens: list[int]) -> None:
             nonlocal generated
@@ -899,19 +933,31 @@ class Worker:
                     L.llama_sampler_accept(smp, token)
                 parts.append(decoder.decode(self.piece(token)))
                 self._pending = decoder.getstate()[0]
+                if lookup is not None:
+                    lookup.add(token)
             generated += len(tokens)
 
         # Text the grammar forces before the first token (``{"summary":"``) needs no sampling.
         batch = self.forced_tokens(grammar, limit) if fast_forward else []
         emit(batch)
         forced += len(batch)
+        draft: list[int] = []
         while generated < limit:
             if batch:
-                self._set_abort(slow or len(batch) > 1)
+                # One decode for the new tokens and a draft of what may follow them; the
+                # draft's tokens are kept only where sampling picks them anyway.
+                draft = lookup.draft(limit - generated) if lookup is not None else []
+                self._set_abort(slow or len(batch) + len(draft) > 1)
                 td = time.perf_counter()
-                arr = (L.llama_token * len(batch))(*batch)
-                self.decode(arr, 0, len(batch))
+                if draft:
+                    self.decode_rows(batch + draft, len(batch) - 1)
+                    self._row = len(batch) - 1  # logits are read by position in the batch
+                else:
+                    arr = (L.llama_token * len(batch))(*batch)
+                    self.decode(arr, 0, len(batch))
+                    self._row = -1
                 slow = time.perf_counter() - td > _SLOW_DECODE_S
+                drafted += len(draft)
             self.check_cancel()
             ts = time.thread_time()
             token, how = self.sample(sm, grammar)
@@ -926,6 +972,18 @@ class Worker:
                 stop = "stop"
                 break
             emit([token])
+            if draft and token == draft[0]:
+                # The draft guessed right: the next logits are already computed.
+                draft.pop(0)
+                accepted += 1
+                self._row += 1
+                batch = []
+                sampling += time.thread_time() - ts
+                continue
+            if draft:
+                # Wrong guess: drop the rest of the draft from the cache.
+                self.truncate_cache(len(self.cached) - len(draft))
+                draft = []
             batch = [token]
             if fast_forward and generated < limit and parts[-1][-1:] in _FF_AFTER:
                 # One decode for the sampled token and the forced text after it.
@@ -936,6 +994,9 @@ class Worker:
             sampling += time.thread_time() - ts
             now = time.perf_counter()
             self.progress("generate", generated, None, generated / (now - t1) if now > t1 else None)
+        if draft:
+            self.truncate_cache(len(self.cached) - len(draft))
+        self._row = -1
         parts.append(decoder.decode(b"", final=True))
         t2 = time.perf_counter()
         self.progress(
@@ -953,7 +1014,38 @@ class Worker:
             "grammar_resamples": retries[1] + retries[2] + retries[3],
             "grammar_full_masks": retries[3],
             "forced_tokens": forced,
+            "draft_tokens": drafted,
+            "draft_accepted": accepted,
         }
+
+
+class _Lookup:
+    """Prompt-lookup drafts: where the last few tokens occurred before (in the prompt or the
+    output), guess that what followed them comes next. Small models copy whole phrases of
+    their few-shot answers and of the transcript, so the guesses often hold."""
+
+    def __init__(self, prompt: list[int]) -> None:
+        self.hist = list(prompt)
+        # n-gram -> index just past its latest earlier occurrence (where its follower is)
+        self.index: dict[int, dict[tuple[int, ...], int]] = {n: {} for n in _DRAFT_NGRAMS}
+        for end in range(len(self.hist)):
+            self._note(end)
+
+    def _note(self, end: int) -> None:
+        for n, idx in self.index.items():
+            if end >= n:
+                idx[tuple(self.hist[end - n : end])] = end
+
+    def add(self, token: int) -> None:
+        self._note(len(self.hist))  # the n-grams ending here are followed by ``token``
+        self.hist.append(token)
+
+    def draft(self, room: int) -> list[int]:
+        for n, idx in self.index.items():
+            end = idx.get(tuple(self.hist[-n:]))
+            if end is not None:
+                return self.hist[end : end + min(_DRAFT_MAX, room)]
+        return []
 
 
 def _watch_parent(parent_pid: int) -> None:

@@ -215,6 +215,54 @@ def test_fast_forward_needs_a_grammar(tiny: LlamaRunner) -> None:
     assert gen.forced_tokens >= 1 and gen.generated_tokens - gen.forced_tokens <= 3, gen
 
 
+def test_drafts_are_checked_against_the_grammar(gemma: LlamaRunner) -> None:
+    """Prompt-lookup drafts: a model copying its example gets several tokens per decode, and
+    every output is still exactly the grammar's language."""
+    prompt = (
+        GEMMA_INSTR + 'Example: {"name":"Ada Lovelace","age":36,"tags":["math","poet"]}\n'
+        "Another record in the same form:\n"
+    )
+    gens = [
+        gemma.generate(
+            prompt,
+            grammar=PERSON_GBNF,
+            sampling=Sampling(temperature=1.0, seed=k, max_tokens=120),
+        )
+        for k in range(4)
+    ]
+    for g in gens:
+        check_person(g)
+        assert 0 <= g.draft_accepted <= g.draft_tokens
+    assert sum(g.draft_accepted for g in gens) > 0
+    assert any(g.draft_accepted < g.draft_tokens for g in gens)  # some drafts were wrong
+
+
+def test_drafts_change_nothing_but_the_steps(tiny_llama_path: Path) -> None:
+    """The same text with and without drafts, and so is the next call that reuses the KV
+    cache: rejected draft tokens leave the cache (the tiny model loops, so drafts hold)."""
+    prompt = "<s>" + FILLER * 3
+    runs: dict[bool, list[tuple[str, str, int]]] = {}
+    for draft in (False, True):
+        runs[draft] = []
+        with LlamaRunner(LoadOptions(tiny_llama_path, n_ctx=2048, n_threads=1)) as r:
+            for temperature in (0.0, 1.0):
+                s = Sampling(temperature=temperature, max_tokens=300, draft=draft)
+                g = r.generate(prompt, grammar=None, sampling=s)
+                then = r.generate(prompt + g.text + " and", grammar=None, sampling=s)
+                assert then.prompt_evaluated < len(r.tokenize(prompt + g.text))  # reused
+                runs[draft].append((g.text, then.text, g.draft_accepted))
+    assert [(a, b) for a, b, _ in runs[True]] == [(a, b) for a, b, _ in runs[False]]
+    assert runs[True][0][2] > 50 and runs[False][0][2] == 0
+
+
+def test_draft_off_decodes_token_by_token(tiny: LlamaRunner) -> None:
+    gen = tiny.generate(
+        TINY_PERSON, grammar=PERSON_GBNF, sampling=Sampling(draft=False, max_tokens=200)
+    )
+    check_person(gen)
+    assert gen.draft_tokens == gen.draft_accepted == 0
+
+
 def test_same_seed_same_output(gemma: LlamaRunner, gemma_path: Path) -> None:
     sampling = Sampling(temperature=1.0, seed=1234, max_tokens=40)
     a = gemma.generate(GEMMA_PERSON, grammar=None, sampling=sampling)
