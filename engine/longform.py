@@ -49,6 +49,7 @@ from engine.notes import (
     notes_max_json_chars,
     parse_notes,
     rendered_notes_max_chars,
+    short_notes_gbnf,
 )
 from engine.progress import CancelToken, Progress, ProgressCallback, check, emit
 from engine.prompting import (
@@ -273,6 +274,7 @@ class _PartNotes:
     notes: list[Notes] = field(default_factory=list)
     spans: list[tuple[float | None, float | None]] = field(default_factory=list)
     rendered_tokens: list[int] = field(default_factory=list)
+    condensed: bool = False  # rewritten with the short-notes grammar (see _Job.condense)
 
     @property
     def tokens(self) -> int:
@@ -757,6 +759,17 @@ class _Job:
             total = sum(pn.tokens for pn in part_notes)
             mergeable = [pn for pn in part_notes if len(pn.notes) > 1]
             if not mergeable:
+                # One set of notes per part and still too long: rewrite the longest (not yet
+                # condensed) with the short-notes grammar.
+                longest = max(
+                    (pn for pn in part_notes if not pn.condensed),
+                    key=lambda pn: pn.tokens,
+                    default=None,
+                )
+                if longest is not None:
+                    self.planned = self.pass_no + 2
+                    self.condense(longest)
+                    continue
                 raise GenerationError(
                     f"{self.where()}: the notes on the five parts need {total} tokens but a "
                     f"{self.n_ctx}-token context leaves {max(room, 0)} for them beside the "
@@ -771,6 +784,30 @@ class _Job:
             for pn in mergeable:
                 target = max(1, min(len(pn.notes) - 1, math.floor(len(pn.notes) * ratio)))
                 self.merge_part(pn, target)
+
+    def condense(self, pn: _PartNotes) -> None:
+        """Rewrite a part's single set of notes shorter (a pass with the short-notes grammar)."""
+        head = _title_line(self.title, self.chat) + (
+            f"{marker(pn.part, self.chat)}\n"
+            "Notes on this stretch, to rewrite shorter (keep what matters most):\n\n"
+        )
+        prompt = self.notes_prompt(head + pn.notes[0].render())
+        size = self.count([prompt])[0]
+        condensed, flags, _ = self.generate(
+            "merge",
+            pn.part.index + 1,
+            f"condensing the notes of part {pn.part.index + 1}/{len(self.parts)}",
+            prompt,
+            size,
+            short_notes_gbnf(),
+            parse_notes,
+            self.notes_quality(pn.notes[0].render()),
+            self.notes_prefix(),
+        )
+        self.notes_flags += flags
+        pn.notes = [condensed]
+        pn.rendered_tokens = self.count([condensed.render()])
+        pn.condensed = True
 
     def merge_part(self, pn: _PartNotes, target: int) -> None:
         """Replace the part's notes by ``target`` (or a few more, if a group would not fit a

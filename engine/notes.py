@@ -136,13 +136,18 @@ def parse_notes(text: str) -> Notes:
 # --- grammars -----------------------------------------------------------------------------------
 
 
-def build_notes_grammar() -> str:
+def build_notes_grammar(
+    max_points: int = MAX_POINTS,
+    max_point: int = MAX_POINT,
+    max_terms: int = MAX_TERMS,
+    max_term: int = MAX_TERM,
+) -> str:
     b = GbnfBuilder()
     b.rule("root", "notes")
-    point = b.string("point", MAX_POINT)
-    term = b.string("term", MAX_TERM)
-    points = b.rule("points", f'"[" {point} ("," {point}){{{MIN_POINTS - 1},{MAX_POINTS - 1}}} "]"')
-    terms = b.rule("terms", f'"[" {term} ("," {term}){{{MIN_TERMS - 1},{MAX_TERMS - 1}}} "]"')
+    point = b.string("point", max_point)
+    term = b.string("term", max_term)
+    points = b.rule("points", f'"[" {point} ("," {point}){{{MIN_POINTS - 1},{max_points - 1}}} "]"')
+    terms = b.rule("terms", f'"[" {term} ("," {term}){{{MIN_TERMS - 1},{max_terms - 1}}} "]"')
     b.rule("notes", b.obj([("points", points), ("terms", terms)]))
     return b.render(
         [
@@ -186,6 +191,16 @@ def notes_gbnf() -> str:
 
 def compact_gbnf() -> str:
     return _committed(COMPACT_FILE)
+
+
+# Condensed notes: what one part's notes are rewritten to when even one set of notes per part
+# does not fit the final prompt (a tiny context). Built from the same code, not committed.
+SHORT_POINTS, SHORT_POINT, SHORT_TERMS = 2, 80, 2
+
+
+@cache
+def short_notes_gbnf() -> str:
+    return build_notes_grammar(SHORT_POINTS, SHORT_POINT, SHORT_TERMS, MAX_TERM)
 
 
 def longform_grammar_version() -> str:
