@@ -25,7 +25,7 @@ import math
 import string
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from functools import cache
+from functools import cache, cached_property
 from importlib import resources
 from typing import Literal, TypeVar
 
@@ -551,6 +551,7 @@ class _Job:
         messages = [Message("system", notes_instructions()), Message("user", body)]
         return render_messages(messages, self.chat, add_generation_prompt=True)
 
+    @cached_property
     def notes_prefix(self) -> str:
         """What every notes and merge prompt starts with: the rendering up to the body."""
         return common_prefix(self.notes_prompt("a"), self.notes_prompt("b"))
@@ -699,7 +700,7 @@ class _Job:
                     notes_gbnf(),
                     parse_notes,
                     self.notes_quality(self.text_of(c)),
-                    self.notes_prefix(),
+                    self.notes_prefix,
                 )
                 self.notes_flags += flags
                 pn.notes.append(notes)
@@ -792,22 +793,42 @@ class _Job:
             "Notes on this stretch, to rewrite shorter (keep what matters most):\n\n"
         )
         prompt = self.notes_prompt(head + pn.notes[0].render())
-        size = self.count([prompt])[0]
-        condensed, flags, _ = self.generate(
-            "merge",
-            pn.part.index + 1,
+        condensed = self.merge_pass(
+            pn,
             f"condensing the notes of part {pn.part.index + 1}/{len(self.parts)}",
             prompt,
-            size,
+            self.count([prompt])[0],
             short_notes_gbnf(),
-            parse_notes,
-            self.notes_quality(pn.notes[0].render()),
-            self.notes_prefix(),
+            [pn.notes[0]],
         )
-        self.notes_flags += flags
         pn.notes = [condensed]
         pn.rendered_tokens = self.count([condensed.render()])
         pn.condensed = True
+
+    def merge_pass(
+        self,
+        pn: _PartNotes,
+        label: str,
+        prompt: str,
+        size: int,
+        grammar: str,
+        sources: Sequence[Notes],
+    ) -> Notes:
+        """One pass that rewrites ``sources`` (notes of part ``pn``) as one set of notes; its
+        flags count among the notes' flags."""
+        notes, flags, _ = self.generate(
+            "merge",
+            pn.part.index + 1,
+            label,
+            prompt,
+            size,
+            grammar,
+            parse_notes,
+            self.notes_quality("\n".join(n.render() for n in sources)),
+            self.notes_prefix,
+        )
+        self.notes_flags += flags
+        return notes
 
     def merge_part(self, pn: _PartNotes, target: int) -> None:
         """Replace the part's notes by ``target`` (or a few more, if a group would not fit a
@@ -830,18 +851,14 @@ class _Job:
                 half = len(idx) // 2
                 queue[:0] = [idx[:half], idx[half:]]
                 continue
-            merged, flags, _ = self.generate(
-                "merge",
-                pn.part.index + 1,
+            merged = self.merge_pass(
+                pn,
                 f"merging {len(idx)} notes of part {pn.part.index + 1}/{len(self.parts)}",
                 prompt,
                 size,
                 notes_gbnf(),
-                parse_notes,
-                self.notes_quality("\n".join(pn.notes[i].render() for i in idx)),
-                self.notes_prefix(),
+                [pn.notes[i] for i in idx],
             )
-            self.notes_flags += flags
             new_notes.append(merged)
             new_spans.append((pn.spans[idx[0]][0], pn.spans[idx[-1]][1]))
         assert len(new_notes) < n or n <= 1

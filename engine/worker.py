@@ -83,6 +83,8 @@ class _FastForward:
     probe_data: Any  # llama_token_data[len(probe_chars) + eog]: one token per char, then EOG
     probe_arr: Any  # llama_token_data_array over probe_data
     probe_ids: np.ndarray
+    probe_view: np.ndarray  # probe_data seen as _TOKEN_DTYPE records (no copy)
+    token_of: dict[str, int]  # probe character -> its single-character token
 
 
 @dataclass
@@ -760,15 +762,23 @@ class Worker:
                 selected=-1,
                 sorted=False,
             )
-            self._ff = _FastForward("".join(chars), data, arr, np.array(ids, dtype=np.int32))
+            view = np.ctypeslib.as_array(
+                ctypes.cast(data, ctypes.POINTER(ctypes.c_byte)),
+                shape=(len(ids) * _TOKEN_DTYPE.itemsize,),
+            ).view(_TOKEN_DTYPE)
+            self._ff = _FastForward(
+                "".join(chars),
+                data,
+                arr,
+                np.array(ids, dtype=np.int32),
+                view,
+                dict(zip(chars, ids, strict=False)),
+            )
         return self._ff
 
     def forced_char(self, grammar: Any, ff: _FastForward) -> str | None:
         """The one character ``grammar`` allows next, or None (several, none, or the end)."""
-        view = np.ctypeslib.as_array(
-            ctypes.cast(ff.probe_data, ctypes.POINTER(ctypes.c_byte)),
-            shape=(len(ff.probe_ids) * _TOKEN_DTYPE.itemsize,),
-        ).view(_TOKEN_DTYPE)
+        view = ff.probe_view
         view["id"] = ff.probe_ids
         view["logit"] = 0.0
         ff.probe_arr.size, ff.probe_arr.selected, ff.probe_arr.sorted = len(ff.probe_ids), -1, False
@@ -788,7 +798,7 @@ class Worker:
         try:
             out = [first]
             while len(out) < _FF_MAX_CHARS:
-                L.llama_sampler_accept(look, int(ff.probe_ids[ff.probe_chars.index(out[-1])]))
+                L.llama_sampler_accept(look, ff.token_of[out[-1]])
                 c = self.forced_char(look, ff)
                 if c is None:
                     break
@@ -814,7 +824,7 @@ class Worker:
             return []
         tokens = self.plain_tokens(text)
         if tokens is None:  # odd tokenizer: one probe token per character
-            tokens = [int(ff.probe_ids[ff.probe_chars.index(c)]) for c in text]
+            tokens = [ff.token_of[c] for c in text]
         kept: list[int] = []
         hold = 1 if text[-1].isalnum() or text[-1].isspace() else 0
         for token in tokens[: min(len(tokens) - hold, room)]:

@@ -240,7 +240,7 @@ def test_same_video_same_summary_whatever_was_cached(
     # What makes it so: each later notes pass reuses at most the instructions from the cache
     # (not the title line and "[Part" it shares with the chunk before) and evaluates the rest.
     prefix = len(
-        tiny.tokenize(_Job(t, tiny, chat_for(tiny), Sampling(), None, None, 1).notes_prefix())
+        tiny.tokenize(_Job(t, tiny, chat_for(tiny), Sampling(), None, None, 1).notes_prefix)
     )
     for res in (first, again, other):
         notes = [p for p in res.passes if p.kind == "notes"]
