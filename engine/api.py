@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Literal
 from engine.progress import CancelToken, ProgressCallback
 
 if TYPE_CHECKING:
-    from engine.catalog import ModelStatus
+    from engine.catalog import ModelStatus, Removal
     from engine.hardware import Hardware
     from engine.library import Entry, EntryRow, Library
     from engine.summarize import FileResult
@@ -139,15 +139,51 @@ class Engine:
 
         return pull(model_id, progress=progress, cancel=cancel)
 
-    def remove_model(self, model_id: str) -> None:
-        from engine.download import rm
+    def remove_model(self, model_id: str) -> Removal:
+        """Delete (or forget) a model and clear the default if it names it (one owner:
+        ``engine.catalog.remove_model``, also behind `vidsum models rm`)."""
+        from engine.catalog import remove_model
 
-        rm(model_id)
+        return remove_model(model_id)
 
     def set_default_model(self, model_id: str) -> None:
         from engine.settings import set_default_model
 
         set_default_model(model_id)
+
+    # --- settings -----------------------------------------------------------------------------
+
+    def export_dir(self) -> Path:
+        """Where exports go unless the user picks another folder: the folder chosen last, else
+        the user's Downloads folder, else home (never the folder vidsum happened to start in)."""
+        from engine.settings import get_export_dir
+
+        chosen = get_export_dir()
+        if chosen is not None:
+            return chosen
+        downloads = Path.home() / "Downloads"
+        return downloads if downloads.is_dir() else Path.home()
+
+    def set_export_dir(self, path: Path) -> None:
+        from engine.settings import set_export_dir
+
+        set_export_dir(path)
+
+    def export_to_file(self, entry_id: int, fmt: Literal["json", "md"], path: Path) -> Path:
+        """Write the export of one summary to ``path`` atomically; the absolute path written.
+        A folder that cannot be written is an ``ExportError`` naming it."""
+        from engine.errors import ExportError
+        from engine.fsutil import atomic_write_text
+
+        text = self.export_entry(entry_id, fmt)
+        target = path.expanduser().absolute()
+        try:
+            atomic_write_text(target, text if text.endswith("\n") else text + "\n")
+        except OSError as exc:
+            raise ExportError(
+                f"{target}: the export could not be written ({exc.strerror or exc})."
+            ) from exc
+        return target
 
     def hardware(self) -> Hardware:
         from engine.hardware import detect

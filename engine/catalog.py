@@ -82,6 +82,7 @@ class ModelStatus:
     is_default: bool
     fit: str = "unknown"  # "full", "partial 24/32", "cpu", "too big", "unknown"
     fit_detail: str = ""  # the planner's sentence
+    in_use: bool = False  # the model a summarize without --model would use (default or automatic)
 
     @property
     def id(self) -> str:
@@ -372,6 +373,7 @@ def list_models(*, fit: bool = True, n_ctx: int = 8192) -> list[ModelStatus]:
     from engine.settings import get_default_model
 
     default = get_default_model()
+    used = effective_model_id()
     hw = _detect_hardware() if fit else None
     out = []
     for e in entries():
@@ -387,6 +389,7 @@ def list_models(*, fit: bool = True, n_ctx: int = 8192) -> list[ModelStatus]:
                 is_default=default is not None and default.lower() == e.id.lower(),
                 fit=label,
                 fit_detail=detail,
+                in_use=used is not None and used.lower() == e.id.lower(),
             )
         )
     return out
@@ -539,14 +542,11 @@ def resolve_model(
             ) from exc
         return _resolve_entry(entry, progress, cancel)
 
-    hub = hub_entries()
-    first = recommended_id()
-    ordered = sorted(hub, key=lambda e: (e.id != first, not e.recommended))
-    for e in ordered:
-        if installed_path(e) is not None:
-            return _resolve_entry(e, progress, cancel)
-
+    automatic = automatic_entry()
     gemma = default_model_entry()
+    if automatic.id != gemma.id:
+        return _resolve_entry(automatic, progress, cancel)
+    first = recommended_id()
     note = (
         "No catalog model is installed, so vidsum uses its offline default model, Gemma 3 270M "
         "(a small base model: summaries will be rough). For real summaries run "
@@ -554,6 +554,99 @@ def resolve_model(
     )
     emit(progress, Progress("notice", message=note, item=gemma.id))
     return _resolve_entry(gemma, progress, cancel, note=note)
+
+
+def automatic_entry() -> CatalogEntry:
+    """The model used when no default is set: the first installed recommended catalog model,
+    else any installed catalog model, else the offline Gemma default. Cheap: nothing hashed."""
+    first = recommended_id()
+    ordered = sorted(hub_entries(), key=lambda e: (e.id != first, not e.recommended))
+    for e in ordered:
+        if installed_path(e) is not None:
+            return e
+    return default_model_entry()
+
+
+def effective_model_id() -> str | None:
+    """The id a summarize without ``--model`` would use: the default set with `vidsum models
+    use`, else the automatic choice; ``None`` when the default names an unknown model."""
+    from engine.settings import get_default_model
+
+    default = get_default_model()
+    if default:
+        try:
+            return get_entry(default).id
+        except ModelNotFound:
+            return None
+    return automatic_entry().id
+
+
+@dataclass(frozen=True)
+class Removal:
+    """What `remove_model` did, for the CLI and the TUI to say."""
+
+    entry: CatalogEntry
+    removed: tuple[Path, ...]  # files deleted
+    kept: Path | None  # a local model's own file: forgotten, never deleted
+    cleared_default: bool  # the model was the default; the default is now automatic
+    now_used: str  # the model a summarize without --model uses from now on
+
+    @property
+    def message(self) -> str:
+        e = self.entry
+        if e.source == "local":
+            if self.kept is not None and self.kept.exists():
+                said = f"Forgot {e.id}; its file {self.kept} was left in place."
+            else:
+                said = f"Forgot {e.id} (its file was already gone)."
+        elif not self.removed:
+            said = f"{e.id} was not installed; nothing to remove."
+        elif e.source == "pypi":
+            said = (
+                f"Removed {self.removed[0]} (re-assembled from the installed package when needed)."
+            )
+        else:
+            n = len(self.removed)
+            said = f"Removed {e.id}: {n} file{'s' if n != 1 else ''}."
+        return said
+
+    @property
+    def default_note(self) -> str | None:
+        """Set when the removed model was the default: what vidsum uses from now on."""
+        if not self.cleared_default:
+            return None
+        return (
+            f"{self.entry.id} was the default model; the default is now automatic: vidsum "
+            f"will use {self.now_used}."
+        )
+
+
+def remove_model(model_id: str) -> Removal:
+    """Remove a model the one way both faces share: delete its cached file(s) and any partial
+    download (a local model is only forgotten: its file is the user's; the offline default's
+    assembled copy is deleted and re-assembled when needed), and clear the default setting if
+    it names this model, so a later summarize falls back to the automatic choice."""
+    from engine.download import rm
+    from engine.settings import get_default_model, set_default_model
+
+    entry = get_entry(model_id)
+    kept = entry.path if entry.source == "local" else None
+    try:
+        removed = tuple(rm(entry.id))
+    except ModelNotFound:
+        if entry.source != "pypi":
+            raise
+        removed = ()  # the offline default was not assembled: nothing on disk
+    cleared = (get_default_model() or "").lower() == entry.id.lower()
+    if cleared:
+        set_default_model(None)
+    return Removal(
+        entry=entry,
+        removed=removed,
+        kept=kept,
+        cleared_default=cleared,
+        now_used=effective_model_id() or default_model_entry().id,
+    )
 
 
 def _is_known_id(model: str) -> bool:

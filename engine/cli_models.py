@@ -180,31 +180,12 @@ def cmd_pull(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def cmd_rm(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from engine.catalog import get_entry, remove_local
+    from engine.api import Engine
 
-    entry = get_entry(args.id)
-    if entry.source == "local":
-        path = remove_local(entry.id)
-        out.write(f"Forgot {entry.id}; the file {path} itself was left in place.\n")
-    elif entry.source == "pypi":
-        from engine.default_model import default_model_path
-
-        target = default_model_path()
-        if not target.exists():
-            out.write(f"{entry.id} is not assembled; nothing to remove.\n")
-            return 0
-        target.unlink()
-        out.write(f"Removed {target} (re-assembled from the installed package when needed).\n")
-    else:
-        from engine.download import rm
-
-        removed = rm(entry.id)
-        out.write(f"Removed {entry.id}: {len(removed)} file(s).\n")
-    from engine.settings import get_default_model, set_default_model
-
-    if (get_default_model() or "").lower() == entry.id.lower():
-        set_default_model(None)
-        err.write(f"{entry.id} was the default model; the default is now automatic.\n")
+    removal = Engine().remove_model(args.id)
+    out.write(removal.message + "\n")
+    if removal.default_note is not None:
+        err.write(removal.default_note + "\n")
     return 0
 
 

@@ -97,3 +97,7 @@ class LibraryBusy(LibraryError):
 
 class NotInLibrary(LibraryError):
     pass
+
+
+class ExportError(VidsumError):
+    """An export could not be written; names the file and the reason."""

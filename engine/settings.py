@@ -57,3 +57,19 @@ def set_default_model(model_id: str | None) -> None:
 
         data["default_model"] = get_entry(model_id).id  # canonical spelling
     save_settings(data)
+
+
+def get_export_dir() -> Path | None:
+    """The folder the TUI last exported to (``None``: not chosen yet)."""
+    value = load_settings().get("export_dir")
+    return Path(value) if isinstance(value, str) and value else None
+
+
+def set_export_dir(path: Path | None) -> None:
+    """Remember the export folder (``None`` forgets it)."""
+    data = load_settings()
+    if path is None:
+        data.pop("export_dir", None)
+    else:
+        data["export_dir"] = str(Path(path).expanduser())
+    save_settings(data)

@@ -244,3 +244,18 @@ def test_engine_rm_forgets_a_local_model_but_keeps_its_file(tmp_path: Path) -> N
     assert download.rm(e.id) == [] and src.exists()
     with pytest.raises(ModelNotFound):
         get_entry(e.id)
+
+
+def test_list_models_marks_the_model_in_use_even_when_the_default_is_automatic(
+    gguf_bytes: bytes,
+) -> None:
+    from engine.catalog import list_models
+
+    def in_use() -> list[str]:
+        return [s.entry.id for s in list_models(fit=False) if s.in_use]
+
+    assert in_use() == ["gemma-3-270m:Q4_K_M"]
+    fake_install("mistral-7b-instruct-v0.2:Q4_K_M", gguf_bytes)
+    assert in_use() == ["mistral-7b-instruct-v0.2:Q4_K_M"]
+    set_default_model("mistral-7b-instruct-v0.1:Q8_0")
+    assert in_use() == ["mistral-7b-instruct-v0.1:Q8_0"]

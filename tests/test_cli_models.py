@@ -146,3 +146,35 @@ def test_doctor(capsys: pytest.CaptureFixture[str]) -> None:
         "not set",
         "saved login",
     )
+
+
+def test_rm_of_the_default_clears_it_and_later_resolves_fall_back(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, gemma_path: Path
+) -> None:
+    """Issue 10: `models rm` of the default clears it; the next resolve uses the next installed
+    model, then the bundled default (which says so)."""
+    from test_catalog import fake_install
+
+    from engine.catalog import resolve_model
+    from engine.settings import get_default_model
+
+    data = tiny_gguf(tmp_path / "tiny.gguf").read_bytes()
+    fake_install("mistral-7b-instruct-v0.1:Q8_0", data + b"\0")
+    fake_install("mistral-7b-instruct-v0.2:Q4_K_M", data)
+    assert run(capsys, "models", "use", "mistral-7b-instruct-v0.2:Q4_K_M")[0] == 0
+    code, out, err = run(capsys, "models", "rm", "mistral-7b-instruct-v0.2:Q4_K_M")
+    assert code == 0 and "Removed mistral-7b-instruct-v0.2:Q4_K_M" in out
+    assert "was the default model" in err
+    assert "vidsum will use mistral-7b-instruct-v0.1:Q8_0" in err
+    assert get_default_model() is None
+    assert resolve_model(None).id == "mistral-7b-instruct-v0.1:Q8_0"
+
+    assert run(capsys, "models", "use", "mistral-7b-instruct-v0.1:Q8_0")[0] == 0
+    code, _, err = run(capsys, "models", "rm", "mistral-7b-instruct-v0.1:Q8_0")
+    assert code == 0 and "vidsum will use gemma-3-270m:Q4_K_M" in err
+    assert get_default_model() is None
+    target = get_paths().models_dir / gemma_path.name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.symlink_to(gemma_path)  # the session's assembled copy
+    r = resolve_model(None)
+    assert r.id == "gemma-3-270m:Q4_K_M" and r.note and "offline default model" in r.note
