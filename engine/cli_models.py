@@ -106,6 +106,7 @@ def _status_json(s: ModelStatus) -> dict[str, Any]:
         "verified": s.verified,
         "partial_bytes": s.partial_bytes,
         "default": s.is_default,
+        "in_use": s.in_use,
         "fit": s.fit,
         "fit_detail": s.fit_detail,
     }
@@ -144,7 +145,7 @@ def cmd_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return 0
     rows = [("", "ID", "SIZE", "INSTALLED", "FIT")]
     for s in statuses:
-        mark = "*" if s.is_default else ("+" if s.entry.recommended else "")
+        mark = "*" if s.in_use else ("+" if s.entry.recommended else "")
         rows.append(
             (mark, s.entry.id, _gb(s.entry.size, s.entry.size_exact), _installed_cell(s), s.fit)
         )
@@ -153,7 +154,10 @@ def cmd_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         out.write(
             "  ".join(c.ljust(w) for c, w in zip(r[:4], widths, strict=True)) + "  " + r[4] + "\n"
         )
-    out.write("\n* default (vidsum models use)   + recommended   ~ approximate size\n")
+    out.write(
+        "\n* default: used without --model (set with vidsum models use, else automatic)"
+        "   + recommended   ~ approximate size\n"
+    )
     return 0
 
 

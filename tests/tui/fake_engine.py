@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from engine.api import Order
-from engine.catalog import CatalogEntry, ModelStatus
+from engine.catalog import CatalogEntry, ModelStatus, Removal
 from engine.errors import Cancelled, NotInLibrary, TranscriptError, VidsumError
 from engine.hardware import GPU, BuildInfo, Hardware
 from engine.library import Coverage, Entry, EntryRow, Provenance, TranscriptInfo
@@ -224,6 +224,7 @@ def models_fixture() -> list[ModelStatus]:
             True,
             "full",
             "Fits in VRAM with 33/33 layers on the GPU at 8192 tokens of context.",
+            in_use=True,
         ),
         ModelStatus(
             entry(
@@ -308,6 +309,8 @@ class FakeEngine:
         self.pull_gate: Gate | None = None
         self.delay = 0.0
         self.closed = False
+        self.home = Path.home()  # tests point it at a temporary folder
+        self.chosen_export_dir: Path | None = None
 
     def _call(self, name: str, *args: Any) -> None:
         self.calls.append((name, args))
@@ -558,13 +561,52 @@ class FakeEngine:
         self._replace_model(model_id, installed=path, verified=True, partial_bytes=0)
         return path
 
-    def remove_model(self, model_id: str) -> None:
+    def remove_model(self, model_id: str) -> Removal:
         self._call("remove_model", model_id)
-        self._replace_model(model_id, installed=None, verified=False, partial_bytes=0)
+        status = next(m for m in self.models if m.entry.id == model_id)
+        was_default = status.is_default
+        self._replace_model(
+            model_id, installed=None, verified=False, partial_bytes=0, is_default=False
+        )
+        if was_default:
+            self._replace_model(model_id, in_use=False)
+        installed = [m for m in self.models if m.installed is not None]
+        now_used = installed[0].entry.id if installed else "gemma-3-270m:Q4_K_M"
+        if was_default and installed:
+            self._replace_model(now_used, in_use=True)
+        path = status.installed
+        return Removal(
+            entry=status.entry,
+            removed=(path,) if path is not None else (),
+            kept=None,
+            cleared_default=was_default,
+            now_used=now_used,
+        )
 
     def set_default_model(self, model_id: str) -> None:
         self._call("set_default_model", model_id)
-        self.models = [replace(m, is_default=m.entry.id == model_id) for m in self.models]
+        self.models = [
+            replace(m, is_default=m.entry.id == model_id, in_use=m.entry.id == model_id)
+            for m in self.models
+        ]
+
+    # --- settings -------------------------------------------------------------------------
+
+    def export_dir(self) -> Path:
+        self._call("export_dir")
+        return self.chosen_export_dir or self.home / "Downloads"
+
+    def set_export_dir(self, path: Path) -> None:
+        self._call("set_export_dir", path)
+        self.chosen_export_dir = path
+
+    def export_to_file(self, entry_id: int, fmt: Literal["json", "md"], path: Path) -> Path:
+        self._call("export_to_file", entry_id, fmt, path)
+        text = self.export_entry(entry_id, fmt)
+        target = path.expanduser().absolute()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text + "\n", encoding="utf-8")
+        return target
 
     def hardware(self) -> Hardware:
         self._call("hardware")
