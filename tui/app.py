@@ -23,6 +23,17 @@ from tui.screens.models import ModelsScreen
 from tui.screens.summarize import SummarizeScreen
 
 
+MODE_TITLES: dict[str, str] = {
+    "library": "Library",
+    "summarize": "Summarize files",
+    "models": "Models and hardware",
+}
+
+
+# Keys that mean nothing from another screen (cursor, focus, back), left out of the palette.
+NOT_FROM_ELSEWHERE = ("move", "focus_queue", "back", "quit", "help", "command_palette")
+
+
 class VidsumApp(App[int]):
     TITLE = "vidsum"
     CSS_PATH = "vidsum.tcss"
@@ -50,9 +61,12 @@ class VidsumApp(App[int]):
     ) -> None:
         super().__init__()
         self.engine: Engine = engine if engine is not None else Engine()
-        # Exports land where the user started vidsum, like any command-line tool's output.
-        self.export_dir = export_dir or Path.cwd()
+        # The export dialog's folder: this one if given (tests), else the engine's choice (the
+        # folder used last, else Downloads or home; never the folder vidsum started in).
+        self.export_dir = export_dir
         self.start_dir = (start_dir or Path.cwd()).resolve()
+        # The folder the browser shows next: the last one used in this session.
+        self.browse_dir = self.start_dir
 
     def on_load(self) -> None:
         # While the app runs, Textual replaces sys.stderr with an object whose fileno() is -1.
@@ -73,8 +87,36 @@ class VidsumApp(App[int]):
             self.push_screen(HelpScreen())
 
     async def action_quit(self) -> None:
+        """Quit at once when nothing runs; otherwise ask first and say what would be lost."""
+        lost = self.work_in_progress()
+        if not lost:
+            self._quit_now()
+            return
+        from tui.screens.confirm import ConfirmScreen
+
+        if isinstance(self.screen, ConfirmScreen):
+            return
+        what = "; ".join(lost)
+        self.push_screen(
+            ConfirmScreen(
+                f"{what[0].upper()}{what[1:]}. Quit anyway?", confirm="Quit", title="Quit vidsum"
+            ),
+            lambda yes: self._quit_now() if yes else None,
+        )
+
+    def _quit_now(self) -> None:
         self.cancel_long_work()
         self.exit(0)
+
+    def work_in_progress(self) -> list[str]:
+        """What quitting now would lose, one phrase per running job (empty: nothing runs)."""
+        lost: list[str] = []
+        for stack in self._screen_stacks.values():
+            for screen in stack:
+                describe = getattr(screen, "work_in_progress", None)
+                if describe is not None:
+                    lost.extend(describe())
+        return lost
 
     def cancel_long_work(self) -> None:
         """Signal every running job to stop: a cancelled download keeps its partial file for
@@ -115,21 +157,38 @@ class VidsumApp(App[int]):
                 binding.tooltip or f"Key: {key}",
                 lambda node=active.node, action=binding.action: self._palette_run(node, action),
             )
-        for mode, title in (
-            ("library", "Library"),
-            ("summarize", "Summarize files"),
-            ("models", "Models and hardware"),
-        ):
-            if mode != self.current_mode:
+        for mode, title in MODE_TITLES.items():
+            if mode == self.current_mode:
+                continue
+            yield SystemCommand(
+                f"Go to {title}",
+                f"Switch to the {title.lower()} screen",
+                lambda mode=mode: self.switch_mode(mode),
+            )
+            # The other screens' actions too: the palette switches there and runs them.
+            screen_class = self.MODES[mode]
+            assert isinstance(screen_class, type)
+            short = title.split()[0]
+            for binding in screen_class.BINDINGS:
+                assert isinstance(binding, Binding)
+                if not binding.description or binding.action.startswith(NOT_FROM_ELSEWHERE):
+                    continue
                 yield SystemCommand(
-                    f"Go to {title}",
-                    f"Switch to the {title.lower()} screen",
-                    lambda mode=mode: self.switch_mode(mode),
+                    f"{short}: {binding.description}",
+                    f"Switches to {title} · key {binding.key.split(',')[0]} there",
+                    lambda mode=mode, action=binding.action: self._palette_run_in(mode, action),
                 )
         yield SystemCommand("Keys and help", "Show every key binding", self.action_help)
 
     def _palette_run(self, node: DOMNode, action: str) -> None:
         self.call_later(self.run_action, action, node)
+
+    def _palette_run_in(self, mode: str, action: str) -> None:
+        async def switch_and_run() -> None:
+            await self.switch_mode(mode)
+            await self.run_action(action, self.screen)
+
+        self.call_later(switch_and_run)
 
     async def on_unmount(self) -> None:
         # Screens cancelled their own work when they were unmounted, just before this.

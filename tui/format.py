@@ -4,21 +4,22 @@ from __future__ import annotations
 
 from engine.schema import GENERAL_FIELDS
 
-# Short labels for the 12 general fields: the full names do not fit a table cell at 80 columns.
+# Short labels for the 12 general fields: three must fit the library's topics cell at 80
+# columns ("Quantum, Theory, AI/ML"), so none is longer than 7 characters.
 SHORT_FIELD: dict[str, str] = dict(
     zip(
         GENERAL_FIELDS,
         (
-            "Algorithms",
+            "Algo",
             "AI/ML",
-            "Architecture",
-            "Data science",
-            "Databases",
+            "Arch",
+            "Data",
+            "DB",
             "HCI",
-            "Programming",
-            "Software eng.",
+            "PL",
+            "SWE",
             "Web",
-            "Graphics",
+            "Gfx",
             "Theory",
             "Quantum",
         ),

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 from conftest import settle, wait_until
 from fake_engine import FakeEngine, Gate
-from textual.widgets import Input
+from textual.widgets import Input, Static
 
 from tui.app import VidsumApp
+from tui.screens.confirm import ConfirmScreen
 from tui.screens.help import HelpScreen, help_text
 from tui.screens.library import LibraryScreen
 from tui.screens.models import ModelsScreen
@@ -27,7 +28,7 @@ async def test_q_quits_with_status_0_and_closes_the_engine(
     app = make_app(fake)
     async with app.run_test() as pilot:
         await settle(pilot)
-        await pilot.press("q")
+        await pilot.press("q")  # nothing runs: no question
         await pilot.pause()
     assert app.return_code == 0
     assert fake.closed
@@ -106,6 +107,31 @@ async def test_palette_offers_the_screens_actions(make_app: Callable[..., Vidsum
         await wait_until(pilot, lambda: not app.screen.query_one("#filters").has_class("-hidden"))
 
 
+async def test_palette_finds_and_runs_another_screens_action(
+    make_app: Callable[..., VidsumApp], fake: FakeEngine
+) -> None:
+    """From the Summarize screen, "download" finds the Models screen's action and runs it."""
+    fake.pull_gate = Gate()
+    app = make_app(fake)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        await pilot.press("3")
+        await settle(pilot)
+        await pilot.press("j")  # a model that is not installed
+        await pilot.press("2")
+        assert isinstance(app.screen, SummarizeScreen)
+        titles = {c.title for c in app.get_system_commands(app.screen)}
+        assert {"Models: Download", "Library: Search", "Models: Use as default"} <= titles
+        await pilot.press("ctrl+p")
+        await pilot.press(*"download")
+        await settle(pilot)
+        await pilot.press("enter")
+        await wait_until(pilot, fake.pull_gate.reached.is_set)
+        assert isinstance(app.screen, ModelsScreen)
+        assert ("pull_model", ("mistral-7b-instruct-v0.3:Q5_K_M",)) in fake.calls
+        fake.pull_gate.release.set()
+
+
 async def test_quitting_mid_work_cancels_it(
     make_app: Callable[..., VidsumApp], fake: FakeEngine, tmp_path: Path
 ) -> None:
@@ -129,6 +155,20 @@ async def test_quitting_mid_work_cancels_it(
         await wait_until(pilot, downloading.reached.is_set)
         tokens = [queue.token, app.screen.token]  # type: ignore[attr-defined]
         await pilot.press("q")
+        await pilot.pause()
+        # Work is running: q asks first and says what would be lost.
+        assert isinstance(app.screen, ConfirmScreen)
+        question = str(app.screen.query_one("#question", Static).render())
+        assert "1 summary in progress will be lost" in question
+        assert "download of mistral-7b-instruct-v0.3:Q5_K_M will stop" in question
+        await pilot.press("n")  # no: everything goes on
+        await pilot.pause()
+        assert app.is_running and not any(t is not None and t.cancelled for t in tokens)
+        assert isinstance(app.screen, ModelsScreen)
+        await pilot.press("q")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
         await pilot.pause()
     assert app.return_code == 0
     assert all(t is not None and t.cancelled for t in tokens)

@@ -57,6 +57,8 @@ async def test_real_library_search_open_export_compare_quit(
         assert screen.entry.title == TITLES["webassembly"]
         await pilot.press("e")
         await settle(pilot)
+        await pilot.press("enter")  # the export dialog: the folder given, prefilled
+        await settle(pilot)
         exported = tmp_path / "exports" / f"webassembly-outside-the-browser-{screen.entry_id}.json"
         assert json.loads(exported.read_text())["summary"]["introduction"]
         await pilot.press("escape", "escape", "escape")  # back, out of the table, clear search

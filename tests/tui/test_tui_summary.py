@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 from conftest import capture_notes, settle
 from fake_engine import FakeEngine
-from textual.widgets import Static, TextArea
+from textual.widgets import Input, Static, TextArea
 
 from tui.app import VidsumApp
 from tui.screens.compare import CompareScreen
 from tui.screens.confirm import ConfirmScreen
+from tui.screens.export import ExportScreen
 from tui.screens.library import LibraryScreen
 from tui.screens.summary import SummaryScreen
 from tui.screens.transcript import TranscriptScreen
@@ -74,7 +75,11 @@ async def test_export_writes_a_file_and_says_where(
         await open_summary(app, pilot, 2)
         await pilot.press(key)
         await settle(pilot)
+        assert isinstance(app.screen, ExportScreen)  # asks where, prefilled
         path = tmp_path / "out" / f"webassembly-outside-the-browser-2.{ext}"
+        assert app.screen.query_one("#export-path", Input).value == str(path)
+        await pilot.press("enter")
+        await settle(pilot)
         assert path.is_file()
         text = path.read_text()
         if ext == "json":

@@ -12,7 +12,7 @@ from fake_engine import FakeEngine, segments_for
 from engine.api import Engine, Order
 from engine.progress import Progress
 from tui import format as fmt
-from tui.export import export_path, write_export
+from tui.export import export_path
 from tui.paging import RowPager
 from tui.queue import Batch, Queue, expand
 from tui.screens.library import ORDER_COLUMN, ORDER_LABELS
@@ -127,12 +127,9 @@ def test_formatting() -> None:
     assert fmt.short_field("Artificial Intelligence (AI) and Machine Learning") == "AI/ML"
 
 
-def test_export_path_and_atomic_write(tmp_path: Path) -> None:
+def test_export_path(tmp_path: Path) -> None:
     path = export_path(tmp_path, 7, "B-Trees: Why Every Index?", "md")
     assert path == tmp_path / "b-trees-why-every-index-7.md"
-    write_export(path, "# hi")
-    assert path.read_text() == "# hi\n"
-    assert list(tmp_path.iterdir()) == [path]  # no temp file left behind
 
 
 @pytest.mark.parametrize(

@@ -330,12 +330,15 @@ class LibraryScreen(VidsumScreen):
         self.run_query()
 
     def action_back(self) -> None:
-        """Esc: leave the search box; from the table, clear the search and filters."""
-        if self.focused is not self.table:
-            self.table.focus()
+        """Esc: clear the search and filters at once (wherever the focus is: the search box,
+        the filter bar or the table) and go back to the table; with nothing to clear, just
+        return to the table."""
+        if not self.filters.active and not self.query_one("#search", Input).value:
+            if self.focused is not self.table:
+                self.table.focus()
             return
-        if not self.filters.active:
-            return
+        if self._debounce is not None:
+            self._debounce.stop()
         search = self.query_one("#search", Input)
         with search.prevent(Input.Changed):
             search.value = ""
@@ -345,4 +348,5 @@ class LibraryScreen(VidsumScreen):
                 select.clear()
         self.filters = Filters(order=self._order_for(None))
         self.table.cursor = 0
+        self.table.focus()
         self.run_query()

@@ -26,7 +26,7 @@ from tui.widgets.top_bar import TopBar
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from engine.catalog import ModelStatus
+    from engine.catalog import ModelStatus, Removal
 
 
 def state_label(status: ModelStatus) -> str:
@@ -39,6 +39,35 @@ def state_label(status: ModelStatus) -> str:
     return "—"
 
 
+def default_mark(status: ModelStatus) -> str:
+    """★ on the model a summarize uses: the default set with u, or the automatic choice."""
+    if status.is_default:
+        return "★"
+    return "★ auto" if status.in_use else ""
+
+
+def fit_line(status: ModelStatus) -> str:
+    """The detail line under the table: the planner's sentence, or a readable one when the
+    planner could not judge (its reason is for developers, e.g. an unknown model shape)."""
+    e = status.entry
+    if status.fit != "unknown" and status.fit_detail:
+        text = status.fit_detail
+    elif status.installed is None and e.source == "pypi":
+        text = (
+            "the offline default model; it is re-assembled from the installed package when "
+            "a summary needs it."
+        )
+    elif status.installed is None:
+        text = "the fit on this machine is worked out once the model is downloaded (p)."
+    else:
+        text = "the fit on this machine could not be worked out for this model."
+    if status.in_use:
+        text += (
+            " · the default model" if status.is_default else " · used by default (automatic)"
+        )
+    return f"{e.id}: {text}"
+
+
 class ModelsScreen(VidsumScreen):
     SUB_TITLE = "Models"
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -49,6 +78,9 @@ class ModelsScreen(VidsumScreen):
         Binding("r", "reload", "Refresh", show=False),
         Binding("j", "move(1)", "Down", show=False),
         Binding("k", "move(-1)", "Up", show=False),
+        # Priority: the table's own home/end scroll sideways instead.
+        Binding("g,home", "first", "First", show=False, priority=True),
+        Binding("G,end", "last", "Last", show=False, priority=True),
     ]
 
     class DownloadProgress(Message):
@@ -89,6 +121,13 @@ class ModelsScreen(VidsumScreen):
         else:
             table.action_cursor_up()
 
+    def action_first(self) -> None:
+        self.query_one(DataTable).move_cursor(row=0, animate=False)
+
+    def action_last(self) -> None:
+        table: DataTable[str] = self.query_one(DataTable)
+        table.move_cursor(row=max(0, table.row_count - 1), animate=False)
+
     def action_reload(self) -> None:
         self.call_engine(
             self.engine.list_models, self._set_models, group="models-list", exclusive=True
@@ -108,9 +147,7 @@ class ModelsScreen(VidsumScreen):
         for m in models:
             size = fmt.size(m.entry.size) if m.entry.size else "?"
             fit = m.fit if m.fit != "unknown" else "?"
-            table.add_row(
-                m.entry.name, size, state_label(m), fit, "★" if m.is_default else "", key=m.entry.id
-            )
+            table.add_row(m.entry.name, size, state_label(m), fit, default_mark(m), key=m.entry.id)
         if keep in self.models:
             table.move_cursor(row=table.get_row_index(keep), animate=False)
         self._show_fit()
@@ -131,8 +168,7 @@ class ModelsScreen(VidsumScreen):
         status = self._selected()
         if status is None:
             return
-        detail = status.fit_detail or "The fit planner has nothing to say about this model."
-        self.query_one("#fit-detail", Static).update(Content(f"{status.entry.id}: {detail}"))
+        self.query_one("#fit-detail", Static).update(Content(fit_line(status)))
 
     @on(DataTable.RowSelected)
     def _row_selected(self) -> None:
@@ -224,6 +260,15 @@ class ModelsScreen(VidsumScreen):
         # The app is closing (any way out): the engine thread must not run on unobserved.
         self.cancel_all_work()
 
+    def work_in_progress(self) -> list[str]:
+        """What quitting now would lose (the app asks before it quits)."""
+        if self.downloading is None:
+            return []
+        return [
+            f"the download of {self.downloading} will stop (what is downloaded is kept; p "
+            "resumes it)"
+        ]
+
     def cancel_all_work(self) -> None:
         """Called by the app on quit: the partial file stays for a later resume."""
         if self.token is not None:
@@ -236,9 +281,22 @@ class ModelsScreen(VidsumScreen):
         if status is None:
             return
         model_id = status.entry.id
+        installed = status.installed is not None or status.entry.source == "pypi"
 
         def done(_: None) -> None:
-            self.notify(f"{model_id} is now the default model.", markup=False)
+            if installed:
+                self.notify(f"{model_id} is now the default model.", markup=False)
+            else:
+                # As `vidsum models use` says: the default must be downloaded before it runs.
+                self.notify(
+                    f"{model_id} is now the default model, but it is not installed yet: "
+                    "download it with p (or `vidsum models pull "
+                    f"{model_id}`) before summarizing.",
+                    title="Not installed",
+                    severity="warning",
+                    timeout=10,
+                    markup=False,
+                )
             self.action_reload()
 
         self.call_engine(lambda: self.engine.set_default_model(model_id), done)
@@ -261,8 +319,13 @@ class ModelsScreen(VidsumScreen):
             if yes:
                 self.call_engine(lambda: self.engine.remove_model(model_id), deleted)
 
-        def deleted(_: None) -> None:
-            self.notify(f"Deleted {model_id}.", markup=False)
+        def deleted(removal: Removal) -> None:
+            note = removal.default_note
+            self.notify(
+                removal.message + (f" {note}" if note else ""),
+                title="Model deleted",
+                markup=False,
+            )
             self.action_reload()
 
         size = fmt.size(status.entry.size) if status.entry.size else "its file"

@@ -78,7 +78,7 @@ class SummarizeScreen(VidsumScreen):
             )
             yield Select[str]([], prompt="Default model", id="model", compact=True)
         with Horizontal(id="work"):
-            yield TranscriptTree(self.vidsum.start_dir, id="tree", classes="-hidden")
+            yield TranscriptTree(self.vidsum.browse_dir, id="tree", classes="-hidden")
             with Vertical(id="queue-pane"):
                 yield ListView(id="queue")
                 yield Static(
@@ -133,12 +133,20 @@ class SummarizeScreen(VidsumScreen):
             return
         added = self.add_paths(files)
         event.input.value = ""
+        self.vidsum.browse_dir = path if path.is_dir() else path.parent
+        # Back to the queue: the screen's keys (a, b, s…) work again at once.
+        self.action_focus_queue()
         self.notify(f"Added {added} file{'s' if added != 1 else ''} to the queue.")
 
     @on(DirectoryTree.FileSelected)
     def _file_picked(self, event: DirectoryTree.FileSelected) -> None:
+        self.vidsum.browse_dir = event.path.parent
         if self.add_paths([event.path]):
             self.notify(f"Added {event.path.name} to the queue.", markup=False)
+
+    @on(TranscriptTree.RootChanged)
+    def _browsed(self, event: TranscriptTree.RootChanged) -> None:
+        self.vidsum.browse_dir = event.path
 
     # --- running ----------------------------------------------------------------------------
 
@@ -258,6 +266,18 @@ class SummarizeScreen(VidsumScreen):
         # The app is closing (any way out): the engine thread must not run on unobserved.
         self.cancel_all_work()
 
+    def work_in_progress(self) -> list[str]:
+        """What quitting now would lose (the app asks before it quits)."""
+        if self.running is None:
+            return []
+        active = [i for i in self.running.items if not i.final]
+        running = sum(1 for i in active if i.state == "running") or min(1, len(active))
+        waiting = len(active) - running
+        said = [f"{running} summar{'y' if running == 1 else 'ies'} in progress will be lost"]
+        if waiting:
+            said.append(f"{waiting} queued file{'s' if waiting != 1 else ''} will not be summarized")
+        return [", ".join(said)] if running else []
+
     def cancel_all_work(self) -> None:
         """Also called by the app on quit."""
         if self.running is not None and self.token is not None:
@@ -274,11 +294,13 @@ class SummarizeScreen(VidsumScreen):
         self.set_focus(self.query_one("#path", Input))
 
     def action_browse(self) -> None:
-        tree = self.query_one("#tree", DirectoryTree)
+        tree = self.query_one("#tree", TranscriptTree)
         tree.toggle_class("-hidden")
         if tree.has_class("-hidden"):
             self.query_one("#queue", ListView).focus()
         else:
+            if tree.path != self.vidsum.browse_dir:
+                tree.go_to(self.vidsum.browse_dir)  # the last folder used
             tree.focus()
 
     def action_move(self, delta: int) -> None:

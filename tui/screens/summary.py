@@ -10,7 +10,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import Footer, Static
 
-from tui.export import Format, export_path, write_export
+from tui.export import Format, export_path
 from tui.screens.base import VidsumScreen
 from tui.widgets.summary_view import SectionView, SummaryView
 from tui.widgets.top_bar import TopBar
@@ -114,16 +114,42 @@ class SummaryScreen(VidsumScreen):
         self.dismiss()
 
     def action_export(self, fmt: Format) -> None:
+        """Ask where (the remembered folder, prefilled), then write through the engine."""
         entry = self.entry
         assert entry is not None
-        path = export_path(self.vidsum.export_dir, entry.id, entry.title, fmt)
+        given = self.vidsum.export_dir
 
-        def export() -> Path:
-            return write_export(path, self.engine.export_entry(entry.id, fmt))
+        def ask(folder: Path) -> None:
+            from tui.screens.export import ExportScreen
+
+            what = "as JSON" if fmt == "json" else "as Markdown"
+            self.app.push_screen(
+                ExportScreen(export_path(folder, entry.id, entry.title, fmt), what=what),
+                lambda chosen: self._write_export(entry.id, fmt, folder, chosen),
+            )
+
+        if given is not None:
+            ask(given)
+        else:
+            self.call_engine(self.engine.export_dir, ask, group="export")
+
+    def _write_export(self, entry_id: int, fmt: Format, folder: Path, chosen: Path | None) -> None:
+        if chosen is None:
+            return
+
+        def write() -> Path:
+            written = self.engine.export_to_file(entry_id, fmt, chosen)
+            if written.parent != folder:
+                self.engine.set_export_dir(written.parent)  # remembered for the next export
+                if self.vidsum.export_dir is not None:
+                    self.vidsum.export_dir = written.parent
+            return written
 
         self.call_engine(
-            export,
-            lambda written: self.notify(f"Exported to {written}", title="Export", markup=False),
+            write,
+            lambda written: self.notify(
+                f"Exported to {written}", title="Export", markup=False, timeout=10
+            ),
             group="export",
         )
 

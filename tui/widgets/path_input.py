@@ -6,7 +6,10 @@ import asyncio
 import os
 from collections.abc import Iterable
 from pathlib import Path
+from typing import ClassVar
 
+from textual.binding import Binding, BindingType
+from textual.message import Message
 from textual.suggester import Suggester
 from textual.widgets import DirectoryTree
 
@@ -51,7 +54,37 @@ class PathSuggester(Suggester):
 
 
 class TranscriptTree(DirectoryTree):
-    """Directories and transcript files only; hidden entries left out."""
+    """Directories and transcript files only; hidden entries left out. Backspace goes up a
+    folder and ``~`` home; the folder shown is the border title."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("backspace", "up", "Up a folder"),
+        Binding("tilde", "home", "Home folder"),
+    ]
+
+    class RootChanged(Message):
+        """The tree now shows another folder."""
+
+        def __init__(self, path: Path) -> None:
+            super().__init__()
+            self.path = path
+
+    def on_mount(self) -> None:
+        self.border_title = str(self.path)
+
+    def go_to(self, folder: Path) -> None:
+        folder = Path(folder).expanduser().resolve()
+        if not folder.is_dir():
+            return
+        self.path = folder
+        self.border_title = str(folder)
+        self.post_message(self.RootChanged(folder))
+
+    def action_up(self) -> None:
+        self.go_to(Path(self.path).resolve().parent)
+
+    def action_home(self) -> None:
+        self.go_to(Path.home())
 
     def filter_paths(self, paths: Iterable[Path]) -> Iterable[Path]:
         return [
