@@ -154,6 +154,44 @@ def test_models_downloading(
 
 
 @pytest.mark.parametrize("size", SIZES)
+def test_export_dialog(
+    snap_compare: Callable[..., bool], tmp_path: Path, size: tuple[int, int]
+) -> None:
+    # A fixed folder (nothing is written): the dialog shows it, so it must not vary per run.
+    app = VidsumApp(FakeEngine(), export_dir=Path("/home/ada/Downloads"), start_dir=tmp_path)
+
+    async def before(pilot: Pilot[Any]) -> None:
+        await pilot.app.push_screen(SummaryScreen(2))
+        await settle(pilot)
+        await pilot.press("m")
+
+    assert shoot(snap_compare, app, size, before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_quit_while_summarizing(
+    snap_compare: Callable[..., bool], tmp_path: Path, size: tuple[int, int]
+) -> None:
+    fake = FakeEngine()
+    gate = fake.summarize_gate["talk.srt"] = Gate()
+    (tmp_path / "talk.srt").write_text("x")
+    (tmp_path / "next.srt").write_text("x")
+
+    async def before(pilot: Pilot[Any]) -> None:
+        await pilot.press("2")
+        await settle(pilot)
+        screen = pilot.app.screen
+        assert isinstance(screen, SummarizeScreen)
+        screen.add_paths([tmp_path / "talk.srt", tmp_path / "next.srt"])
+        await pilot.press("s")
+        await wait_until(pilot, gate.reached.is_set)
+        await wait_until(pilot, lambda: screen.queue.items[0].stage == "prompt")
+        await pilot.press("q")
+
+    assert shoot(snap_compare, make(tmp_path, fake), size, before)
+
+
+@pytest.mark.parametrize("size", SIZES)
 def test_help(snap_compare: Callable[..., bool], tmp_path: Path, size: tuple[int, int]) -> None:
     async def before(pilot: Pilot[Any]) -> None:
         await pilot.press("question_mark")
@@ -170,6 +208,7 @@ def test_every_screen_has_a_snapshot() -> None:
         "transcript",
         "compare",
         "confirm",
+        "export",
         "summarize",
         "models",
         "help",
