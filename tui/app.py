@@ -22,7 +22,6 @@ from tui.screens.library import LibraryScreen
 from tui.screens.models import ModelsScreen
 from tui.screens.summarize import SummarizeScreen
 
-
 MODE_TITLES: dict[str, str] = {
     "library": "Library",
     "summarize": "Summarize files",
@@ -167,16 +166,17 @@ class VidsumApp(App[int]):
             )
             # The other screens' actions too: the palette switches there and runs them.
             screen_class = self.MODES[mode]
-            assert isinstance(screen_class, type)
+            assert isinstance(screen_class, type) and issubclass(screen_class, Screen)
             short = title.split()[0]
-            for binding in screen_class.BINDINGS:
-                assert isinstance(binding, Binding)
-                if not binding.description or binding.action.startswith(NOT_FROM_ELSEWHERE):
+            for bound in screen_class.BINDINGS:
+                if not isinstance(bound, Binding) or not bound.description:
+                    continue
+                if bound.action.startswith(NOT_FROM_ELSEWHERE):
                     continue
                 yield SystemCommand(
-                    f"{short}: {binding.description}",
-                    f"Switches to {title} · key {binding.key.split(',')[0]} there",
-                    lambda mode=mode, action=binding.action: self._palette_run_in(mode, action),
+                    f"{short}: {bound.description}",
+                    f"Switches to {title} · key {bound.key.split(',')[0]} there",
+                    lambda mode=mode, action=bound.action: self._palette_run_in(mode, action),
                 )
         yield SystemCommand("Keys and help", "Show every key binding", self.action_help)
 

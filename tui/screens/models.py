@@ -62,9 +62,7 @@ def fit_line(status: ModelStatus) -> str:
     else:
         text = "the fit on this machine could not be worked out for this model."
     if status.in_use:
-        text += (
-            " · the default model" if status.is_default else " · used by default (automatic)"
-        )
+        text += " · the default model" if status.is_default else " · used by default (automatic)"
     return f"{e.id}: {text}"
 
 

@@ -275,7 +275,9 @@ class SummarizeScreen(VidsumScreen):
         waiting = len(active) - running
         said = [f"{running} summar{'y' if running == 1 else 'ies'} in progress will be lost"]
         if waiting:
-            said.append(f"{waiting} queued file{'s' if waiting != 1 else ''} will not be summarized")
+            said.append(
+                f"{waiting} queued file{'s' if waiting != 1 else ''} will not be summarized"
+            )
         return [", ".join(said)] if running else []
 
     def cancel_all_work(self) -> None:
