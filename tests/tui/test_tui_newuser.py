@@ -191,7 +191,7 @@ async def test_models_star_the_automatic_choice_and_the_fit_line_is_readable(
         table = screen.query_one(DataTable)
         assert str(table.get_row(default)[-1]) == "★ auto"
         detail = screen.query_one("#fit-detail", Static)
-        assert "used by default (automatic)" in str(detail.render())
+        assert "It is used by default (automatic" in str(detail.render())
         await pilot.press("j")
         line = str(detail.render())
         assert "Unknown model shape" not in line

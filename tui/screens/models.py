@@ -54,15 +54,17 @@ def fit_line(status: ModelStatus) -> str:
         text = status.fit_detail
     elif status.installed is None and e.source == "pypi":
         text = (
-            "the offline default model; it is re-assembled from the installed package when "
+            "The offline default model; it is re-assembled from the installed package when "
             "a summary needs it."
         )
     elif status.installed is None:
-        text = "the fit on this machine is worked out once the model is downloaded (p)."
+        text = "Its fit on this machine is worked out once the model is downloaded (p)."
     else:
-        text = "the fit on this machine could not be worked out for this model."
-    if status.in_use:
-        text += " · the default model" if status.is_default else " · used by default (automatic)"
+        text = "Its fit on this machine could not be worked out for this model."
+    if status.is_default:
+        text += " It is the default model."
+    elif status.in_use:
+        text += " It is used by default (automatic: no default is set)."
     return f"{e.id}: {text}"
 
 
