@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from engine.schema import GENERAL_FIELDS
 
-# Short labels for the 12 general fields: three must fit the library's topics cell at 80
-# columns ("Quantum, Theory, AI/ML"), so none is longer than 7 characters.
+# Short labels for the 12 general fields: any three must fit the library's 20-character topics
+# cell ("Theory, Quant, AI/ML"), so one label has 6 characters and the rest at most 5.
 SHORT_FIELD: dict[str, str] = dict(
     zip(
         GENERAL_FIELDS,
@@ -21,7 +21,7 @@ SHORT_FIELD: dict[str, str] = dict(
             "Web",
             "Gfx",
             "Theory",
-            "Quantum",
+            "Quant",
         ),
         strict=True,
     )

@@ -125,6 +125,9 @@ def test_formatting() -> None:
     assert fmt.rate(12.5 * 1024**2, "B") == "12.5 MB/s"
     assert fmt.eta(83) == "ETA 1:23"
     assert fmt.short_field("Artificial Intelligence (AI) and Machine Learning") == "AI/ML"
+    # Any three labels fit the library's 20-character topics cell.
+    longest = sorted((len(v) for v in fmt.SHORT_FIELD.values()), reverse=True)[:3]
+    assert sum(longest) + 2 * len(", ") <= 20
 
 
 def test_export_path(tmp_path: Path) -> None:

@@ -50,8 +50,8 @@ COLUMNS: tuple[Column, ...] = (
     Column("date", "Date", 10, 0, lambda r: fmt.date(r.created_at)),
     Column("duration", "Length", 7, 100, lambda r: fmt.duration(r.duration)),
     Column("model", "Model", 18, 120, lambda r: r.model_id),
-    Column("topics", "General topics", 22, 0, _topics),
-    Column("complexity", "Complexity", 12, 0, lambda r: ""),  # drawn as a gauge
+    Column("topics", "General topics", 20, 0, _topics),
+    Column("complexity", "Complexity", 10, 0, lambda r: ""),  # drawn as a gauge
 )
 SORT_ARROW = 2  # " ▼" after the sorted column's label
 GAUGE_CELLS = 5
@@ -142,8 +142,13 @@ class EntryTable(ScrollView, can_focus=True):
 
     def _columns(self, width: int) -> list[tuple[Column, int]]:
         shown = [c for c in COLUMNS if width >= c.min_table_width]
-        # A fixed column is never narrower than its label and the sort arrow: headers stay whole.
-        widths = [max(c.width, len(c.label) + SORT_ARROW) if c.width else 0 for c in shown]
+        # The sorted column widens to hold its label and arrow: headers stay whole.
+        widths = [
+            max(c.width, len(c.label) + SORT_ARROW)
+            if c.width and c.key == self.sort_key
+            else c.width
+            for c in shown
+        ]
         fixed = sum(widths) + len(shown)  # one space before each column
         flex = max(8, width - fixed)
         return [(c, w or flex) for c, w in zip(shown, widths, strict=True)]
