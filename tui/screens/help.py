@@ -32,6 +32,8 @@ def _key(binding: Binding) -> str:
         "up": "↑",
         "home": "Home",
         "end": "End",
+        "backspace": "Backspace",
+        "tilde": "~",
     }
     return " ".join(names.get(k, k.replace("ctrl+", "^")) for k in binding.key.split(","))
 
@@ -54,6 +56,7 @@ def help_text() -> str:
     from tui.screens.summary import SummaryScreen
     from tui.screens.transcript import TranscriptScreen
     from tui.widgets.entry_table import EntryTable
+    from tui.widgets.path_input import TranscriptTree
 
     def own(cls: Any) -> list[Any]:
         return [b for b in cls.BINDINGS if isinstance(b, Binding)]
@@ -65,7 +68,7 @@ def help_text() -> str:
         _section("Summary", own(SummaryScreen)),
         _section("Transcript", own(TranscriptScreen)),
         _section("Compare", own(CompareScreen)),
-        _section("Summarize", own(SummarizeScreen)),
+        _section("Summarize", own(SummarizeScreen) + own(TranscriptTree)),
         _section("Models", own(ModelsScreen)),
     ]
     return "\n\n".join(parts)

@@ -90,7 +90,7 @@ class LibraryScreen(VidsumScreen):
         Binding("f", "toggle_filters", "Filters"),
         Binding("s", "cycle_sort", "Sort"),
         Binding("r", "reload", "Reload", show=False),
-        Binding("escape", "back", "Back", show=False),
+        Binding("escape", "back", "Clear search", show=False),
     ]
 
     def __init__(self) -> None:
