@@ -562,24 +562,22 @@ class FakeEngine:
         return path
 
     def remove_model(self, model_id: str) -> Removal:
+        """As the engine: the default is cleared if it names the model, and the model in use
+        moves to the first installed one (else the bundled default, not in this catalog)."""
         self._call("remove_model", model_id)
         status = next(m for m in self.models if m.entry.id == model_id)
-        was_default = status.is_default
         self._replace_model(
             model_id, installed=None, verified=False, partial_bytes=0, is_default=False
         )
-        if was_default:
-            self._replace_model(model_id, in_use=False)
-        installed = [m for m in self.models if m.installed is not None]
-        now_used = installed[0].entry.id if installed else "gemma-3-270m:Q4_K_M"
-        if was_default and installed:
-            self._replace_model(now_used, in_use=True)
-        path = status.installed
+        installed = [m.entry.id for m in self.models if m.installed is not None]
+        now_used = installed[0] if installed else "gemma-3-270m:Q4_K_M"
+        if status.in_use:
+            self.models = [replace(m, in_use=m.entry.id == now_used) for m in self.models]
         return Removal(
             entry=status.entry,
-            removed=(path,) if path is not None else (),
+            removed=(status.installed,) if status.installed is not None else (),
             kept=None,
-            cleared_default=was_default,
+            cleared_default=status.is_default,
             now_used=now_used,
         )
 
