@@ -97,3 +97,7 @@ class LibraryBusy(LibraryError):
 
 class NotInLibrary(LibraryError):
     pass
+
+
+class LibraryReadOnly(LibraryError):
+    """The library can be read (listed, shown, exported) but not written."""
