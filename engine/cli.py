@@ -11,11 +11,14 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from engine import __version__
 from engine.errors import Cancelled, ConfigError, VidsumError
 from engine.progress import CancelToken, Progress
+
+if TYPE_CHECKING:
+    from engine.summarize import SummarizeOptions
 
 
 def _fmt_time(seconds: float | None) -> str:
@@ -139,12 +142,11 @@ def _output_name(res: Any, fmt: str, used: set[str]) -> str:
     return name
 
 
-def cmd_summarize(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from engine.api import Engine
-    from engine.fsutil import atomic_write_text
+def summarize_options(args: argparse.Namespace) -> SummarizeOptions:
+    """The engine's options from `summarize` flags; a flag not given falls back to settings."""
     from engine.summarize import options_from_settings
 
-    options = options_from_settings(
+    return options_from_settings(
         n_ctx=args.ctx,
         n_gpu_layers=args.gpu_layers,
         n_threads=args.threads,
@@ -152,6 +154,13 @@ def cmd_summarize(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         temperature=args.temperature,
         force=args.force,
     )
+
+
+def cmd_summarize(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from engine.api import Engine
+    from engine.fsutil import atomic_write_text
+
+    options = summarize_options(args)
     inputs = _summarize_inputs(args.files, sys.stdin)
     out_dir = Path(args.output).expanduser() if args.output else None
     written: set[str] = set()

@@ -63,7 +63,12 @@ def _install(tmp: Path) -> None:
 # (state file, what a wrong type looks like in it, command, setup)
 Case = tuple[Callable[[], Path], bytes, Callable[[Path], list[str]], Callable[[Path], None] | None]
 CASES: dict[str, Case] = {
-    "settings-models-list": (_settings, b'{"default_model": 5}', lambda t: ["models", "list"], None),
+    "settings-models-list": (
+        _settings,
+        b'{"default_model": 5}',
+        lambda t: ["models", "list"],
+        None,
+    ),
     "settings-summarize": (
         _settings,
         b'{"temperature": "hot"}',
