@@ -18,6 +18,7 @@ Design:
 from __future__ import annotations
 
 import builtins
+import contextlib
 import errno
 import hashlib
 import json
@@ -437,6 +438,9 @@ class Library:
         """Why an existing library cannot be written, or None (os.access sees EROFS too)."""
         if not self.path.is_file():
             return None
+        with contextlib.suppress(OSError, AttributeError):  # statvfs: POSIX only
+            if os.statvfs(self.path.parent).f_flag & os.ST_RDONLY:
+                return "it is on a read-only file system"
         if not os.access(self.path, os.W_OK):
             return "the file is not writable"
         if not os.access(self.path.parent, os.W_OK):
