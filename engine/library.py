@@ -501,6 +501,13 @@ class Library:
                 if not _is_read_only(exc.__cause__):
                     raise
         assert last is not None
+        if len(modes) == 1:  # the -wal holds commits that SQLite cannot read without -shm
+            raise LibraryError(
+                f"The library {self.path} is read-only ({self.read_only_reason}) and {wal} holds "
+                "recent changes that SQLite can only read by writing beside it; open it once "
+                "where it is writable (vidsum then merges them), or copy the library's files to "
+                "a writable folder."
+            ) from last
         raise last
 
     def _open_for_reading(self) -> None:

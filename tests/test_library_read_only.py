@@ -101,3 +101,24 @@ def test_a_library_on_a_read_only_mount_can_be_listed_and_exported(
         assert "is read-only" in err and "cannot store new summaries" in err
     with Library(path) as lib:
         assert not lib.read_only and lib.count() == 3
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="bind mounts need root")
+def test_unmerged_wal_on_a_read_only_mount_is_explained(tmp_path: Path) -> None:
+    import shutil
+
+    src = tmp_path / "src" / "library.sqlite3"
+    _seed(src)
+    with Library(src) as lib:
+        lib.add(make_entry(7))
+        ro = tmp_path / "ro"
+        ro.mkdir()
+        for suffix in ("", "-wal"):  # a copy taken while the -wal still holds commits
+            shutil.copy(f"{src}{suffix}", ro / f"library.sqlite3{suffix}")
+    assert (ro / "library.sqlite3-wal").stat().st_size > 0
+    with _read_only_mount(ro), pytest.raises(Exception) as exc:
+        Library(ro / "library.sqlite3")
+    assert str(exc.value).startswith(
+        f"The library {ro / 'library.sqlite3'} is read-only (it is on a read-only file system) "
+        f"and {ro / 'library.sqlite3-wal'} holds recent changes"
+    )
