@@ -116,7 +116,7 @@ def _print_json(obj: Any, out: TextIO) -> None:
     out.flush()
 
 
-def _summarize_inputs(files: Sequence[str], stdin: TextIO) -> list[Any]:
+def _summarize_inputs(files: Sequence[str], stdin: TextIO, err: TextIO) -> list[Any]:
     """Paths, with ``-`` read from standard input (at most once) into a Transcript."""
     from engine.readers import load_transcript_bytes
 
@@ -125,6 +125,8 @@ def _summarize_inputs(files: Sequence[str], stdin: TextIO) -> list[Any]:
     items: list[Any] = []
     for f in files:
         if f == "-":
+            if stdin.isatty():
+                print("Reading a transcript from standard input (end it with Ctrl-D).", file=err)
             data = stdin.buffer.read() if hasattr(stdin, "buffer") else stdin.read().encode()
             items.append(load_transcript_bytes(data))
         else:
@@ -161,7 +163,7 @@ def cmd_summarize(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from engine.fsutil import atomic_write_text
 
     options = summarize_options(args)
-    inputs = _summarize_inputs(args.files, sys.stdin)
+    inputs = _summarize_inputs(args.files, sys.stdin, err)
     out_dir = Path(args.output).expanduser() if args.output else None
     written: set[str] = set()
     engine = Engine()

@@ -351,6 +351,16 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+def _folder_unwritable(folder: Path) -> str | None:
+    """Why files cannot be written in ``folder`` (os.access sees EROFS too), or None."""
+    with contextlib.suppress(OSError, AttributeError):  # statvfs: POSIX only
+        if os.statvfs(folder).f_flag & os.ST_RDONLY:
+            return "it is on a read-only file system"
+    if folder.is_dir() and not os.access(folder, os.W_OK):
+        return "the folder is not writable"
+    return None
+
+
 def _is_read_only(exc: BaseException | None) -> bool:
     """A refusal to write or to open that comes from permissions or a read-only file system."""
     if isinstance(exc, OSError):
@@ -425,6 +435,12 @@ class Library:
             # A file that exists but cannot be written (read-only file system or permissions
             # that even the checks above could not see): browse it read-only.
             cause = exc.__cause__
+            if read_only is not False and not self.path.is_file() and _is_read_only(cause):
+                why = _folder_unwritable(self.path.parent) or str(cause)
+                raise LibraryReadOnly(
+                    f"There is no library at {self.path} yet, and it cannot be created there "
+                    f"({why}); make that folder writable or set VIDSUM_HOME to a writable one."
+                ) from exc
             if read_only is False or not self.path.is_file() or not _is_read_only(cause):
                 raise
             self.read_only_reason = f"SQLite says: {cause}"
@@ -438,14 +454,12 @@ class Library:
         """Why an existing library cannot be written, or None (os.access sees EROFS too)."""
         if not self.path.is_file():
             return None
-        with contextlib.suppress(OSError, AttributeError):  # statvfs: POSIX only
-            if os.statvfs(self.path.parent).f_flag & os.ST_RDONLY:
-                return "it is on a read-only file system"
-        if not os.access(self.path, os.W_OK):
+        folder = _folder_unwritable(self.path.parent)
+        if folder is None and not os.access(self.path, os.W_OK):
             return "the file is not writable"
-        if not os.access(self.path.parent, os.W_OK):
+        if folder == "the folder is not writable":
             return "its folder is not writable, and SQLite needs to write its journal there"
-        return None
+        return folder
 
     def _open_writable(self) -> None:
         try:

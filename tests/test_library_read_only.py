@@ -122,3 +122,15 @@ def test_unmerged_wal_on_a_read_only_mount_is_explained(tmp_path: Path) -> None:
         f"The library {ro / 'library.sqlite3'} is read-only (it is on a read-only file system) "
         f"and {ro / 'library.sqlite3-wal'} holds recent changes"
     )
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="bind mounts need root")
+def test_no_library_yet_in_a_read_only_folder_says_so(tmp_path: Path) -> None:
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    with _read_only_mount(folder), pytest.raises(LibraryReadOnly) as exc:
+        Library(folder / "library.sqlite3")
+    assert str(exc.value).startswith(
+        f"There is no library at {folder / 'library.sqlite3'} yet, and it cannot be created"
+    )
+    assert "(it is on a read-only file system); make that folder writable" in str(exc.value)
