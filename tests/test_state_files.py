@@ -49,6 +49,10 @@ def _manifest() -> Path:
     return _manifest_path(MODEL)
 
 
+def _pending() -> Path:
+    return get_paths().library_db.parent / "pending" / ("0" * 64 + ".json")
+
+
 def _transcript(tmp: Path) -> str:
     p = tmp / "talk.txt"
     p.write_text("Today we talk about B-trees and why every database index uses them.\n")
@@ -92,6 +96,12 @@ CASES: dict[str, Case] = {
         b'{"/some/blob": {"sha256": 5, "size": 1, "mtime_ns": 1}}',
         lambda t: ["models", "pull", MODEL, "-q"],
         _install,
+    ),
+    "pending-summary-summarize": (
+        _pending,
+        b'{"transcript": 5}',
+        lambda t: ["summarize", _transcript(t), "-q"],
+        None,
     ),
     "download-manifest-models-list": (
         _manifest,
