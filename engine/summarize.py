@@ -380,8 +380,8 @@ def _store_pending(lib: Library, progress: ProgressCallback | None) -> None:
         progress,
         Progress(
             "notice",
-            message=f"Stored {len(ids)} summary(ies) kept from an earlier run that could not "
-            f"store them: {listed}.",
+            message=f"Stored {len(ids)} {'summary' if len(ids) == 1 else 'summaries'} that an "
+            f"earlier run generated but could not store: {listed}.",
         ),
     )
 
