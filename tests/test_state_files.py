@@ -11,6 +11,9 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+# huggingface_hub copies HF_HUB_OFFLINE at import: import it now, before the tests below set
+# that variable, so that later tests do not inherit an offline hub.
+import huggingface_hub.constants  # noqa: F401
 import pytest
 from test_catalog import fake_install, tiny_gguf
 
