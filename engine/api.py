@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from engine.catalog import ModelStatus, Removal
     from engine.hardware import Hardware
     from engine.library import Entry, EntryRow, Library
-    from engine.summarize import FileResult
+    from engine.summarize import FileResult, SummarizeOptions
     from engine.transcript import Transcript
 
 Order = Literal[
@@ -109,16 +109,25 @@ class Engine:
 
     def summarize(
         self,
-        paths: Sequence[Path],
+        paths: Sequence[Path | Transcript],
         *,
         model: str | None = None,
+        options: SummarizeOptions | None = None,
         progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
     ) -> Iterator[FileResult]:
+        """One result per input, in order. ``options`` None: ``settings.json``, else defaults
+        (``engine.summarize.options_from_settings``). A ``Transcript`` item is already read
+        (standard input)."""
         from engine.summarize import summarize_files
 
         return summarize_files(
-            paths, model=model, library=self.library, progress=progress, cancel=cancel
+            paths,
+            model=model,
+            library=self.library,
+            options=options,
+            progress=progress,
+            cancel=cancel,
         )
 
     # --- models -------------------------------------------------------------------------------

@@ -24,8 +24,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-from engine.errors import ConfigError, ModelFileError, ModelNotFound
-from engine.fsutil import atomic_write_text
+from engine.errors import ModelFileError, ModelNotFound
+from engine.fsutil import atomic_write_text, read_json_object, state_error
 from engine.paths import get_paths
 from engine.progress import CancelToken, Progress, ProgressCallback, check, emit
 
@@ -169,20 +169,22 @@ def _registry_path() -> Path:
 
 def _load_registry() -> dict[str, Any]:
     path = _registry_path()
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return {"models": [], "hashes": {}}
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ConfigError(
-            f"{path}: the local model registry cannot be read ({exc}); fix or delete it."
-        ) from exc
-    if not isinstance(data, dict):
-        raise ConfigError(
-            f"{path}: the local model registry is not a JSON object; fix or delete it."
-        )
+    what = "local model registry"
+    data = read_json_object(path, what)
     data.setdefault("models", [])
     data.setdefault("hashes", {})
+    models, hashes = data["models"], data["hashes"]
+    if not isinstance(models, list) or not all(
+        isinstance(m, dict) and all(isinstance(m.get(k), str) for k in ("id", "name", "path"))
+        for m in models
+    ):
+        raise state_error(
+            path, what, "has a bad 'models' list (each entry needs string id, name and path)"
+        )
+    if not isinstance(hashes, dict) or not all(
+        isinstance(h, dict) and isinstance(h.get("sha256"), str) for h in hashes.values()
+    ):
+        raise state_error(path, what, "has a bad 'hashes' object (each needs a string sha256)")
     return data
 
 

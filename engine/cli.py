@@ -11,11 +11,14 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from engine import __version__
-from engine.errors import Cancelled, VidsumError
+from engine.errors import Cancelled, ConfigError, VidsumError
 from engine.progress import CancelToken, Progress
+
+if TYPE_CHECKING:
+    from engine.summarize import SummarizeOptions
 
 
 def _fmt_time(seconds: float | None) -> str:
@@ -113,16 +116,63 @@ def _print_json(obj: Any, out: TextIO) -> None:
     out.flush()
 
 
+def _summarize_inputs(files: Sequence[str], stdin: TextIO, err: TextIO) -> list[Any]:
+    """Paths, with ``-`` read from standard input (at most once) into a Transcript."""
+    from engine.readers import load_transcript_bytes
+
+    if files.count("-") > 1:
+        raise ConfigError("`-` (standard input) can be given only once.")
+    items: list[Any] = []
+    for f in files:
+        if f == "-":
+            if stdin.isatty():
+                print("Reading a transcript from standard input (end it with Ctrl-D).", file=err)
+            data = stdin.buffer.read() if hasattr(stdin, "buffer") else stdin.read().encode()
+            items.append(load_transcript_bytes(data))
+        else:
+            items.append(Path(f))
+    return items
+
+
+def _output_name(res: Any, fmt: str, used: set[str]) -> str:
+    """``<input stem>.<md|json>``; a second input with the same stem gets ``-<id>`` added."""
+    stem = res.file.stem.strip("<>") or "summary"
+    name = f"{stem}.{fmt}"
+    if name in used:
+        name = f"{stem}-{res.id}.{fmt}"
+    used.add(name)
+    return name
+
+
+def summarize_options(args: argparse.Namespace) -> SummarizeOptions:
+    """The engine's options from `summarize` flags; a flag not given falls back to settings."""
+    from engine.summarize import options_from_settings
+
+    return options_from_settings(
+        n_ctx=args.ctx,
+        n_gpu_layers=args.gpu_layers,
+        n_threads=args.threads,
+        seed=args.seed,
+        temperature=args.temperature,
+        force=args.force,
+    )
+
+
 def cmd_summarize(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from engine.api import Engine
+    from engine.fsutil import atomic_write_text
 
+    options = summarize_options(args)
+    inputs = _summarize_inputs(args.files, sys.stdin, err)
+    out_dir = Path(args.output).expanduser() if args.output else None
+    written: set[str] = set()
     engine = Engine()
     bar = ProgressBar(err, enabled=not args.quiet)
     cancel = CancelToken()
     failures = 0
     try:
         for res in engine.summarize(
-            [Path(p) for p in args.files], model=args.model, progress=bar, cancel=cancel
+            inputs, model=args.model, options=options, progress=bar, cancel=cancel
         ):
             bar.close()
             if args.json:
@@ -142,16 +192,29 @@ def cmd_summarize(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             elif res.error is not None:
                 print(f"FAILED  {res.file}: {res.error}", file=out)
             elif res.skipped:
-                print(f"exists  {res.file} -> #{res.id} {res.title} (already summarized)", file=out)
+                print(
+                    f"exists  {res.file} -> #{res.id} {res.title} (already summarized; "
+                    "--force summarizes again)",
+                    file=out,
+                )
             else:
                 assert res.summary is not None and res.id is not None
                 entry = engine.get_entry(res.id)
                 print(f"saved   {res.file} -> #{res.id} {res.title}", file=out)
-                if not args.brief:
+                if not args.brief and out_dir is None:
                     print(engine.export_entry(res.id, "md"), file=out)
                     print(_coverage_line(entry), file=out)
             if res.error is not None:
                 failures += 1
+            elif out_dir is not None and res.id is not None:
+                target = out_dir / _output_name(res, args.format, written)
+                try:
+                    atomic_write_text(target, engine.export_entry(res.id, args.format) + "\n")
+                except OSError as exc:
+                    print(f"vidsum: could not write {target}: {exc.strerror or exc}.", file=err)
+                    failures += 1
+                else:
+                    print(f"wrote   {target}", file=err)
     except KeyboardInterrupt:
         cancel.cancel()
         bar.close()
@@ -169,7 +232,7 @@ def cmd_library(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     engine = Engine()
     try:
-        if args.library_cmd == "list":
+        if args.library_cmd in ("list", "search"):
             rows = engine.list_entries(query=args.query, limit=args.limit, offset=0)
             if args.json:
                 out.write(
@@ -212,7 +275,35 @@ def cmd_library(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     raise AssertionError(args.library_cmd)
 
 
+def _int_range(lo: int, hi: int) -> Any:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"{value} is outside {lo}..{hi}")
+        return value
+
+    return parse
+
+
+def _float_range(lo: float, hi: float) -> Any:
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"{value} is outside {lo}..{hi}")
+        return value
+
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from engine.runner import Sampling
+
     p = argparse.ArgumentParser(
         prog="vidsum",
         description="Structured summaries of technical video transcripts, offline. "
@@ -226,12 +317,73 @@ def build_parser() -> argparse.ArgumentParser:
         "files",
         nargs="+",
         metavar="FILE",
-        help=".txt, .srt, .vtt, youtube-transcript-api .json or yt-dlp .info.json",
+        help=".txt, .srt, .vtt, youtube-transcript-api .json or yt-dlp .info.json; "
+        "- reads one transcript from standard input",
     )
-    s.add_argument("--model", metavar="ID", help="catalog id, installed model or path to a .gguf")
+    s.add_argument(
+        "--model",
+        metavar="ID",
+        help="catalog id, installed model or path to a .gguf (default: settings' "
+        "default_model, else the first installed recommended model, else the offline default)",
+    )
     s.add_argument("--json", action="store_true", help="one JSON object per input on stdout")
     s.add_argument("--brief", action="store_true", help="print one line per file, not the summary")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    default = Sampling()
+    s.add_argument(
+        "--ctx",
+        type=_int_range(256, 1 << 20),
+        metavar="N",
+        help="context size in tokens (default: settings' n_ctx, else sized to the "
+        "longest transcript within the model's training context)",
+    )
+    s.add_argument(
+        "--gpu-layers",
+        type=_int_range(-1, 100_000),
+        metavar="N",
+        help="layers to offload to the GPU, -1 for all, 0 for none (default: "
+        "settings' gpu_layers, else what fits this machine's GPU)",
+    )
+    s.add_argument(
+        "--threads",
+        type=_int_range(1, 1024),
+        metavar="N",
+        help="CPU threads (default: settings' threads, else the physical cores)",
+    )
+    s.add_argument(
+        "--seed",
+        type=_int_range(0, (1 << 32) - 1),
+        metavar="N",
+        help=f"sampling seed (default: settings' seed, else {default.seed})",
+    )
+    s.add_argument(
+        "--temperature",
+        type=_float_range(0.0, 5.0),
+        metavar="T",
+        help="sampling temperature, 0 is greedy (default: settings' "
+        f"temperature, else {default.temperature})",
+    )
+    s.add_argument(
+        "--force",
+        action="store_true",
+        help="summarize again even if the library has this transcript with the same model, "
+        "prompt and grammar; the new summary replaces the stored one (it gets a new id)",
+    )
+    s.add_argument(
+        "-o",
+        "--output",
+        metavar="DIR",
+        help="write each summary to DIR/<input name>.<format> instead of printing it (DIR is "
+        "created; `-o .` is the current folder; standard input becomes stdin.<format>; a "
+        "summary already in the library is written too)",
+    )
+    s.add_argument(
+        "--format",
+        choices=["md", "json"],
+        default="md",
+        help="file format for -o: Markdown or the `library show --json` object "
+        "(default: %(default)s)",
+    )
     s.set_defaults(func=cmd_summarize)
 
     lib = sub.add_parser("library", help="list, show and export stored summaries")
@@ -240,6 +392,12 @@ def build_parser() -> argparse.ArgumentParser:
     ll.add_argument("--json", action="store_true")
     ll.add_argument("--query", "-s", help="full-text search")
     ll.add_argument("--limit", type=int, default=1000)
+    lq = lsub.add_parser("search", help="search stored summaries (same as list -s QUERY)")
+    lq.add_argument("query", metavar="QUERY", help="words to find (title, summary, transcript)")
+    lq.add_argument("--json", action="store_true")
+    lq.add_argument(
+        "--limit", type=int, default=1000, help="at most this many (default: %(default)s)"
+    )
     ls_ = lsub.add_parser("show", help="show one summary")
     ls_.add_argument("id", type=int)
     ls_.add_argument("--json", action="store_true")

@@ -38,7 +38,7 @@ from urllib.parse import quote, urlsplit
 
 from engine.catalog import CatalogEntry, get_entry, hash_file
 from engine.errors import Cancelled, DownloadError, ModelFileError, ModelNotFound
-from engine.fsutil import atomic_write_text
+from engine.fsutil import atomic_write_text, read_json_object, state_error
 from engine.paths import get_paths
 from engine.progress import CancelToken, Progress, ProgressCallback, emit
 
@@ -188,18 +188,38 @@ def _verified_file() -> Path:
     return get_paths().data / "verified.json"
 
 
-def _load_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (FileNotFoundError, json.JSONDecodeError):
-        return {}  # a lost record only costs a rehash
-    return data if isinstance(data, dict) else {}
+def _load_verified() -> dict[str, Any]:
+    """verified.json: {real blob path: {sha256, size, mtime_ns, ...}}; a bad file is an error."""
+    path = _verified_file()
+    what = "record of verified model files"
+    data = read_json_object(path, what)
+    for key, rec in data.items():
+        if not (
+            isinstance(rec, dict)
+            and isinstance(rec.get("sha256"), str)
+            and isinstance(rec.get("size"), int)
+            and isinstance(rec.get("mtime_ns"), int)
+        ):
+            raise state_error(
+                path, what, f"has a bad record for {key!r} (needs sha256, size and mtime_ns)"
+            )
+    return data
+
+
+def _load_manifest(model_id: str) -> dict[str, Any]:
+    """cache/downloads/<id>.json: what a partial download is; a bad file is an error."""
+    path = _manifest_path(model_id)
+    what = f"partial-download record of {model_id}"
+    data = read_json_object(path, what)
+    if not isinstance(data.get("partial", ""), str):
+        raise state_error(path, what, "has a 'partial' value that is not a path string")
+    return data
 
 
 def _record_verified(blob: Path, sha256: str, model_id: str) -> None:
     real = blob.resolve()
     st = real.stat()
-    data = _load_json(_verified_file())
+    data = _load_verified()
     data[str(real)] = {
         "sha256": sha256,
         "size": st.st_size,
@@ -211,14 +231,14 @@ def _record_verified(blob: Path, sha256: str, model_id: str) -> None:
 
 
 def _forget_verified(blob: Path) -> None:
-    data = _load_json(_verified_file())
+    data = _load_verified()
     if data.pop(str(blob), None) is not None:
         atomic_write_text(_verified_file(), json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 def _verified_sha(path: Path) -> str | None:
     real = path.resolve()
-    rec = _load_json(_verified_file()).get(str(real))
+    rec = _load_verified().get(str(real))
     if not rec:
         return None
     try:
@@ -242,7 +262,7 @@ def _manifest_path(model_id: str) -> Path:
 
 def partial_bytes(model_id: str) -> int:
     """Bytes of an unfinished download kept for resume (0 if none)."""
-    part = _load_json(_manifest_path(model_id)).get("partial")
+    part = _load_manifest(model_id).get("partial")
     try:
         return Path(part).stat().st_size if part else 0
     except OSError:
@@ -675,7 +695,7 @@ def _download_locked(
 ) -> Path:
     partial = blob.with_name(f"{remote.etag}.incomplete")
     manifest = _manifest_path(entry.id)
-    old = _load_json(manifest)
+    old = _load_manifest(entry.id)
     if old.get("partial") and old.get("partial") != str(partial):  # the file changed upstream
         Path(old["partial"]).unlink(missing_ok=True)
     atomic_write_text(
@@ -855,7 +875,7 @@ def rm(model_id: str) -> list[Path]:
             removed.append(blob)
         _forget_verified(blob)
     manifest = _manifest_path(entry.id)
-    part = _load_json(manifest).get("partial")
+    part = _load_manifest(entry.id).get("partial")
     if part and Path(part).exists():
         Path(part).unlink()
         removed.append(Path(part))

@@ -101,3 +101,7 @@ class NotInLibrary(LibraryError):
 
 class ExportError(VidsumError):
     """An export could not be written; names the file and the reason."""
+
+
+class LibraryReadOnly(LibraryError):
+    """The library can be read (listed, shown, exported) but not written."""

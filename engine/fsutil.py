@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
+
+from engine.errors import ConfigError
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -24,3 +28,60 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def read_json_state(path: Path, what: str, *, missing: Any = None) -> Any:
+    """The parsed JSON of a state file vidsum owns (settings, registries, records, manifests).
+
+    ``missing`` is returned when the file does not exist. Anything else that stops the file
+    being read (permissions, bytes that are not UTF-8, text that is not JSON) raises
+    ``ConfigError`` with one sentence naming the file, the problem and the fix; a caller that
+    needs a particular shape checks it and raises through :func:`state_error`.
+    """
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return missing
+    except IsADirectoryError as exc:
+        raise state_error(path, what, "is a directory, not a file") from exc
+    except OSError as exc:
+        raise state_error(path, what, f"cannot be read ({exc.strerror or exc})") from exc
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise state_error(
+            path, what, f"is not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start})"
+        ) from exc
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise state_error(
+            path, what, f"is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})"
+        ) from exc
+    except RecursionError as exc:
+        raise state_error(path, what, "is nested too deeply to be valid") from exc
+
+
+def read_json_object(path: Path, what: str) -> dict[str, Any]:
+    """:func:`read_json_state` for files that hold one JSON object ({} when missing)."""
+    data = read_json_state(path, what, missing={})
+    if not isinstance(data, dict):
+        raise state_error(path, what, f"must hold a JSON object, not {_json_kind(data)}")
+    return data
+
+
+def state_error(path: Path, what: str, problem: str) -> ConfigError:
+    """The one error shape for a bad state file: names it, says what is wrong, says the fix."""
+    return ConfigError(f"{path}: the {what} {problem}; fix or delete the file.")
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, bool):
+        return "true/false"
+    if value is None:
+        return "null"
+    return "a number"

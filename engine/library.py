@@ -18,21 +18,25 @@ Design:
 from __future__ import annotations
 
 import builtins
+import contextlib
+import errno
 import hashlib
 import json
+import os
 import re
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
-from engine.errors import LibraryBusy, LibraryError, NotInLibrary
+from engine.errors import LibraryBusy, LibraryError, LibraryReadOnly, NotInLibrary
+from engine.fsutil import atomic_write_text, read_json_object, state_error
 from engine.paths import get_paths
 from engine.schema import N_GENERAL_TOPICS, N_SECTIONS, N_TOPICS, Summary
 
@@ -53,6 +57,7 @@ ORDERS: tuple[str, ...] = (
 
 DEFAULT_BUSY_TIMEOUT = 10.0  # seconds a writer waits for another writer's transaction
 SQLITE_MAGIC = b"SQLite format 3\x00"
+PENDING_DIR = "pending"  # beside the library: generated summaries that could not be stored
 
 # --- data -------------------------------------------------------------------------------------
 
@@ -346,6 +351,29 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+def _folder_unwritable(folder: Path) -> str | None:
+    """Why files cannot be written in ``folder`` (os.access sees EROFS too), or None."""
+    with contextlib.suppress(OSError, AttributeError):  # statvfs: POSIX only
+        if os.statvfs(folder).f_flag & os.ST_RDONLY:
+            return "it is on a read-only file system"
+    if folder.is_dir() and not os.access(folder, os.W_OK):
+        return "the folder is not writable"
+    return None
+
+
+def _is_read_only(exc: BaseException | None) -> bool:
+    """A refusal to write or to open that comes from permissions or a read-only file system."""
+    if isinstance(exc, OSError):
+        return exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM)
+    if not isinstance(exc, sqlite3.Error):
+        return False
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None and (code & 0xFF) in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN):
+        return True
+    msg = str(exc).lower()
+    return "readonly" in msg or "read-only" in msg or "unable to open" in msg
+
+
 def _is_busy(exc: sqlite3.Error) -> bool:
     code = getattr(exc, "sqlite_errorcode", None)
     if code is not None:
@@ -377,18 +405,68 @@ class Library:
     """The summary library. Safe to share between threads (calls are serialized)."""
 
     def __init__(
-        self, path: Path | str | None = None, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT
+        self,
+        path: Path | str | None = None,
+        *,
+        busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+        read_only: bool | None = None,
     ) -> None:
+        """Open (or create) the library.
+
+        ``read_only=None`` (the default) opens for writing when the file and its folder are
+        writable, else read-only (browsing and exports work; writes raise
+        ``LibraryReadOnly``). ``True`` always opens read-only, ``False`` never falls back.
+        """
         self.path = Path(path) if path is not None else get_paths().library_db
         self.busy_timeout = busy_timeout
         self._lock = threading.RLock()
         self._conn: sqlite3.Connection | None = None
+        # Why the library is read-only (shown in the refusal of a write); None: writable.
+        self.read_only_reason: str | None = "opened read-only" if read_only else None
         self._check_file()
+        if read_only is None:
+            self.read_only_reason = self._unwritable()
+        if self.read_only_reason is not None:
+            self._open_read_only()
+            return
+        try:
+            self._open_writable()
+        except LibraryError as exc:
+            # A file that exists but cannot be written (read-only file system or permissions
+            # that even the checks above could not see): browse it read-only.
+            cause = exc.__cause__
+            if read_only is not False and not self.path.is_file() and _is_read_only(cause):
+                why = _folder_unwritable(self.path.parent) or str(cause)
+                raise LibraryReadOnly(
+                    f"There is no library at {self.path} yet, and it cannot be created there "
+                    f"({why}); make that folder writable or set VIDSUM_HOME to a writable one."
+                ) from exc
+            if read_only is False or not self.path.is_file() or not _is_read_only(cause):
+                raise
+            self.read_only_reason = f"SQLite says: {cause}"
+            self._open_read_only()
+
+    @property
+    def read_only(self) -> bool:
+        return self.read_only_reason is not None
+
+    def _unwritable(self) -> str | None:
+        """Why an existing library cannot be written, or None (os.access sees EROFS too)."""
+        if not self.path.is_file():
+            return None
+        folder = _folder_unwritable(self.path.parent)
+        if folder is None and not os.access(self.path, os.W_OK):
+            return "the file is not writable"
+        if folder == "the folder is not writable":
+            return "its folder is not writable, and SQLite needs to write its journal there"
+        return folder
+
+    def _open_writable(self) -> None:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(
                 str(self.path),
-                timeout=busy_timeout,
+                timeout=self.busy_timeout,
                 isolation_level=None,  # transactions are explicit (BEGIN IMMEDIATE)
                 check_same_thread=False,  # TUI workers call from threads; _lock serializes
             )
@@ -402,6 +480,76 @@ class Library:
             self._conn = None
             conn.close()
             raise
+
+    def _open_read_only(self) -> None:
+        """``mode=ro``; when SQLite cannot set up WAL reading (no ``-shm`` and a folder it may
+        not write), ``immutable=1``, which is exact while no ``-wal`` holds unmerged commits."""
+        if not self.path.is_file():
+            raise LibraryError(
+                f"There is no library at {self.path}, and it cannot be created there "
+                f"({self.read_only_reason})."
+            )
+        uri = self.path.resolve().as_uri()
+        wal = Path(f"{self.path}-wal")
+        modes = ["?mode=ro"]
+        if not wal.exists() or wal.stat().st_size == 0:
+            modes.append("?mode=ro&immutable=1")
+        last: Exception | None = None
+        for mode in modes:
+            conn = sqlite3.connect(
+                uri + mode,
+                uri=True,
+                timeout=self.busy_timeout,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+            self._conn = conn
+            try:
+                with self._guard("be opened"):
+                    self._open_for_reading()
+                return
+            except LibraryError as exc:
+                self._conn = None
+                conn.close()
+                last = exc
+                if not _is_read_only(exc.__cause__):
+                    raise
+        assert last is not None
+        if len(modes) == 1:  # the -wal holds commits that SQLite cannot read without -shm
+            raise LibraryError(
+                f"The library {self.path} is read-only ({self.read_only_reason}) and {wal} holds "
+                "recent changes that SQLite can only read by writing beside it; open it once "
+                "where it is writable (vidsum then merges them), or copy the library's files to "
+                "a writable folder."
+            ) from last
+        raise last
+
+    def _open_for_reading(self) -> None:
+        conn = self._db()
+        conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if "schema_migrations" not in tables:
+            raise LibraryError(
+                f"{self.path} is a SQLite database but not a vidsum library; vidsum left it "
+                "untouched. Move it away or choose another library path."
+            )
+        version = self._version()
+        self._refuse_newer(version)
+        if version < SCHEMA_VERSION:
+            raise LibraryReadOnly(
+                f"The library {self.path} is read-only ({self.read_only_reason}) and was written "
+                f"by an older vidsum (schema version {version}), so it cannot be upgraded to "
+                f"version {SCHEMA_VERSION}; make it writable once so vidsum can upgrade it."
+            )
+
+    def check_writable(self, doing: str = "store summaries") -> None:
+        """Raise ``LibraryReadOnly`` (saying why and what to do) if the library is read-only."""
+        if self.read_only_reason is not None:
+            raise LibraryReadOnly(
+                f"The library {self.path} is read-only ({self.read_only_reason}); vidsum can "
+                f"list, show and export its summaries, but it cannot {doing}. Make the file "
+                "and its folder writable, or set VIDSUM_HOME to a writable folder."
+            )
 
     # --- opening ------------------------------------------------------------------------------
 
@@ -504,6 +652,8 @@ class Library:
     @contextmanager
     def _transaction(self, doing: str, *, write: bool) -> Iterator[sqlite3.Connection]:
         """One transaction; reads get one consistent snapshot, writes take the lock up front."""
+        if write:
+            self.check_writable(doing)
         with self._lock, self._guard(doing):
             conn = self._db()
             conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
@@ -536,12 +686,22 @@ class Library:
             ).fetchone()
         return None if row is None else int(row[0])
 
-    def add(self, entry: NewEntry, *, created_at: datetime | None = None) -> int:
-        """Store one summary in one transaction; an existing dedupe key returns its id."""
-        return self.add_many([entry], created_at=created_at)[0]
+    def add(
+        self, entry: NewEntry, *, created_at: datetime | None = None, replace: bool = False
+    ) -> int:
+        """Store one summary in one transaction; an existing dedupe key returns its id.
+
+        ``replace=True`` (``summarize --force``) deletes the summary stored under the same
+        dedupe key in the same transaction, so the new one takes its place under a new id.
+        """
+        return self.add_many([entry], created_at=created_at, replace=replace)[0]
 
     def add_many(
-        self, entries: Iterable[NewEntry], *, created_at: datetime | None = None
+        self,
+        entries: Iterable[NewEntry],
+        *,
+        created_at: datetime | None = None,
+        replace: bool = False,
     ) -> builtins.list[int]:
         """Store several summaries in one transaction (imports, seeding, tests)."""
         checked = [_checked(e) for e in entries]
@@ -551,7 +711,69 @@ class Library:
             else _now()
         )
         with self._transaction("store the summary", write=True) as conn:
+            if replace:
+                # Triggers clean the search index; ON DELETE CASCADE the child rows. The
+                # transcript row stays: the new summary is of the same text.
+                conn.executemany(
+                    "DELETE FROM summaries WHERE dedupe_key = ?", [(e.dedupe_key,) for e in checked]
+                )
             return [_insert(conn, e, stamp) for e in checked]
+
+    # --- pending entries (generated, not yet stored) -----------------------------------------
+
+    def pending_dirs(self) -> builtins.list[Path]:
+        """Where summaries that could not be stored wait: beside the library first, else (that
+        disk may be the full one) in vidsum's cache, in a folder of this library's own."""
+        tag = hashlib.sha256(str(self.path.resolve()).encode("utf-8")).hexdigest()[:12]
+        return [self.path.parent / PENDING_DIR, get_paths().cache / PENDING_DIR / tag]
+
+    def keep_pending(self, entry: NewEntry, *, replace: bool = False) -> Path:
+        """Write a generated entry to a pending file (atomic) that :meth:`store_pending` stores
+        later; returns its path. Raises ``LibraryError`` when no pending folder is writable."""
+        text = (
+            json.dumps(new_entry_to_json(entry, replace=replace), ensure_ascii=False, indent=1)
+            + "\n"
+        )
+        problems: builtins.list[str] = []
+        for folder in self.pending_dirs():
+            target = folder / f"{entry.dedupe_key}.json"
+            try:
+                atomic_write_text(target, text)
+                return target
+            except OSError as exc:
+                problems.append(f"{folder}: {exc.strerror or exc}")
+        raise LibraryError(
+            f"The summary of {entry.transcript.source_path} could not be kept anywhere ("
+            + "; ".join(problems)
+            + ")."
+        )
+
+    def pending_files(self) -> builtins.list[Path]:
+        return [
+            p
+            for folder in self.pending_dirs()
+            if folder.is_dir()
+            for p in sorted(folder.glob("*.json"))
+        ]
+
+    def store_pending(self) -> builtins.list[int]:
+        """Store every pending entry (each in its own transaction) and delete its file.
+
+        A pending file that cannot be read raises ``ConfigError`` naming it; a store that fails
+        again raises the library's error and leaves the file where it is.
+        """
+        ids: builtins.list[int] = []
+        for path in self.pending_files():
+            data = read_json_object(path, "pending summary")
+            try:
+                entry = new_entry_from_json(data)
+            except (KeyError, TypeError, ValueError, ValidationError) as exc:
+                raise state_error(
+                    path, "pending summary", f"is not a complete summary entry ({exc})"
+                ) from exc
+            ids.append(self.add(entry, replace=bool(data.get("replace"))))
+            path.unlink(missing_ok=True)
+        return ids
 
     def delete(self, id: int) -> None:
         with self._transaction("delete the summary", write=True) as conn:
@@ -822,6 +1044,38 @@ class Library:
                 + "; ".join(problems)
                 + "."
             )
+
+
+def new_entry_to_json(entry: NewEntry, *, replace: bool = False) -> dict[str, Any]:
+    """A generated entry as JSON (the pending file); :func:`new_entry_from_json` reverses it."""
+    out: dict[str, Any] = {"replace": replace}
+    for f in fields(entry):
+        value = getattr(entry, f.name)
+        if isinstance(value, BaseModel):
+            value = value.model_dump(mode="json")
+        elif hasattr(value, "__dataclass_fields__"):
+            value = asdict(value)
+        out[f.name] = value
+    return out
+
+
+_ENTRY_PARTS: dict[str, Callable[..., Any]] = {
+    "transcript": TranscriptInfo,
+    "provenance": Provenance,
+    "coverage": Coverage,
+}
+
+
+def new_entry_from_json(data: dict[str, Any]) -> NewEntry:
+    values: dict[str, Any] = {}
+    for f in fields(NewEntry):
+        value = data[f.name]
+        if f.name == "summary":
+            value = Summary.model_validate(value)
+        elif f.name in _ENTRY_PARTS:
+            value = _ENTRY_PARTS[f.name](**value)
+        values[f.name] = value
+    return NewEntry(**values)
 
 
 def _checked(entry: NewEntry) -> NewEntry:

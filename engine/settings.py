@@ -1,7 +1,18 @@
-"""User settings (``settings.json`` in the config dir): today only the default model.
+"""User settings: ``settings.json`` in the config dir, one typed object.
 
-The file is small JSON, rewritten atomically; a file that cannot be parsed is an error that
-names it, never silently replaced.
+Every field is optional; a missing file means all defaults. The file is rewritten atomically.
+A file that cannot be read, is not UTF-8 JSON, holds an unknown key (a typo) or a value of the
+wrong type is an error that names the file and the key, never silently ignored or replaced.
+
+Fields (``vidsum summarize`` flags win over these; these win over vidsum's own defaults):
+
+- ``default_model``: model id used when ``--model`` is not given (``vidsum models use ID``).
+- ``export_dir``: folder the TUI's export dialog offers first.
+- ``n_ctx``: context size in tokens (``--ctx``); absent: sized to the transcripts.
+- ``gpu_layers``: layers offloaded to the GPU (``--gpu-layers``; -1 all); absent: fit plan.
+- ``threads``: CPU threads (``--threads``); absent: the physical cores.
+- ``seed``: sampling seed (``--seed``).
+- ``temperature``: sampling temperature (``--temperature``).
 """
 
 from __future__ import annotations
@@ -10,66 +21,102 @@ import json
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
 from engine.errors import ConfigError
-from engine.fsutil import atomic_write_text
+from engine.fsutil import atomic_write_text, read_json_object, state_error
 from engine.paths import get_paths
+
+WHAT = "settings file"
+
+
+class Settings(BaseModel):
+    """The contents of ``settings.json`` (every field optional)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    default_model: str | None = Field(
+        default=None, min_length=1, description="model id used when --model is not given"
+    )
+    export_dir: str | None = Field(
+        default=None, min_length=1, description="folder the TUI's export dialog offers first"
+    )
+    n_ctx: int | None = Field(default=None, ge=256, le=1 << 20, description="context tokens")
+    gpu_layers: int | None = Field(default=None, ge=-1, description="GPU layers (-1: all)")
+    threads: int | None = Field(default=None, ge=1, le=1024, description="CPU threads")
+    seed: int | None = Field(default=None, ge=0, lt=1 << 32, description="sampling seed")
+    temperature: float | None = Field(
+        default=None, ge=0.0, le=5.0, description="sampling temperature"
+    )
+
+    def to_json(self) -> str:
+        return json.dumps(self.model_dump(exclude_none=True), indent=2, sort_keys=True) + "\n"
 
 
 def settings_path() -> Path:
     return get_paths().settings_file
 
 
-def load_settings() -> dict[str, Any]:
+def _validation_problem(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+    if err["type"] == "extra_forbidden":
+        known = ", ".join(Settings.model_fields)
+        return f"an unknown key {key!r} (known keys: {known})"
+    return f"a bad value for {key!r} ({err['msg'].rstrip('.')}; got {err.get('input')!r})"
+
+
+def get_settings() -> Settings:
+    """The typed settings (defaults when the file does not exist); raises ``ConfigError``."""
     path = settings_path()
+    data = read_json_object(path, WHAT)
+    # JSON has no int/float distinction for whole numbers: 1 is a fine temperature.
+    if isinstance(data.get("temperature"), int) and not isinstance(data["temperature"], bool):
+        data["temperature"] = float(data["temperature"])
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return {}
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the settings file ({exc.strerror}).") from exc
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        raise state_error(path, WHAT, "has " + _validation_problem(exc)) from exc
+
+
+def save_settings(settings: Settings) -> None:
+    atomic_write_text(settings_path(), settings.to_json())
+
+
+def update_settings(**changes: Any) -> Settings:
+    """Set fields (``None`` clears one) and write the file; the result is validated first."""
+    current = get_settings().model_dump()
+    current.update(changes)
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
+        new = Settings.model_validate(current)
+    except ValidationError as exc:
         raise ConfigError(
-            f"{path}: the settings file is not valid JSON (line {exc.lineno}); fix or delete it."
+            f"Cannot save {settings_path()}: the change gives {_validation_problem(exc)}."
         ) from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: the settings file must hold a JSON object; fix or delete it.")
-    return data
-
-
-def save_settings(data: dict[str, Any]) -> None:
-    atomic_write_text(settings_path(), json.dumps(data, indent=2, sort_keys=True) + "\n")
+    save_settings(new)
+    return new
 
 
 def get_default_model() -> str | None:
-    value = load_settings().get("default_model")
-    return value if isinstance(value, str) and value else None
+    return get_settings().default_model
 
 
 def set_default_model(model_id: str | None) -> None:
     """Make ``model_id`` the default (``None`` clears it). Unknown ids raise ``ModelNotFound``."""
-    data = load_settings()
     if model_id is None:
-        data.pop("default_model", None)
-    else:
-        from engine.catalog import get_entry
+        update_settings(default_model=None)
+        return
+    from engine.catalog import get_entry
 
-        data["default_model"] = get_entry(model_id).id  # canonical spelling
-    save_settings(data)
+    update_settings(default_model=get_entry(model_id).id)  # canonical spelling
 
 
 def get_export_dir() -> Path | None:
-    """The folder the TUI last exported to (``None``: not chosen yet)."""
-    value = load_settings().get("export_dir")
-    return Path(value) if isinstance(value, str) and value else None
+    """The folder the export dialog offers first (None: not set)."""
+    value = get_settings().export_dir
+    return Path(value).expanduser() if value else None
 
 
 def set_export_dir(path: Path | None) -> None:
-    """Remember the export folder (``None`` forgets it)."""
-    data = load_settings()
-    if path is None:
-        data.pop("export_dir", None)
-    else:
-        data["export_dir"] = str(Path(path).expanduser())
-    save_settings(data)
+    """Remember ``path`` as the export folder (``None`` clears it)."""
+    update_settings(export_dir=str(Path(path).expanduser()) if path is not None else None)

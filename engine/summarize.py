@@ -9,14 +9,17 @@ model is even loaded, so a batch killed half-way continues where it stopped.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import shutil
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from engine import __version__
 from engine.catalog import ResolvedModel, resolve_model
-from engine.errors import Cancelled, VidsumError
+from engine.errors import Cancelled, LibraryError, VidsumError
 from engine.grammar import GRAMMAR_VERSION
 from engine.library import (
     Coverage,
@@ -60,8 +63,44 @@ class FileResult:
 class SummarizeOptions:
     sampling: Sampling = field(default_factory=Sampling)
     n_ctx: int | None = None  # None: sized to the batch, within the model and the machine
-    n_gpu_layers: int | None = None  # None: from the fit plan
-    n_threads: int | None = None
+    n_gpu_layers: int | None = None  # None: from the fit plan (-1: every layer)
+    n_threads: int | None = None  # None: the physical cores
+    # Summarize again even when the library has this transcript with the same model, prompt
+    # and grammar: the new summary replaces the stored one (same dedupe key, new id).
+    force: bool = False
+
+
+def options_from_settings(
+    *,
+    n_ctx: int | None = None,
+    n_gpu_layers: int | None = None,
+    n_threads: int | None = None,
+    seed: int | None = None,
+    temperature: float | None = None,
+    force: bool = False,
+) -> SummarizeOptions:
+    """Options from explicit values (CLI flags; ``None``: not given), else ``settings.json``,
+    else vidsum's defaults. Raises ``ConfigError`` for a bad settings file."""
+    from engine.settings import get_settings
+
+    st = get_settings()
+    base = Sampling()
+
+    def pick(flag: Any, setting: Any, default: Any) -> Any:
+        return flag if flag is not None else setting if setting is not None else default
+
+    sampling = dataclasses.replace(
+        base,
+        seed=pick(seed, st.seed, base.seed),
+        temperature=pick(temperature, st.temperature, base.temperature),
+    )
+    return SummarizeOptions(
+        sampling=sampling,
+        n_ctx=pick(n_ctx, st.n_ctx, None),
+        n_gpu_layers=pick(n_gpu_layers, st.gpu_layers, None),
+        n_threads=pick(n_threads, st.threads, None),
+        force=force,
+    )
 
 
 def chat_spec(model: ResolvedModel, info: ModelInfo, runner: LlamaRunner | None = None) -> ChatSpec:
@@ -189,7 +228,7 @@ def summarize_transcript(
 
 
 def summarize_files(
-    paths: Sequence[Path | str],
+    paths: Sequence[Path | str | Transcript],
     *,
     model: str | None = None,
     library: Library | None = None,
@@ -199,18 +238,25 @@ def summarize_files(
 ) -> Iterator[FileResult]:
     """Summarize each file, yielding one result per file in order.
 
-    A bad file yields an error result and the batch goes on; cancellation raises ``Cancelled``
-    after closing the model (nothing partial is ever stored).
+    An item may also be an already loaded ``Transcript`` (standard input): its ``source`` names
+    it in the result. A bad file yields an error result and the batch goes on; cancellation
+    raises ``Cancelled`` after closing the model (nothing partial is ever stored). Summaries
+    that an earlier run generated but could not store (a full disk) are stored first.
     """
-    options = options or SummarizeOptions()
+    options = options or options_from_settings()
     own_library = library is None
     lib = library if library is not None else Library()
     try:
+        lib.check_writable("store new summaries")  # before minutes of work, not after
+        _store_pending(lib, progress)
         resolved = resolve_model(model, progress=progress, cancel=cancel)
         # Read everything first: bad files are reported without loading a model, and the
         # context can be sized once for the whole batch.
         loaded: list[tuple[Path, Transcript | None, str | None]] = []
         for raw in paths:
+            if isinstance(raw, Transcript):
+                loaded.append((raw.source, raw, None))
+                continue
             path = Path(raw)
             check(cancel)
             emit(progress, Progress("read", item=path.name, message=f"Reading {path.name}"))
@@ -246,7 +292,7 @@ def _one(
 ) -> FileResult:
     title = transcript.display_title
     key = dedupe_key(transcript.content_hash, model.sha256, PROMPT_VERSION, GRAMMAR_VERSION)
-    existing = lib.find(key)
+    existing = None if batch.options.force else lib.find(key)
     if existing is not None:
         entry = lib.get(existing)
         return FileResult(file=path, id=existing, title=title, summary=entry.summary, skipped=True)
@@ -276,21 +322,68 @@ def _one(
         generation_seconds=round(gen.generation_seconds, 3),
         vidsum_version=__version__,
     )
-    entry_id = lib.add(
-        NewEntry(
-            transcript=TranscriptInfo.from_transcript(transcript),
-            summary=summary,
-            provenance=provenance,
-            coverage=coverage,
-            flags=flags,
-            dedupe_key=key,
-        )
+    new = NewEntry(
+        transcript=TranscriptInfo.from_transcript(transcript),
+        summary=summary,
+        provenance=provenance,
+        coverage=coverage,
+        flags=flags,
+        dedupe_key=key,
     )
+    try:
+        entry_id = lib.add(new, replace=batch.options.force)
+    except LibraryError as exc:
+        # The generation may have taken minutes: keep it for the next run, go on with the batch.
+        return FileResult(
+            file=path,
+            title=title,
+            summary=summary,
+            generation=gen,
+            error=_kept(lib, new, exc, replace=batch.options.force),
+        )
     emit(
         progress,
         Progress("done", item=path.name, message=f"Done in {time.monotonic() - started:.1f} s"),
     )
     return FileResult(file=path, id=entry_id, title=title, summary=summary, generation=gen)
+
+
+def _kept(lib: Library, entry: NewEntry, exc: LibraryError, *, replace: bool) -> str:
+    """Keep an entry the library refused as a pending file; the sentence that says so."""
+    reason = str(exc).rstrip(".")
+    try:
+        kept = lib.keep_pending(entry, replace=replace)
+    except LibraryError as keep_exc:
+        return f"{reason}; the generated summary is lost: {keep_exc}"
+    if "full" in reason.lower():
+        folder = lib.path.parent
+        try:
+            free = shutil.disk_usage(folder).free
+            room = f" ({free / 2**20:.1f} MiB free now)"
+        except OSError:
+            room = ""
+        fix = (
+            f"free space on the disk that holds {folder}{room}, then run `vidsum summarize` "
+            "again: it stores kept summaries first"
+        )
+    else:
+        fix = "fix that, then run `vidsum summarize` again: it stores kept summaries first"
+    return f"{reason}. The generated summary was kept in {kept}; {fix}."
+
+
+def _store_pending(lib: Library, progress: ProgressCallback | None) -> None:
+    if not lib.pending_files():
+        return
+    ids = lib.store_pending()
+    listed = ", ".join(f"#{i}" for i in ids)
+    emit(
+        progress,
+        Progress(
+            "notice",
+            message=f"Stored {len(ids)} {'summary' if len(ids) == 1 else 'summaries'} that an "
+            f"earlier run generated but could not store: {listed}.",
+        ),
+    )
 
 
 def _tagged(progress: ProgressCallback | None, item: str) -> ProgressCallback | None:

@@ -10,7 +10,7 @@ from factories import make_entry
 
 from engine.api import Engine
 from engine.errors import ExportError
-from engine.settings import get_export_dir, load_settings
+from engine.settings import get_export_dir, get_settings
 
 
 def test_export_dir_defaults_to_downloads_or_home_never_the_cwd(
@@ -26,7 +26,7 @@ def test_export_dir_defaults_to_downloads_or_home_never_the_cwd(
     assert engine.export_dir() == home / "Downloads"
     engine.set_export_dir(tmp_path / "mine")
     assert engine.export_dir() == tmp_path / "mine" == get_export_dir()
-    assert load_settings()["export_dir"] == str(tmp_path / "mine")
+    assert get_settings().export_dir == str(tmp_path / "mine")
 
 
 def test_export_to_file_writes_atomically_and_names_a_bad_folder(tmp_path: Path) -> None:

@@ -26,7 +26,30 @@ from engine.readers.info_json import (
 from engine.readers.youtube_json import parse_json, parse_youtube_json, transcript_items
 from engine.transcript import Chapter, Segment, Transcript, TranscriptMeta
 
-__all__ = ["MAX_BYTES", "load_transcript"]
+__all__ = ["MAX_BYTES", "load_transcript", "load_transcript_bytes"]
+
+
+def load_transcript_bytes(data: bytes, name: str = "stdin") -> Transcript:
+    """A transcript from bytes that have no file (standard input), read like a file's.
+
+    The result's ``source`` is ``<name>`` and, unless the content carries a title, its title
+    is ``<name> <date time>`` so several piped transcripts stay apart in the library.
+    """
+    import tempfile
+    from datetime import datetime
+
+    source = Path(f"<{name}>")
+    if len(data) > MAX_BYTES:
+        raise TranscriptError(source, f"is larger than {MAX_BYTES // 2**20} MiB")
+    with tempfile.TemporaryDirectory(prefix="vidsum-stdin-") as tmp:
+        path = Path(tmp) / name
+        path.write_bytes(data)
+        try:
+            t = load_transcript(path)
+        except TranscriptError as exc:
+            raise TranscriptError(source, exc.problem) from None
+    title = t.meta.title or f"{name} {datetime.now():%Y-%m-%d %H:%M}"
+    return dataclasses.replace(t, source=source, meta=dataclasses.replace(t.meta, title=title))
 
 
 def load_transcript(path: Path) -> Transcript:

@@ -24,7 +24,7 @@ from engine.hardware import GPU, BuildInfo, Hardware
 from engine.library import Coverage, Entry, EntryRow, Provenance, TranscriptInfo
 from engine.progress import CancelToken, Progress, ProgressCallback
 from engine.schema import GENERAL_FIELDS, GeneralTopic, Summary
-from engine.summarize import FileResult
+from engine.summarize import FileResult, SummarizeOptions
 from engine.transcript import Segment, Transcript, TranscriptMeta
 
 REPO = Path(__file__).resolve().parents[2]
@@ -448,14 +448,16 @@ class FakeEngine:
 
     def summarize(
         self,
-        paths: Sequence[Path],
+        paths: Sequence[Path | Transcript],
         *,
         model: str | None = None,
+        options: SummarizeOptions | None = None,
         progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
     ) -> Iterator[FileResult]:
-        self._call("summarize", [Path(p).name for p in paths], model)
-        return self._summarize(list(paths), model, progress, cancel)
+        files = [p.source if isinstance(p, Transcript) else Path(p) for p in paths]
+        self._call("summarize", [p.name for p in files], model)
+        return self._summarize(files, model, progress, cancel)
 
     def _summarize(
         self,
