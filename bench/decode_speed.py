@@ -66,8 +66,12 @@ def tok_s(g: Generation) -> float:
 
 def naive(path: Path, prompt: str, grammar: str, n: int, threads: int, n_ctx: int) -> float:
     """tok/s of create_completion with a LlamaGrammar, timed from the first token on."""
+    import llama_cpp
     from llama_cpp import Llama, LlamaGrammar
 
+    from engine.cpu_features import patch_default_params
+
+    patch_default_params(llama_cpp)
     llm = Llama(str(path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads, verbose=False)
     bos = llm.detokenize([llm.token_bos()], special=True).decode()
     try:

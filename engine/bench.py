@@ -248,9 +248,13 @@ class Naive:
     """``llama_cpp.Llama`` with the same load settings: the path vidsum is compared with."""
 
     def __init__(self, opts: LoadOptions) -> None:
+        import llama_cpp
         from llama_cpp import Llama
 
+        from engine.cpu_features import patch_default_params
         from engine.runner import physical_cores
+
+        patch_default_params(llama_cpp)
 
         threads = opts.n_threads or physical_cores()
         self.llm = Llama(

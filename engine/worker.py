@@ -342,6 +342,7 @@ class Worker:
         return self.piece(token).decode("utf-8", "replace")
 
     def load(self, opts: LoadOptions) -> dict[str, Any]:
+        from engine.cpu_features import extra_buffers_allowed
         from engine.runner import physical_cores
 
         L = self.L
@@ -351,6 +352,7 @@ class Worker:
 
         mp = L.llama_model_default_params()
         mp.n_gpu_layers = opts.n_gpu_layers
+        mp.use_extra_bufts = extra_buffers_allowed()
         mp.progress_callback = self._load_cb
         self.progress("load", 0.0, 1.0, None, force=True)
         self.log.mark()

@@ -5,7 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import llama_cpp
 import pytest
+
+from engine.cpu_features import patch_default_params
+
+# Tests that build llama.cpp models themselves get the same CPU-buffer choice as the worker.
+patch_default_params(llama_cpp)
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = (REPO.parent / "shared").resolve()

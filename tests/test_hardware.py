@@ -282,6 +282,8 @@ def write_tiny_llama(
 
 LLAMA_BUFFERS = """
 import sys, llama_cpp
+from engine.cpu_features import patch_default_params
+patch_default_params(llama_cpp)
 llama_cpp.Llama(model_path=sys.argv[1], n_ctx=int(sys.argv[2]), flash_attn=sys.argv[3] == "1",
                 n_threads=1, n_batch=512, n_ubatch=512, verbose=True)
 """
