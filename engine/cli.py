@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -113,6 +114,22 @@ def _print_json(obj: Any, out: TextIO) -> None:
     out.flush()
 
 
+def _sigint_cancels(cancel: CancelToken) -> Callable[[], None]:
+    """Until the returned function is called, Ctrl-C cancels ``cancel`` (the engine stops within
+    a fraction of a second and stores nothing); a second Ctrl-C interrupts at once."""
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        if cancel.cancelled:
+            raise KeyboardInterrupt
+        cancel.cancel()
+
+    try:
+        previous = signal.signal(signal.SIGINT, on_sigint)
+    except ValueError:  # not the main thread: keep Python's KeyboardInterrupt
+        return lambda: None
+    return lambda: signal.signal(signal.SIGINT, previous)
+
+
 def cmd_summarize(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from engine.api import Engine
 
@@ -120,6 +137,7 @@ def cmd_summarize(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     bar = ProgressBar(err, enabled=not args.quiet)
     cancel = CancelToken()
     failures = 0
+    restore_sigint = _sigint_cancels(cancel)
     try:
         for res in engine.summarize(
             [Path(p) for p in args.files], model=args.model, progress=bar, cancel=cancel
@@ -152,12 +170,13 @@ def cmd_summarize(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                     print(_coverage_line(entry), file=out)
             if res.error is not None:
                 failures += 1
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Cancelled):
         cancel.cancel()
         bar.close()
         print("Cancelled; nothing partial was saved.", file=err)
         return 130
     finally:
+        restore_sigint()
         bar.close()
         engine.close()
     return 1 if failures else 0

@@ -8,7 +8,15 @@ with the remembered ``LoadOptions``.
 Cancel: the caller's ``CancelToken`` is polled every 50 ms while waiting for the worker; when set,
 a shared flag tells the worker to stop (checked between prompt chunks, between tokens, and inside
 ``llama_decode`` by llama.cpp's abort callback). If the worker has not answered after
-``CANCEL_GRACE_S``, it is killed. Either way the call raises ``Cancelled``.
+``CANCEL_GRACE_S``, it is killed. Either way the call raises ``Cancelled``. ``close()`` while a
+request is still in flight (a ``KeyboardInterrupt`` unwound through it, or another thread is
+waiting on it) kills the worker at once: nothing it is computing can be used any more.
+
+The worker ignores SIGINT (Ctrl-C reaches the whole process group): the parent decides.
+
+Worker logs live in ``get_paths().worker_logs_dir`` as ``worker-<parent pid>-<random>.log``;
+each is deleted with its worker, and logs whose parent process is gone (a killed run) are
+swept whenever a worker starts.
 """
 
 from __future__ import annotations
@@ -41,9 +49,11 @@ from engine.errors import (
     ModelFileError,
     WorkerCrashed,
 )
+from engine.paths import get_paths
 from engine.progress import CancelToken, Progress, ProgressCallback, emit
 
 CANCEL_GRACE_S = 1.5  # how long a cancelled worker may take to answer before it is killed
+CLOSE_TIMEOUT_S = 2.0  # an idle worker frees its model and exits well within this
 START_TIMEOUT_S = 120.0  # spawn + import llama_cpp; generous for a cold disk
 QUICK_TIMEOUT_S = 300.0  # tokenize/close: no progress messages, but never this slow
 _POLL_S = 0.05
@@ -216,6 +226,7 @@ class LlamaRunner:
         self._log_path: str | None = None
         self._lock = threading.RLock()
         self._closing = False
+        self._busy = False  # a request was sent and its final reply has not been read
         _live.add(self)
 
     # --- public API ---------------------------------------------------------------------------
@@ -304,22 +315,28 @@ class LlamaRunner:
             return Generation(**{k: payload[k] for k in _field_names(Generation)})
 
     def close(self) -> None:
-        """End the worker (its memory, VRAM included, is freed when it exits). Idempotent."""
+        """End the worker (its memory, VRAM included, is freed when it exits). Idempotent.
+
+        An idle worker is asked to free its model and exit; a busy one (a request still in
+        flight, e.g. a ``KeyboardInterrupt`` unwound through it) is killed at once, since it
+        only reads messages between requests."""
         self._closing = True
+        if self._flag is not None and self._busy:
+            self._flag.value = 1  # whatever it is computing is no longer wanted
         if not self._lock.acquire(blocking=False):
             # A call is in flight on another thread: it sees the dead worker and raises Cancelled.
             self._kill()
             return
         try:
             proc, conn = self._proc, self._conn
-            if proc is not None and conn is not None and proc.is_alive():
+            if proc is not None and conn is not None and proc.is_alive() and not self._busy:
                 try:
                     conn.send(("close",))
-                    if conn.poll(5.0):
+                    if conn.poll(CLOSE_TIMEOUT_S):
                         conn.recv()
                 except (OSError, EOFError):
                     pass
-                proc.join(5.0)
+                proc.join(CLOSE_TIMEOUT_S)
             self._kill()
         finally:
             self._lock.release()
@@ -344,9 +361,15 @@ class LlamaRunner:
     def _start(self) -> None:
         self._kill()
         mp = multiprocessing.get_context("spawn")
+        logs = get_paths().worker_logs_dir
+        logs.mkdir(parents=True, exist_ok=True)
+        sweep_worker_logs(logs)
         parent_conn, child_conn = mp.Pipe(duplex=True)
         self._flag = mp.RawValue(ctypes.c_int, 0)
-        fd, self._log_path = tempfile.mkstemp(prefix="vidsum-worker-", suffix=".log")
+        self._busy = False
+        fd, self._log_path = tempfile.mkstemp(
+            prefix=f"worker-{os.getpid()}-", suffix=".log", dir=logs
+        )
         os.close(fd)
         from engine.worker import worker_main
 
@@ -366,6 +389,7 @@ class LlamaRunner:
         proc, conn = self._proc, self._conn
         self._proc = self._conn = None
         self._info = None
+        self._busy = False
         if proc is not None:
             if proc.is_alive():
                 proc.kill()
@@ -420,6 +444,7 @@ class LlamaRunner:
             conn.send(msg)
         except (OSError, EOFError):
             self._crashed(doing)
+        self._busy = True
         start = time.monotonic()
         # The first request also waits for the interpreter to start and import llama.cpp.
         if msg[0] == "load":
@@ -453,6 +478,7 @@ class LlamaRunner:
                 unit = "" if stage == "load" else "tok"
                 emit(progress, Progress(stage, done, total, rate, unit, item=item))
                 continue
+            self._busy = False
             if cancel_deadline is not None or kind == "cancelled":
                 # Cancelled while the answer was on its way counts as cancelled: nothing kept.
                 if msg[0] == "load":
@@ -509,6 +535,36 @@ class LlamaRunner:
         if kind in ("context", "prompt"):
             raise ModelError(message)
         raise ModelError(f"The model worker failed with {path.name}: {message}")
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: alive, someone else's
+        return True
+    return True
+
+
+def sweep_worker_logs(folder: Path | None = None) -> list[Path]:
+    """Delete worker logs whose owning (parent) process is gone; return what was deleted."""
+    folder = folder if folder is not None else get_paths().worker_logs_dir
+    removed = []
+    try:
+        names = list(folder.glob("worker-*.log"))
+    except OSError:
+        return []
+    for log in names:
+        pid_text = log.name.split("-")[1]
+        if not pid_text.isdigit() or _pid_alive(int(pid_text)):
+            continue
+        with contextlib.suppress(OSError):
+            log.unlink()
+            removed.append(log)
+    return removed
 
 
 def _field_names(cls: type) -> list[str]:

@@ -25,6 +25,7 @@ import collections
 import contextlib
 import ctypes
 import os
+import signal
 import sys
 import threading
 import time
@@ -1068,6 +1069,9 @@ def _watch_parent(parent_pid: int) -> None:
 
 def worker_main(conn: Connection, flag: Any, log_path: str, parent_pid: int) -> None:
     """Entry point of the child process."""
+    # Ctrl-C reaches the whole process group; the parent decides what it means (cancel, then
+    # close or kill this process), so a KeyboardInterrupt here could only muddle the protocol.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     # Native code prints aborts and assertion failures straight to stdout/stderr: keep them,
     # and keep the terminal (a TUI may own it) clean.
