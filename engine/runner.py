@@ -171,6 +171,14 @@ def _kill_strays() -> None:
         runner._kill()
 
 
+def close_all() -> None:
+    """Close every runner of this process: idle workers exit, busy ones are killed at once, and
+    a call waiting on one raises ``Cancelled``. For shutting an app down without waiting."""
+    for runner in list(_live):
+        runner._shut = True
+        runner.close()
+
+
 # Signals of a crash in native code (not of being killed from outside).
 _NATIVE_CRASHES = {
     int(getattr(signal, name))
@@ -227,6 +235,7 @@ class LlamaRunner:
         self._lock = threading.RLock()
         self._closing = False
         self._busy = False  # a request was sent and its final reply has not been read
+        self._shut = False  # close_all(): no new worker may start
         _live.add(self)
 
     # --- public API ---------------------------------------------------------------------------
@@ -251,6 +260,8 @@ class LlamaRunner:
     ) -> ModelInfo:
         """Start the worker and load the model (no-op when already loaded)."""
         with self._lock:
+            if self._shut:
+                raise Cancelled("The model was unloaded because vidsum is closing.")
             self._closing = False
             if self.loaded:
                 return self.info

@@ -207,3 +207,46 @@ def test_log_of_a_killed_run_is_swept_by_the_next_start(
         assert mine.exists()
     assert sweep_worker_logs() == []
     assert mine.exists()
+
+
+def test_engine_close_ends_a_running_summary_at_once(gemma_path: Path) -> None:
+    """What the TUI does on quit: cancel the job and close the engine from the UI thread while
+    the engine thread is deep in prompt processing. Both return within a second."""
+    from engine.api import Engine
+    from engine.errors import Cancelled
+
+    require_shared()
+    engine = Engine()
+    in_prompt = threading.Event()
+    outcome: list[BaseException | None] = []
+    pids: list[int] = []
+
+    def report(ev: Progress) -> None:
+        if ev.stage == "prompt" and not in_prompt.is_set():
+            pids.extend(_children(os.getpid()))
+            in_prompt.set()
+
+    def job() -> None:
+        try:
+            list(engine.summarize([TALKS / TALK], model=str(gemma_path), progress=report))
+        except BaseException as exc:  # the outcome is what is tested
+            outcome.append(exc)
+        else:
+            outcome.append(None)
+
+    thread = threading.Thread(target=job)
+    thread.start()
+    assert in_prompt.wait(240)
+    time.sleep(1.0)
+    t0 = time.monotonic()
+    engine.close()  # without a cancel token: closing alone must end the job
+    thread.join(5)
+    assert not thread.is_alive()
+    assert time.monotonic() - t0 < 2.0
+    assert len(outcome) == 1 and isinstance(outcome[0], Cancelled)
+    workers = [p for p in pids if "resource_tracker" not in _cmdline(p)]
+    assert workers and not any(_alive(p) for p in workers)
+    after = Engine()
+    assert after.list_entries() == []
+    after.close()
+    assert not list(get_paths().worker_logs_dir.glob("*.log"))
