@@ -55,6 +55,11 @@ class ProgressBar:
             self._close()
             print(ev.message, file=self.stream)
             return
+        if ev.stage == "download" and ev.message:
+            # A drop, a retry, a resume: a line of its own, in a log as on a terminal.
+            self._close()
+            print(f"  {ev.item or ''}: {ev.message}", file=self.stream)
+            return
         if ev.stage in ("read", "store", "done"):
             if ev.message and ev.stage != "read":
                 self._close()
@@ -127,7 +132,11 @@ def _sigint_cancels(cancel: CancelToken) -> Callable[[], None]:
         previous = signal.signal(signal.SIGINT, on_sigint)
     except ValueError:  # not the main thread: keep Python's KeyboardInterrupt
         return lambda: None
-    return lambda: signal.signal(signal.SIGINT, previous)
+
+    def restore() -> None:
+        signal.signal(signal.SIGINT, previous)
+
+    return restore
 
 
 def cmd_summarize(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

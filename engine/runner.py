@@ -135,6 +135,44 @@ class Generation:
     draft_accepted: int = 0  # ... of which sampling picked (their decode step was saved)
 
 
+@dataclass(frozen=True)
+class ModelCheck:
+    """What ``inspect_model`` learned from llama.cpp about a file it could load."""
+
+    path: Path
+    architecture: str
+    description: str
+    n_vocab: int
+    n_layer: int
+    n_ctx_train: int
+    chat_template: str | None
+    bos_text: str
+    eos_text: str
+
+
+def inspect_model(
+    path: Path,
+    *,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> ModelCheck:
+    """Ask llama.cpp, in a worker process, whether it can load ``path``: its architecture,
+    hyperparameters, vocabulary and every tensor's name and shape are checked, but no tensor
+    data is read or allocated (a fraction of a second even for a 4 GB model). Raises
+    ``ModelFileError`` with llama.cpp's reason (a native crash included)."""
+    path = Path(path)
+    runner = LlamaRunner(LoadOptions(path, n_ctx=16, n_threads=1))
+    try:
+        with runner._lock:
+            runner._start()
+            payload = runner._request(
+                ("inspect", str(path)), "loading", progress, cancel, path.name, None
+            )
+    finally:
+        runner.close()
+    return ModelCheck(path=path, **payload)
+
+
 def physical_cores() -> int:
     """Physical cores available to this process (hyper-threads slow llama.cpp down)."""
     try:
@@ -458,7 +496,7 @@ class LlamaRunner:
         self._busy = True
         start = time.monotonic()
         # The first request also waits for the interpreter to start and import llama.cpp.
-        if msg[0] == "load":
+        if msg[0] in ("load", "inspect"):
             timeout = None
         cancel_deadline: float | None = None
         while True:
@@ -533,6 +571,8 @@ class LlamaRunner:
         path = Path(self.options.model_path)
         if msg[0] == "load":
             self._kill()  # nothing useful is loaded; the next load starts clean
+        if kind == "model_file" and msg[0] == "inspect":
+            raise ModelFileError(path, f"llama.cpp cannot load this model file ({message}).")
         if kind == "model_file":
             raise ModelFileError(
                 path,
