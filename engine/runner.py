@@ -572,7 +572,8 @@ class LlamaRunner:
         if msg[0] == "load":
             self._kill()  # nothing useful is loaded; the next load starts clean
         if kind == "model_file" and msg[0] == "inspect":
-            raise ModelFileError(path, f"llama.cpp cannot load this model file ({message}).")
+            reason = " ".join(message.split())  # llama.cpp pads shapes with runs of spaces
+            raise ModelFileError(path, f"llama.cpp cannot load this model file ({reason}).")
         if kind == "model_file":
             raise ModelFileError(
                 path,
