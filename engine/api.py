@@ -200,6 +200,11 @@ class Engine:
         return detect()
 
     def close(self) -> None:
+        """Release everything: model workers still running (a job the app is quitting from)
+        end now, and their calls raise ``Cancelled``; then the library is closed."""
+        from engine.runner import close_all
+
+        close_all()
         if self._library is not None:
             self._library.close()
             self._library = None

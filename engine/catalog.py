@@ -13,10 +13,12 @@ Three kinds of model:
 from __future__ import annotations
 
 import difflib
+import errno
 import hashlib
 import json
 import os
 import re
+import stat
 import time
 from dataclasses import dataclass
 from functools import lru_cache
@@ -155,8 +157,8 @@ def get_entry(model_id: str) -> CatalogEntry:
     close = difflib.get_close_matches(model_id, ids, n=3, cutoff=0.6)
     hint = f" Did you mean {', '.join(close)}?" if close else ""
     raise ModelNotFound(
-        f"Unknown model '{model_id}'.{hint} Run `vidsum models list` to see every id, or pass a "
-        "path to a .gguf file."
+        f"Unknown model '{model_id}' (not in the catalog, not installed, not a .gguf path).{hint} "
+        "Run `vidsum models list` to see every id, or pass a path to a .gguf file."
     )
 
 
@@ -308,12 +310,12 @@ def add_local(
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
 ) -> CatalogEntry:
-    """Register a local GGUF: header-checked, hashed, stored by reference (never copied)."""
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise ModelFileError(path, "no such file")
-    path = path.resolve()
+    """Register a local GGUF: header-checked, loaded by llama.cpp (metadata, vocabulary and
+    tensor shapes, in a worker process), its chat template test-rendered, hashed, and stored by
+    reference (never copied)."""
+    path = _existing_file(Path(path).expanduser())
     info = _header_info(path)  # raises ModelFileError for anything llama.cpp should not see
+    _llama_check(path, chat_format or "gguf-template", progress, cancel)
     sha = _cached_hash(path, progress, cancel, item=path.name)
     size, mtime = _stat_key(path)
     data = _load_registry()
@@ -341,6 +343,26 @@ def add_local(
     )
     _save_registry(data)
     return get_entry(existing["id"])
+
+
+def _llama_check(
+    path: Path, chat_format: str, progress: ProgressCallback | None, cancel: CancelToken | None
+) -> None:
+    """Refuse a file llama.cpp cannot load, or whose chat template cannot be rendered."""
+    from engine.prompting import ChatTemplateError, check_chat_template
+    from engine.runner import inspect_model
+
+    emit(progress, Progress("load", message=f"Checking that llama.cpp can load {path.name}"))
+    checked = inspect_model(path, progress=None, cancel=cancel)
+    if chat_format == "gguf-template" and checked.chat_template:
+        try:
+            check_chat_template(checked.chat_template, checked.bos_text, checked.eos_text)
+        except ChatTemplateError as exc:
+            raise ModelFileError(
+                path,
+                f"{exc} It was not added (add it with `--chat-format mistral-instruct` if it "
+                "uses that format).",
+            ) from None
 
 
 def remove_local(model_id: str) -> Path:
@@ -437,13 +459,40 @@ def _looks_like_path(model: str) -> bool:
     return model.lower().endswith(".gguf") or "/" in model or os.sep in model
 
 
+def _existing_file(path: Path) -> Path:
+    """``path`` resolved when it is a regular file (through symlinks), else ``ModelFileError``
+    saying what it is instead: missing, a directory, a FIFO, a symlink loop, ..."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        if path.is_symlink():
+            raise ModelFileError(
+                path, f"a symbolic link to {os.readlink(path)}, which does not exist."
+            ) from None
+        raise ModelFileError(path, "no such file") from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise ModelFileError(
+                path, "a symbolic link loop (the links point back at each other), not a file."
+            ) from None
+        raise ModelFileError(path, f"cannot be read ({exc.strerror or exc}).") from None
+    kinds = (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a named pipe (FIFO)"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+    )
+    for test, what in kinds:
+        if test(st.st_mode):
+            raise ModelFileError(path, f"{what}, not a .gguf model file.")
+    return path.resolve()
+
+
 def _resolve_path(
     path: Path, progress: ProgressCallback | None, cancel: CancelToken | None
 ) -> ResolvedModel:
-    path = path.expanduser()
-    if not path.is_file():
-        raise ModelFileError(path, "no such file")
-    path = path.resolve()
+    path = _existing_file(path.expanduser())
     registered = next((e for e in _local_entries() if e.path == path), None)
     if registered is not None:
         return _resolve_entry(registered, progress, cancel)
@@ -528,7 +577,11 @@ def resolve_model(
     """
     if model:
         if _looks_like_path(model) and not _is_known_id(model):
-            return _resolve_path(Path(model), progress, cancel)
+            path = Path(model).expanduser()
+            if not model.lower().endswith(".gguf") and not os.path.lexists(path):
+                # "org/repo" is far more likely a mistaken model id than a missing file.
+                return _resolve_entry(get_entry(model), progress, cancel)
+            return _resolve_path(path, progress, cancel)
         return _resolve_entry(get_entry(model), progress, cancel)
 
     from engine.settings import get_default_model, settings_path

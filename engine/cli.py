@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -56,6 +57,11 @@ class ProgressBar:
         if ev.stage == "notice":
             self._close()
             print(ev.message, file=self.stream)
+            return
+        if ev.stage == "download" and ev.message:
+            # A drop, a retry, a resume: a line of its own, in a log as on a terminal.
+            self._close()
+            print(f"  {ev.item or ''}: {ev.message}", file=self.stream)
             return
         if ev.stage in ("read", "store", "done"):
             if ev.message and ev.stage != "read":
@@ -158,6 +164,26 @@ def summarize_options(args: argparse.Namespace) -> SummarizeOptions:
     )
 
 
+def _sigint_cancels(cancel: CancelToken) -> Callable[[], None]:
+    """Until the returned function is called, Ctrl-C cancels ``cancel`` (the engine stops within
+    a fraction of a second and stores nothing); a second Ctrl-C interrupts at once."""
+
+    def on_sigint(signum: int, frame: Any) -> None:
+        if cancel.cancelled:
+            raise KeyboardInterrupt
+        cancel.cancel()
+
+    try:
+        previous = signal.signal(signal.SIGINT, on_sigint)
+    except ValueError:  # not the main thread: keep Python's KeyboardInterrupt
+        return lambda: None
+
+    def restore() -> None:
+        signal.signal(signal.SIGINT, previous)
+
+    return restore
+
+
 def cmd_summarize(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from engine.api import Engine
     from engine.fsutil import atomic_write_text
@@ -170,6 +196,7 @@ def cmd_summarize(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     bar = ProgressBar(err, enabled=not args.quiet)
     cancel = CancelToken()
     failures = 0
+    restore_sigint = _sigint_cancels(cancel)
     try:
         for res in engine.summarize(
             inputs, model=args.model, options=options, progress=bar, cancel=cancel
@@ -215,12 +242,13 @@ def cmd_summarize(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                     failures += 1
                 else:
                     print(f"wrote   {target}", file=err)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Cancelled):
         cancel.cancel()
         bar.close()
         print("Cancelled; nothing partial was saved.", file=err)
         return 130
     finally:
+        restore_sigint()
         bar.close()
         engine.close()
     return 1 if failures else 0

@@ -39,6 +39,12 @@ class Paths:
     def downloads_dir(self) -> Path:
         return self.cache / "downloads"
 
+    @property
+    def worker_logs_dir(self) -> Path:
+        """llama.cpp worker logs (``engine.runner``): removed when the worker ends; those of
+        killed runs are swept when the next worker starts."""
+        return self.cache / "workers"
+
     def ensure(self) -> Paths:
         for p in (self.data, self.config, self.cache):
             p.mkdir(parents=True, exist_ok=True)

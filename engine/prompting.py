@@ -17,12 +17,15 @@ import hashlib
 import json
 import re
 import string
+import sys
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
 from jinja2 import TemplateError
@@ -342,8 +345,47 @@ def _environment() -> _Sandbox:
     return env
 
 
-# Templates are data from a model file: cap what one render may produce.
+# Templates are data from a model file: cap what one render may produce, and how long it may
+# run. Steps are lines executed in the template's own code (every loop iteration is at least
+# one); a real chat template renders a conversation in a few hundred.
 _MAX_RENDER_CHARS = 8_000_000
+_MAX_RENDER_STEPS = 1_000_000
+_MAX_RENDER_SECONDS = 10.0
+_TEMPLATE_CODE = "<template>"  # jinja2's file name for code compiled from a string
+
+
+class _RenderLimit(SecurityError):
+    """A render ran out of steps or time (its message completes "The model's chat template ...")."""
+
+
+class _RenderBudget:
+    """A trace function that stops a template render after too many steps or seconds.
+
+    Python-level tracing is the one hook that reaches inside jinja2's compiled loops (a
+    ``{% for %}`` over ``range()`` calls nothing per iteration). Only frames of the template's
+    own code are traced line by line; jinja2's runtime and filters run untraced."""
+
+    def __init__(self, max_steps: int, max_seconds: float) -> None:
+        self.max_steps = max_steps
+        self.deadline = time.monotonic() + max_seconds
+        self.max_seconds = max_seconds
+        self.steps = 0
+
+    def on_call(self, frame: FrameType, event: str, arg: Any) -> Any:
+        if frame.f_code.co_filename == _TEMPLATE_CODE:
+            return self.on_line
+        return None
+
+    def on_line(self, frame: FrameType, event: str, arg: Any) -> Any:
+        self.steps += 1
+        if self.steps > self.max_steps:
+            raise _RenderLimit(
+                f"did not finish rendering within {self.max_steps:,} steps, far more than any "
+                "chat template needs (it loops)"
+            )
+        if not self.steps & 0x3FF and time.monotonic() > self.deadline:
+            raise _RenderLimit(f"did not finish rendering within {self.max_seconds:g} seconds")
+        return self.on_line
 
 
 def _render_template_raw(
@@ -352,16 +394,22 @@ def _render_template_raw(
     compiled = _environment().from_string(template)
     out: list[str] = []
     size = 0
-    for chunk in compiled.generate(
-        messages=[{"role": m.role, "content": m.content} for m in messages],
-        bos_token=chat.bos_token,
-        eos_token=chat.eos_token,
-        add_generation_prompt=add_generation_prompt,
-    ):
-        size += len(chunk)
-        if size > _MAX_RENDER_CHARS:
-            raise SecurityError("the chat template produced far more text than its input")
-        out.append(chunk)
+    budget = _RenderBudget(_MAX_RENDER_STEPS, _MAX_RENDER_SECONDS)
+    previous = sys.gettrace()
+    sys.settrace(budget.on_call)
+    try:
+        for chunk in compiled.generate(
+            messages=[{"role": m.role, "content": m.content} for m in messages],
+            bos_token=chat.bos_token,
+            eos_token=chat.eos_token,
+            add_generation_prompt=add_generation_prompt,
+        ):
+            size += len(chunk)
+            if size > _MAX_RENDER_CHARS:
+                raise SecurityError("the chat template produced far more text than its input")
+            out.append(chunk)
+    finally:
+        sys.settrace(previous)
     return "".join(out)
 
 
@@ -390,6 +438,10 @@ def _render_template(
         if not _template_takes_system(chat.template, chat.bos_token, chat.eos_token):
             messages = _fold_system(messages)
         return _render_template_raw(chat.template, messages, chat, add_generation_prompt)
+    except _RenderLimit as exc:
+        raise ChatTemplateError(
+            f"The model's chat template {exc}; vidsum will not run it."
+        ) from None
     except SecurityError as exc:
         raise ChatTemplateError(
             f"The model's chat template tried something the sandbox does not allow ({exc}); "
@@ -414,6 +466,13 @@ def render_messages(
     if chat.format == "plain":
         return _render_plain(messages, chat, add_generation_prompt)
     raise ValueError(f"unknown chat format {chat.format!r}")
+
+
+def check_chat_template(template: str, bos_token: str, eos_token: str) -> None:
+    """Render a summary prompt as vidsum will (system text, examples, a transcript) with this
+    template; raises ``ChatTemplateError`` when the template fails, misbehaves or runs too long."""
+    chat = ChatSpec("gguf-template", template, bos_token, eos_token)
+    build_summary_prompt("A short test transcript about hash tables.", chat, title="Probe")
 
 
 def common_prefix(a: str, b: str) -> str:

@@ -8,7 +8,15 @@ with the remembered ``LoadOptions``.
 Cancel: the caller's ``CancelToken`` is polled every 50 ms while waiting for the worker; when set,
 a shared flag tells the worker to stop (checked between prompt chunks, between tokens, and inside
 ``llama_decode`` by llama.cpp's abort callback). If the worker has not answered after
-``CANCEL_GRACE_S``, it is killed. Either way the call raises ``Cancelled``.
+``CANCEL_GRACE_S``, it is killed. Either way the call raises ``Cancelled``. ``close()`` while a
+request is still in flight (a ``KeyboardInterrupt`` unwound through it, or another thread is
+waiting on it) kills the worker at once: nothing it is computing can be used any more.
+
+The worker ignores SIGINT (Ctrl-C reaches the whole process group): the parent decides.
+
+Worker logs live in ``get_paths().worker_logs_dir`` as ``worker-<parent pid>-<random>.log``;
+each is deleted with its worker, and logs whose parent process is gone (a killed run) are
+swept whenever a worker starts.
 """
 
 from __future__ import annotations
@@ -41,9 +49,11 @@ from engine.errors import (
     ModelFileError,
     WorkerCrashed,
 )
+from engine.paths import get_paths
 from engine.progress import CancelToken, Progress, ProgressCallback, emit
 
 CANCEL_GRACE_S = 1.5  # how long a cancelled worker may take to answer before it is killed
+CLOSE_TIMEOUT_S = 2.0  # an idle worker frees its model and exits well within this
 START_TIMEOUT_S = 120.0  # spawn + import llama_cpp; generous for a cold disk
 QUICK_TIMEOUT_S = 300.0  # tokenize/close: no progress messages, but never this slow
 _POLL_S = 0.05
@@ -125,6 +135,44 @@ class Generation:
     draft_accepted: int = 0  # ... of which sampling picked (their decode step was saved)
 
 
+@dataclass(frozen=True)
+class ModelCheck:
+    """What ``inspect_model`` learned from llama.cpp about a file it could load."""
+
+    path: Path
+    architecture: str
+    description: str
+    n_vocab: int
+    n_layer: int
+    n_ctx_train: int
+    chat_template: str | None
+    bos_text: str
+    eos_text: str
+
+
+def inspect_model(
+    path: Path,
+    *,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> ModelCheck:
+    """Ask llama.cpp, in a worker process, whether it can load ``path``: its architecture,
+    hyperparameters, vocabulary and every tensor's name and shape are checked, but no tensor
+    data is read or allocated (a fraction of a second even for a 4 GB model). Raises
+    ``ModelFileError`` with llama.cpp's reason (a native crash included)."""
+    path = Path(path)
+    runner = LlamaRunner(LoadOptions(path, n_ctx=16, n_threads=1))
+    try:
+        with runner._lock:
+            runner._start()
+            payload = runner._request(
+                ("inspect", str(path)), "loading", progress, cancel, path.name, None
+            )
+    finally:
+        runner.close()
+    return ModelCheck(path=path, **payload)
+
+
 def physical_cores() -> int:
     """Physical cores available to this process (hyper-threads slow llama.cpp down)."""
     try:
@@ -159,6 +207,14 @@ _live: weakref.WeakSet[LlamaRunner] = weakref.WeakSet()
 def _kill_strays() -> None:
     for runner in list(_live):
         runner._kill()
+
+
+def close_all() -> None:
+    """Close every runner of this process: idle workers exit, busy ones are killed at once, and
+    a call waiting on one raises ``Cancelled``. For shutting an app down without waiting."""
+    for runner in list(_live):
+        runner._shut = True
+        runner.close()
 
 
 # Signals of a crash in native code (not of being killed from outside).
@@ -216,6 +272,8 @@ class LlamaRunner:
         self._log_path: str | None = None
         self._lock = threading.RLock()
         self._closing = False
+        self._busy = False  # a request was sent and its final reply has not been read
+        self._shut = False  # close_all(): no new worker may start
         _live.add(self)
 
     # --- public API ---------------------------------------------------------------------------
@@ -240,6 +298,8 @@ class LlamaRunner:
     ) -> ModelInfo:
         """Start the worker and load the model (no-op when already loaded)."""
         with self._lock:
+            if self._shut:
+                raise Cancelled("The model was unloaded because vidsum is closing.")
             self._closing = False
             if self.loaded:
                 return self.info
@@ -304,22 +364,28 @@ class LlamaRunner:
             return Generation(**{k: payload[k] for k in _field_names(Generation)})
 
     def close(self) -> None:
-        """End the worker (its memory, VRAM included, is freed when it exits). Idempotent."""
+        """End the worker (its memory, VRAM included, is freed when it exits). Idempotent.
+
+        An idle worker is asked to free its model and exit; a busy one (a request still in
+        flight, e.g. a ``KeyboardInterrupt`` unwound through it) is killed at once, since it
+        only reads messages between requests."""
         self._closing = True
+        if self._flag is not None and self._busy:
+            self._flag.value = 1  # whatever it is computing is no longer wanted
         if not self._lock.acquire(blocking=False):
             # A call is in flight on another thread: it sees the dead worker and raises Cancelled.
             self._kill()
             return
         try:
             proc, conn = self._proc, self._conn
-            if proc is not None and conn is not None and proc.is_alive():
+            if proc is not None and conn is not None and proc.is_alive() and not self._busy:
                 try:
                     conn.send(("close",))
-                    if conn.poll(5.0):
+                    if conn.poll(CLOSE_TIMEOUT_S):
                         conn.recv()
                 except (OSError, EOFError):
                     pass
-                proc.join(5.0)
+                proc.join(CLOSE_TIMEOUT_S)
             self._kill()
         finally:
             self._lock.release()
@@ -344,9 +410,15 @@ class LlamaRunner:
     def _start(self) -> None:
         self._kill()
         mp = multiprocessing.get_context("spawn")
+        logs = get_paths().worker_logs_dir
+        logs.mkdir(parents=True, exist_ok=True)
+        sweep_worker_logs(logs)
         parent_conn, child_conn = mp.Pipe(duplex=True)
         self._flag = mp.RawValue(ctypes.c_int, 0)
-        fd, self._log_path = tempfile.mkstemp(prefix="vidsum-worker-", suffix=".log")
+        self._busy = False
+        fd, self._log_path = tempfile.mkstemp(
+            prefix=f"worker-{os.getpid()}-", suffix=".log", dir=logs
+        )
         os.close(fd)
         from engine.worker import worker_main
 
@@ -366,6 +438,7 @@ class LlamaRunner:
         proc, conn = self._proc, self._conn
         self._proc = self._conn = None
         self._info = None
+        self._busy = False
         if proc is not None:
             if proc.is_alive():
                 proc.kill()
@@ -420,9 +493,10 @@ class LlamaRunner:
             conn.send(msg)
         except (OSError, EOFError):
             self._crashed(doing)
+        self._busy = True
         start = time.monotonic()
         # The first request also waits for the interpreter to start and import llama.cpp.
-        if msg[0] == "load":
+        if msg[0] in ("load", "inspect"):
             timeout = None
         cancel_deadline: float | None = None
         while True:
@@ -453,6 +527,7 @@ class LlamaRunner:
                 unit = "" if stage == "load" else "tok"
                 emit(progress, Progress(stage, done, total, rate, unit, item=item))
                 continue
+            self._busy = False
             if cancel_deadline is not None or kind == "cancelled":
                 # Cancelled while the answer was on its way counts as cancelled: nothing kept.
                 if msg[0] == "load":
@@ -496,6 +571,9 @@ class LlamaRunner:
         path = Path(self.options.model_path)
         if msg[0] == "load":
             self._kill()  # nothing useful is loaded; the next load starts clean
+        if kind == "model_file" and msg[0] == "inspect":
+            reason = " ".join(message.split())  # llama.cpp pads shapes with runs of spaces
+            raise ModelFileError(path, f"llama.cpp cannot load this model file ({reason}).")
         if kind == "model_file":
             raise ModelFileError(
                 path,
@@ -509,6 +587,36 @@ class LlamaRunner:
         if kind in ("context", "prompt"):
             raise ModelError(message)
         raise ModelError(f"The model worker failed with {path.name}: {message}")
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: alive, someone else's
+        return True
+    return True
+
+
+def sweep_worker_logs(folder: Path | None = None) -> list[Path]:
+    """Delete worker logs whose owning (parent) process is gone; return what was deleted."""
+    folder = folder if folder is not None else get_paths().worker_logs_dir
+    removed = []
+    try:
+        names = list(folder.glob("worker-*.log"))
+    except OSError:
+        return []
+    for log in names:
+        pid_text = log.name.split("-")[1]
+        if not pid_text.isdigit() or _pid_alive(int(pid_text)):
+            continue
+        with contextlib.suppress(OSError):
+            log.unlink()
+            removed.append(log)
+    return removed
 
 
 def _field_names(cls: type) -> list[str]:

@@ -20,7 +20,7 @@ import os
 import string
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO, Literal
@@ -283,18 +283,32 @@ def write_gguf(
     seed: int = 0,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
+    chat_template: str | None = CHAT_TEMPLATE,
+    architecture: str = "llama",
+    head_count: int | None = None,
+    omit_tensors: Collection[str] = (),
+    tensor_shapes: Mapping[str, tuple[int, ...]] | None = None,
 ) -> Path:
     """Write a random-weight llama-architecture GGUF of ``shape`` to ``path`` and return it.
 
     Norms are 1, other weights ~N(0, 0.02) (quantized types: random codes with matching fp16
     scales). Deterministic for a given ``seed``. Raises ``Cancelled`` and leaves nothing behind
     when ``cancel`` fires.
+
+    Faults for tests (a well-formed GGUF that llama.cpp should refuse): another
+    ``architecture`` name, a ``head_count`` in the metadata that differs from the shape's,
+    ``omit_tensors`` (names), ``tensor_shapes`` (name -> numpy-order shape); ``chat_template``
+    None writes none.
     """
     import gguf
 
     if quant not in QUANTS:
         raise ValueError(f"quant must be one of {', '.join(QUANTS)}, not {quant!r}")
-    tensors = _tensors(shape)
+    tensors = [
+        replace(t, shape=(tensor_shapes or {}).get(t.name, t.shape))
+        for t in _tensors(shape)
+        if t.name not in omit_tensors
+    ]
     if quant in ("Q4_0", "Q8_0"):
         bad = [t.name for t in tensors if t.quantize and t.shape[-1] % _QK]
         if bad:
@@ -305,8 +319,7 @@ def write_gguf(
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp = Path(tmp_name)
-    arch = "llama"
-    w = gguf.GGUFWriter(tmp, arch)
+    w = gguf.GGUFWriter(tmp, architecture)
     try:
         w.add_name(f"vidsum synthetic {shape.name} {quant}")
         w.add_file_type(_FILE_TYPE[quant])
@@ -317,7 +330,7 @@ def write_gguf(
         w.add_embedding_length(shape.n_embd)
         w.add_block_count(shape.n_layer)
         w.add_feed_forward_length(shape.n_ff)
-        w.add_head_count(shape.n_head)
+        w.add_head_count(shape.n_head if head_count is None else head_count)
         w.add_head_count_kv(shape.n_head_kv)
         w.add_rope_dimension_count(shape.head_dim)
         w.add_rope_freq_base(shape.rope_theta)
@@ -338,7 +351,8 @@ def write_gguf(
         w.add_eos_token_id(EOS_ID)
         w.add_add_bos_token(True)
         w.add_add_eos_token(False)
-        w.add_chat_template(CHAT_TEMPLATE)
+        if chat_template is not None:
+            w.add_chat_template(chat_template)
 
         qtypes = {t.name: _tensor_type(t, quant) for t in tensors}
         for t in tensors:

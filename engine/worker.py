@@ -3,7 +3,8 @@
 Everything native lives here, so a segfault, an abort or the OOM killer takes down this process
 and never the caller. The protocol is small picklable tuples over a ``multiprocessing`` pipe:
 
-parent -> child: ``("load", LoadOptions)``, ``("tokenize", texts, add_bos, special)``,
+parent -> child: ``("load", LoadOptions)``, ``("inspect", path)`` (check a file, keep nothing),
+                 ``("tokenize", texts, add_bos, special)``,
                  ``("generate", prompt, grammar, Sampling, shared_prefix)``, ``("close",)``
 child -> parent: ``("progress", stage, done, total, rate)`` (any number, throttled), then one of
                  ``("ok", payload)``, ``("cancelled",)``, ``("error", kind, message)``
@@ -25,6 +26,7 @@ import collections
 import contextlib
 import ctypes
 import os
+import signal
 import sys
 import threading
 import time
@@ -289,6 +291,8 @@ class Worker:
             try:
                 if op == "load":
                     result: Any = self.load(msg[1])
+                elif op == "inspect":
+                    result = self.inspect(msg[1])
                 elif op == "tokenize":
                     result = [self.tokenize(t, msg[2], msg[3]) for t in msg[1]]
                 elif op == "generate":
@@ -451,6 +455,43 @@ class Worker:
             "description": desc.value.decode("utf-8", "replace"),
             "n_threads": threads,
         }
+
+    def inspect(self, path: str) -> dict[str, Any]:
+        """Check that llama.cpp can load ``path`` (architecture, hyperparameters, vocabulary,
+        every tensor's name and shape) without reading or allocating tensor data, and describe
+        it. Nothing stays loaded."""
+        L = self.L
+        self.free()
+        mp = L.llama_model_default_params()
+        mp.n_gpu_layers = 0
+        mp.no_alloc = True  # tensors are created (shapes checked) but never filled
+        mp.load_mode = L.LLAMA_LOAD_MODE_NONE  # (no_alloc asserts with mmap)
+        mp.use_extra_bufts = False  # repacking would read every weight
+        mp.progress_callback = self._load_cb
+        self.log.mark()
+        model = L.llama_model_load_from_file(path.encode(), mp)
+        if not model:
+            self.check_cancel()
+            raise _Failure("model_file", self.log.reason())
+        self.model = model
+        try:
+            self.vocab = L.llama_model_get_vocab(model)
+            desc = ctypes.create_string_buffer(256)
+            L.llama_model_desc(model, desc, len(desc))
+            bos = L.llama_vocab_bos(self.vocab)
+            eos = L.llama_vocab_eos(self.vocab)
+            return {
+                "architecture": self.meta("general.architecture") or "unknown",
+                "description": desc.value.decode("utf-8", "replace"),
+                "n_vocab": L.llama_vocab_n_tokens(self.vocab),
+                "n_layer": L.llama_model_n_layer(model),
+                "n_ctx_train": L.llama_model_n_ctx_train(model),
+                "chat_template": self.meta("tokenizer.chat_template"),
+                "bos_text": self.token_text(bos),
+                "eos_text": self.token_text(eos),
+            }
+        finally:
+            self.free()
 
     # --- tokens -------------------------------------------------------------------------------
 
@@ -1070,6 +1111,9 @@ def _watch_parent(parent_pid: int) -> None:
 
 def worker_main(conn: Connection, flag: Any, log_path: str, parent_pid: int) -> None:
     """Entry point of the child process."""
+    # Ctrl-C reaches the whole process group; the parent decides what it means (cancel, then
+    # close or kill this process), so a KeyboardInterrupt here could only muddle the protocol.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     fd = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     # Native code prints aborts and assertion failures straight to stdout/stderr: keep them,
     # and keep the terminal (a TUI may own it) clean.

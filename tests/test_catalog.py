@@ -27,23 +27,12 @@ QUANTS = ["Q2_K", "Q3_K_M", "Q4_K_M", "Q5_K_M", "Q6_K", "Q8_0"]
 
 
 def tiny_gguf(path: Path, ctx: int = 4096, name: str = "tiny test") -> Path:
-    import gguf
-    import numpy as np
+    """A small GGUF llama.cpp can load (``models add`` loads what it registers)."""
+    from dataclasses import replace
 
-    w = gguf.GGUFWriter(str(path), "llama")
-    w.add_name(name)
-    w.add_context_length(ctx)
-    w.add_block_count(1)
-    w.add_embedding_length(8)
-    w.add_feed_forward_length(16)
-    w.add_head_count(2)
-    w.add_head_count_kv(2)
-    w.add_tensor("token_embd.weight", np.arange(128, dtype=np.float32).reshape(16, 8))
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
-    return path
+    from engine.synthetic_gguf import TINY_LLAMA, write_gguf
+
+    return write_gguf(path, replace(TINY_LLAMA, n_layer=1, n_ctx_train=ctx, name=name))
 
 
 def fake_install(model_id: str, data: bytes, blob_name: str | None = None) -> Path:
