@@ -28,6 +28,7 @@ from engine.errors import ConfigError, ModelFileError, ModelNotFound
 from engine.fsutil import atomic_write_text
 from engine.paths import get_paths
 from engine.progress import CancelToken, Progress, ProgressCallback, check, emit
+from engine.units import format_bytes
 
 Source = Literal["hub", "pypi", "local"]
 QUANTS = ("Q2_K", "Q3_K_M", "Q4_K_M", "Q5_K_M", "Q6_K", "Q8_0")
@@ -506,8 +507,7 @@ def _resolve_entry(
 def _size_hint(entry: CatalogEntry) -> str:
     if not entry.size:
         return ""
-    approx = "" if entry.size_exact else "about "
-    return f" ({approx}{entry.size / 1e9:.1f} GB)"
+    return f" ({format_bytes(entry.size, approx=not entry.size_exact)})"
 
 
 def resolve_model(

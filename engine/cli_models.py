@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from engine.catalog import CatalogEntry, ModelStatus
+from engine.units import format_bytes
 
 
 def register(subparsers: Any) -> None:
@@ -76,9 +77,7 @@ def register(subparsers: Any) -> None:
 
 
 def _gb(n: int | None, exact: bool = True) -> str:
-    if n is None:
-        return "?"
-    return f"{'' if exact else '~'}{n / 1e9:.2f} GB"
+    return format_bytes(n, approx=not exact)
 
 
 def _status_json(s: ModelStatus) -> dict[str, Any]:

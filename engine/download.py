@@ -41,6 +41,7 @@ from engine.errors import Cancelled, DownloadError, ModelFileError, ModelNotFoun
 from engine.fsutil import atomic_write_text
 from engine.paths import get_paths
 from engine.progress import CancelToken, Progress, ProgressCallback, emit
+from engine.units import format_bytes
 
 STALL_ENV = "VIDSUM_DOWNLOAD_STALL_TIMEOUT"
 DEFAULT_STALL_TIMEOUT = 60.0  # seconds without a byte before a download counts as stalled
@@ -451,8 +452,9 @@ def _check_disk(directory: Path, needed: int, entry: CatalogEntry, kept: int) ->
     free = shutil.disk_usage(directory).free
     if free < needed + margin:
         raise NotEnoughDiskSpace(
-            f"Not enough disk space for {entry.id}: {needed / 1e9:.2f} GB more are needed "
-            f"(plus {margin / 1e6:.0f} MB margin) but {directory} has {free / 1e9:.2f} GB free. "
+            f"Not enough disk space for {entry.id}: {format_bytes(needed)} more are needed "
+            f"(plus {format_bytes(margin)} margin) but {directory} has {format_bytes(free)} "
+            "free. "
             f"Free some space or point HF_HOME at a larger disk."
             + (f" {kept:,} bytes already downloaded are kept." if kept else "")
         )

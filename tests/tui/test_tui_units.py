@@ -121,8 +121,9 @@ def test_formatting() -> None:
     assert fmt.time_range(505, 2024) == "00:08:25–00:33:44"
     assert fmt.time_range(None, None) == ""
     assert fmt.duration(5520) == "1h 32m" and fmt.duration(50) == "50s"
-    assert fmt.size(4.07 * 1024**3) == "4.1 GB"
-    assert fmt.rate(12.5 * 1024**2, "B") == "12.5 MB/s"
+    assert fmt.size(4.07 * 1024**3) == "4.07 GiB"
+    assert fmt.size(4.07 * 1024**3, approx=True) == "~4.07 GiB"
+    assert fmt.rate(12.5 * 1024**2, "B") == "12.5 MiB/s"
     assert fmt.eta(83) == "ETA 1:23"
     assert fmt.short_field("Artificial Intelligence (AI) and Machine Learning") == "AI/ML"
 
