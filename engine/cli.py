@@ -108,6 +108,13 @@ def _coverage_line(entry: Any) -> str:
     )
 
 
+def _failure(file: Path, error: str) -> str:
+    """``/x/empty.txt: file is empty``: the path once, even when the error already names it."""
+    if error.startswith(f"{file}:") or error.startswith(f"{file} "):
+        return error
+    return f"{file}: {error}"
+
+
 def _print_json(obj: Any, out: TextIO) -> None:
     out.write(json.dumps(obj, ensure_ascii=False) + "\n")
     out.flush()
@@ -140,7 +147,7 @@ def cmd_summarize(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                         out,
                     )
             elif res.error is not None:
-                print(f"FAILED  {res.file}: {res.error}", file=out)
+                print(f"FAILED  {_failure(res.file, res.error)}", file=out)
             elif res.skipped:
                 print(f"exists  {res.file} -> #{res.id} {res.title} (already summarized)", file=out)
             else:

@@ -112,6 +112,54 @@ def endpoint() -> str:
     return (os.environ.get("HF_ENDPOINT") or constants.ENDPOINT).rstrip("/")
 
 
+HUB_PROBE_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class HubReach:
+    offline: bool  # downloads cannot work now
+    reason: str  # why, in words: "HF_HUB_OFFLINE is set", "answered in 0.05 s", ...
+
+
+def probe_hub(timeout: float = HUB_PROBE_SECONDS) -> HubReach:
+    """Whether the hub can be reached now: offline when HF_HUB_OFFLINE says so, else one HEAD
+    request to the endpoint that must answer (any HTTP status) within ``timeout`` seconds.
+
+    Name resolution and the connection run in a daemon thread that is abandoned at the
+    deadline, so a machine without network (or with a hanging DNS) answers in ``timeout``.
+    """
+    import threading
+    import urllib.error
+    import urllib.request
+
+    if offline():
+        return HubReach(True, "HF_HUB_OFFLINE is set")
+    url = endpoint()
+    outcome: list[str | None] = []
+
+    def attempt() -> None:
+        try:
+            req = urllib.request.Request(url + "/", method="HEAD")
+            with urllib.request.urlopen(req, timeout=timeout):
+                pass
+            outcome.append(None)
+        except urllib.error.HTTPError:
+            outcome.append(None)  # it answered: the hub is reachable
+        except Exception as exc:  # URLError, timeout, refused, bad URL: not reachable
+            why = getattr(exc, "reason", exc)
+            outcome.append("" if isinstance(why, TimeoutError) else str(why) or repr(why))
+
+    started = time.monotonic()
+    thread = threading.Thread(target=attempt, name="vidsum-hub-probe", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if not outcome or outcome[0] == "":
+        return HubReach(True, f"{url} did not answer within {timeout:g} s")
+    if outcome[0] is not None:
+        return HubReach(True, f"{url} cannot be reached ({outcome[0]})")
+    return HubReach(False, f"{url} answered in {time.monotonic() - started:.2f} s")
+
+
 def hub_cache_dir() -> Path:
     """The hub cache: ``HF_HUB_CACHE``, else ``$HF_HOME/hub``, else huggingface_hub's default."""
     if os.environ.get("HF_HUB_CACHE"):

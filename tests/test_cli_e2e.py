@@ -83,6 +83,17 @@ def test_bad_input_is_reported_per_file_with_nonzero_exit(
     assert json.loads(run(["library", "list", "--json"], isolated_home).stdout) == []
 
 
+def test_a_failed_file_is_named_once(
+    isolated_home: Path, tmp_path: Path, tiny_llama_path: Path
+) -> None:
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    res = run(["summarize", str(empty), "--brief", "--model", str(tiny_llama_path)], isolated_home)
+    assert res.returncode == 1
+    line = next(x for x in res.stdout.splitlines() if x.startswith("FAILED"))
+    assert line.count(str(empty)) == 1 and line.startswith(f"FAILED  {empty}: "), line
+
+
 def test_unknown_library_id_is_a_clear_error(isolated_home: Path) -> None:
     res = run(["library", "show", "42"], isolated_home)
     assert res.returncode != 0
