@@ -53,7 +53,7 @@ def test_models_list_json_has_every_catalog_model_and_quant_with_size_and_fit(
 def test_models_list_table(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "models", "list")
     assert code == 0
-    assert "mixtral-8x7b-instruct-v0.1:Q8_0" in out and "~49.62 GB" in out
+    assert "mixtral-8x7b-instruct-v0.1:Q8_0" in out and "~46.2 GiB" in out
     assert "* default" in out
 
 
@@ -133,6 +133,20 @@ def test_add_then_rm_a_local_model(tmp_path: Path, capsys: pytest.CaptureFixture
     bad.write_bytes(b"GGUF" + b"\xff" * 64)
     code, _, err = run(capsys, "models", "add", str(bad), "-q")
     assert code == 1 and str(bad) in err
+
+
+def test_a_model_that_is_not_installed_still_gets_a_fit(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """After `models rm` (or before any install) the fit comes from the catalog's size and the
+    architecture's known shape, the default Gemma included."""
+    rows = {r["id"]: r for r in json.loads(run(capsys, "models", "list", "--json")[1])}
+    gemma = rows["gemma-3-270m:Q4_K_M"]
+    assert not gemma["installed"]
+    assert gemma["fit"] in ("full", "cpu") or gemma["fit"].startswith("partial"), gemma
+    assert all(r["fit"] != "unknown" for r in rows.values()), [
+        (r["id"], r["fit_detail"]) for r in rows.values() if r["fit"] == "unknown"
+    ]
 
 
 def test_rm_of_a_local_model_whose_file_is_gone(
