@@ -414,9 +414,7 @@ def cmd_doctor(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     out.write("\nModels\n")
     out.write(f"  default    {report['default_model'] or 'automatic'}\n")
     for m in report["installed"]:
-        out.write(
-            f"  installed  {m['id']}: {m['path']} (verified: {_yes_no(m['verified'])})\n"
-        )
+        out.write(f"  installed  {m['id']}: {m['path']} (verified: {_yes_no(m['verified'])})\n")
     for m in report["partial_downloads"]:
         out.write(
             f"  partial    {m['id']}: {format_bytes(m['bytes'])} kept; "

@@ -43,7 +43,6 @@ from engine.errors import ConfigError, ModelError, ModelFileError
 from engine.gguf_check import GGUFHeader, check_gguf
 from engine.units import GiB, MiB, format_bytes
 
-
 CUDA_REBUILD = (
     'CMAKE_ARGS="-DGGML_CUDA=on" pip install --force-reinstall --no-cache-dir llama-cpp-python'
 )

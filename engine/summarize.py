@@ -290,12 +290,13 @@ def _one(
         )
     )
     attempts = coverage.attempts or coverage.passes
+    took = f"{time.monotonic() - started:.1f} s ({passes_words(coverage.passes, attempts)})"
     emit(
         progress,
         Progress(
             "done",
             item=path.name,
-            message=f"Done in {time.monotonic() - started:.1f} s ({passes_words(coverage.passes, attempts)})",
+            message=f"Done in {took}",
             extra={"passes": coverage.passes, "attempts": attempts},
         ),
     )

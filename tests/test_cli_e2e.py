@@ -125,7 +125,9 @@ def test_a_long_transcript_logs_its_passes_and_retries(
     assert heads == [f"  lecture-10min.srt: pass {k} of {n}" for k in range(1, n + 1)], heads
     for line in passes:
         assert re.search(r"pass \d+ of \d+ · \d\d:\d\d:\d\d–\d\d:\d\d:\d\d · ", line), line
-    assert any(re.search(r" · \d+\.\d tok/s · ETA \d+:\d\d · writing summary\.\.\.$", x) for x in passes)
+    assert any(
+        re.search(r" · \d+\.\d tok/s · ETA \d+:\d\d · writing summary\.\.\.$", x) for x in passes
+    )
     retries = [x for x in passes if " · attempt 2 of " in x]
     assert retries and re.search(r"attempt 2 of [23] \(previous answer [a-z ]+\)", retries[0])
     result = next(x for x in res.stdout.splitlines() if x.startswith("coverage "))

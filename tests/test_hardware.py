@@ -334,7 +334,8 @@ def test_mistral_q4_k_m_on_8gb_is_full_at_8k() -> None:
     assert p.total_gpu_bytes <= p.gpu_budget_bytes < PROFILES["nvidia-8gb"].gpus[0].free_bytes
     assert p.max_ctx_full_offload >= 8192
     assert re.fullmatch(
-        r"Q4_K_M fits fully on your 8 GiB GPU with an 8k context \(needs \d\.\d\d GiB of GPU memory\)",
+        r"Q4_K_M fits fully on your 8 GiB GPU with an 8k context "
+        r"\(needs \d\.\d\d GiB of GPU memory\)",
         p.explanation,
     ), p.explanation
 

@@ -169,6 +169,7 @@ def test_info_json_chapters_set_the_parts(tmp_path: Path) -> None:
     assert parts[0].title is not None and "Chapter 0" in parts[0].title
 
 
+@pytest.mark.slow
 def test_lecture_stretch_with_chapters_through_a_small_context(
     tiny: LlamaRunner, tmp_path: Path
 ) -> None:
@@ -220,6 +221,8 @@ def test_lecture_stretch_with_chapters_through_a_small_context(
     assert res.summary.sections[-1].end == 600.0
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(3600)  # a hang-catcher: the whole lecture, pass by pass, on a busy machine
 def test_whole_lecture_with_chapters_reaches_coverage_one(
     tiny: LlamaRunner, tmp_path: Path
 ) -> None:
@@ -238,6 +241,7 @@ def test_whole_lecture_with_chapters_reaches_coverage_one(
     assert all(p.prompt_tokens < tiny.info.n_ctx for p in res.passes)
 
 
+@pytest.mark.slow
 def test_same_video_same_summary_whatever_was_cached(
     tiny: LlamaRunner, tiny_llama_path: Path
 ) -> None:
@@ -408,4 +412,3 @@ def test_gemma_long_lecture_stretch_at_2k(gemma_path: Path) -> None:
     check_result(t, res)
     assert res.summary.sections[-1].end == pytest.approx(segs[-1].end)
     assert [p.end_s for p in split_parts(tm)] == [s.end for s in res.summary.sections]
-

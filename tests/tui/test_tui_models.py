@@ -46,7 +46,9 @@ async def test_catalog_shows_install_and_fit(make_app: Callable[..., VidsumApp])
         detail = str(screen.query_one("#fit-detail", Static).render())
         assert "33/33 layers on the GPU" in detail
         hw = str(screen.query_one("#hardware", Static).render())
-        assert "NVIDIA GeForce RTX 3070" in hw and "8.00 GiB VRAM" in hw and "GPU offload: yes" in hw
+        assert (
+            "NVIDIA GeForce RTX 3070" in hw and "8.00 GiB VRAM" in hw and "GPU offload: yes" in hw
+        )
 
 
 async def test_cpu_only_build_shows_the_rebuild_hint(make_app: Callable[..., VidsumApp]) -> None:
