@@ -417,6 +417,11 @@ def fit_for(entry: CatalogEntry, hw: Any, n_ctx: int, path: Path | None = None) 
         if path is not None:
             plan = hardware.plan_for_file(path, ctx, hw)
         elif entry.size is not None:
+            if entry.architecture not in hardware.KNOWN_SHAPES:
+                return "unknown", (
+                    f"{entry.id} is not installed and its architecture ({entry.architecture}) "
+                    "has no known shape to plan it from"
+                )
             shape = hardware.known_shape(entry.architecture)
             plan = hardware.plan(shape, entry.size, ctx, hw, quant=entry.quant)
         else:

@@ -95,7 +95,7 @@ def test_a_long_transcript_logs_its_passes_and_retries(
 ) -> None:
     """Outside a terminal the log says which pass runs, where in the video, how fast and how
     long is left, and why an answer is retried; the result line counts passes and attempts.
-    Ten minutes of a real lecture on a tiny model trained (so planned) for a 4k context:
+    Five minutes of a real lecture on a tiny model trained (so planned) for a 4k context:
     several notes passes, then the summary, whose first answers the quality checks flag."""
     from dataclasses import replace
 
@@ -106,8 +106,8 @@ def test_a_long_transcript_logs_its_passes_and_retries(
     require_shared()
     model = write_gguf(tmp_path / "tiny-4k.gguf", replace(TINY_LLAMA, n_ctx_train=4096))
     full = load_transcript(TALKS / "cs50_2017_lecture3_algorithms.srt")
-    segs = [s for s in full.segments if s.end <= 600]
-    srt = tmp_path / "lecture-10min.srt"
+    segs = [s for s in full.segments if s.end <= 300]
+    srt = tmp_path / "lecture-5min.srt"
     srt.write_text(
         "\n".join(
             f"{i}\n{srt_time(s.start)} --> {srt_time(s.end)}\n{s.text}\n"
@@ -117,12 +117,12 @@ def test_a_long_transcript_logs_its_passes_and_retries(
     res = run(["summarize", str(srt), "--model", str(model)], isolated_home)
     assert res.returncode == 0, res.stderr[-2000:]
     log = res.stderr.splitlines()
-    passes = [x for x in log if x.startswith("  lecture-10min.srt: pass ")]
+    passes = [x for x in log if x.startswith("  lecture-5min.srt: pass ")]
     assert passes, res.stderr[-2000:]
-    n = int(re.match(r"  lecture-10min\.srt: pass 1 of (\d+) ", passes[0]).group(1))  # type: ignore[union-attr]
+    n = int(re.match(r"  lecture-5min\.srt: pass 1 of (\d+) ", passes[0]).group(1))  # type: ignore[union-attr]
     assert n >= 3
     heads = list(dict.fromkeys(re.sub(r" · .*", "", x) for x in passes))
-    assert heads == [f"  lecture-10min.srt: pass {k} of {n}" for k in range(1, n + 1)], heads
+    assert heads == [f"  lecture-5min.srt: pass {k} of {n}" for k in range(1, n + 1)], heads
     for line in passes:
         assert re.search(r"pass \d+ of \d+ · \d\d:\d\d:\d\d–\d\d:\d\d:\d\d · ", line), line
     assert any(
