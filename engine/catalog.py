@@ -30,6 +30,7 @@ from engine.errors import ModelFileError, ModelNotFound
 from engine.fsutil import atomic_write_text, read_json_object, state_error
 from engine.paths import get_paths
 from engine.progress import CancelToken, Progress, ProgressCallback, check, emit
+from engine.units import format_bytes
 
 Source = Literal["hub", "pypi", "local"]
 QUANTS = ("Q2_K", "Q3_K_M", "Q4_K_M", "Q5_K_M", "Q6_K", "Q8_0")
@@ -443,6 +444,11 @@ def fit_for(entry: CatalogEntry, hw: Any, n_ctx: int, path: Path | None = None) 
         if path is not None:
             plan = hardware.plan_for_file(path, ctx, hw)
         elif entry.size is not None:
+            if entry.architecture not in hardware.KNOWN_SHAPES:
+                return "unknown", (
+                    f"{entry.id} is not installed and its architecture ({entry.architecture}) "
+                    "has no known shape to plan it from"
+                )
             shape = hardware.known_shape(entry.architecture)
             plan = hardware.plan(shape, entry.size, ctx, hw, quant=entry.quant)
         else:
@@ -560,8 +566,7 @@ def _resolve_entry(
 def _size_hint(entry: CatalogEntry) -> str:
     if not entry.size:
         return ""
-    approx = "" if entry.size_exact else "about "
-    return f" ({approx}{entry.size / 1e9:.1f} GB)"
+    return f" ({format_bytes(entry.size, approx=not entry.size_exact)})"
 
 
 def resolve_model(

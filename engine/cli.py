@@ -47,7 +47,7 @@ class ProgressBar:
         # Not a terminal (a log file, CI): one line per stage instead of a redrawn bar.
         self.interactive = stream.isatty()
         self._bar: Any = None
-        self._key: tuple[str, str | None] | None = None
+        self._key: tuple[str, str | None, str] | None = None
 
     def __call__(self, ev: Progress) -> None:
         if not self.enabled and ev.stage != "notice":
@@ -68,8 +68,14 @@ class ProgressBar:
                 self._close()
                 print(f"  {ev.item or ''}: {ev.message}", file=self.stream)
             return
-        key = (ev.stage, ev.item)
+        # The message of a pass (engine.progress.pass_line: "pass 7 of 21 · 00:32:10–00:41:55 ·
+        # 41.2 tok/s · ETA 12:30", "attempt 2 of 3 (previous answer copied an example)") goes
+        # in front of the stage words; a new pass or attempt starts a new bar / log line.
+        passes = ev.stage in ("prompt", "generate")
+        key = (ev.stage, ev.item, ev.message if passes else "")
         desc = _STAGE_WORDS.get(ev.stage, ev.stage)
+        if passes and ev.message:
+            desc = f"{ev.message} · {desc}"
         if not self.interactive:
             if key != self._key:
                 self._key = key
@@ -106,15 +112,25 @@ class ProgressBar:
         self._close()
 
 
-def _coverage_line(entry: Any) -> str:
+def _coverage_line(entry: Any, attempts: int | None = None) -> str:
+    from engine.summarize import passes_words
+
     c = entry.coverage
     p = entry.provenance
     tps = p.generated_tokens / p.generation_seconds if p.generation_seconds else 0.0
     return (
-        f"coverage {c.fraction:.0%} in {c.passes} pass(es); {p.prompt_tokens} prompt tokens "
+        f"coverage {c.fraction:.0%} in {passes_words(c.passes, attempts or c.passes)}; "
+        f"{p.prompt_tokens} prompt tokens "
         f"in {p.prompt_seconds:.1f} s, {p.generated_tokens} generated in "
         f"{p.generation_seconds:.1f} s ({tps:.1f} tok/s) on {p.model_id}"
     )
+
+
+def _failure(file: Path, error: str) -> str:
+    """``/x/empty.txt: file is empty``: the path once, even when the error already names it."""
+    if error.startswith(f"{file}:") or error.startswith(f"{file} "):
+        return error
+    return f"{file}: {error}"
 
 
 def _print_json(obj: Any, out: TextIO) -> None:
@@ -217,7 +233,7 @@ def cmd_summarize(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                         out,
                     )
             elif res.error is not None:
-                print(f"FAILED  {res.file}: {res.error}", file=out)
+                print(f"FAILED  {_failure(res.file, res.error)}", file=out)
             elif res.skipped:
                 print(
                     f"exists  {res.file} -> #{res.id} {res.title} (already summarized; "
@@ -230,7 +246,7 @@ def cmd_summarize(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 print(f"saved   {res.file} -> #{res.id} {res.title}", file=out)
                 if not args.brief and out_dir is None:
                     print(engine.export_entry(res.id, "md"), file=out)
-                    print(_coverage_line(entry), file=out)
+                    print(_coverage_line(entry, res.attempts), file=out)
             if res.error is not None:
                 failures += 1
             elif out_dir is not None and res.id is not None:

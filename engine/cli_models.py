@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from engine.catalog import CatalogEntry, ModelStatus
+from engine.units import format_bytes
 
 
 def register(subparsers: Any) -> None:
@@ -76,9 +77,7 @@ def register(subparsers: Any) -> None:
 
 
 def _gb(n: int | None, exact: bool = True) -> str:
-    if n is None:
-        return "?"
-    return f"{'' if exact else '~'}{n / 1e9:.2f} GB"
+    return format_bytes(n, approx=not exact)
 
 
 def _status_json(s: ModelStatus) -> dict[str, Any]:
@@ -270,16 +269,18 @@ def _llama_build() -> dict[str, Any]:
     return info
 
 
-def _hardware() -> Any:
+def _hardware() -> dict[str, Any] | str:
+    """The detected hardware as JSON values (sizes in bytes), or why it is unknown."""
     try:
-        from engine.hardware import build_warning, detect
+        from engine.hardware import build_warning, detect, ram_budget
     except ImportError:
         return "unknown (hardware detection is not available in this build)"
     try:
         hw = detect()
     except Exception as exc:  # doctor reports; it does not crash
         return f"unknown (detection failed: {type(exc).__name__}: {exc})"
-    data = _jsonable(hw)
+    data: dict[str, Any] = _jsonable(hw)
+    data["ram_plan"] = ram_budget(hw.ram_total) if hw.ram_total else None
     data["build_warning"] = build_warning(hw)
     return data
 
@@ -292,81 +293,127 @@ def _token_state() -> str:
     return "saved login" if Path(constants.HF_TOKEN_PATH).is_file() else "not set"
 
 
-def cmd_doctor(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+def _yes_no(value: Any) -> str:
+    return {True: "yes", False: "no"}.get(value, "unknown")
+
+
+def doctor_report() -> dict[str, Any]:
+    """What `vidsum doctor --json` prints: plain JSON values, sizes in bytes."""
     from engine import __version__
     from engine.catalog import list_models
-    from engine.download import endpoint, hub_cache_dir, offline
+    from engine.download import endpoint, hub_cache_dir, probe_hub
     from engine.paths import get_paths
     from engine.settings import get_default_model
 
     paths = get_paths()
     statuses = list_models(fit=False)
-    report: dict[str, Any] = {
-        "vidsum": __version__,
-        "python": sys.version.split()[0],
-        "platform": platform.platform(),
-        "hardware": _hardware(),
-        "llama_cpp": _llama_build(),
-        "paths": {
-            "data": str(paths.data),
-            "config": str(paths.config),
-            "cache": str(paths.cache),
-            "library": str(paths.library_db),
-            "settings": str(paths.settings_file),
-            "hf_cache": str(hub_cache_dir()),
-        },
-        "hub": {
-            "endpoint": endpoint(),
-            "offline": offline(),
-            "token": _token_state(),
-        },
-        "default_model": get_default_model(),
-        "installed": [
-            {"id": s.entry.id, "path": str(s.installed), "verified": s.verified}
-            for s in statuses
-            if s.installed is not None
-        ],
-        "partial_downloads": [
-            {"id": s.entry.id, "bytes": s.partial_bytes} for s in statuses if s.partial_bytes
-        ],
-    }
+    reach = probe_hub()
+    return _jsonable(
+        {
+            "vidsum": __version__,
+            "python": sys.version.split()[0],
+            "platform": platform.platform(),
+            "hardware": _hardware(),
+            "llama_cpp": _llama_build(),
+            "paths": {
+                "data": str(paths.data),
+                "config": str(paths.config),
+                "cache": str(paths.cache),
+                "library": str(paths.library_db),
+                "settings": str(paths.settings_file),
+                "hf_cache": str(hub_cache_dir()),
+            },
+            "hub": {
+                "endpoint": endpoint(),
+                "offline": reach.offline,
+                "offline_reason": reach.reason,
+                "token": _token_state(),
+            },
+            "default_model": get_default_model(),
+            "installed": [
+                {"id": s.entry.id, "path": str(s.installed), "verified": s.verified}
+                for s in statuses
+                if s.installed is not None
+            ],
+            "partial_downloads": [
+                {"id": s.entry.id, "bytes": s.partial_bytes} for s in statuses if s.partial_bytes
+            ],
+        }
+    )
+
+
+def _write_hardware(hw: dict[str, Any] | str, out: TextIO) -> None:
+    from engine.hardware import RAM_RESERVE_WORDS
+
+    out.write("Hardware\n")
+    if not isinstance(hw, dict):
+        out.write(f"  {hw}\n")
+        return
+    out.write(f"  platform   {hw['platform']}, {hw['cpu_physical_cores']} physical CPU cores\n")
+    if hw["ram_total"]:
+        out.write(
+            f"  RAM        {format_bytes(hw['ram_total'])} total, "
+            f"{format_bytes(hw['ram_available'])} free now\n"
+            f"             models are planned on {format_bytes(hw['ram_plan'])} "
+            f"({RAM_RESERVE_WORDS})\n"
+        )
+    else:
+        out.write("  RAM        unknown\n")
+    if not hw["gpus"]:
+        out.write("  GPU        none found\n")
+    for gpu in hw["gpus"]:
+        out.write(
+            f"  GPU        {gpu['name']}: {format_bytes(gpu['total_bytes'])} total, "
+            f"{format_bytes(gpu['free_bytes'])} free ({gpu['backend']})\n"
+        )
+    for note in hw["notes"]:
+        out.write(f"  note       {note}\n")
+    if hw["build_warning"]:
+        out.write(f"  WARNING    {hw['build_warning']}\n")
+
+
+def cmd_doctor(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    report = doctor_report()
     if args.json:
-        out.write(json.dumps(_jsonable(report), indent=2) + "\n")
+        out.write(json.dumps(report, indent=2) + "\n")
         return 0
     out.write(f"vidsum {report['vidsum']}  (Python {report['python']}, {report['platform']})\n\n")
-    out.write("Hardware\n")
-    hw = report["hardware"]
-    if isinstance(hw, dict):
-        for k, v in hw.items():
-            out.write(f"  {k}: {v}\n")
-    else:
-        out.write(f"  {hw}\n")
+    _write_hardware(report["hardware"], out)
     llama = report["llama_cpp"]
     out.write("\nllama.cpp build\n")
     if llama.get("installed"):
-        offload = {True: "yes", False: "NO (CPU only)"}.get(llama.get("gpu_offload"), "unknown")
-        out.write(f"  llama-cpp-python {llama.get('version')}, GPU offload: {offload}\n")
+        offload = {True: "yes", False: "no (CPU only)"}.get(llama.get("gpu_offload"), "unknown")
+        out.write(f"  version    llama-cpp-python {llama.get('version')}\n")
+        out.write(f"  offload    {offload}\n")
         if llama.get("system_info"):
-            out.write(f"  {llama['system_info'].strip()}\n")
+            out.write(f"  features   {llama['system_info'].strip()}\n")
         if llama.get("hint"):
-            out.write(f"  {llama['hint']}\n")
+            out.write(f"  hint       {llama['hint']}\n")
+        if llama.get("error"):
+            out.write(f"  error      {llama['error']}\n")
     else:
         out.write(f"  not usable: {llama.get('error')}\n")
     out.write("\nModels\n")
-    out.write(f"  default: {report['default_model'] or 'automatic'}\n")
+    out.write(f"  default    {report['default_model'] or 'automatic'}\n")
     for m in report["installed"]:
-        out.write(f"  {m['id']}: {m['path']}{'' if m['verified'] else ' (not verified yet)'}\n")
+        out.write(f"  installed  {m['id']}: {m['path']} (verified: {_yes_no(m['verified'])})\n")
     for m in report["partial_downloads"]:
-        out.write(f"  {m['id']}: partial download, {m['bytes']:,} bytes kept\n")
+        out.write(
+            f"  partial    {m['id']}: {format_bytes(m['bytes'])} kept; "
+            f"`vidsum models pull {m['id']}` resumes\n"
+        )
     if not report["installed"]:
         from engine.catalog import recommended_id
 
-        out.write(f"  none installed: run `vidsum models pull {recommended_id()}`\n")
+        out.write(f"  installed  none: run `vidsum models pull {recommended_id()}`\n")
+    hub = report["hub"]
+    out.write("\nHub\n")
+    out.write(f"  endpoint   {hub['endpoint']}\n")
+    out.write(f"  offline    {_yes_no(hub['offline'])} ({hub['offline_reason']})\n")
+    out.write(f"  HF_TOKEN   {hub['token']}\n")
     out.write("\nPaths\n")
     for k, v in report["paths"].items():
-        out.write(f"  {k:9} {v}\n")
-    hub = report["hub"]
-    out.write(f"\nHub: {hub['endpoint']}  offline: {hub['offline']}  HF_TOKEN: {hub['token']}\n")
+        out.write(f"  {k:10} {v}\n")
     return 0
 
 

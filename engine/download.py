@@ -41,6 +41,7 @@ from engine.errors import Cancelled, DownloadError, ModelFileError, ModelNotFoun
 from engine.fsutil import atomic_write_text, read_json_object, state_error
 from engine.paths import get_paths
 from engine.progress import CancelToken, Progress, ProgressCallback, emit
+from engine.units import format_bytes
 
 STALL_ENV = "VIDSUM_DOWNLOAD_STALL_TIMEOUT"
 DEFAULT_STALL_TIMEOUT = 60.0  # seconds without a byte before a download counts as stalled
@@ -109,6 +110,54 @@ def endpoint() -> str:
     from huggingface_hub import constants
 
     return (os.environ.get("HF_ENDPOINT") or constants.ENDPOINT).rstrip("/")
+
+
+HUB_PROBE_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class HubReach:
+    offline: bool  # downloads cannot work now
+    reason: str  # why, in words: "HF_HUB_OFFLINE is set", "answered in 0.05 s", ...
+
+
+def probe_hub(timeout: float = HUB_PROBE_SECONDS) -> HubReach:
+    """Whether the hub can be reached now: offline when HF_HUB_OFFLINE says so, else one HEAD
+    request to the endpoint that must answer (any HTTP status) within ``timeout`` seconds.
+
+    Name resolution and the connection run in a daemon thread that is abandoned at the
+    deadline, so a machine without network (or with a hanging DNS) answers in ``timeout``.
+    """
+    import threading
+    import urllib.error
+    import urllib.request
+
+    if offline():
+        return HubReach(True, "HF_HUB_OFFLINE is set")
+    url = endpoint()
+    outcome: list[str | None] = []
+
+    def attempt() -> None:
+        try:
+            req = urllib.request.Request(url + "/", method="HEAD")
+            with urllib.request.urlopen(req, timeout=timeout):
+                pass
+            outcome.append(None)
+        except urllib.error.HTTPError:
+            outcome.append(None)  # it answered: the hub is reachable
+        except Exception as exc:  # URLError, timeout, refused, bad URL: not reachable
+            why = getattr(exc, "reason", exc)
+            outcome.append("" if isinstance(why, TimeoutError) else str(why) or repr(why))
+
+    started = time.monotonic()
+    thread = threading.Thread(target=attempt, name="vidsum-hub-probe", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if not outcome or outcome[0] == "":
+        return HubReach(True, f"{url} did not answer within {timeout:g} s")
+    if outcome[0] is not None:
+        return HubReach(True, f"{url} cannot be reached ({outcome[0]})")
+    return HubReach(False, f"{url} answered in {time.monotonic() - started:.2f} s")
 
 
 def hub_cache_dir() -> Path:
@@ -471,8 +520,9 @@ def _check_disk(directory: Path, needed: int, entry: CatalogEntry, kept: int) ->
     free = shutil.disk_usage(directory).free
     if free < needed + margin:
         raise NotEnoughDiskSpace(
-            f"Not enough disk space for {entry.id}: {needed / 1e9:.2f} GB more are needed "
-            f"(plus {margin / 1e6:.0f} MB margin) but {directory} has {free / 1e9:.2f} GB free. "
+            f"Not enough disk space for {entry.id}: {format_bytes(needed)} more are needed "
+            f"(plus {format_bytes(margin)} margin) but {directory} has {format_bytes(free)} "
+            "free. "
             f"Free some space or point HF_HOME at a larger disk."
             + (f" {kept:,} bytes already downloaded are kept." if kept else "")
         )

@@ -17,8 +17,11 @@ Memory model (llama.cpp, one GPU, layer split):
   n_ctx x (n_head + 1) without flash attention (one layer's KQ scores and mask: it dominates at
   long contexts) and n_ctx / 2 with it. The host side of an offloaded model keeps
   4 x n_ubatch x (n_embd + n_vocab).
-- a safety margin of 5% + 300 MiB of each budget covers the CUDA context and fragmentation.
-Memory sizes are binary (GiB) and shown as "GB", as nvidia-smi and OS tools do.
+- a safety margin of 5% + 300 MiB of the GPU budget covers the CUDA context and fragmentation.
+- RAM: the verdict is planned on *total* memory less a stated reserve for the system and other
+  programs (15%, at least 2 GiB), never on the free memory of the moment, which moves by
+  gigabytes with the page cache and other programs and would make the verdict flap.
+Memory sizes are binary and written as such (GiB, ``engine.units.format_bytes``).
 """
 
 from __future__ import annotations
@@ -38,9 +41,7 @@ from typing import Any, Literal
 
 from engine.errors import ConfigError, ModelError, ModelFileError
 from engine.gguf_check import GGUFHeader, check_gguf
-
-GiB = 1 << 30
-MiB = 1 << 20
+from engine.units import GiB, MiB, format_bytes
 
 CUDA_REBUILD = (
     'CMAKE_ARGS="-DGGML_CUDA=on" pip install --force-reinstall --no-cache-dir llama-cpp-python'
@@ -55,6 +56,8 @@ NVIDIA_SMI_QUERY = [
 METAL_GPU_SHARE = 2 / 3  # Metal's recommended working set is about 2/3 of unified memory
 MARGIN_FRACTION = 0.05
 MARGIN_BYTES = 300 * MiB
+RAM_RESERVE_FRACTION = 0.15  # of total RAM, left to the system and other programs
+RAM_RESERVE_MIN = 2 * GiB
 CTX_STEP = 256  # largest_context() answers in multiples of this
 
 # bytes per cached K/V element; quantized caches need flash attention in llama.cpp
@@ -406,6 +409,19 @@ KNOWN_SHAPES: dict[str, ModelShape] = {
         expert_used_count=2,
         n_ctx_train=32768,
     ),
+    # Gemma 3 270M (the default model), from its GGUF header: tied embeddings, 262k vocabulary
+    "gemma3-270m": ModelShape(
+        n_layer=18,
+        n_embd=640,
+        n_head=4,
+        n_head_kv=1,
+        head_dim=256,
+        n_vocab=262144,
+        n_ff=2048,
+        n_ctx_train=32768,
+        sliding_window=512,
+        tied_embeddings=True,
+    ),
 }
 
 
@@ -516,8 +532,19 @@ def _budget(n: int) -> int:
     return max(0, int(n * (1 - MARGIN_FRACTION)) - MARGIN_BYTES)
 
 
+def ram_budget(total: int) -> int:
+    """RAM a model may plan on: total memory less the reserve (15%, at least 2 GiB)."""
+    return max(0, total - max(RAM_RESERVE_MIN, int(total * RAM_RESERVE_FRACTION)))
+
+
+RAM_RESERVE_WORDS = (
+    f"{RAM_RESERVE_FRACTION:.0%}, at least {RAM_RESERVE_MIN // GiB} GiB, "
+    "is left to the system and other programs"
+)
+
+
 def _gb(n: float) -> str:
-    return f"{n / GiB:.1f} GB"
+    return format_bytes(n)
 
 
 def _ctx_words(n_ctx: int) -> str:
@@ -536,8 +563,8 @@ def _ctx_words(n_ctx: int) -> str:
 
 def _gpu_words(gpu: GPU, hw: Hardware) -> str:
     if gpu.backend == "metal":
-        return f"Mac's GPU ({round(hw.ram_total / GiB)} GB unified memory)"
-    return f"{round(gpu.total_bytes / GiB)} GB GPU"
+        return f"Mac's GPU ({round(hw.ram_total / GiB)} GiB unified memory)"
+    return f"{round(gpu.total_bytes / GiB)} GiB GPU"
 
 
 @dataclass(frozen=True)
@@ -641,11 +668,12 @@ def plan(
     warning = build_warning(hw)
     usable = gpu is not None and hw.build.gpu_offload
     gpu_budget = _budget(gpu.free_bytes or gpu.total_bytes) if usable and gpu else None
-    # unknown RAM (0) must not make every model "too big": only the GPU is judged then
-    ram_budget = _budget(hw.ram_available or hw.ram_total) if hw.ram_total else 1 << 62
+    # unknown RAM (0) must not make every model "too big": only the GPU is judged then.
+    # Total RAM, not free RAM: the verdict must not flap as other programs come and go.
+    ram_plan = ram_budget(hw.ram_total) if hw.ram_total else 1 << 62
 
     need = _need(shape, file_bytes, n_ctx, gpu_budget, kv_type, flash_attn, n_ubatch)
-    fits = need.ram <= ram_budget and (gpu_budget is None or need.gpu <= gpu_budget)
+    fits = need.ram <= ram_plan and (gpu_budget is None or need.gpu <= gpu_budget)
     max_full = 0
     if gpu_budget is not None:
         max_full = _largest(
@@ -663,7 +691,8 @@ def plan(
         on_gpu = f" beside {_gb(need.gpu)} on the GPU" if need.gpu else ""
         explanation = (
             f"{what} is too big for this machine with {ctx} context: it needs "
-            f"{_gb(need.ram)} RAM{on_gpu} but only {_gb(ram_budget)} is free to use; "
+            f"{_gb(need.ram)} RAM{on_gpu} but vidsum plans on at most {_gb(ram_plan)} of "
+            f"its {_gb(hw.ram_total)} ({RAM_RESERVE_WORDS}); "
             "try a smaller quant or a shorter context"
         )
     elif need.mode == "full":
@@ -687,6 +716,11 @@ def plan(
             f"{what} does not fit on your {_gpu_words(gpu, hw)} even in part: it runs on the "
             f"CPU (slow); {ram_words}"
         )
+    if fits and hw.ram_available and need.ram > hw.ram_available:
+        explanation += (
+            f"; only {_gb(hw.ram_available)} of RAM is free right now: close other programs "
+            "before a long job"
+        )
     if not fits and warning:
         explanation += f". {warning}"
     explanation = explanation[0].upper() + explanation[1:]
@@ -707,7 +741,7 @@ def plan(
         n_ctx=n_ctx,
         flash_attn=flash_attn,
         gpu_budget_bytes=gpu_budget or 0,
-        ram_budget_bytes=ram_budget,
+        ram_budget_bytes=ram_plan,
         warning=warning,
     )
 

@@ -114,6 +114,7 @@ class Coverage:
     passes: int
     chunks: list[dict[str, Any]]  # start_char, end_char, start_s, end_s, tokens, seconds
     truncated: bool
+    attempts: int | None = None  # generations over all passes, retries included (not stored)
 
 
 @dataclass(frozen=True)

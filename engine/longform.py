@@ -51,7 +51,7 @@ from engine.notes import (
     rendered_notes_max_chars,
     short_notes_gbnf,
 )
-from engine.progress import CancelToken, Progress, ProgressCallback, check, emit
+from engine.progress import CancelToken, Progress, ProgressCallback, check, emit, pass_line
 from engine.prompting import (
     ChatSpec,
     Message,
@@ -63,7 +63,7 @@ from engine.prompting import (
     load_examples,
     render_messages,
 )
-from engine.quality import Flag, badness, check_notes, check_summary
+from engine.quality import Flag, badness, check_notes, check_summary, retry_reason
 from engine.runner import Generation, LlamaRunner, Sampling
 from engine.schema import Summary
 from engine.transcript import Transcript
@@ -326,18 +326,38 @@ class _Job:
     def where(self) -> str:
         return f"{self.t.source}"
 
-    def _tag(self, label: str) -> ProgressCallback | None:
+    def _tag(self, message: str, extra: dict[str, float | int | str]) -> ProgressCallback | None:
+        """Events of one attempt, with its pass line (``engine.progress.pass_line``) as the
+        message and its numbers in ``extra``."""
         if self.progress is None:
             return None
         outer = self.progress
-        extra: dict[str, float | int | str] = {"pass": self.pass_no, "passes": self.planned}
 
         def forward(ev: Progress) -> None:
             if not ev.message:
-                ev = replace(ev, message=label, extra={**ev.extra, **extra})
+                ev = replace(ev, message=message, extra={**ev.extra, **extra})
             outer(ev)
 
         return forward
+
+    def span_words(self, start: float | None, end: float | None, part: int | None) -> str:
+        """Where a pass is in the video: its time range, else its part."""
+        return _range(start, end) or (f"part {part} of {len(self.parts)}" if part else "")
+
+    def whole_video(self) -> str:
+        return self.span_words(self.parts[0].start_s, self.parts[-1].end_s, None)
+
+    def tok_per_s(self) -> float | None:
+        """Generation speed so far (every pass and attempt)."""
+        seconds = sum(g.generation_seconds for g in self.gens)
+        return sum(g.generated_tokens for g in self.gens) / seconds if seconds > 0 else None
+
+    def eta(self) -> float | None:
+        """Seconds left: the mean time of the passes done, times the passes still planned."""
+        if not self.passes:
+            return None
+        mean = sum(p.seconds for p in self.passes) / len(self.passes)
+        return mean * max(0, self.planned - len(self.passes))
 
     def generate(
         self,
@@ -350,6 +370,7 @@ class _Job:
         parse: Callable[[str], T],
         accept: Callable[[T], list[Flag]] | None = None,
         shared_prefix: str | None = None,
+        where: str = "",
     ) -> tuple[T, list[Flag], float]:
         """Generate until the answer parses (and, with ``accept``, is unflagged).
 
@@ -357,7 +378,6 @@ class _Job:
         parses is a GenerationError; a flagged one is kept only when every attempt is flagged.
         """
         self.pass_no += 1
-        progress = self._tag(f"pass {self.pass_no}/{self.planned}: {label}")
         # Notes are intermediate: one retry, then the least flagged is kept (and counted in
         # the summary's flags). Only the summary itself gets every attempt.
         tries = self.max_attempts if kind in ("one-pass", "final") else min(2, self.max_attempts)
@@ -365,9 +385,31 @@ class _Job:
         last_error = ""
         seconds = 0.0
         evaluated = generated = attempts = 0
+        reason: str | None = None  # what was wrong with the previous attempt's answer
         for attempt in range(tries):
             check(self.cancel)
             attempts += 1
+            line = pass_line(
+                self.pass_no,
+                self.planned,
+                where=where,
+                attempt=attempts,
+                attempts=tries,
+                reason=reason,
+                tok_per_s=self.tok_per_s(),
+                eta_s=self.eta(),
+            )
+            extra: dict[str, float | int | str] = {
+                "pass": self.pass_no,
+                "passes": self.planned,
+                "attempt": attempts,
+                "attempts": tries,
+                "label": label,
+            }
+            if reason:
+                extra["reason"] = reason
+            progress = self._tag(line, extra)
+            emit(progress, Progress("prompt", 0, n_prompt, unit="tok"))
             s = replace(
                 self.sampling, seed=self.sampling.seed + attempt, max_tokens=self.n_ctx - n_prompt
             )
@@ -391,12 +433,14 @@ class _Job:
                     "before it was complete"
                 )
                 log.info("%s, attempt %d: %s", label, attempt + 1, last_error)
+                reason = "previous answer ran out of room"
                 continue
             try:
                 value = parse(gen.text)
             except GenerationError as exc:
                 last_error = str(exc)
                 log.info("%s, attempt %d: %s", label, attempt + 1, last_error)
+                reason = "previous answer did not parse"
                 continue
             log.debug("%s, attempt %d: %s", label, attempt + 1, gen.text)
             flags = accept(value) if accept else []
@@ -408,6 +452,7 @@ class _Job:
                 best = (badness(flags), value, flags)
             if not flags:
                 break
+            reason = retry_reason(flags)
         self.passes.append(
             PassRecord(kind, part, n_prompt, evaluated, generated, seconds, attempts)
         )
@@ -532,6 +577,7 @@ class _Job:
                 self.summary_parser(),
                 self.quality(answers, instructions()),
                 prompt.shared_prefix,
+                where=self.whole_video(),
             )
             fraction, tokens = self.coverage(self.parts, [prompt.text] * len(self.parts))
             chunks = [
@@ -701,6 +747,7 @@ class _Job:
                     parse_notes,
                     self.notes_quality(self.text_of(c)),
                     self.notes_prefix,
+                    where=self.span_words(c.start_s, c.end_s, part.index + 1),
                 )
                 self.notes_flags += flags
                 pn.notes.append(notes)
@@ -742,6 +789,7 @@ class _Job:
             self.summary_parser(),
             self.quality(answers, final_instructions(cfg)),
             common_prefix(text, self.final_prompt(cfg, None)[0]),
+            where=self.whole_video(),
         )
         if self.notes_flags:
             kinds = sorted({f.code for f in self.notes_flags})
@@ -800,6 +848,7 @@ class _Job:
             self.count([prompt])[0],
             short_notes_gbnf(),
             [pn.notes[0]],
+            (pn.part.start_s, pn.part.end_s),
         )
         pn.notes = [condensed]
         pn.rendered_tokens = self.count([condensed.render()])
@@ -813,9 +862,10 @@ class _Job:
         size: int,
         grammar: str,
         sources: Sequence[Notes],
+        span: tuple[float | None, float | None],
     ) -> Notes:
-        """One pass that rewrites ``sources`` (notes of part ``pn``) as one set of notes; its
-        flags count among the notes' flags."""
+        """One pass that rewrites ``sources`` (notes of part ``pn``, covering ``span`` of the
+        video) as one set of notes; its flags count among the notes' flags."""
         notes, flags, _ = self.generate(
             "merge",
             pn.part.index + 1,
@@ -826,6 +876,7 @@ class _Job:
             parse_notes,
             self.notes_quality("\n".join(n.render() for n in sources)),
             self.notes_prefix,
+            where=self.span_words(*span, pn.part.index + 1),
         )
         self.notes_flags += flags
         return notes
@@ -858,6 +909,7 @@ class _Job:
                 size,
                 notes_gbnf(),
                 [pn.notes[i] for i in idx],
+                (pn.spans[idx[0]][0], pn.spans[idx[-1]][1]),
             )
             new_notes.append(merged)
             new_spans.append((pn.spans[idx[0]][0], pn.spans[idx[-1]][1]))

@@ -83,3 +83,43 @@ class CancelToken:
 def check(cancel: CancelToken | None) -> None:
     if cancel is not None:
         cancel.raise_if_cancelled()
+
+
+def eta_words(seconds: float) -> str:
+    """``12:30`` (minutes:seconds) under an hour, ``1h05m`` above."""
+    s = max(0, round(seconds))
+    if s >= 3600:
+        return f"{s // 3600}h{s % 3600 // 60:02d}m"
+    return f"{s // 60}:{s % 60:02d}"
+
+
+def attempt_line(attempt: int, attempts: int, reason: str | None = None) -> str:
+    """``attempt 2 of 3 (previous answer copied an example)``."""
+    return f"attempt {attempt} of {attempts}" + (f" ({reason})" if reason else "")
+
+
+def pass_line(
+    k: int,
+    n: int,
+    *,
+    where: str = "",
+    attempt: int = 1,
+    attempts: int = 1,
+    reason: str | None = None,
+    tok_per_s: float | None = None,
+    eta_s: float | None = None,
+) -> str:
+    """What a job is doing, in one line for the CLI bar, the log and the TUI queue:
+    ``pass 7 of 21 · 00:32:10–00:41:55 · 41.2 tok/s · ETA 12:30``, with
+    ``attempt 2 of 3 (previous answer copied an example)`` on a retry. A one-pass job (n == 1)
+    says only the retry, and nothing on its first attempt ("")."""
+    bits = [f"pass {k} of {n}"] if n > 1 else []
+    if n > 1 and where:
+        bits.append(where)
+    if attempt > 1:
+        bits.append(attempt_line(attempt, attempts, reason))
+    if bits and tok_per_s:
+        bits.append(f"{tok_per_s:.1f} tok/s")
+    if bits and eta_s is not None:
+        bits.append(f"ETA {eta_words(eta_s)}")
+    return " · ".join(bits)

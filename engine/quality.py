@@ -299,3 +299,23 @@ def check_summary(
 def badness(flags: Sequence[Flag]) -> int:
     """Lower is better; picks the attempt to keep when every attempt is flagged."""
     return sum(SEVERITY.get(f.code, 1) for f in flags)
+
+
+# What a retry says about the answer before it ("attempt 2 of 3 (previous answer ...)").
+RETRY_WORDS = {
+    "copied_example": "copied an example",
+    "copied_instructions": "copied the instructions",
+    "repeated_sections": "repeated a section",
+    "looping": "went in a loop",
+    "empty_content": "left bullets empty",
+    "sections_out_of_order": "had its sections out of order",
+    "repeated_bullets": "repeated a bullet",
+    "notes_flagged": "came from flagged notes",
+}
+
+
+def retry_reason(flags: Sequence[Flag]) -> str:
+    """``previous answer copied an example``: the worst flag of the answer being retried."""
+    worst = max(flags, key=lambda f: SEVERITY.get(f.code, 0))
+    words = RETRY_WORDS.get(worst.code, f"was flagged ({worst.code.replace('_', ' ')})")
+    return f"previous answer {words}"

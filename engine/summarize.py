@@ -53,6 +53,8 @@ class FileResult:
     error: str | None = None
     skipped: bool = False  # already in the library: nothing was generated
     generation: Generation | None = None
+    passes: int = 0  # model passes of this run (one-pass: 1; notes, merges, final)
+    attempts: int = 0  # generations over those passes, quality retries included
 
     @property
     def ok(self) -> bool:
@@ -223,6 +225,7 @@ def summarize_transcript(
         passes=len(result.passes),
         chunks=[c.as_dict() for c in result.chunks],
         truncated=result.fraction < 1.0,
+        attempts=sum(p.attempts for p in result.passes),
     )
     return result.summary, result.generation, coverage, result.all_flags()
 
@@ -341,11 +344,32 @@ def _one(
             generation=gen,
             error=_kept(lib, new, exc, replace=batch.options.force),
         )
+    attempts = coverage.attempts or coverage.passes
+    took = f"{time.monotonic() - started:.1f} s ({passes_words(coverage.passes, attempts)})"
     emit(
         progress,
-        Progress("done", item=path.name, message=f"Done in {time.monotonic() - started:.1f} s"),
+        Progress(
+            "done",
+            item=path.name,
+            message=f"Done in {took}",
+            extra={"passes": coverage.passes, "attempts": attempts},
+        ),
     )
-    return FileResult(file=path, id=entry_id, title=title, summary=summary, generation=gen)
+    return FileResult(
+        file=path,
+        id=entry_id,
+        title=title,
+        summary=summary,
+        generation=gen,
+        passes=coverage.passes,
+        attempts=attempts,
+    )
+
+
+def passes_words(passes: int, attempts: int) -> str:
+    """``1 pass``, ``1 pass, 3 attempts``, ``21 passes, 23 attempts``: retries are counted."""
+    words = f"{passes} pass{'' if passes == 1 else 'es'}"
+    return words if attempts == passes else f"{words}, {attempts} attempts"
 
 
 def _kept(lib: Library, entry: NewEntry, exc: LibraryError, *, replace: bool) -> str:

@@ -100,7 +100,7 @@ def test_not_installed_names_the_exact_pull_command() -> None:
     with pytest.raises(ModelNotFound) as info:
         resolve_model("mistral-7b-instruct-v0.1:Q8_0")
     assert "`vidsum models pull mistral-7b-instruct-v0.1:Q8_0`" in str(info.value)
-    assert "about 7.7 GB" in str(info.value)
+    assert "(~7.17 GiB)" in str(info.value)
 
 
 def test_nothing_installed_falls_back_to_gemma_and_says_so(gemma_path: Path) -> None:

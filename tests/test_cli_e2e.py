@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -81,6 +82,68 @@ def test_bad_input_is_reported_per_file_with_nonzero_exit(
     obj = json.loads(res.stdout.splitlines()[0])
     assert obj["file"] == str(bad) and str(bad) in obj["error"]
     assert json.loads(run(["library", "list", "--json"], isolated_home).stdout) == []
+
+
+def srt_time(seconds: float) -> str:
+    ms = round(seconds * 1000)
+    return f"{ms // 3_600_000:02d}:{ms // 60_000 % 60:02d}:{ms // 1000 % 60:02d},{ms % 1000:03d}"
+
+
+@pytest.mark.slow
+def test_a_long_transcript_logs_its_passes_and_retries(
+    isolated_home: Path, tmp_path: Path, tiny_llama_path: Path
+) -> None:
+    """Outside a terminal the log says which pass runs, where in the video, how fast and how
+    long is left, and why an answer is retried; the result line counts passes and attempts.
+    Five minutes of a real lecture on a tiny model trained (so planned) for a 4k context:
+    several notes passes, then the summary, whose first answers the quality checks flag."""
+    from dataclasses import replace
+
+    from engine.readers import load_transcript
+    from engine.synthetic_gguf import TINY_LLAMA, write_gguf
+    from tests.conftest import TALKS
+
+    require_shared()
+    model = write_gguf(tmp_path / "tiny-4k.gguf", replace(TINY_LLAMA, n_ctx_train=4096))
+    full = load_transcript(TALKS / "cs50_2017_lecture3_algorithms.srt")
+    segs = [s for s in full.segments if s.end <= 300]
+    srt = tmp_path / "lecture-5min.srt"
+    srt.write_text(
+        "\n".join(
+            f"{i}\n{srt_time(s.start)} --> {srt_time(s.end)}\n{s.text}\n"
+            for i, s in enumerate(segs, 1)
+        )
+    )
+    res = run(["summarize", str(srt), "--model", str(model)], isolated_home)
+    assert res.returncode == 0, res.stderr[-2000:]
+    log = res.stderr.splitlines()
+    passes = [x for x in log if x.startswith("  lecture-5min.srt: pass ")]
+    assert passes, res.stderr[-2000:]
+    n = int(re.match(r"  lecture-5min\.srt: pass 1 of (\d+) ", passes[0]).group(1))  # type: ignore[union-attr]
+    assert n >= 3
+    heads = list(dict.fromkeys(re.sub(r" · .*", "", x) for x in passes))
+    assert heads == [f"  lecture-5min.srt: pass {k} of {n}" for k in range(1, n + 1)], heads
+    for line in passes:
+        assert re.search(r"pass \d+ of \d+ · \d\d:\d\d:\d\d–\d\d:\d\d:\d\d · ", line), line
+    assert any(
+        re.search(r" · \d+\.\d tok/s · ETA \d+:\d\d · writing summary\.\.\.$", x) for x in passes
+    )
+    retries = [x for x in passes if " · attempt 2 of " in x]
+    assert retries and re.search(r"attempt 2 of [23] \(previous answer [a-z ]+\)", retries[0])
+    result = next(x for x in res.stdout.splitlines() if x.startswith("coverage "))
+    attempts = sum(1 for x in passes if x.endswith("reading prompt..."))
+    assert result.startswith(f"coverage 100% in {n} passes, {attempts} attempts; "), result
+
+
+def test_a_failed_file_is_named_once(
+    isolated_home: Path, tmp_path: Path, tiny_llama_path: Path
+) -> None:
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    res = run(["summarize", str(empty), "--brief", "--model", str(tiny_llama_path)], isolated_home)
+    assert res.returncode == 1
+    line = next(x for x in res.stdout.splitlines() if x.startswith("FAILED"))
+    assert line.count(str(empty)) == 1 and line.startswith(f"FAILED  {empty}: "), line
 
 
 def test_unknown_library_id_is_a_clear_error(isolated_home: Path) -> None:

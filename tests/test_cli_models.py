@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -52,7 +53,7 @@ def test_models_list_json_has_every_catalog_model_and_quant_with_size_and_fit(
 def test_models_list_table(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "models", "list")
     assert code == 0
-    assert "mixtral-8x7b-instruct-v0.1:Q8_0" in out and "~49.62 GB" in out
+    assert "mixtral-8x7b-instruct-v0.1:Q8_0" in out and "~46.2 GiB" in out
     assert "* default" in out
 
 
@@ -134,18 +135,100 @@ def test_add_then_rm_a_local_model(tmp_path: Path, capsys: pytest.CaptureFixture
     assert code == 1 and str(bad) in err
 
 
-def test_doctor(capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_model_that_is_not_installed_still_gets_a_fit(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """After `models rm` (or before any install) the fit comes from the catalog's size and the
+    architecture's known shape, the default Gemma included."""
+    rows = {r["id"]: r for r in json.loads(run(capsys, "models", "list", "--json")[1])}
+    gemma = rows["gemma-3-270m:Q4_K_M"]
+    assert not gemma["installed"]
+    assert gemma["fit"] in ("full", "cpu") or gemma["fit"].startswith("partial"), gemma
+    assert all(r["fit"] != "unknown" for r in rows.values()), [
+        (r["id"], r["fit_detail"]) for r in rows.values() if r["fit"] == "unknown"
+    ]
+
+
+def test_rm_of_a_local_model_whose_file_is_gone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = tiny_gguf(tmp_path / "gone.gguf")
+    assert run(capsys, "models", "add", str(src), "-q")[0] == 0
+    src.unlink()
+    code, out, _ = run(capsys, "models", "rm", "local:gone")
+    assert code == 0
+    assert out == f"Forgot local:gone; its file {src} was already gone.\n"
+
+
+def closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+RAW_PYTHON = ("None", "True", "False", "{'", "['")
+
+
+def test_doctor_is_a_readable_report(hub: FakeHub, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "doctor")
     assert code == 0
-    assert "llama.cpp build" in out and "GPU offload" in out
+    for section in ("Hardware", "llama.cpp build", "Models", "Hub", "Paths"):
+        assert f"\n{section}\n" in out, section
+    assert not [w for w in RAW_PYTHON if w in out], out  # no raw Python values
+    assert re.search(r"\n  RAM        \d+(\.\d+)? GiB total, \d+(\.\d+)? GiB free now\n", out), out
+    assert "models are planned on " in out and "at least 2 GiB" in out
+    assert re.search(r"\n  offload    (yes|no \(CPU only\))\n", out), out
+    assert f"  endpoint   {hub.url}\n" in out
+    assert re.search(r"\n  offline    no \(http://127\.0\.0\.1:\d+ answered in", out), out
     assert str(get_paths().data) in out
+
+
+def test_doctor_json_for_scripts(hub: FakeHub, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "doctor", "--json")
     report = json.loads(out)
     assert code == 0 and report["paths"]["data"] == str(get_paths().data)
-    assert "gpu_offload" in report["llama_cpp"] and report["hub"]["token"] in (
-        "not set",
-        "saved login",
-    )
+    hw = report["hardware"]
+    assert isinstance(hw["ram_total"], int) and 0 < hw["ram_plan"] < hw["ram_total"]
+    assert isinstance(hw["build"]["gpu_offload"], bool) and "build_warning" in hw
+    assert "gpu_offload" in report["llama_cpp"]
+    assert report["hub"]["token"] in ("not set", "saved login")
+    assert report["hub"]["offline"] is False and "answered in" in report["hub"]["offline_reason"]
+
+
+def test_doctor_says_offline_when_the_hub_cannot_be_reached(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{closed_port()}")
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    code, out, _ = run(capsys, "doctor")
+    assert code == 0 and "\n  offline    yes (http://127.0.0.1:" in out
+    assert "cannot be reached" in out
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    code, out, _ = run(capsys, "doctor", "--json")
+    hub = json.loads(out)["hub"]
+    assert hub["offline"] is True and hub["offline_reason"] == "HF_HUB_OFFLINE is set"
+
+
+def test_hub_probe_is_bounded_when_the_hub_never_answers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A listening socket that never answers (a black-holed network): the probe gives up at
+    its deadline instead of hanging doctor."""
+    import socket
+    import time
+
+    from engine.download import probe_hub
+
+    with socket.socket() as srv:
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(1)
+        monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{srv.getsockname()[1]}")
+        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+        started = time.monotonic()
+        reach = probe_hub(timeout=0.5)
+        elapsed = time.monotonic() - started
+    assert reach.offline and "did not answer within 0.5 s" in reach.reason
+    assert elapsed < 1.5
 
 
 def test_rm_of_the_default_clears_it_and_later_resolves_fall_back(

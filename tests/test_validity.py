@@ -19,7 +19,8 @@ PROMPT = "<s>[INST] Summarize this talk as JSON: we compared B-trees and LSM tre
 N_CTX = 16384
 
 
-@pytest.mark.timeout(1800)
+@pytest.mark.slow
+@pytest.mark.timeout(3600)  # a hang-catcher: 50 generations on a loaded machine take long
 @pytest.mark.parametrize(("fixture", "count"), [("tiny_llama_path", 50), ("tiny_moe_path", 50)])
 def test_constrained_generations_always_validate(
     fixture: str, count: int, request: pytest.FixtureRequest

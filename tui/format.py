@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from engine.schema import GENERAL_FIELDS
+from engine.units import format_bytes
 
 # Short labels for the 12 general fields: any three must fit the library's 20-character topics
 # cell ("Theory, Quant, AI/ML"), so one label has 6 characters and the rest at most 5.
@@ -67,16 +68,9 @@ def eta(seconds: float | None) -> str:
     return f"ETA {s // 60}:{s % 60:02d}"
 
 
-def size(n: float | None) -> str:
-    """Bytes in binary units, as the hardware sentences use them (GB = GiB)."""
-    if n is None:
-        return "?"
-    value = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if abs(value) < 1024 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    raise AssertionError("unreachable")
+def size(n: float | None, *, approx: bool = False) -> str:
+    """Bytes as everywhere in vidsum (``engine.units.format_bytes``: ``4.07 GiB``)."""
+    return format_bytes(n, approx=approx)
 
 
 def rate(value: float | None, unit: str) -> str:

@@ -38,6 +38,9 @@ class QueueItem:
     rate: float | None = None
     unit: str = ""
     eta: float | None = None
+    # the engine's pass line: "pass 7 of 21 · 00:32:10–00:41:55 · 41.2 tok/s · ETA 12:30",
+    # "attempt 2 of 3 (previous answer copied an example)"; "" for a plain one-pass job
+    detail: str = ""
     entry_id: int | None = None
     title: str | None = None
     error: str | None = None
@@ -62,6 +65,7 @@ class QueueItem:
         self.stage = ev.stage
         self.done, self.total, self.rate, self.unit = ev.done, ev.total, ev.rate, ev.unit
         self.eta = ev.eta
+        self.detail = ev.message if ev.stage in ("prompt", "generate") else ""
 
     def status(self) -> str:
         """The state in words, as the queue shows it (the gauge is drawn separately)."""
@@ -76,10 +80,13 @@ class QueueItem:
             elif self.stage == "generate":
                 label += f" {self.done:,.0f} tok"
             parts = [label]
-            if self.rate:
-                parts.append(fmt.rate(self.rate, self.unit or "tok"))
-            if self.stage == "prompt" and self.eta is not None:
-                parts.append(fmt.eta(self.eta))
+            if self.detail:  # the job's own pass, speed and ETA
+                parts.append(self.detail)
+            else:
+                if self.rate:
+                    parts.append(fmt.rate(self.rate, self.unit or "tok"))
+                if self.stage == "prompt" and self.eta is not None:
+                    parts.append(fmt.eta(self.eta))
             return " · ".join(parts)
         if self.state == "done":
             return f"done → #{self.entry_id}"
@@ -162,5 +169,5 @@ class Batch:
                 item.state, item.error = "failed", error
             else:
                 item.state = "queued"
-            item.stage, item.rate, item.eta = "", None, None
+            item.stage, item.rate, item.eta, item.detail = "", None, None, ""
         return unsettled

@@ -244,7 +244,7 @@ def models_fixture() -> list[ModelStatus]:
             0,
             False,
             "partial 24/33",
-            "24 of 33 layers fit in 8.0 GB of VRAM; the rest run on the CPU.",
+            "24 of 33 layers fit in 8.00 GiB of VRAM; the rest run on the CPU.",
         ),
         ModelStatus(
             entry(
@@ -257,7 +257,7 @@ def models_fixture() -> list[ModelStatus]:
             0,
             False,
             "too big",
-            "Needs 26.1 GB; this machine has 8.0 GB of VRAM and 15.5 GB of RAM free.",
+            "Needs 26.1 GiB; this machine has 8.00 GiB of VRAM and 15.5 GiB of RAM.",
         ),
     ]
 

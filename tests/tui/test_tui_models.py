@@ -36,7 +36,7 @@ async def test_catalog_shows_install_and_fit(make_app: Callable[..., VidsumApp])
         screen = await open_models(app, pilot)
         assert row(screen, "mistral-7b-instruct-v0.2:Q4_K_M") == [
             "Mistral-7B-Instruct v0.2 Q4_K_M",
-            "4.1 GB",
+            "4.07 GiB",
             "installed",
             "full",
             "★",
@@ -46,7 +46,9 @@ async def test_catalog_shows_install_and_fit(make_app: Callable[..., VidsumApp])
         detail = str(screen.query_one("#fit-detail", Static).render())
         assert "33/33 layers on the GPU" in detail
         hw = str(screen.query_one("#hardware", Static).render())
-        assert "NVIDIA GeForce RTX 3070" in hw and "8.0 GB VRAM" in hw and "GPU offload: yes" in hw
+        assert (
+            "NVIDIA GeForce RTX 3070" in hw and "8.00 GiB VRAM" in hw and "GPU offload: yes" in hw
+        )
 
 
 async def test_cpu_only_build_shows_the_rebuild_hint(make_app: Callable[..., VidsumApp]) -> None:
@@ -76,8 +78,8 @@ async def test_download_shows_progress_and_cancel_keeps_the_part(
             pilot, lambda: screen.query_one(ProgressBar).percentage == pytest.approx(0.4, abs=0.001)
         )
         label = str(screen.query_one("#download-label", Static).render())
-        assert label.startswith(f"Downloading {PARTIAL}: 1.9 GB of 4.8 GB")
-        assert "12.5 MB/s" in label and "ETA" in label
+        assert label.startswith(f"Downloading {PARTIAL}: 1.91 GiB of 4.78 GiB")
+        assert "12.5 MiB/s" in label and "ETA" in label
         assert not screen.query_one("#download").has_class("-hidden")
         await pilot.press("c")
         await wait_until(pilot, lambda: screen.downloading is None)

@@ -164,7 +164,6 @@ async def start_queue(
 # --- summarize -----------------------------------------------------------------------------------
 
 
-@pytest.mark.timeout(120)
 async def test_summarize_two_files_then_open_the_summary(
     make_app: Callable[..., VidsumApp], tiny_model: str, one_cpu: None, tmp_path: Path
 ) -> None:
@@ -205,7 +204,6 @@ async def test_summarize_two_files_then_open_the_summary(
         assert summary.entry.transcript.source_path == str(tmp_path / names[1])
 
 
-@pytest.mark.timeout(120)
 async def test_summarize_cancelled_half_way_leaves_the_library_as_it_was(
     make_app: Callable[..., VidsumApp], tiny_model: str, one_cpu: None, tmp_path: Path
 ) -> None:
@@ -233,7 +231,6 @@ async def test_summarize_cancelled_half_way_leaves_the_library_as_it_was(
     assert library_snapshot() == before
 
 
-@pytest.mark.timeout(120)
 async def test_cancel_a_waiting_item_while_another_runs(
     make_app: Callable[..., VidsumApp], tiny_model: str, one_cpu: None, tmp_path: Path
 ) -> None:
@@ -257,7 +254,6 @@ async def test_cancel_a_waiting_item_while_another_runs(
         assert [lib.get(r.id).transcript.source_path for r in lib.list()] == [str(paths[0])]
 
 
-@pytest.mark.timeout(120)
 async def test_a_broken_transcript_is_shown_and_the_next_file_completes(
     make_app: Callable[..., VidsumApp], tiny_model: str, one_cpu: None, tmp_path: Path
 ) -> None:
@@ -375,7 +371,6 @@ def cache_state(f: HubFile) -> tuple[Path | None, bool, bool]:
     )
 
 
-@pytest.mark.timeout(60)
 async def test_download_from_the_hub_with_progress(
     make_app: Callable[..., VidsumApp], hub: FakeHub
 ) -> None:
@@ -399,7 +394,6 @@ async def test_download_from_the_hub_with_progress(
     assert path is not None and path.read_bytes() == f.data and verified and blob
 
 
-@pytest.mark.timeout(60)
 async def test_download_cancelled_half_way_then_resumed(
     make_app: Callable[..., VidsumApp], hub: FakeHub
 ) -> None:

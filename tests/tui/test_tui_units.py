@@ -89,6 +89,25 @@ def test_batch_routes_events_and_settles_items(tmp_path: Path) -> None:
     assert b.state == "cancelled" and c.state == "queued"
 
 
+def test_queue_row_shows_the_pass_and_the_retry(tmp_path: Path) -> None:
+    """The engine's pass line (engine.progress.pass_line) is what the queue row says."""
+    from engine.progress import pass_line
+
+    q = Queue()
+    a = q.add(tmp_path / "lecture.srt")
+    assert a
+    line = pass_line(7, 21, where="00:32:10–00:41:55", tok_per_s=41.2, eta_s=750)
+    a.apply(Progress("prompt", 50, 100, rate=800, unit="tok", message=line))
+    assert a.status() == "prompt 50% · pass 7 of 21 · 00:32:10–00:41:55 · 41.2 tok/s · ETA 12:30"
+    retry = pass_line(1, 1, attempt=2, attempts=3, reason="previous answer copied an example")
+    a.apply(Progress("generate", 120, None, rate=40, unit="tok", message=retry))
+    assert a.status() == ("writing 120 tok · attempt 2 of 3 (previous answer copied an example)")
+    a.apply(Progress("generate", 130, None, rate=40, unit="tok"))  # a plain one-pass job
+    assert a.status() == "writing 130 tok · 40.0 tok/s"
+    Batch([a]).finish()
+    assert a.detail == ""
+
+
 def test_batch_error_fails_every_unfinished_item(tmp_path: Path) -> None:
     q = Queue()
     a = q.add(tmp_path / "a.srt")
@@ -121,8 +140,9 @@ def test_formatting() -> None:
     assert fmt.time_range(505, 2024) == "00:08:25–00:33:44"
     assert fmt.time_range(None, None) == ""
     assert fmt.duration(5520) == "1h 32m" and fmt.duration(50) == "50s"
-    assert fmt.size(4.07 * 1024**3) == "4.1 GB"
-    assert fmt.rate(12.5 * 1024**2, "B") == "12.5 MB/s"
+    assert fmt.size(4.07 * 1024**3) == "4.07 GiB"
+    assert fmt.size(4.07 * 1024**3, approx=True) == "~4.07 GiB"
+    assert fmt.rate(12.5 * 1024**2, "B") == "12.5 MiB/s"
     assert fmt.eta(83) == "ETA 1:23"
     assert fmt.short_field("Artificial Intelligence (AI) and Machine Learning") == "AI/ML"
     # Any three labels fit the library's 20-character topics cell.

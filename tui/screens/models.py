@@ -145,7 +145,7 @@ class ModelsScreen(VidsumScreen):
         self.models = {m.entry.id: m for m in models}
         table.clear()
         for m in models:
-            size = fmt.size(m.entry.size) if m.entry.size else "?"
+            size = fmt.size(m.entry.size, approx=not m.entry.size_exact) if m.entry.size else "?"
             fit = m.fit if m.fit != "unknown" else "?"
             table.add_row(m.entry.name, size, state_label(m), fit, default_mark(m), key=m.entry.id)
         if keep in self.models:
