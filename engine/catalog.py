@@ -658,7 +658,8 @@ class Removal:
             if self.kept is not None and self.kept.exists():
                 said = f"Forgot {e.id}; its file {self.kept} was left in place."
             else:
-                said = f"Forgot {e.id} (its file was already gone)."
+                gone = f" {self.kept}" if self.kept is not None else ""
+                said = f"Forgot {e.id}; its file{gone} was already gone."
         elif not self.removed:
             said = f"{e.id} was not installed; nothing to remove."
         elif e.source == "pypi":
