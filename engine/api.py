@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from engine.summarize import FileResult
     from engine.transcript import Transcript
 
+Style = Literal["auto", "abstractive", "quotes"]  # engine.quotes.Style
 Order = Literal[
     "created_desc", "created_asc", "title", "complexity_desc", "duration_desc", "relevance"
 ]
@@ -112,13 +113,21 @@ class Engine:
         paths: Sequence[Path],
         *,
         model: str | None = None,
+        style: Style = "auto",
         progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
     ) -> Iterator[FileResult]:
-        from engine.summarize import summarize_files
+        """``style``: "quotes" (verbatim sentences, engine.quotes), "abstractive", or "auto"
+        (quotes for the bundled default model only)."""
+        from engine.summarize import SummarizeOptions, summarize_files
 
         return summarize_files(
-            paths, model=model, library=self.library, progress=progress, cancel=cancel
+            paths,
+            model=model,
+            library=self.library,
+            options=SummarizeOptions(style=style),
+            progress=progress,
+            cancel=cancel,
         )
 
     # --- models -------------------------------------------------------------------------------

@@ -122,7 +122,11 @@ def cmd_summarize(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     failures = 0
     try:
         for res in engine.summarize(
-            [Path(p) for p in args.files], model=args.model, progress=bar, cancel=cancel
+            [Path(p) for p in args.files],
+            model=args.model,
+            style=args.style,
+            progress=bar,
+            cancel=cancel,
         ):
             bar.close()
             if args.json:
@@ -229,6 +233,14 @@ def build_parser() -> argparse.ArgumentParser:
         help=".txt, .srt, .vtt, youtube-transcript-api .json or yt-dlp .info.json",
     )
     s.add_argument("--model", metavar="ID", help="catalog id, installed model or path to a .gguf")
+    s.add_argument(
+        "--style",
+        choices=["auto", "abstractive", "quotes"],
+        default="auto",
+        help="quotes: each bullet a verbatim sentence of its stretch of the video; "
+        "abstractive: written by the model; auto (default): quotes for the bundled demo "
+        "model, abstractive for the others",
+    )
     s.add_argument("--json", action="store_true", help="one JSON object per input on stdout")
     s.add_argument("--brief", action="store_true", help="print one line per file, not the summary")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")

@@ -448,6 +448,7 @@ class FakeEngine:
         paths: Sequence[Path],
         *,
         model: str | None = None,
+        style: str = "auto",
         progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
     ) -> Iterator[FileResult]:
