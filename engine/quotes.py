@@ -464,9 +464,18 @@ class _QuoteJob(_Job):
                 )
             )
 
-    def closing_prompt(self, sections: Sequence[schema.Section]) -> str:
+    def closing_prompt(self, sections: Sequence[schema.Section], words: int | None = None) -> str:
+        """The sections' titles and bullets; ``words``: show only each bullet's first words
+        (a small context: the grammar still holds the whole sentences)."""
+
+        def show(b: str) -> str:
+            ws = b.split()
+            return b if words is None or len(ws) <= words else " ".join(ws[:words]) + " …"
+
         title = self.title.strip() if self.title else ""
-        blocks = [sec.title + "\n" + "\n".join(f"- {b}" for b in sec.content) for sec in sections]
+        blocks = [
+            sec.title + "\n" + "\n".join(f"- {show(b)}" for b in sec.content) for sec in sections
+        ]
         body = (f"Title: {defuse(title, self.chat)}\n\n" if title else "") + defuse(
             "\n\n".join(blocks), self.chat
         )
@@ -479,11 +488,17 @@ class _QuoteJob(_Job):
             [*bullets, *(s.title.split(": ", 1)[1] for s in sections)]
             + [t for s in sections for t in s.topics]
         )
-        prompt = self.closing_prompt(sections)
-        n = self.count([prompt])[0]
-        if n + self.reserve(3 * schema.MAX_BULLET + 600) + SAFETY_TOKENS > self.n_ctx:
+        longest = sorted(len(json.dumps(b, ensure_ascii=False)) for b in bullets)[-2:]
+        # Two bullets, five topics, three general topics and the JSON around them.
+        answer = self.reserve(sum(longest) + 5 * (schema.MAX_TOPIC + 3) + 3 * 80 + 64)
+        for words in (None, 16, 8, 4, 0):
+            prompt = self.closing_prompt(sections, words)
+            n = self.count([prompt])[0]
+            if n + answer + SAFETY_TOKENS <= self.n_ctx:
+                break
+        else:
             raise GenerationError(
-                f"{self.where()}: the chosen sentences need {n} tokens, too many for the last "
+                f"{self.where()}: the section titles need {n} tokens, too many for the last "
                 f"pass in a {self.n_ctx}-token context; use a larger context"
             )
         secs = [s.model_dump(include={"title", "content", "topics"}) for s in sections]
