@@ -14,6 +14,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import SEED, TALKS, require_shared
@@ -22,6 +23,7 @@ from test_grammar import GrammarMatcher
 
 from engine import schema
 from engine.catalog import ResolvedModel
+from engine.chapters import format_timestamp
 from engine.chunking import TextMap, split_parts
 from engine.grammar import GRAMMAR_VERSION, summary_gbnf
 from engine.library import Library, entry_to_markdown
@@ -63,13 +65,12 @@ def matcher(gemma_path: Path) -> Iterator[GrammarMatcher]:
     m.close()
 
 
-def check_quoted(t: Transcript, summary: Summary) -> None:
-    """Every bullet verbatim in its own part's text, in order, timed inside the section."""
-    tm = TextMap(t, _count)
-    parts = split_parts(tm)
+def check_quoted(t: Transcript, summary: Summary, parts: list[tuple[int, int]]) -> None:
+    """Every bullet verbatim in its own part's text (``parts``: the character ranges the
+    pipeline used), in order, timed inside the section."""
     words = set(re.findall(r"\w+", t.text))
-    for sec, part in zip(summary.sections, parts, strict=True):
-        text = clean(t.text[part.start_char : part.end_char])
+    for sec, (start, end) in zip(summary.sections, parts, strict=True):
+        text = clean(t.text[start:end])
         found = [text.find(b) for b in sec.content]
         assert all(pos >= 0 for pos in found), (sec.title, sec.content)
         assert found == sorted(found) and len(set(found)) == len(found)
@@ -308,7 +309,7 @@ def test_tiny_model_quotes_a_real_talk_stretch_by_stretch(tiny_llama_path: Path)
         r.load()
         res = summarize_quotes(t, r, _chat(r))
     assert isinstance(res, QuoteResult)
-    check_quoted(t, res.summary)
+    check_quoted(t, res.summary, [(p.start_char, p.end_char) for p in res.parts])
     assert res.fraction == 1.0
     kinds = [p.kind for p in res.passes]
     assert kinds[-1] == "final" and kinds.count("final") == 1
@@ -332,10 +333,55 @@ def test_gemma_default_settings_quote_a_seed_transcript(gemma_path: Path) -> Non
         [res] = list(summarize_files([path], library=lib))
         assert res.ok, res.error
         assert res.summary is not None and res.id is not None
-        check_quoted(load_transcript(path), res.summary)
         entry = lib.get(res.id)
+        check_quoted(load_transcript(path), res.summary, _parts(entry.coverage.chunks))
         assert entry.provenance.style == "quotes"
         assert entry.provenance.grammar_version == QUOTES_GRAMMAR_VERSION
         # Rerun: the same style is a no-op.
         [again] = list(summarize_files([path], library=lib))
         assert again.skipped and again.id == res.id
+
+
+def _parts(chunks: list[dict[str, Any]]) -> list[tuple[int, int]]:
+    """Each part's character range, from a stored summary's coverage chunks."""
+    by_part: dict[int, list[int]] = {}
+    for c in chunks:
+        by_part.setdefault(c["part"], []).extend([c["start_char"], c["end_char"]])
+    return [(min(v), max(v)) for _, v in sorted(by_part.items())]
+
+
+def _srt(segs: tuple[Segment, ...]) -> str:
+    def stamp(x: float) -> str:
+        ms = round(x * 1000)
+        return f"{ms // 3600000:02d}:{ms // 60000 % 60:02d}:{ms // 1000 % 60:02d},{ms % 1000:03d}"
+
+    return "\n".join(
+        f"{i}\n{stamp(s.start)} --> {stamp(s.end)}\n{s.text}\n" for i, s in enumerate(segs, 1)
+    )
+
+
+def test_cli_style_quotes_shows_bullet_times(
+    isolated_home: Path, tmp_path: Path, tiny_llama_path: Path
+) -> None:
+    from test_cli_e2e import run
+
+    require_shared()
+    full = load_transcript(TALKS / JIT)
+    talk = tmp_path / "jit-start.srt"
+    talk.write_text(_srt(tuple(s for s in full.segments if s.start < 120)), encoding="utf-8")
+    args = ["summarize", str(talk), "--style", "quotes", "--model", str(tiny_llama_path)]
+    first = run([*args, "--json"], isolated_home)
+    assert first.returncode == 0, first.stderr[-3000:]
+    obj = json.loads(first.stdout.splitlines()[0])
+    summary = Summary.model_validate(obj["summary"])
+    shown = json.loads(run(["library", "show", str(obj["id"]), "--json"], isolated_home).stdout)
+    check_quoted(load_transcript(talk), summary, _parts(shown["coverage"]["chunks"]))
+    assert shown["provenance"]["style"] == "quotes"
+    assert shown["provenance"]["grammar_version"] == QUOTES_GRAMMAR_VERSION
+    md = run(["library", "export", str(obj["id"]), "--format", "md"], isolated_home).stdout
+    sec = summary.sections[1]
+    assert sec.content_times is not None
+    stamp = f"[{format_timestamp(sec.content_times[0])}]"
+    assert f"- {stamp} {sec.content[0]}" in md
+    again = run([*args, "--json"], isolated_home)
+    assert json.loads(again.stdout.splitlines()[0])["skipped"] is True
