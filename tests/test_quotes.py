@@ -71,9 +71,11 @@ def check_quoted(t: Transcript, summary: Summary, parts: list[tuple[int, int]]) 
     words = set(re.findall(r"\w+", t.text))
     for sec, (start, end) in zip(summary.sections, parts, strict=True):
         text = clean(t.text[start:end])
-        found = [text.find(b) for b in sec.content]
-        assert all(pos >= 0 for pos in found), (sec.title, sec.content)
-        assert found == sorted(found) and len(set(found)) == len(found)
+        pos = 0
+        for b in sec.content:  # each found after the one before: verbatim and in order
+            at = text.find(b, pos)
+            assert at >= 0, (sec.title, b, sec.content)
+            pos = at + len(b)
         assert set(re.findall(r"\w+", sec.title.split(": ", 1)[1])) <= words
         assert all(set(re.findall(r"\w+", x)) <= words for x in sec.topics)
         if t.timed:
