@@ -177,6 +177,7 @@ def summarize_options(args: argparse.Namespace) -> SummarizeOptions:
         seed=args.seed,
         temperature=args.temperature,
         force=args.force,
+        style=args.style,
     )
 
 
@@ -369,6 +370,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ID",
         help="catalog id, installed model or path to a .gguf (default: settings' "
         "default_model, else the first installed recommended model, else the offline default)",
+    )
+    s.add_argument(
+        "--style",
+        choices=["auto", "abstractive", "quotes"],
+        default="auto",
+        help="quotes: each bullet a verbatim sentence of its stretch of the video; "
+        "abstractive: written by the model; auto (default): quotes for the bundled demo "
+        "model, abstractive for the others",
     )
     s.add_argument("--json", action="store_true", help="one JSON object per input on stdout")
     s.add_argument("--brief", action="store_true", help="print one line per file, not the summary")

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
+from engine.chapters import format_timestamp
 from engine.errors import LibraryBusy, LibraryError, LibraryReadOnly, NotInLibrary
 from engine.fsutil import atomic_write_text, read_json_object, state_error
 from engine.paths import get_paths
@@ -106,6 +107,7 @@ class Provenance:
     generated_tokens: int
     generation_seconds: float
     vidsum_version: str
+    style: str = "abstractive"  # "abstractive" | "quotes" (engine.quotes)
 
 
 @dataclass(frozen=True)
@@ -335,9 +337,15 @@ def _statements(stmts: Sequence[str]) -> Callable[[sqlite3.Connection], None]:
     return apply
 
 
+_V3_QUOTES = (
+    "ALTER TABLE sections ADD COLUMN content_times TEXT",
+    "ALTER TABLE summaries ADD COLUMN style TEXT NOT NULL DEFAULT 'abstractive'",
+)
+
 MIGRATIONS: tuple[tuple[int, str, Callable[[sqlite3.Connection], None]], ...] = (
     (1, "tables", _statements(_V1)),
     (2, "full-text search and list indexes", _v2_search),
+    (3, "quote mode: bullet times and summary style", _statements(_V3_QUOTES)),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -803,7 +811,7 @@ class Library:
                 if s is None:
                     raise NotInLibrary(f"There is no summary #{id} in the library at {self.path}.")
                 sections = conn.execute(
-                    "SELECT title, content, topics, start_s, end_s FROM sections "
+                    "SELECT title, content, topics, start_s, end_s, content_times FROM sections "
                     "WHERE summary_id = ? ORDER BY position",
                     (id,),
                 ).fetchall()
@@ -828,6 +836,9 @@ class Library:
                             "topics": json.loads(r["topics"]),
                             "start": r["start_s"],
                             "end": r["end_s"],
+                            "content_times": (
+                                json.loads(r["content_times"]) if r["content_times"] else None
+                            ),
                         }
                         for r in sections
                     ],
@@ -872,6 +883,7 @@ class Library:
                 generated_tokens=s["generated_tokens"],
                 generation_seconds=s["generation_seconds"],
                 vidsum_version=s["vidsum_version"],
+                style=s["style"],
             ),
             coverage=Coverage(
                 fraction=s["coverage_fraction"],
@@ -1138,6 +1150,7 @@ def _insert(conn: sqlite3.Connection, e: NewEntry, created_at: str) -> int:
         "generated_tokens": p.generated_tokens,
         "generation_seconds": p.generation_seconds,
         "vidsum_version": p.vidsum_version,
+        "style": p.style,
         "coverage_fraction": c.fraction,
         "coverage_passes": c.passes,
         "coverage_chunks": json.dumps(c.chunks),
@@ -1153,10 +1166,19 @@ def _insert(conn: sqlite3.Connection, e: NewEntry, created_at: str) -> int:
     sid = cur.lastrowid
     assert sid is not None
     conn.executemany(
-        "INSERT INTO sections(summary_id, position, title, content, topics, start_s, end_s) "
-        "VALUES (?,?,?,?,?,?,?)",
+        "INSERT INTO sections(summary_id, position, title, content, topics, start_s, end_s, "
+        "content_times) VALUES (?,?,?,?,?,?,?,?)",
         [
-            (sid, i, sec.title, json.dumps(sec.content), json.dumps(sec.topics), sec.start, sec.end)
+            (
+                sid,
+                i,
+                sec.title,
+                json.dumps(sec.content),
+                json.dumps(sec.topics),
+                sec.start,
+                sec.end,
+                None if sec.content_times is None else json.dumps(sec.content_times),
+            )
             for i, sec in enumerate(s.sections, start=1)
         ],
     )
@@ -1225,6 +1247,7 @@ def entry_to_json(entry: Entry) -> dict[str, Any]:
             "generated_tokens": p.generated_tokens,
             "generation_seconds": p.generation_seconds,
             "vidsum_version": p.vidsum_version,
+            "style": p.style,
         },
     }
 
@@ -1262,7 +1285,13 @@ def entry_to_markdown(entry: Entry) -> str:
         if sec.start is not None and sec.end is not None:
             span = f" ({format_time(sec.start)}–{format_time(sec.end)})"
         out += [f"### {sec.title}{span}", ""]
-        out += [f"- {b}" for b in sec.content]
+        if sec.content_times is not None:
+            out += [
+                f"- [{format_timestamp(t)}] {b}"
+                for b, t in zip(sec.content, sec.content_times, strict=True)
+            ]
+        else:
+            out += [f"- {b}" for b in sec.content]
         out += ["", "Topics: " + " · ".join(sec.topics), ""]
     out += ["## Topics", "", " · ".join(s.topics), "", "## General topics", ""]
     out += ["| Field | Complexity | Level |", "|---|---|---|"]

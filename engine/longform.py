@@ -105,7 +105,7 @@ LADDER: tuple[Config, ...] = (Config(2, "full"), Config(0, "full"), Config(0, "c
 
 @dataclass(frozen=True)
 class PassRecord:
-    kind: Literal["one-pass", "notes", "merge", "final"]
+    kind: Literal["one-pass", "notes", "merge", "final", "section"]
     part: int | None  # 1-based part the pass is about (None: the whole video)
     prompt_tokens: int
     prompt_evaluated: int  # the rest came from the KV cache
@@ -361,7 +361,7 @@ class _Job:
 
     def generate(
         self,
-        kind: Literal["one-pass", "notes", "merge", "final"],
+        kind: Literal["one-pass", "notes", "merge", "final", "section"],
         part: int | None,
         label: str,
         prompt: str,
@@ -519,16 +519,7 @@ class _Job:
         fraction: float,
         chunks: list[ChunkRecord],
     ) -> LongformResult:
-        g = self.gens
-        total = Generation(
-            text=g[-1].text,
-            prompt_tokens=sum(x.prompt_tokens for x in g),
-            prompt_evaluated=sum(x.prompt_evaluated for x in g),
-            prompt_seconds=sum(x.prompt_seconds for x in g),
-            generated_tokens=sum(x.generated_tokens for x in g),
-            generation_seconds=sum(x.generation_seconds for x in g),
-            stop_reason=g[-1].stop_reason,
-        )
+        total = total_generation(self.gens)
         return LongformResult(
             summary=summary,
             flags=[str(f) for f in flags],
@@ -916,6 +907,19 @@ class _Job:
         assert len(new_notes) < n or n <= 1
         pn.notes, pn.spans = new_notes, new_spans
         pn.rendered_tokens = self.count([x.render() for x in pn.notes])
+
+
+def total_generation(g: Sequence[Generation]) -> Generation:
+    """Totals over every pass; text and stop reason of the last."""
+    return Generation(
+        text=g[-1].text,
+        prompt_tokens=sum(x.prompt_tokens for x in g),
+        prompt_evaluated=sum(x.prompt_evaluated for x in g),
+        prompt_seconds=sum(x.prompt_seconds for x in g),
+        generated_tokens=sum(x.generated_tokens for x in g),
+        generation_seconds=sum(x.generation_seconds for x in g),
+        stop_reason=g[-1].stop_reason,
+    )
 
 
 def _balanced_groups(sizes: Sequence[int], k: int) -> list[list[int]]:

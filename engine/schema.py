@@ -3,7 +3,8 @@
 The GBNF grammar (``grammars/summary.gbnf``), the prompt's description of the format, the
 library's columns and the exports are all derived from or tested against these models.
 The model generates ``Summary`` without section times; the engine adds ``start``/``end`` from
-the transcript's timings afterwards.
+the transcript's timings afterwards (and, in quote mode, ``content_times``: each bullet's
+start time).
 """
 
 from __future__ import annotations
@@ -136,6 +137,10 @@ class Section(_Strict):
     # Seconds into the video this section covers; set by the engine when timings exist.
     start: float | None = Field(default=None, ge=0)
     end: float | None = Field(default=None, ge=0)
+    # Quote mode: the start time (seconds) of each bullet's quote; never generated.
+    content_times: list[Annotated[float, Field(ge=0)]] | None = Field(
+        default=None, min_length=N_SECTION_BULLETS, max_length=N_SECTION_BULLETS
+    )
 
     @field_validator("title")
     @classmethod
@@ -158,6 +163,8 @@ class Section(_Strict):
             raise ValueError("start and end must both be set or both be absent")
         if self.start is not None and self.end is not None and self.end < self.start:
             raise ValueError("section ends before it starts")
+        if self.content_times is not None and self.start is None:
+            raise ValueError("bullet times need the section's time range")
         return self
 
 
@@ -207,7 +214,10 @@ class Summary(_Strict):
         topics are written here.
         """
         head = self.model_dump_json(
-            exclude={"sections": {"__all__": {"start", "end"}}, "general_topics": True}
+            exclude={
+                "sections": {"__all__": {"start", "end", "content_times"}},
+                "general_topics": True,
+            }
         )
         general = ",".join(
             f'{{"topic":{json.dumps(g.topic)},"complexity":{g.complexity:.2f}}}'

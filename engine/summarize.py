@@ -31,6 +31,7 @@ from engine.library import (
 )
 from engine.progress import CancelToken, Progress, ProgressCallback, check, emit
 from engine.prompting import PROMPT_VERSION, ChatSpec
+from engine.quotes import QUOTES_GRAMMAR_VERSION, Style, resolve_style
 from engine.readers import load_transcript
 from engine.runner import Generation, LlamaRunner, LoadOptions, ModelInfo, Sampling
 from engine.schema import Summary
@@ -70,6 +71,8 @@ class SummarizeOptions:
     # Summarize again even when the library has this transcript with the same model, prompt
     # and grammar: the new summary replaces the stored one (same dedupe key, new id).
     force: bool = False
+    # auto: quotes for the bundled default model, abstractive for every other (engine.quotes)
+    style: Style = "auto"
 
 
 def options_from_settings(
@@ -80,6 +83,7 @@ def options_from_settings(
     seed: int | None = None,
     temperature: float | None = None,
     force: bool = False,
+    style: Style = "auto",
 ) -> SummarizeOptions:
     """Options from explicit values (CLI flags; ``None``: not given), else ``settings.json``,
     else vidsum's defaults. Raises ``ConfigError`` for a bad settings file."""
@@ -102,6 +106,7 @@ def options_from_settings(
         n_gpu_layers=pick(n_gpu_layers, st.gpu_layers, None),
         n_threads=pick(n_threads, st.threads, None),
         force=force,
+        style=style,
     )
 
 
@@ -188,6 +193,11 @@ def _context_for(
 ) -> int:
     if options.n_ctx:
         return options.n_ctx
+    if resolve_style(options.style, model.source) == "quotes":
+        # Stretch by stretch: one part's sentences at a time, in any context.
+        part = max((_estimate_tokens(t.text) // 5 for t in transcripts), default=0)
+        want = _round_up(part + 2048, CONTEXT_STEP)
+        return max(4096, min(want, 8192, model.n_ctx_train or want))
     # Few-shot prefix (~3k tokens) + the longest transcript + the answer.
     longest = max((_estimate_tokens(t.text) for t in transcripts), default=0)
     want = _round_up(longest + 3072 + ANSWER_TOKENS, CONTEXT_STEP)
@@ -209,17 +219,21 @@ def summarize_transcript(
     coverage, and flags: degenerate output that survived the retries, or a reduced
     configuration (no few-shot examples, compact grammar). Empty flags: a clean summary.
     """
-    from engine.longform import summarize_long
+    from engine.longform import LongformResult, summarize_long
+    from engine.quotes import QuoteResult, summarize_quotes
 
     runner, info = batch.ensure_loaded()
-    result = summarize_long(
-        transcript,
-        runner,
-        chat_spec(batch.model, info, runner),
-        sampling=batch.options.sampling,
-        progress=progress,
-        cancel=cancel,
-    )
+    chat = chat_spec(batch.model, info, runner)
+    sampling = batch.options.sampling
+    result: LongformResult | QuoteResult
+    if resolve_style(batch.options.style, batch.model.source) == "quotes":
+        result = summarize_quotes(
+            transcript, runner, chat, sampling=sampling, progress=progress, cancel=cancel
+        )
+    else:
+        result = summarize_long(
+            transcript, runner, chat, sampling=sampling, progress=progress, cancel=cancel
+        )
     coverage = Coverage(
         fraction=result.fraction,
         passes=len(result.passes),
@@ -294,7 +308,8 @@ def _one(
     cancel: CancelToken | None,
 ) -> FileResult:
     title = transcript.display_title
-    key = dedupe_key(transcript.content_hash, model.sha256, PROMPT_VERSION, GRAMMAR_VERSION)
+    style = resolve_style(batch.options.style, model.source)
+    key = summary_key(transcript, model, style)
     existing = None if batch.options.force else lib.find(key)
     if existing is not None:
         entry = lib.get(existing)
@@ -316,7 +331,7 @@ def _one(
         model_sha256=model.sha256,
         quant=model.quant,
         prompt_version=PROMPT_VERSION,
-        grammar_version=GRAMMAR_VERSION,
+        grammar_version=QUOTES_GRAMMAR_VERSION if style == "quotes" else GRAMMAR_VERSION,
         sampling=dict(batch.options.sampling.__dict__),
         n_ctx=batch.info.n_ctx if batch.info else 0,
         prompt_tokens=gen.prompt_tokens,
@@ -324,6 +339,7 @@ def _one(
         generated_tokens=gen.generated_tokens,
         generation_seconds=round(gen.generation_seconds, 3),
         vidsum_version=__version__,
+        style=style,
     )
     new = NewEntry(
         transcript=TranscriptInfo.from_transcript(transcript),
@@ -408,6 +424,12 @@ def _store_pending(lib: Library, progress: ProgressCallback | None) -> None:
             f"earlier run generated but could not store: {listed}.",
         ),
     )
+
+
+def summary_key(transcript: Transcript, model: ResolvedModel, style: str) -> str:
+    """The dedupe key: a quote summary and an abstractive one are different entries."""
+    grammar = QUOTES_GRAMMAR_VERSION if style == "quotes" else GRAMMAR_VERSION
+    return dedupe_key(transcript.content_hash, model.sha256, PROMPT_VERSION, grammar)
 
 
 def _tagged(progress: ProgressCallback | None, item: str) -> ProgressCallback | None:

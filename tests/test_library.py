@@ -642,7 +642,9 @@ def test_entry_to_json_shape(lib: Library) -> None:
         "generated_tokens",
         "generation_seconds",
         "vidsum_version",
+        "style",
     }
+    assert doc["provenance"]["style"] == "abstractive"
     assert doc["provenance"]["generated_tokens"] == 700
     assert doc["provenance"]["generation_seconds"] == 9.25
 

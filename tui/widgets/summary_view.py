@@ -12,6 +12,7 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.widgets import Static
 
+from engine.chapters import format_timestamp
 from engine.schema import Section
 from tui import format as fmt
 from tui.widgets.gauge import ComplexityGauge
@@ -37,9 +38,14 @@ class SectionView(Vertical, can_focus=True):
         span = fmt.time_range(s.start, s.end)
         head = "[b]$title[/b]" + ("  [$text-secondary]$span[/]" if span else "")
         yield Static(Content.from_markup(head, title=s.title, span=span), classes="section-head")
-        for bullet in s.content:
+        times: list[float | None] = (
+            list(s.content_times) if s.content_times else [None] * len(s.content)
+        )
+        for bullet, at in zip(s.content, times, strict=True):
             with Horizontal(classes="bullet"):
                 yield Static("•", classes="bullet-mark")
+                if at is not None:  # quote mode: where the sentence is said
+                    yield Static(f"[{format_timestamp(at)}]", classes="bullet-time")
                 yield Static(Content(bullet), classes="bullet-text")
         yield Static(
             Content.from_markup("[$text-muted]Topics:[/] $topics", topics=" · ".join(s.topics)),
