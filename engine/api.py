@@ -20,7 +20,6 @@ if TYPE_CHECKING:
     from engine.summarize import FileResult, SummarizeOptions
     from engine.transcript import Transcript
 
-Style = Literal["auto", "abstractive", "quotes"]  # engine.quotes.Style
 Order = Literal[
     "created_desc", "created_asc", "title", "complexity_desc", "duration_desc", "relevance"
 ]
