@@ -115,11 +115,14 @@ def _print_json(obj: Any, out: TextIO) -> None:
 
 def cmd_summarize(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from engine.api import Engine
+    from engine.catalog import demo_model_notice, is_demo_model
+    from engine.quality import FAILED_ADVICE
 
     engine = Engine()
     bar = ProgressBar(err, enabled=not args.quiet)
     cancel = CancelToken()
     failures = 0
+    demo = False  # a summary came from the bundled demonstration model
     try:
         for res in engine.summarize(
             [Path(p) for p in args.files], model=args.model, progress=bar, cancel=cancel
@@ -136,11 +139,19 @@ def cmd_summarize(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                             "id": res.id,
                             "skipped": res.skipped,
                             "summary": res.summary.model_dump(mode="json"),
+                            "failed": res.failed,
+                            "grounding": res.grounding.as_dict() if res.grounding else None,
                         },
                         out,
                     )
             elif res.error is not None:
                 print(f"FAILED  {res.file}: {res.error}", file=out)
+            elif res.failed is not None:
+                print(
+                    f"FAILED  {res.file} -> #{res.id} {res.title}: failed the quality check "
+                    f"({res.failed}); stored as a failed summary. {FAILED_ADVICE}.",
+                    file=out,
+                )
             elif res.skipped:
                 print(f"exists  {res.file} -> #{res.id} {res.title} (already summarized)", file=out)
             else:
@@ -150,8 +161,10 @@ def cmd_summarize(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 if not args.brief:
                     print(engine.export_entry(res.id, "md"), file=out)
                     print(_coverage_line(entry), file=out)
-            if res.error is not None:
+            if res.error is not None or res.failed is not None:
                 failures += 1
+            if res.id is not None and not demo:
+                demo = is_demo_model(engine.get_entry(res.id).provenance.model_id)
     except KeyboardInterrupt:
         cancel.cancel()
         bar.close()
@@ -160,6 +173,8 @@ def cmd_summarize(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     finally:
         bar.close()
         engine.close()
+    if demo and not args.quiet:
+        print(demo_model_notice(), file=err)
     return 1 if failures else 0
 
 
@@ -180,8 +195,9 @@ def cmd_library(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 print("The library is empty." if not args.query else "No match.", file=out)
             for r in rows:
                 gts = ", ".join(f"{t} {c:.2f}" for t, c in r.general_topics)
+                badge = "[FAILED] " if r.failed else ""
                 print(
-                    f"#{r.id:<5} {r.created_at[:10]}  {_fmt_time(r.duration)}  {r.title}"
+                    f"#{r.id:<5} {r.created_at[:10]}  {_fmt_time(r.duration)}  {badge}{r.title}"
                     f"  [{r.model_id}]  {gts}",
                     file=out,
                 )

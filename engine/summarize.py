@@ -18,6 +18,7 @@ from engine import __version__
 from engine.catalog import ResolvedModel, resolve_model
 from engine.errors import Cancelled, VidsumError
 from engine.grammar import GRAMMAR_VERSION
+from engine.grounding import Grounding, measure
 from engine.library import (
     Coverage,
     Library,
@@ -28,6 +29,7 @@ from engine.library import (
 )
 from engine.progress import CancelToken, Progress, ProgressCallback, check, emit
 from engine.prompting import PROMPT_VERSION, ChatSpec
+from engine.quality import failure_reason
 from engine.readers import load_transcript
 from engine.runner import Generation, LlamaRunner, LoadOptions, ModelInfo, Sampling
 from engine.schema import Summary
@@ -50,6 +52,10 @@ class FileResult:
     error: str | None = None
     skipped: bool = False  # already in the library: nothing was generated
     generation: Generation | None = None
+    # Stored, but failed the quality check (not about its own video): the reason. Never
+    # presented as a good summary; the CLI exits non-zero for it.
+    failed: str | None = None
+    grounding: Grounding | None = None
 
     @property
     def ok(self) -> bool:
@@ -249,7 +255,15 @@ def _one(
     existing = lib.find(key)
     if existing is not None:
         entry = lib.get(existing)
-        return FileResult(file=path, id=existing, title=title, summary=entry.summary, skipped=True)
+        return FileResult(
+            file=path,
+            id=existing,
+            title=title,
+            summary=entry.summary,
+            skipped=True,
+            failed=entry.failed,
+            grounding=entry.grounding,
+        )
     started = time.monotonic()
     try:
         summary, gen, coverage, flags = summarize_transcript(
@@ -260,6 +274,8 @@ def _one(
     except VidsumError as exc:
         return FileResult(file=path, title=title, error=str(exc))
     check(cancel)
+    grounding = measure(summary, transcript.text)
+    failed = failure_reason(flags)
     emit(progress, Progress("store", item=path.name, message="Saving to the library"))
     provenance = Provenance(
         model_id=model.id,
@@ -284,13 +300,23 @@ def _one(
             coverage=coverage,
             flags=flags,
             dedupe_key=key,
+            grounding=grounding,
+            failed=failed,
         )
     )
     emit(
         progress,
         Progress("done", item=path.name, message=f"Done in {time.monotonic() - started:.1f} s"),
     )
-    return FileResult(file=path, id=entry_id, title=title, summary=summary, generation=gen)
+    return FileResult(
+        file=path,
+        id=entry_id,
+        title=title,
+        summary=summary,
+        generation=gen,
+        failed=failed,
+        grounding=grounding,
+    )
 
 
 def _tagged(progress: ProgressCallback | None, item: str) -> ProgressCallback | None:
