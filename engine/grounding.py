@@ -19,6 +19,7 @@ about 0.5-0.7 grounded against their own transcripts, about 0.15 against another
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -96,7 +97,7 @@ def vocabulary(text: str) -> frozenset[str]:
     every two adjacent words written as one ("front end" grounds "frontend")."""
     ws = words(text)
     return frozenset(stem(w) for w in ws) | frozenset(
-        stem(a + b) for a, b in zip(ws, ws[1:]) if a.isalpha() and b.isalpha()
+        stem(a + b) for a, b in itertools.pairwise(ws) if a.isalpha() and b.isalpha()
     )
 
 
@@ -139,8 +140,7 @@ def _shipped_examples() -> tuple[tuple[str, str], ...]:
     from engine.validate import parse_summary
 
     return tuple(
-        (e.transcript, "\n".join(summary_strings(parse_summary(e.answer))))
-        for e in load_examples()
+        (e.transcript, "\n".join(summary_strings(parse_summary(e.answer)))) for e in load_examples()
     )
 
 

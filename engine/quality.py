@@ -122,8 +122,6 @@ def summary_strings(s: Summary) -> list[str]:
     return out
 
 
-
-
 def _copied(
     strings: Iterable[str], sources: Iterable[str], transcript: str, n: int
 ) -> tuple[int, str]:
@@ -362,7 +360,11 @@ def check_summary(
     return [
         *(ungrounded(s, transcript) if transcript else []),
         *copied_example(s, examples, transcript),
-        *(copied_instructions(summary_strings(s), instructions, transcript) if instructions else []),
+        *(
+            copied_instructions(summary_strings(s), instructions, transcript)
+            if instructions
+            else []
+        ),
         *repeated(s),
         *empty_content(
             [s.introduction, *(b for sec in s.sections for b in sec.content)], "sentences"
