@@ -56,9 +56,7 @@ SHORT_PART = 300
 
 
 def inputs() -> list[Path]:
-    return sorted((SEED / "transcripts").glob("*.txt")) + sorted(
-        (SEED / "examples").glob("*.txt")
-    )
+    return sorted((SEED / "transcripts").glob("*.txt")) + sorted((SEED / "examples").glob("*.txt"))
 
 
 def shortened(transcript: str) -> str:
