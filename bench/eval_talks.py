@@ -1,4 +1,5 @@
-"""Whole-video summaries of the shared real talks: passes, tokens, time, coverage, flags.
+"""Whole-video summaries of the shared real talks: passes, tokens, time, coverage, grounding,
+flags.
 
     python bench/eval_talks.py [--ctx 2048] [--model ID|PATH] [--only SUBSTRING ...]
                                [--threads N] [--seed N] [--no-record]
@@ -27,6 +28,7 @@ sys.path.insert(0, str(REPO))
 
 from engine.catalog import resolve_model  # noqa: E402
 from engine.errors import VidsumError  # noqa: E402
+from engine.grounding import measure  # noqa: E402
 from engine.longform import LongformResult, hms, summarize_long  # noqa: E402
 from engine.progress import Progress, ProgressCallback  # noqa: E402
 from engine.readers import load_transcript  # noqa: E402
@@ -37,12 +39,14 @@ TALKS = (REPO.parent / "shared" / "data" / "talks").resolve()
 RECORD = REPO / "EVALUATION.md"
 HEADER = (
     "| talk | length | transcript tokens | mode | passes (notes/merge/final) | tokens in "
-    "(evaluated) | tokens out | time | coverage | sections span | flags |"
+    "(evaluated) | tokens out | time | coverage | sections span | grounded | leaked | flags |"
 )
 RULE = "|" + "---|" * (HEADER.count("|") - 1)
 
 
-def row(name: str, duration: float | None, res: LongformResult, seconds: float) -> str:
+def row(
+    name: str, duration: float | None, res: LongformResult, seconds: float, transcript: str
+) -> str:
     kinds = Counter(p.kind for p in res.passes)
     passes = (
         f"{len(res.passes)} (1 one-pass)"
@@ -53,11 +57,12 @@ def row(name: str, duration: float | None, res: LongformResult, seconds: float) 
     secs = res.summary.sections
     span = "untimed" if secs[0].start is None else f"{hms(secs[0].start)}–{hms(secs[-1].end or 0)}"
     flags = "; ".join(f.split(":", 1)[0] for f in res.all_flags()) or "none"
+    gr = measure(res.summary, transcript)
     return (
         f"| {name} | {hms(duration) if duration else 'untimed'} | {res.transcript_tokens} | "
         f"{res.mode} | {passes} | {g.prompt_tokens} ({g.prompt_evaluated}) | "
         f"{g.generated_tokens} | {seconds / 60:.1f} min | {res.fraction:.3f} | {span} | "
-        f"{flags} |"
+        f"{gr.grounded:.2f} | {gr.leaked:.2f} | {flags} |"
     )
 
 
@@ -117,12 +122,13 @@ def main(argv: list[str] | None = None) -> int:
                 )
             except VidsumError as exc:
                 failed = True
-                line = f"| {path.name} | | | failed: {exc} | | | | | | | |"
+                line = f"| {path.name} | | | failed: {exc} | | | | | | | | | |"
             else:
-                line = row(path.name, t.duration, res, time.monotonic() - start)
+                line = row(path.name, t.duration, res, time.monotonic() - start, t.text)
                 out[path.name] = {
                     "summary": res.summary.model_dump(),
                     "flags": res.all_flags(),
+                    "grounding": measure(res.summary, t.text).as_dict(),
                     "passes": [p.__dict__ for p in res.passes],
                 }
             rows.append(line)
@@ -153,7 +159,9 @@ def main(argv: list[str] | None = None) -> int:
                 "# Evaluation: whole-video summaries of the shared talks\n\n"
                 "Appended by `bench/eval_talks.py`. *tokens in*: prompt tokens over all passes "
                 "(evaluated: not served from the KV cache); *coverage*: share of transcript "
-                "tokens that reached the model; *flags*: degenerate-output and reduced-context "
+                "tokens that reached the model; *grounded* / *leaked*: share of the summary's "
+                "content words found in the transcript / only in a few-shot answer "
+                "(`engine.grounding`); *flags*: degenerate-output and reduced-context "
                 "flags of the kept answer.\n",
                 encoding="utf-8",
             )

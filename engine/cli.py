@@ -203,7 +203,9 @@ def _sigint_cancels(cancel: CancelToken) -> Callable[[], None]:
 
 def cmd_summarize(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from engine.api import Engine
+    from engine.catalog import demo_model_notice, is_demo_model
     from engine.fsutil import atomic_write_text
+    from engine.quality import FAILED_ADVICE
 
     options = summarize_options(args)
     inputs = _summarize_inputs(args.files, sys.stdin, err)
@@ -214,6 +216,7 @@ def cmd_summarize(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     cancel = CancelToken()
     failures = 0
     restore_sigint = _sigint_cancels(cancel)
+    demo = False  # a summary came from the bundled demonstration model
     try:
         for res in engine.summarize(
             inputs, model=args.model, options=options, progress=bar, cancel=cancel
@@ -230,11 +233,19 @@ def cmd_summarize(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                             "id": res.id,
                             "skipped": res.skipped,
                             "summary": res.summary.model_dump(mode="json"),
+                            "failed": res.failed,
+                            "grounding": res.grounding.as_dict() if res.grounding else None,
                         },
                         out,
                     )
             elif res.error is not None:
                 print(f"FAILED  {_failure(res.file, res.error)}", file=out)
+            elif res.failed is not None:
+                print(
+                    f"FAILED  {res.file} -> #{res.id} {res.title}: failed the quality check "
+                    f"({res.failed}); stored as a failed summary. {FAILED_ADVICE}.",
+                    file=out,
+                )
             elif res.skipped:
                 print(
                     f"exists  {res.file} -> #{res.id} {res.title} (already summarized; "
@@ -248,9 +259,11 @@ def cmd_summarize(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 if not args.brief and out_dir is None:
                     print(engine.export_entry(res.id, "md"), file=out)
                     print(_coverage_line(entry, res.attempts), file=out)
-            if res.error is not None:
+            if res.error is not None or res.failed is not None:
                 failures += 1
-            elif out_dir is not None and res.id is not None:
+            if res.id is not None and not demo:
+                demo = is_demo_model(engine.get_entry(res.id).provenance.model_id)
+            if res.error is None and res.failed is None and out_dir is not None and res.id:
                 target = out_dir / _output_name(res, args.format, written)
                 try:
                     atomic_write_text(target, engine.export_entry(res.id, args.format) + "\n")
@@ -268,6 +281,8 @@ def cmd_summarize(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         restore_sigint()
         bar.close()
         engine.close()
+    if demo and not args.quiet:
+        print(demo_model_notice(), file=err)
     return 1 if failures else 0
 
 
@@ -288,8 +303,9 @@ def cmd_library(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 print("The library is empty." if not args.query else "No match.", file=out)
             for r in rows:
                 gts = ", ".join(f"{t} {c:.2f}" for t, c in r.general_topics)
+                badge = "[FAILED] " if r.failed else ""
                 print(
-                    f"#{r.id:<5} {r.created_at[:10]}  {_fmt_time(r.duration)}  {r.title}"
+                    f"#{r.id:<5} {r.created_at[:10]}  {_fmt_time(r.duration)}  {badge}{r.title}"
                     f"  [{r.model_id}]  {gts}",
                     file=out,
                 )

@@ -28,7 +28,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -38,6 +38,7 @@ from pydantic import BaseModel, ValidationError
 from engine.chapters import format_timestamp
 from engine.errors import LibraryBusy, LibraryError, LibraryReadOnly, NotInLibrary
 from engine.fsutil import atomic_write_text, read_json_object, state_error
+from engine.grounding import Grounding
 from engine.paths import get_paths
 from engine.schema import N_GENERAL_TOPICS, N_SECTIONS, N_TOPICS, Summary
 
@@ -127,6 +128,10 @@ class NewEntry:
     coverage: Coverage
     flags: list[str]
     dedupe_key: str
+    grounding: Grounding | None = None  # None: not measured (stored before it was)
+    # Why the summary failed the quality check (not about its own video), or None: a
+    # failed summary is stored so a rerun is a no-op, and every face marks it as failed.
+    failed: str | None = None
 
 
 @dataclass(frozen=True)
@@ -139,6 +144,8 @@ class Entry:
     coverage: Coverage
     flags: list[str]
     dedupe_key: str
+    grounding: Grounding | None = None
+    failed: str | None = None
 
     @property
     def title(self) -> str:
@@ -158,6 +165,7 @@ class EntryRow:
     max_complexity: float
     duration: float | None
     flags: tuple[str, ...]
+    failed: str | None = None  # the reason, when the summary failed the quality check
 
 
 def dedupe_key(
@@ -342,10 +350,20 @@ _V3_QUOTES = (
     "ALTER TABLE summaries ADD COLUMN style TEXT NOT NULL DEFAULT 'abstractive'",
 )
 
+# Grounding (engine.grounding) and the failed-summary status. Rows stored before read as
+# not measured (NULL) and not failed.
+_V4_GROUNDING = (
+    "ALTER TABLE summaries ADD COLUMN grounded REAL",
+    "ALTER TABLE summaries ADD COLUMN leaked REAL",
+    "ALTER TABLE summaries ADD COLUMN grounding_words INTEGER",
+    "ALTER TABLE summaries ADD COLUMN failed TEXT",
+)
+
 MIGRATIONS: tuple[tuple[int, str, Callable[[sqlite3.Connection], None]], ...] = (
     (1, "tables", _statements(_V1)),
     (2, "full-text search and list indexes", _v2_search),
     (3, "quote mode: bullet times and summary style", _statements(_V3_QUOTES)),
+    (4, "grounding and failed status", _statements(_V4_GROUNDING)),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -395,7 +413,8 @@ def _is_busy(exc: sqlite3.Error) -> bool:
 
 
 _ROW_COLUMNS = (
-    "s.id, s.title, s.channel, s.created_at, s.model_id, s.max_complexity, s.duration, s.flags"
+    "s.id, s.title, s.channel, s.created_at, s.model_id, s.max_complexity, s.duration, "
+    "s.flags, s.failed"
 )
 
 _ORDER_SQL = {
@@ -893,6 +912,12 @@ class Library:
             ),
             flags=json.loads(s["flags"]),
             dedupe_key=s["dedupe_key"],
+            grounding=(
+                None
+                if s["grounded"] is None
+                else Grounding(s["grounded"], s["leaked"], s["grounding_words"] or 0)
+            ),
+            failed=s["failed"],
         )
 
     def _where(
@@ -979,6 +1004,7 @@ class Library:
                 max_complexity=r[5],
                 duration=r[6],
                 flags=tuple(json.loads(r[7])),
+                failed=r[8],
             )
             for r in rows
         ]
@@ -1076,16 +1102,19 @@ _ENTRY_PARTS: dict[str, Callable[..., Any]] = {
     "transcript": TranscriptInfo,
     "provenance": Provenance,
     "coverage": Coverage,
+    "grounding": Grounding,
 }
 
 
 def new_entry_from_json(data: dict[str, Any]) -> NewEntry:
     values: dict[str, Any] = {}
     for f in fields(NewEntry):
+        if f.name not in data and f.default is not MISSING:
+            continue  # kept by an older vidsum: the field's default
         value = data[f.name]
         if f.name == "summary":
             value = Summary.model_validate(value)
-        elif f.name in _ENTRY_PARTS:
+        elif f.name in _ENTRY_PARTS and value is not None:
             value = _ENTRY_PARTS[f.name](**value)
         values[f.name] = value
     return NewEntry(**values)
@@ -1157,6 +1186,10 @@ def _insert(conn: sqlite3.Connection, e: NewEntry, created_at: str) -> int:
         "coverage_truncated": int(c.truncated),
         "search_sections": _sections_text(s),
         "search_topics": _topics_text(s),
+        "grounded": e.grounding.grounded if e.grounding else None,
+        "leaked": e.grounding.leaked if e.grounding else None,
+        "grounding_words": e.grounding.words if e.grounding else None,
+        "failed": e.failed,
     }
     cur = conn.execute(
         f"INSERT INTO summaries({', '.join(row_values)}) "
@@ -1208,6 +1241,7 @@ def row_to_json(row: EntryRow) -> dict[str, Any]:
         "general_topics": [{"topic": t, "complexity": c} for t, c in row.general_topics],
         "max_complexity": row.max_complexity,
         "flags": list(row.flags),
+        "failed": row.failed,
     }
 
 
@@ -1233,6 +1267,8 @@ def entry_to_json(entry: Entry) -> dict[str, Any]:
             "chunks": c.chunks,
         },
         "flags": list(entry.flags),
+        "failed": entry.failed,
+        "grounding": entry.grounding.as_dict() if entry.grounding else None,
         "provenance": {
             "model": p.model_id,
             "model_path": p.model_path,
@@ -1252,6 +1288,24 @@ def entry_to_json(entry: Entry) -> dict[str, Any]:
     }
 
 
+def grounding_text(g: Grounding) -> str:
+    """One phrase for people: "62% of its words are in the transcript, 1% from an example"."""
+    return (
+        f"{g.grounded:.0%} of its words occur in the transcript, "
+        f"{g.leaked:.0%} come from a few-shot example's video"
+    )
+
+
+def failed_sentence(entry: Entry | EntryRow) -> str:
+    """The one sentence every face shows for a failed summary: what and what to do."""
+    from engine.quality import FAILED_ADVICE
+
+    return (
+        f"This summary failed the quality check ({entry.failed}), so it is probably not about "
+        f"this video. {FAILED_ADVICE}."
+    )
+
+
 def format_time(seconds: float) -> str:
     """``HH:MM:SS`` (always with hours, like video chapter lists)."""
     total = int(seconds)
@@ -1262,6 +1316,8 @@ def entry_to_markdown(entry: Entry) -> str:
     """``vidsum library export --format md``."""
     t, p, c, s = entry.transcript, entry.provenance, entry.coverage, entry.summary
     out = [f"# {t.title}", ""]
+    if entry.failed:
+        out += [f"> **{failed_sentence(entry)}**", ""]
     meta = [f"- Source: `{t.source_path}`"]
     if t.channel:
         meta.append(f"- Channel: {t.channel}")
@@ -1276,6 +1332,8 @@ def entry_to_markdown(entry: Entry) -> str:
         + f"; covers {c.fraction:.0%} of the transcript in {passes}"
         + (" (truncated)" if c.truncated else "")
     )
+    if entry.grounding is not None:
+        meta.append(f"- Grounding: {grounding_text(entry.grounding)}")
     out += meta
     if entry.flags:
         out += ["", "> **Flagged:** " + "; ".join(entry.flags)]

@@ -34,7 +34,20 @@ LOOP_COUNT = 3
 ORDER_MARGIN = 1.5
 ORDER_MIN_SCORE = 3.0
 
+# Grounding gate (engine.grounding). Calibrated on the seed run's Mistral-7B reference
+# answers: 0.54-0.67 grounded against their own transcripts with at most 0.05 leaked from
+# vidsum's few-shot answers, but 0.06-0.13 grounded against another video's transcript; a
+# verbatim copy of a few-shot answer held against the seed transcripts measures 0.07-0.30
+# grounded and 0.70-0.93 leaked. The thresholds sit between those groups with room on both
+# sides: below GROUNDED_MIN the summary is mostly about something else; above LEAKED_MAX a
+# fifth of its words come from an example's video (a partial copy: one section, the intro).
+GROUNDED_MIN = 0.35
+LEAKED_MAX = 0.20
+# Fewer content words than this is too little text to judge (empty_content covers it).
+GROUNDING_MIN_WORDS = 10
+
 SEVERITY = {
+    "ungrounded": 4,
     "copied_example": 4,
     "copied_instructions": 4,
     "repeated_sections": 4,
@@ -44,6 +57,14 @@ SEVERITY = {
     "repeated_bullets": 1,
     "notes_flagged": 1,
 }
+# Flags that mean the summary is not about its own video: when every attempt still has one,
+# the result is stored as a *failed* summary (engine.summarize), never shown as a good one.
+FAILING = frozenset({"ungrounded", "copied_example", "copied_instructions"})
+# What to do about a failed summary (one sentence, shown by the CLI, TUI and Markdown export).
+FAILED_ADVICE = (
+    "Run it again with --style quotes, or pull a larger model: "
+    "vidsum models pull mistral-7b-instruct-v0.2:Q4_K_M"
+)
 
 _WORD = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?")
 # Words that say nothing about a topic (for the order check and bullet comparison).
@@ -56,8 +77,20 @@ _STOP_WORDS = """
     through to too under until up very was we were what when where which while who whom why will
     with would you your yours okay yeah going get got gonna know think thing things kind
     actually well one two way say said see lot want make made section
+    about after again against along among another around because before being below between
+    could during every others their there these those though three through under until where
+    which while whose within without would should might maybe really something anything
+    everything nothing someone people little first second third finally including various
+    different overall other using based
+    video videos talk talks speaker speakers presenter lecture tutorial presentation discuss
+    discusses discussed discussion explain explains explained explanation describe describes
+    described introduce introduces introduced introduction overview covers covered highlight
+    highlights highlighted importance important example examples
 """
-_STOP = frozenset(_STOP_WORDS.split())
+# Shared with engine.grounding: words that say nothing about what a video is about (the
+# second block: how a summary talks about a video, not what the video says).
+STOP = frozenset(_STOP_WORDS.split())
+_STOP = STOP
 
 
 @dataclass(frozen=True)
@@ -77,7 +110,9 @@ def _shingles(tokens: Sequence[str], n: int) -> set[tuple[str, ...]]:
     return {tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)}
 
 
-def _strings(s: Summary) -> list[str]:
+def summary_strings(s: Summary) -> list[str]:
+    """The text a summary says: introduction, section titles (without "Section N: "),
+    bullets, section topics and global topics (not the general fields, a fixed list)."""
     out = [s.introduction]
     for sec in s.sections:
         out.append(sec.title.split(": ", 1)[1] if ": " in sec.title else sec.title)
@@ -110,7 +145,7 @@ def _copied(
 
 def copied_example(s: Summary, examples: Iterable[str], transcript: str = "") -> list[Flag]:
     """Long phrases shared with a few-shot answer that the transcript itself does not contain."""
-    hits, sample = _copied(_strings(s), examples, transcript, COPY_SHINGLE)
+    hits, sample = _copied(summary_strings(s), examples, transcript, COPY_SHINGLE)
     if not hits:
         return []
     return [
@@ -210,7 +245,7 @@ def empty_content(bullets: Sequence[str], what: str) -> list[Flag]:
 
 def looping(s: Summary) -> list[Flag]:
     """A string in which one short phrase keeps coming back: the model was stuck."""
-    for text in _strings(s):
+    for text in summary_strings(s):
         toks = words(text)
         grams = Counter(tuple(toks[i : i + LOOP_NGRAM]) for i in range(len(toks) - LOOP_NGRAM + 1))
         if grams:
@@ -273,6 +308,44 @@ def out_of_order(s: Summary, parts: Sequence[str]) -> list[Flag]:
     return []
 
 
+def ungrounded(
+    s: Summary, transcript: str, example_answers: Iterable[str] | None = None
+) -> list[Flag]:
+    """Too few of the summary's words occur in the transcript, or too many come from a
+    few-shot example's video (``engine.grounding``)."""
+    from engine.grounding import measure
+
+    g = measure(s, transcript, example_answers)
+    if g.words < GROUNDING_MIN_WORDS:
+        return []
+    if g.leaked > LEAKED_MAX:
+        return [
+            Flag(
+                "ungrounded",
+                f"{g.leaked:.0%} of its words come from a few-shot example's video, "
+                "not from this transcript",
+            )
+        ]
+    if g.grounded < GROUNDED_MIN:
+        return [
+            Flag(
+                "ungrounded",
+                f"only {g.grounded:.0%} of its words occur in the transcript",
+            )
+        ]
+    return []
+
+
+def failure_reason(flags: Iterable[str | Flag]) -> str | None:
+    """Why a kept summary counts as failed (its failing flags, joined), or None."""
+    reasons = []
+    for f in flags:
+        code, _, detail = str(f).partition(": ")
+        if code in FAILING:
+            reasons.append(f"{code}: {detail}" if detail else code)
+    return "; ".join(reasons) or None
+
+
 def check_summary(
     s: Summary,
     *,
@@ -285,8 +358,13 @@ def check_summary(
     showed; ``instructions``: its instructions; ``parts``: the text of the five parts the
     sections should follow."""
     return [
+        *(ungrounded(s, transcript) if transcript else []),
         *copied_example(s, examples, transcript),
-        *(copied_instructions(_strings(s), instructions, transcript) if instructions else []),
+        *(
+            copied_instructions(summary_strings(s), instructions, transcript)
+            if instructions
+            else []
+        ),
         *repeated(s),
         *empty_content(
             [s.introduction, *(b for sec in s.sections for b in sec.content)], "sentences"

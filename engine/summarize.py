@@ -21,6 +21,7 @@ from engine import __version__
 from engine.catalog import ResolvedModel, resolve_model
 from engine.errors import Cancelled, LibraryError, VidsumError
 from engine.grammar import GRAMMAR_VERSION
+from engine.grounding import Grounding, measure
 from engine.library import (
     Coverage,
     Library,
@@ -31,6 +32,7 @@ from engine.library import (
 )
 from engine.progress import CancelToken, Progress, ProgressCallback, check, emit
 from engine.prompting import PROMPT_VERSION, ChatSpec
+from engine.quality import failure_reason
 from engine.quotes import QUOTES_GRAMMAR_VERSION, Style, resolve_style
 from engine.readers import load_transcript
 from engine.runner import Generation, LlamaRunner, LoadOptions, ModelInfo, Sampling
@@ -56,6 +58,10 @@ class FileResult:
     generation: Generation | None = None
     passes: int = 0  # model passes of this run (one-pass: 1; notes, merges, final)
     attempts: int = 0  # generations over those passes, quality retries included
+    # Stored, but failed the quality check (not about its own video): the reason. Never
+    # presented as a good summary; the CLI exits non-zero for it.
+    failed: str | None = None
+    grounding: Grounding | None = None
 
     @property
     def ok(self) -> bool:
@@ -313,7 +319,15 @@ def _one(
     existing = None if batch.options.force else lib.find(key)
     if existing is not None:
         entry = lib.get(existing)
-        return FileResult(file=path, id=existing, title=title, summary=entry.summary, skipped=True)
+        return FileResult(
+            file=path,
+            id=existing,
+            title=title,
+            summary=entry.summary,
+            skipped=True,
+            failed=entry.failed,
+            grounding=entry.grounding,
+        )
     started = time.monotonic()
     try:
         summary, gen, coverage, flags = summarize_transcript(
@@ -324,6 +338,8 @@ def _one(
     except VidsumError as exc:
         return FileResult(file=path, title=title, error=str(exc))
     check(cancel)
+    grounding = measure(summary, transcript.text)
+    failed = failure_reason(flags)
     emit(progress, Progress("store", item=path.name, message="Saving to the library"))
     provenance = Provenance(
         model_id=model.id,
@@ -348,6 +364,8 @@ def _one(
         coverage=coverage,
         flags=flags,
         dedupe_key=key,
+        grounding=grounding,
+        failed=failed,
     )
     try:
         entry_id = lib.add(new, replace=batch.options.force)
@@ -379,6 +397,8 @@ def _one(
         generation=gen,
         passes=coverage.passes,
         attempts=attempts,
+        failed=failed,
+        grounding=grounding,
     )
 
 

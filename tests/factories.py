@@ -10,6 +10,7 @@ import hashlib
 from collections.abc import Sequence
 from typing import Any
 
+from engine.grounding import Grounding
 from engine.library import Coverage, NewEntry, Provenance, TranscriptInfo, dedupe_key
 from engine.schema import GENERAL_FIELDS, Summary
 
@@ -121,6 +122,8 @@ def make_entry(
     provenance: Provenance | None = None,
     flags: Sequence[str] = (),
     title: str | None = None,
+    grounding: Grounding | None = None,
+    failed: str | None = None,
     **summary_kwargs: Any,
 ) -> NewEntry:
     t = transcript or make_transcript_info(i, title=title)
@@ -132,4 +135,6 @@ def make_entry(
         coverage=make_coverage(len(t.text)),
         flags=list(flags),
         dedupe_key=dedupe_key(t.content_hash, p.model_sha256, p.prompt_version, p.grammar_version),
+        grounding=grounding,
+        failed=failed,
     )

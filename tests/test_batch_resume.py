@@ -63,8 +63,12 @@ def test_kill9_mid_batch_then_rerun_finishes_without_redoing(
     assert stored_before == 1
 
     rerun = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
-    assert rerun.returncode == 0, rerun.stderr[-2000:]
     results = [json.loads(line) for line in rerun.stdout.splitlines()]
+    # The random-weight model's gibberish fails the quality check (stored, marked failed):
+    # the exit status says so; nothing else about the resume changes.
+    assert all("error" not in r for r in results), results
+    want = 1 if any(r["failed"] for r in results) else 0
+    assert rerun.returncode == want, rerun.stderr[-2000:]
     assert [r["file"] for r in results] == [str(f) for f in files]
     assert results[0]["skipped"] is True and results[0]["id"] == first["id"]
     assert sum(r["skipped"] for r in results) == stored_before

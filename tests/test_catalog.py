@@ -11,7 +11,15 @@ from pathlib import Path
 import pytest
 
 from engine import catalog, download
-from engine.catalog import add_local, get_entry, hub_entries, remove_local, resolve_model
+from engine.catalog import (
+    add_local,
+    demo_model_notice,
+    get_entry,
+    hub_entries,
+    is_demo_model,
+    remove_local,
+    resolve_model,
+)
 from engine.errors import ConfigError, ModelFileError, ModelNotFound
 from engine.paths import get_paths
 from engine.progress import Progress
@@ -110,8 +118,12 @@ def test_nothing_installed_falls_back_to_gemma_and_says_so(gemma_path: Path) -> 
     events: list[Progress] = []
     r = resolve_model(None, progress=events.append)
     assert r.id == "gemma-3-270m:Q4_K_M" and r.source == "pypi"
-    assert r.note and "vidsum models pull mistral-7b-instruct-v0.3:Q4_K_M" in r.note
-    assert any(ev.message == r.note for ev in events)
+    # One line, naming the README's model; the faces print it after the run, not here.
+    assert r.note == demo_model_notice() and "\n" not in r.note
+    assert "vidsum models pull mistral-7b-instruct-v0.2:Q4_K_M" in r.note
+    assert "tiny demonstration model" in r.note
+    assert not any(ev.stage == "notice" for ev in events)
+    assert is_demo_model(r.id) and not is_demo_model("mistral-7b-instruct-v0.2:Q4_K_M")
 
 
 def test_first_installed_recommended_model_wins_then_any_installed(gguf_bytes: bytes) -> None:

@@ -29,24 +29,30 @@ def test_summarize_rust_on_default_model_then_rerun_is_noop(isolated_home: Path)
     require_shared()
     rust = SEED / "transcripts" / "rust.txt"
     first = run(["summarize", str(rust), "--json"], isolated_home)
-    assert first.returncode == 0, first.stderr[-3000:]
     lines = [json.loads(line) for line in first.stdout.splitlines()]
-    assert len(lines) == 1
+    assert len(lines) == 1, first.stderr[-3000:]
     obj = lines[0]
+    # A summary that failed the quality check is stored as failed and the exit status says so.
+    assert first.returncode == (1 if obj["failed"] else 0), first.stderr[-3000:]
+    assert 0.0 <= obj["grounding"]["grounded"] <= 1.0
     assert obj["file"] == str(rust)
     summary = Summary.model_validate(obj["summary"])  # every rule of the schema
     assert [s.title.split(":")[0] for s in summary.sections] == [
         f"Section {i}" for i in range(1, 6)
     ]
-    assert "default model" in first.stderr.lower()  # says it fell back to the offline default
+    # Says, once and after the result, that it used the tiny bundled model and what to pull.
+    assert first.stderr.count("tiny demonstration model") == 1
+    assert "vidsum models pull mistral-7b-instruct-v0.2:Q4_K_M" in first.stderr
 
     listed = run(["library", "list", "--json"], isolated_home)
     assert listed.returncode == 0, listed.stderr
     assert len(json.loads(listed.stdout)) == 1
 
-    second = run(["summarize", str(rust), "--json"], isolated_home)
-    assert second.returncode == 0, second.stderr[-3000:]
+    second = run(["summarize", str(rust), "--json", "-q"], isolated_home)
+    assert second.returncode == first.returncode, second.stderr[-3000:]
+    assert "demonstration model" not in second.stderr  # not under -q
     again = json.loads(second.stdout.splitlines()[0])
+    assert again["failed"] == obj["failed"]
     assert again["id"] == obj["id"] and again["skipped"] is True
     assert len(json.loads(run(["library", "list", "--json"], isolated_home).stdout)) == 1
 

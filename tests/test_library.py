@@ -15,6 +15,7 @@ import pytest
 from factories import make_entry, make_provenance, make_summary, make_transcript_info
 
 from engine.errors import LibraryError, NotInLibrary
+from engine.grounding import Grounding
 from engine.library import (
     SCHEMA_VERSION,
     Library,
@@ -659,3 +660,50 @@ def test_entry_to_markdown(lib: Library) -> None:
         assert f"| {g.topic} | {g.complexity:.2f} |" in md
     untimed = entry_to_markdown(lib.get(lib.add(make_entry(6))))
     assert "### Section 1: Part 1\n" in untimed
+
+
+# --- grounding and failed summaries -------------------------------------------------------------
+
+
+def test_grounding_and_failed_status_round_trip_and_show_everywhere(lib: Library) -> None:
+    good = lib.add(make_entry(1, grounding=Grounding(0.62, 0.01, 150)))
+    bad = lib.add(
+        make_entry(
+            2,
+            grounding=Grounding(0.13, 0.87, 160),
+            failed="ungrounded: 87% of its words come from a few-shot example's video",
+        )
+    )
+    unknown = lib.add(make_entry(3))
+    g, b, u = lib.get(good), lib.get(bad), lib.get(unknown)
+    assert g.grounding == Grounding(0.62, 0.01, 150) and g.failed is None
+    assert b.grounding == Grounding(0.13, 0.87, 160)
+    assert b.failed is not None and b.failed.startswith("ungrounded: ")
+    assert u.grounding is None and u.failed is None
+    rows = {r.id: r for r in lib.list()}
+    assert rows[bad].failed == b.failed and rows[good].failed is None
+    assert row_to_json(rows[bad])["failed"] == b.failed
+    assert row_to_json(rows[good])["failed"] is None
+    data = entry_to_json(b)
+    assert data["failed"] == b.failed
+    assert data["grounding"] == {"grounded": 0.13, "leaked": 0.87, "words": 160}
+    assert entry_to_json(u)["grounding"] is None
+    md = entry_to_markdown(b).splitlines()
+    assert md[2].startswith("> **This summary failed the quality check (ungrounded: ")
+    assert "vidsum models pull mistral-7b-instruct-v0.2:Q4_K_M" in md[2]
+    assert "- Grounding: 13% of its words occur in the transcript, 87% come from" in "\n".join(md)
+    assert "failed the quality check" not in entry_to_markdown(g)
+
+
+def test_rows_stored_before_grounding_read_as_not_measured(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    conn = sqlite3.connect(path)
+    conn.executescript(V1_SQL)
+    _v1_children(conn)
+    conn.commit()
+    conn.close()
+    with Library(path) as lib:
+        old = lib.get(1)
+        assert old.grounding is None and old.failed is None
+        assert lib.list()[0].failed is None
+        assert entry_to_json(old)["grounding"] is None

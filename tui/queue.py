@@ -45,6 +45,8 @@ class QueueItem:
     title: str | None = None
     error: str | None = None
     cancel_requested: bool = False
+    # Stored, but failed the quality check (not about its video): the reason.
+    quality_failed: str | None = None
 
     @property
     def name(self) -> str:
@@ -88,6 +90,8 @@ class QueueItem:
                 if self.stage == "prompt" and self.eta is not None:
                     parts.append(fmt.eta(self.eta))
             return " · ".join(parts)
+        if self.state in ("done", "skipped") and self.quality_failed:
+            return f"failed the quality check → #{self.entry_id}"
         if self.state == "done":
             return f"done → #{self.entry_id}"
         if self.state == "skipped":

@@ -44,6 +44,7 @@ def row_of(e: Entry) -> EntryRow:
         max_complexity=max(c for _, c in gts),
         duration=e.transcript.duration,
         flags=tuple(e.flags),
+        failed=e.failed,
     )
 
 
@@ -487,7 +488,13 @@ class FakeEngine:
             )
             if known is not None:
                 yield FileResult(
-                    file=path, id=known.id, title=known.title, summary=known.summary, skipped=True
+                    file=path,
+                    id=known.id,
+                    title=known.title,
+                    summary=known.summary,
+                    skipped=True,
+                    failed=known.failed,
+                    grounding=known.grounding,
                 )
                 continue
             if not loaded:

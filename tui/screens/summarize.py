@@ -219,6 +219,7 @@ class SummarizeScreen(VidsumScreen):
             item.state, item.error = "failed", result.error
         else:
             item.state = "skipped" if result.skipped else "done"
+            item.quality_failed = result.failed
         item.stage = ""
         self._redraw(item)
 

@@ -44,8 +44,16 @@ def _topics(row: Any) -> str:
     return ", ".join(fmt.short_field(t) for t, _ in ranked)
 
 
+# Shown before the title of a summary that failed the quality check (not about its video).
+FAILED_BADGE = "[FAILED] "
+
+
+def _title(row: Any) -> str:
+    return (FAILED_BADGE if getattr(row, "failed", None) else "") + row.title
+
+
 COLUMNS: tuple[Column, ...] = (
-    Column("title", "Title", 0, 0, lambda r: r.title),
+    Column("title", "Title", 0, 0, _title),
     Column("channel", "Channel", 16, 110, lambda r: r.channel or ""),
     Column("date", "Date", 10, 0, lambda r: fmt.date(r.created_at)),
     Column("duration", "Length", 7, 100, lambda r: fmt.duration(r.duration)),
@@ -74,6 +82,7 @@ class EntryTable(ScrollView, can_focus=True):
         "entry-table--empty",
         "entry-table--gauge-filled",
         "entry-table--gauge-empty",
+        "entry-table--failed",
     }
     DEFAULT_CSS = """
     EntryTable {
@@ -93,6 +102,7 @@ class EntryTable(ScrollView, can_focus=True):
         & > .entry-table--empty { color: $text-muted; text-style: italic; }
         & > .entry-table--gauge-filled { color: $accent; }
         & > .entry-table--gauge-empty { color: $foreground 25%; }
+        & > .entry-table--failed { color: $error; text-style: bold; }
     }
     """
 
@@ -216,6 +226,10 @@ class EntryTable(ScrollView, can_focus=True):
                 text.append(f" {row.max_complexity:.2f}".ljust(w - GAUGE_CELLS))
                 continue
             cell = Text(column.cell(row))
+            if column.key == "title" and row.failed:
+                cell.stylize(
+                    self.get_component_rich_style("entry-table--failed"), 0, len(FAILED_BADGE) - 1
+                )
             cell.truncate(w, overflow="ellipsis", pad=True)
             text.append_text(cell)
         if cursor:

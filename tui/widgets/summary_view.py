@@ -12,7 +12,9 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.widgets import Static
 
+from engine.catalog import demo_model_notice, is_demo_model
 from engine.chapters import format_timestamp
+from engine.library import failed_sentence, grounding_text
 from engine.schema import Section
 from tui import format as fmt
 from tui.widgets.gauge import ComplexityGauge
@@ -88,7 +90,12 @@ class SummaryView(Vertical):
 
     def compose(self) -> ComposeResult:
         entry, summary = self.entry, self.entry.summary
+        if entry.failed:
+            # Never shown as a good summary: what happened and what to do, before anything.
+            yield Static(Content(failed_sentence(entry)), classes="failed-banner")
         yield Static(Content(meta_line(entry)), classes="meta")
+        if is_demo_model(entry.provenance.model_id):
+            yield Static(Content(demo_model_notice()), classes="demo-notice")
         yield Static("Introduction", classes="heading")
         yield Static(Content(summary.introduction), classes="intro")
         yield Static("Sections", classes="heading")
@@ -100,6 +107,10 @@ class SummaryView(Vertical):
         width = max(len(g.topic) for g in summary.general_topics)
         for g in summary.general_topics:
             yield ComplexityGauge(g, name_width=width)
+        if entry.grounding is not None:
+            yield Static(
+                Content("Grounding: " + grounding_text(entry.grounding)), classes="grounding"
+            )
         yield Static(Content(provenance_line(entry)), classes="provenance")
 
     @property
