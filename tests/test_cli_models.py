@@ -260,4 +260,4 @@ def test_rm_of_the_default_clears_it_and_later_resolves_fall_back(
     target.parent.mkdir(parents=True, exist_ok=True)
     target.symlink_to(gemma_path)  # the session's assembled copy
     r = resolve_model(None)
-    assert r.id == "gemma-3-270m:Q4_K_M" and r.note and "offline default model" in r.note
+    assert r.id == "gemma-3-270m:Q4_K_M" and r.note and "demonstration model" in r.note

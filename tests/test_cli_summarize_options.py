@@ -20,9 +20,9 @@ from engine.summarize import SummarizeOptions, _Batch, _context_for
 
 def _talk(path: Path, topic: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
+    # Twenty distinct sentences: enough for quote mode's five parts of four bullets.
     path.write_text(
-        f"Welcome. Today we look at {topic}. We start with the basic idea, then walk through "
-        "an example, and end with the trade-offs to know before using it in production. ",
+        " ".join(f"Point {i} about {topic} comes with example number {i}." for i in range(20)),
         encoding="utf-8",
     )
     return path
@@ -42,14 +42,16 @@ def test_flags_stdin_output_and_force_end_to_end(
 ) -> None:
     a = _talk(tmp_path / "a" / "talk.txt", "hash tables")
     b = _talk(tmp_path / "b" / "talk.txt", "garbage collection")  # same name, other folder
-    piped = b"Welcome. Today we look at TCP congestion control and slow start. " * 2
+    piped = " ".join(f"TCP congestion control, step {i}: slow start." for i in range(20)).encode()
     monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(piped)))
     out_dir = tmp_path / "out"
     flags = ["--model", str(tiny_llama_path), "--ctx", "4096", "--threads", "1"]
     flags += ["--gpu-layers", "0", "--seed", "5", "--temperature", "0", "-q"]
+    # Quotes: the random-weight model's own words would fail the grounding gate (exit 1).
+    flags += ["--style", "quotes"]
     code = main(["summarize", str(a), "-", str(b), *flags, "-o", str(out_dir), "--format", "json"])
     out, err = capsys.readouterr()
-    assert code == 0, err
+    assert code == 0, out + err
     saved = [line for line in out.splitlines() if line.startswith("saved")]
     assert len(saved) == 3 and "<stdin> -> #2 stdin " in saved[1], out
     assert "## Introduction" not in out  # -o writes the summaries instead of printing them

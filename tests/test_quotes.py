@@ -372,6 +372,7 @@ def test_cli_style_quotes_shows_bullet_times(
     talk = tmp_path / "jit-start.srt"
     talk.write_text(_srt(tuple(s for s in full.segments if s.start < 120)), encoding="utf-8")
     args = ["summarize", str(talk), "--style", "quotes", "--model", str(tiny_llama_path)]
+    args += ["--threads", "1"]  # two threads of a tiny model crawl on a busy 2-core machine
     first = run([*args, "--json"], isolated_home)
     assert first.returncode == 0, first.stderr[-3000:]
     obj = json.loads(first.stdout.splitlines()[0])
