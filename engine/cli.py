@@ -121,9 +121,13 @@ def cmd_summarize(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     cancel = CancelToken()
     failures = 0
     try:
-        for res in engine.summarize(
-            [Path(p) for p in args.files], model=args.model, progress=bar, cancel=cancel
-        ):
+        files = [Path(p) for p in args.files]
+        results = (
+            engine.summarize_on_servers(files, args.server, progress=bar, cancel=cancel)
+            if args.server
+            else engine.summarize(files, model=args.model, progress=bar, cancel=cancel)
+        )
+        for res in results:
             bar.close()
             if args.json:
                 if res.error is not None:
@@ -229,6 +233,12 @@ def build_parser() -> argparse.ArgumentParser:
         help=".txt, .srt, .vtt, youtube-transcript-api .json or yt-dlp .info.json",
     )
     s.add_argument("--model", metavar="ID", help="catalog id, installed model or path to a .gguf")
+    s.add_argument(
+        "--server",
+        action="append",
+        metavar="NAME",
+        help="summarize on this server profile (vidsum servers add); repeat to spread a batch",
+    )
     s.add_argument("--json", action="store_true", help="one JSON object per input on stdout")
     s.add_argument("--brief", action="store_true", help="print one line per file, not the summary")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -257,6 +267,9 @@ def build_parser() -> argparse.ArgumentParser:
         pass
     else:
         register(sub)
+    from engine.servers.cli import register as register_servers
+
+    register_servers(sub)
     from engine.bench import register as register_bench
 
     register_bench(sub)
