@@ -12,7 +12,7 @@ architecture issue; the value types (``ModelInfo``, ``Sampling``, ``Generation``
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from engine.progress import CancelToken, ProgressCallback
 from engine.runner import Generation, ModelInfo, Sampling
@@ -43,3 +43,11 @@ class Backend(Protocol):
     ) -> Generation: ...
 
     def close(self) -> None: ...
+
+
+if TYPE_CHECKING:  # mypy proves both backends satisfy the protocol
+    from engine.runner import LlamaRunner
+    from engine.servers.http import ServerBackend
+
+    def _conforms(local: LlamaRunner, server: ServerBackend) -> tuple[Backend, Backend]:
+        return local, server
