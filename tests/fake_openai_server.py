@@ -9,7 +9,8 @@ summary. Faults are injected on purpose:
 - ``fail_statuses``: the next ``/v1/completions`` requests answer these statuses (429, 503, 400);
 - ``cut_off``: the next N summaries stop early with ``finish_reason: "length"``.
 
-Real llama-server processes are used for everything llama.cpp itself can do (tests/test_servers_real.py).
+Everything llama.cpp itself can do runs on real llama-server processes
+(tests/test_servers_real.py).
 """
 
 from __future__ import annotations
