@@ -29,7 +29,7 @@ from engine.runner import Sampling
 from engine.servers.batch import summarize_on_servers
 from engine.servers.http import ServerBackend, ServerRejected, canary, connect
 from engine.servers.profiles import ServerProfile, add_profile
-from tests.conftest import SEED
+from tests.conftest import SEED, TALKS
 
 pytestmark = pytest.mark.slow
 
@@ -68,10 +68,12 @@ class RealServer:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"llama-server exited: {log.read_text()[-2000:]}")
-            with contextlib.suppress(OSError):
-                with urllib.request.urlopen(self.url + "/health", timeout=2) as r:
-                    if r.status == 200:
-                        return
+            with (
+                contextlib.suppress(OSError),
+                urllib.request.urlopen(self.url + "/health", timeout=2) as r,
+            ):
+                if r.status == 200:
+                    return
             time.sleep(0.3)
         self.stop()
         raise RuntimeError(f"llama-server did not start: {log.read_text()[-2000:]}")
@@ -149,12 +151,26 @@ def test_cancel_mid_stream_closes_within_a_second(servers: list[RealServer]) -> 
     assert canary(backend) == "ok-42"  # the server is fine and its slot free
 
 
+def _head(src: Path, dst: Path, blocks: int) -> Path:
+    """The first ``blocks`` blank-line-separated blocks of a subtitle file (a short talk)."""
+    text = src.read_text(encoding="utf-8").replace("\r\n", "\n")
+    dst.write_text("\n\n".join(text.split("\n\n")[:blocks]) + "\n", encoding="utf-8")
+    return dst
+
+
 def test_batch_over_two_servers_from_the_cli(
-    servers: list[RealServer], capsys: pytest.CaptureFixture[str]
+    servers: list[RealServer], capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     for i, s in enumerate(servers):
         add_profile(ServerProfile(f"s{i + 1}", s.url, concurrency=1))
-    argv = ["summarize", "--json", "-q", *map(str, FILES), "--server", "s1", "--server", "s2"]
+    files = [
+        _head(TALKS / "cs50_2017_lecture3_algorithms.srt", tmp_path / "a.srt", 60),
+        _head(
+            TALKS / "talkpython_512_jit_compiler_for_cpython.youtube.vtt", tmp_path / "b.vtt", 80
+        ),
+        FILES[0],
+    ]
+    argv = ["summarize", "--json", "-q", *map(str, files), "--server", "s1", "--server", "s2"]
     assert main(argv) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert len(rows) == 3 and all("error" not in r for r in rows), rows
