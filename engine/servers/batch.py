@@ -118,11 +118,18 @@ def check_server(name: str, cancel: CancelToken | None = None) -> ServerCheck:
         return ServerCheck(profile, ep.info, "unknown", str(exc))
 
 
-def server_chat_spec(info: ServerInfo) -> ChatSpec:
+def server_chat_spec(info: ServerInfo, backend: ServerBackend) -> ChatSpec:
     """The prompt format for a served model: its GGUF chat template when the server reports
-    one (rendered by vidsum, as for a local model), else plain text."""
-    if info.chat_template:
-        return ChatSpec("gguf-template", info.chat_template, info.bos_text, info.eos_text)
+    one (rendered by vidsum, as for a local model), else plain text.
+
+    llama-server reports a ChatML template for a model that has none (its fallback); when the
+    model's vocabulary has no ``<|im_start|>`` token that template is not the model's, and the
+    prompt is plain text, as the local worker renders it for the same file."""
+    template = info.chat_template
+    if template and "<|im_start|>" in template and len(backend.tokenize("<|im_start|>")) != 1:
+        template = None
+    if template:
+        return ChatSpec("gguf-template", template, info.bos_text, info.eos_text)
     return ChatSpec("plain", None, info.bos_text, info.eos_text)
 
 
@@ -249,7 +256,13 @@ def _work(ep: Endpoint, shared: _Shared, sampling: Sampling, cancel: CancelToken
     from engine.longform import summarize_long
 
     backend = ServerBackend(ep.info, ep.api_key)
-    chat = server_chat_spec(ep.info)
+    try:
+        chat = server_chat_spec(ep.info, backend)
+    except VidsumError as exc:  # the endpoint died before its first file: the others go on
+        with shared.cond:
+            ep.dead = str(exc)
+            shared.cond.notify_all()
+        return
     while True:
         with shared.cond:
             while True:
