@@ -104,7 +104,7 @@ def main() -> int:
     args = ap.parse_args()
     files = args.files or sorted((ROOT.parent / "shared/data/seed-run/transcripts").glob("*.txt"))
     model = args.model or ensure_default_model()
-    binary = _binary(args.binary)
+    binary = _binary(args.binary) if args.parallel else Path()
     rows = []
     if not args.no_local:
         opts = SummarizeOptions(n_threads=args.threads)
