@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from engine.catalog import ModelStatus, Removal
     from engine.hardware import Hardware
     from engine.library import Entry, EntryRow, Library
+    from engine.servers.batch import ServerCheck
+    from engine.servers.profiles import ServerProfile
     from engine.summarize import FileResult, SummarizeOptions
     from engine.transcript import Transcript
 
@@ -198,6 +200,62 @@ class Engine:
         from engine.hardware import detect
 
         return detect()
+
+    # --- inference servers (engine.servers) ------------------------------------------------
+
+    def list_servers(self) -> list[ServerProfile]:
+        from engine.servers.profiles import load_profiles
+
+        return list(load_profiles().values())
+
+    def add_server(
+        self,
+        name: str,
+        url: str,
+        *,
+        dialect: str | None = None,
+        model: str | None = None,
+        api_key_env: str | None = None,
+        concurrency: int | None = None,
+    ) -> ServerProfile:
+        from engine.servers.http import as_dialect
+        from engine.servers.profiles import ServerProfile, add_profile
+
+        return add_profile(
+            ServerProfile(name, url, as_dialect(dialect), model, api_key_env, concurrency)
+        )
+
+    def remove_server(self, name: str) -> None:
+        from engine.servers.profiles import remove_profile
+
+        remove_profile(name)
+
+    def check_server(self, name: str, *, cancel: CancelToken | None = None) -> ServerCheck:
+        """Dialect, model, context, slots, and whether the server enforces a grammar."""
+        from engine.servers.batch import check_server
+
+        return check_server(name, cancel)
+
+    def summarize_on_servers(
+        self,
+        paths: Sequence[Path],
+        servers: Sequence[str],
+        *,
+        options: SummarizeOptions | None = None,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> Iterator[FileResult]:
+        """Like ``summarize``, on the named server profiles; results come as they complete."""
+        from engine.servers.batch import summarize_on_servers
+
+        return summarize_on_servers(
+            paths,
+            servers,
+            library=self.library,
+            options=options,
+            progress=progress,
+            cancel=cancel,
+        )
 
     def close(self) -> None:
         """Release everything: model workers still running (a job the app is quitting from)

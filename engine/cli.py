@@ -218,9 +218,18 @@ def cmd_summarize(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     restore_sigint = _sigint_cancels(cancel)
     demo = False  # a summary came from the bundled demonstration model
     try:
-        for res in engine.summarize(
-            inputs, model=args.model, options=options, progress=bar, cancel=cancel
-        ):
+        if args.server and not all(isinstance(i, Path) for i in inputs):
+            raise ConfigError("`-` (standard input) cannot be summarized on a server yet.")
+        results = (
+            engine.summarize_on_servers(
+                inputs, args.server, options=options, progress=bar, cancel=cancel
+            )
+            if args.server
+            else engine.summarize(
+                inputs, model=args.model, options=options, progress=bar, cancel=cancel
+            )
+        )
+        for res in results:
             bar.close()
             if args.json:
                 if res.error is not None:
@@ -395,6 +404,12 @@ def build_parser() -> argparse.ArgumentParser:
         "abstractive: written by the model; auto (default): quotes for the bundled demo "
         "model, abstractive for the others",
     )
+    s.add_argument(
+        "--server",
+        action="append",
+        metavar="NAME",
+        help="summarize on this server profile (vidsum servers add); repeat to spread a batch",
+    )
     s.add_argument("--json", action="store_true", help="one JSON object per input on stdout")
     s.add_argument("--brief", action="store_true", help="print one line per file, not the summary")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -484,6 +499,9 @@ def build_parser() -> argparse.ArgumentParser:
         pass
     else:
         register(sub)
+    from engine.servers.cli import register as register_servers
+
+    register_servers(sub)
     from engine.bench import register as register_bench
 
     register_bench(sub)

