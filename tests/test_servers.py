@@ -194,7 +194,26 @@ def test_profiles_are_stored_without_keys(monkeypatch: pytest.MonkeyPatch) -> No
     assert main(["servers", "rm", "s1"]) == 1
 
 
+def _grounded_answer(path: Path) -> str:
+    """A summary made of the transcript's own sentences and words, so the quality gate's
+    grounding check passes (the default answer is about no video in particular)."""
+    import re
+
+    text = path.read_text(encoding="utf-8")
+    tokens = text.split()  # unpunctuated captions: runs of 15 words stand in for sentences
+    sentences = [" ".join(tokens[i : i + 15]) for i in range(0, 15 * 21, 15)]
+    words = [w for w in re.findall(r"[A-Za-z]{6,}", text)][:40]
+    summary = make_summary(intro=sentences[0], topics=words[:5])
+    data = summary.model_dump(mode="json")
+    for n, sec in enumerate(data["sections"]):
+        sec["title"] = f"Section {n + 1}: {words[n + 5]} {words[n + 6]}"
+        sec["content"] = sentences[1 + 4 * n : 5 + 4 * n]
+        sec["topics"] = words[10 + 3 * n : 13 + 3 * n]
+    return json.dumps(data)
+
+
 def test_cli_summarize_on_a_server(state: FakeState, capsys: pytest.CaptureFixture[str]) -> None:
+    state.answer = _grounded_answer(FILES[0])
     with fake_openai_server(state) as url:
         assert main(["servers", "add", "v1", "--url", url]) == 0
         assert main(["servers", "check", "v1"]) == 0
