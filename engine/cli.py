@@ -255,6 +255,9 @@ def cmd_summarize(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                     f"({res.failed}); stored as a failed summary. {FAILED_ADVICE}.",
                     file=out,
                 )
+                if not args.brief and out_dir is None and res.id is not None:
+                    # How the run went (passes, retries) still helps; the summary is not shown.
+                    print(_coverage_line(engine.get_entry(res.id), res.attempts), file=out)
             elif res.skipped:
                 print(
                     f"exists  {res.file} -> #{res.id} {res.title} (already summarized; "

@@ -389,6 +389,7 @@ RETRY_WORDS = {
     "sections_out_of_order": "had its sections out of order",
     "repeated_bullets": "repeated a bullet",
     "notes_flagged": "came from flagged notes",
+    "ungrounded": "was not about this video",
 }
 
 

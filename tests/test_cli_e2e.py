@@ -121,7 +121,11 @@ def test_a_long_transcript_logs_its_passes_and_retries(
         )
     )
     res = run(["summarize", str(srt), "--model", str(model)], isolated_home)
-    assert res.returncode == 0, res.stderr[-2000:]
+    # A random-weight model's words are not the lecture's: the grounding gate may fail the
+    # summary (exit 1, said so); the log and the result line are the same either way.
+    assert res.returncode == 0 or (
+        res.returncode == 1 and "failed the quality check" in res.stdout
+    ), res.stderr[-2000:]
     log = res.stderr.splitlines()
     passes = [x for x in log if x.startswith("  lecture-5min.srt: pass ")]
     assert passes, res.stderr[-2000:]
