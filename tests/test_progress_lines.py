@@ -44,3 +44,10 @@ def test_result_line_counts_passes_and_attempts() -> None:
     assert passes_words(1, 1) == "1 pass"
     assert passes_words(1, 3) == "1 pass, 3 attempts"
     assert passes_words(21, 23) == "21 passes, 23 attempts"
+
+
+def test_every_flag_code_has_retry_words() -> None:
+    """A retry line names its reason in words, for every flag the quality checks raise."""
+    from engine.quality import RETRY_WORDS, SEVERITY
+
+    assert set(SEVERITY) <= set(RETRY_WORDS), set(SEVERITY) - set(RETRY_WORDS)
