@@ -22,6 +22,7 @@ from engine.library import Library
 from engine.summarize import FileResult
 from tests.conftest import TALKS, require_shared
 from tui.app import VidsumApp
+from tui.screens.confirm import ConfirmScreen
 
 pytestmark = pytest.mark.asyncio
 
@@ -67,8 +68,10 @@ async def test_quit_during_prompt_processing_ends_within_seconds(
         await asyncio.sleep(1.0)  # deep in llama_decode
         running = workers()
         assert len(running) == 1 and running[0].is_alive()
-        t0 = time.monotonic()
-        await pilot.press("q")
+        await pilot.press("q")  # a job runs: the app asks first
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), timeout=10)
+        t0 = time.monotonic()  # from the user's "yes"
+        await pilot.press("y")
         await wait_until(pilot, lambda: not app.is_running, timeout=10)
     assert engine.job_done.wait(max(0.0, t0 + 5 - time.monotonic()))
     elapsed = time.monotonic() - t0
