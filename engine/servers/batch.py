@@ -223,6 +223,8 @@ def summarize_on_servers(
                 title=transcript.display_title,
                 summary=entry.summary,
                 skipped=True,
+                failed=entry.failed,
+                grounding=entry.grounding,
             )
             continue
         items.append(_Item(path, transcript))
