@@ -24,8 +24,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 
-from engine.quality import STOP, summary_strings, words
 from engine.schema import Summary
+from engine.words import STOP, summary_strings, words
 
 # A word must have this many letters to say something about a topic ("table", "cache").
 MIN_LETTERS = 5

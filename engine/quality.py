@@ -10,13 +10,14 @@ stores it with its flags (never silently).
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from engine.grounding import measure
 from engine.notes import Notes
 from engine.schema import Summary
+from engine.words import _STOP, summary_strings, words
 
 # A phrase this many words long shared with a few-shot answer (and not in the transcript
 # itself) is a copy, not a coincidence.
@@ -66,32 +67,6 @@ FAILED_ADVICE = (
     "vidsum models pull mistral-7b-instruct-v0.2:Q4_K_M"
 )
 
-_WORD = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?")
-# Words that say nothing about a topic (for the order check and bullet comparison).
-_STOP_WORDS = """
-    a about above after again all also am an and any are as at be because been before being
-    below between both but by can could did do does doing down during each few for from further
-    had has have having he her here hers him his how i if in into is it its itself just let like
-    me more most my no nor not now of off on once only or other our out over own really right
-    same she should so some such than that the their them then there these they this those
-    through to too under until up very was we were what when where which while who whom why will
-    with would you your yours okay yeah going get got gonna know think thing things kind
-    actually well one two way say said see lot want make made section
-    about after again against along among another around because before being below between
-    could during every others their there these those though three through under until where
-    which while whose within without would should might maybe really something anything
-    everything nothing someone people little first second third finally including various
-    different overall other using based
-    video videos talk talks speaker speakers presenter lecture tutorial presentation discuss
-    discusses discussed discussion explain explains explained explanation describe describes
-    described introduce introduces introduced introduction overview covers covered highlight
-    highlights highlighted importance important example examples
-"""
-# Shared with engine.grounding: words that say nothing about what a video is about (the
-# second block: how a summary talks about a video, not what the video says).
-STOP = frozenset(_STOP_WORDS.split())
-_STOP = STOP
-
 
 @dataclass(frozen=True)
 class Flag:
@@ -102,24 +77,8 @@ class Flag:
         return f"{self.code}: {self.detail}"
 
 
-def words(text: str) -> list[str]:
-    return _WORD.findall(text.lower())
-
-
 def _shingles(tokens: Sequence[str], n: int) -> set[tuple[str, ...]]:
     return {tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)}
-
-
-def summary_strings(s: Summary) -> list[str]:
-    """The text a summary says: introduction, section titles (without "Section N: "),
-    bullets, section topics and global topics (not the general fields, a fixed list)."""
-    out = [s.introduction]
-    for sec in s.sections:
-        out.append(sec.title.split(": ", 1)[1] if ": " in sec.title else sec.title)
-        out.extend(sec.content)
-        out.extend(sec.topics)
-    out.extend(s.topics)
-    return out
 
 
 def _copied(
@@ -313,8 +272,6 @@ def ungrounded(
 ) -> list[Flag]:
     """Too few of the summary's words occur in the transcript, or too many come from a
     few-shot example's video (``engine.grounding``)."""
-    from engine.grounding import measure
-
     g = measure(s, transcript, example_answers)
     if g.words < GROUNDING_MIN_WORDS:
         return []

@@ -46,11 +46,12 @@ from engine.longform import (
 )
 from engine.progress import CancelToken, ProgressCallback
 from engine.prompting import ChatSpec, Message, common_prefix, defuse, render_messages
-from engine.quality import _STOP, check_summary
+from engine.quality import check_summary
 from engine.runner import Generation, LlamaRunner, Sampling
 from engine.schema import Summary
 from engine.transcript import Transcript
 from engine.validate import parse_summary
+from engine.words import _STOP
 
 Style = Literal["auto", "abstractive", "quotes"]
 
