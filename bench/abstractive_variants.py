@@ -5,7 +5,8 @@
 
 Runs one grammar-constrained one-pass summary per transcript and prompt variant on one loaded
 model (default: vidsum's, i.e. the bundled Gemma 3 270M when nothing else is installed) and
-prints grounded / leaked (``engine.grounding``) and the quality flags for each, then the mean
+prints grounded / leaked (``engine.pipeline.grounding``) and the quality flags for each, then the
+mean
 per variant. Inputs: the seed run's transcripts (``../shared/data/seed-run/transcripts`` and
 the two seed examples' transcripts). Variants:
 
@@ -27,12 +28,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from engine.catalog import resolve_model  # noqa: E402
 from engine.errors import GenerationError  # noqa: E402
-from engine.grammar import summary_gbnf  # noqa: E402
-from engine.grounding import measure  # noqa: E402
-from engine.longform import _Job  # noqa: E402
-from engine.prompting import (  # noqa: E402
+from engine.modelstore.catalog import resolve_model  # noqa: E402
+from engine.pipeline.grammar import summary_gbnf  # noqa: E402
+from engine.pipeline.grounding import measure  # noqa: E402
+from engine.pipeline.longform import _Job  # noqa: E402
+from engine.pipeline.prompting import (  # noqa: E402
     ChatSpec,
     Message,
     build_summary_prompt,
@@ -42,12 +43,12 @@ from engine.prompting import (  # noqa: E402
     render_messages,
     user_message,
 )
-from engine.quality import check_summary  # noqa: E402
-from engine.readers import load_transcript  # noqa: E402
-from engine.runner import LlamaRunner, LoadOptions, Sampling  # noqa: E402
-from engine.summarize import chat_spec  # noqa: E402
-from engine.transcript import Transcript  # noqa: E402
-from engine.validate import parse_summary  # noqa: E402
+from engine.pipeline.quality import check_summary  # noqa: E402
+from engine.pipeline.summarize import chat_spec  # noqa: E402
+from engine.pipeline.validate import parse_summary  # noqa: E402
+from engine.runtime.llamacpp.runner import LlamaRunner, LoadOptions, Sampling  # noqa: E402
+from engine.transcripts.readers import load_transcript  # noqa: E402
+from engine.transcripts.types import Transcript  # noqa: E402
 
 SEED = (REPO.parent / "shared" / "data" / "seed-run").resolve()
 VARIANTS = ("two-examples", "zero-shot", "one-short")

@@ -26,8 +26,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine.grammar import summary_gbnf
-from engine.runner import Generation, LlamaRunner, LoadOptions, Sampling, physical_cores
+from engine.pipeline.grammar import summary_gbnf
+from engine.runtime.llamacpp.runner import (
+    Generation,
+    LlamaRunner,
+    LoadOptions,
+    Sampling,
+    physical_cores,
+)
 
 SEED_RUN = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "seed-run"
 SAMPLING = Sampling()  # the defaults the pipeline uses
@@ -35,7 +41,7 @@ SAMPLING = Sampling()  # the defaults the pipeline uses
 
 def instructions() -> str:
     try:
-        from engine.prompting import instructions as prompt_instructions
+        from engine.pipeline.prompting import instructions as prompt_instructions
 
         return prompt_instructions()
     except Exception:  # the prompt module is someone else's and may be mid-change
@@ -69,7 +75,7 @@ def naive(path: Path, prompt: str, grammar: str, n: int, threads: int, n_ctx: in
     import llama_cpp
     from llama_cpp import Llama, LlamaGrammar
 
-    from engine.cpu_features import patch_default_params
+    from engine.runtime.llamacpp.cpu_features import patch_default_params
 
     patch_default_params(llama_cpp)
     llm = Llama(str(path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads, verbose=False)
@@ -195,12 +201,12 @@ def main(argv: list[str] | None = None) -> int:
 
     model = args.model
     if model is None:
-        from engine.default_model import ensure_default_model
+        from engine.modelstore.default_model import ensure_default_model
 
         model = ensure_default_model()
     bench_model(model, "model", args)
     if args.tiny:
-        from engine.synthetic_gguf import TINY_LLAMA, write_gguf
+        from bench.synthetic_gguf import TINY_LLAMA, write_gguf
 
         with tempfile.TemporaryDirectory() as tmp:
             bench_model(write_gguf(Path(tmp) / "tiny-llama.gguf", TINY_LLAMA), "tiny", args)

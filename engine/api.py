@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING, Literal
 from engine.progress import CancelToken, ProgressCallback
 
 if TYPE_CHECKING:
-    from engine.catalog import ModelStatus, Removal
     from engine.hardware import Hardware
-    from engine.library import Entry, EntryRow, Library
-    from engine.servers.batch import ServerCheck
-    from engine.servers.profiles import ServerProfile
-    from engine.summarize import FileResult, SummarizeOptions
-    from engine.transcript import Transcript
+    from engine.library.store import Entry, EntryRow, Library
+    from engine.modelstore.catalog import ModelStatus, Removal
+    from engine.pipeline.server_batch import ServerCheck
+    from engine.pipeline.summarize import FileResult, SummarizeOptions
+    from engine.runtime.server.profiles import ServerProfile
+    from engine.transcripts.types import Transcript
 
 Order = Literal[
     "created_desc", "created_asc", "title", "complexity_desc", "duration_desc", "relevance"
@@ -40,7 +40,7 @@ class Engine:
     def library(self) -> Library:
         with self._library_lock:
             if self._library is None:
-                from engine.library import Library
+                from engine.library.store import Library
 
                 self._library = Library(self._library_path)
             return self._library
@@ -95,7 +95,7 @@ class Engine:
     def export_entry(self, entry_id: int, fmt: Literal["json", "md"]) -> str:
         import json
 
-        from engine.library import entry_to_json, entry_to_markdown
+        from engine.library.store import entry_to_json, entry_to_markdown
 
         entry = self.library.get(entry_id)
         if fmt == "json":
@@ -103,7 +103,7 @@ class Engine:
         return entry_to_markdown(entry)
 
     def load_transcript(self, path: Path) -> Transcript:
-        from engine.readers import load_transcript
+        from engine.transcripts.readers import load_transcript
 
         return load_transcript(path)
 
@@ -119,9 +119,9 @@ class Engine:
         cancel: CancelToken | None = None,
     ) -> Iterator[FileResult]:
         """One result per input, in order. ``options`` None: ``settings.json``, else defaults
-        (``engine.summarize.options_from_settings``). A ``Transcript`` item is already read
+        (``engine.pipeline.summarize.options_from_settings``). A ``Transcript`` item is already read
         (standard input)."""
-        from engine.summarize import summarize_files
+        from engine.pipeline.summarize import summarize_files
 
         return summarize_files(
             paths,
@@ -135,7 +135,7 @@ class Engine:
     # --- models -------------------------------------------------------------------------------
 
     def list_models(self) -> list[ModelStatus]:
-        from engine.catalog import list_models
+        from engine.modelstore.catalog import list_models
 
         return list_models()
 
@@ -146,14 +146,14 @@ class Engine:
         progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
     ) -> Path:
-        from engine.download import pull
+        from engine.modelstore.download import pull
 
         return pull(model_id, progress=progress, cancel=cancel)
 
     def remove_model(self, model_id: str) -> Removal:
         """Delete (or forget) a model and clear the default if it names it (one owner:
-        ``engine.catalog.remove_model``, also behind `vidsum models rm`)."""
-        from engine.catalog import remove_model
+        ``engine.modelstore.catalog.remove_model``, also behind `vidsum models rm`)."""
+        from engine.modelstore.catalog import remove_model
 
         return remove_model(model_id)
 
@@ -201,10 +201,10 @@ class Engine:
 
         return detect()
 
-    # --- inference servers (engine.servers) ------------------------------------------------
+    # --- inference servers (engine.runtime.server) ------------------------------------------------
 
     def list_servers(self) -> list[ServerProfile]:
-        from engine.servers.profiles import load_profiles
+        from engine.runtime.server.profiles import load_profiles
 
         return list(load_profiles().values())
 
@@ -218,21 +218,21 @@ class Engine:
         api_key_env: str | None = None,
         concurrency: int | None = None,
     ) -> ServerProfile:
-        from engine.servers.http import as_dialect
-        from engine.servers.profiles import ServerProfile, add_profile
+        from engine.runtime.server.http import as_dialect
+        from engine.runtime.server.profiles import ServerProfile, add_profile
 
         return add_profile(
             ServerProfile(name, url, as_dialect(dialect), model, api_key_env, concurrency)
         )
 
     def remove_server(self, name: str) -> None:
-        from engine.servers.profiles import remove_profile
+        from engine.runtime.server.profiles import remove_profile
 
         remove_profile(name)
 
     def check_server(self, name: str, *, cancel: CancelToken | None = None) -> ServerCheck:
         """Dialect, model, context, slots, and whether the server enforces a grammar."""
-        from engine.servers.batch import check_server
+        from engine.pipeline.server_batch import check_server
 
         return check_server(name, cancel)
 
@@ -246,7 +246,7 @@ class Engine:
         cancel: CancelToken | None = None,
     ) -> Iterator[FileResult]:
         """Like ``summarize``, on the named server profiles; results come as they complete."""
-        from engine.servers.batch import summarize_on_servers
+        from engine.pipeline.server_batch import summarize_on_servers
 
         return summarize_on_servers(
             paths,
@@ -260,7 +260,7 @@ class Engine:
     def close(self) -> None:
         """Release everything: model workers still running (a job the app is quitting from)
         end now, and their calls raise ``Cancelled``; then the library is closed."""
-        from engine.runner import close_all
+        from engine.runtime.llamacpp.runner import close_all
 
         close_all()
         if self._library is not None:

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from engine.errors import ConfigError, ModelError, ModelFileError
-from engine.gguf_check import GGUFHeader, check_gguf
+from engine.modelstore.gguf_check import GGUFHeader, check_gguf
 from engine.units import GiB, MiB, format_bytes
 
 CUDA_REBUILD = (

@@ -41,7 +41,8 @@ class Paths:
 
     @property
     def worker_logs_dir(self) -> Path:
-        """llama.cpp worker logs (``engine.runner``): removed when the worker ends; those of
+        """llama.cpp worker logs (``engine.runtime.llamacpp.runner``): removed when the worker
+        ends; those of
         killed runs are swept when the next worker starts."""
         return self.cache / "workers"
 

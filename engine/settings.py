@@ -106,7 +106,7 @@ def set_default_model(model_id: str | None) -> None:
     if model_id is None:
         update_settings(default_model=None)
         return
-    from engine.catalog import get_entry
+    from engine.modelstore.catalog import get_entry
 
     update_settings(default_model=get_entry(model_id).id)  # canonical spelling
 

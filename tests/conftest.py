@@ -8,7 +8,7 @@ from pathlib import Path
 import llama_cpp
 import pytest
 
-from engine.cpu_features import patch_default_params
+from engine.runtime.llamacpp.cpu_features import patch_default_params
 
 # Tests that build llama.cpp models themselves get the same CPU-buffer choice as the worker.
 patch_default_params(llama_cpp)
@@ -42,7 +42,7 @@ def gemma_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The real Gemma 3 270M GGUF, assembled once per test session (sha256-checked)."""
     import os
 
-    from engine.default_model import ensure_default_model
+    from engine.modelstore.default_model import ensure_default_model
 
     home = tmp_path_factory.mktemp("gemma-home")
     old = os.environ.get("VIDSUM_HOME")
@@ -59,7 +59,7 @@ def gemma_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_llama_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny random-weight Mistral-shaped (GQA) llama GGUF, written once per test session."""
-    from engine.synthetic_gguf import TINY_LLAMA, write_gguf
+    from bench.synthetic_gguf import TINY_LLAMA, write_gguf
 
     return write_gguf(tmp_path_factory.mktemp("synthetic") / "tiny-llama.gguf", TINY_LLAMA)
 
@@ -67,6 +67,6 @@ def tiny_llama_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_moe_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny random-weight Mixtral-shaped (4 experts, 2 used) GGUF, written once per session."""
-    from engine.synthetic_gguf import TINY_MOE, write_gguf
+    from bench.synthetic_gguf import TINY_MOE, write_gguf
 
     return write_gguf(tmp_path_factory.mktemp("synthetic") / "tiny-moe.gguf", TINY_MOE)

@@ -10,8 +10,8 @@ import hashlib
 from collections.abc import Sequence
 from typing import Any
 
-from engine.grounding import Grounding
-from engine.library import Coverage, NewEntry, Provenance, TranscriptInfo, dedupe_key
+from engine.library.store import Coverage, NewEntry, Provenance, TranscriptInfo, dedupe_key
+from engine.pipeline.grounding import Grounding
 from engine.schema import GENERAL_FIELDS, Summary
 
 

@@ -353,7 +353,7 @@ def add_catalog_file(
     hub: FakeHub, model_id: str, size: int, seed: int = 0, commit: str | None = None
 ) -> HubFile:
     """Serve random bytes under a catalog entry's repo and file name."""
-    from engine.catalog import get_entry
+    from engine.modelstore.catalog import get_entry
 
     e = get_entry(model_id)
     assert e.repo and e.file

@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from engine.library import Library
+from engine.library.store import Library
 
 
 def _talks(tmp_path: Path, n: int) -> list[Path]:

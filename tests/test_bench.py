@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from conftest import SEED, require_shared
 
-from engine.bench import RESULTS_HEADER, append_row
-from engine.cli import main
+from bench.vidsum_bench import RESULTS_HEADER, append_row
+from engine.cli.main import main
 
 
 def _number(pattern: str, text: str) -> float:

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from engine import catalog, download
-from engine.catalog import (
+from engine.errors import ConfigError, ModelFileError, ModelNotFound
+from engine.modelstore import catalog, download
+from engine.modelstore.catalog import (
     add_local,
     demo_model_notice,
     get_entry,
@@ -20,7 +21,6 @@ from engine.catalog import (
     remove_local,
     resolve_model,
 )
-from engine.errors import ConfigError, ModelFileError, ModelNotFound
 from engine.paths import get_paths
 from engine.progress import Progress
 from engine.settings import get_default_model, set_default_model
@@ -38,7 +38,7 @@ def tiny_gguf(path: Path, ctx: int = 4096, name: str = "tiny test") -> Path:
     """A small GGUF llama.cpp can load (``models add`` loads what it registers)."""
     from dataclasses import replace
 
-    from engine.synthetic_gguf import TINY_LLAMA, write_gguf
+    from bench.synthetic_gguf import TINY_LLAMA, write_gguf
 
     return write_gguf(path, replace(TINY_LLAMA, n_layer=1, n_ctx_train=ctx, name=name))
 
@@ -250,7 +250,7 @@ def test_engine_rm_forgets_a_local_model_but_keeps_its_file(tmp_path: Path) -> N
 def test_list_models_marks_the_model_in_use_even_when_the_default_is_automatic(
     gguf_bytes: bytes,
 ) -> None:
-    from engine.catalog import list_models
+    from engine.modelstore.catalog import list_models
 
     def in_use() -> list[str]:
         return [s.entry.id for s in list_models(fit=False) if s.in_use]

@@ -1,4 +1,5 @@
-"""engine.chapters: chapter lists in video descriptions, chapter clean-up, timestamps."""
+"""engine.transcripts.chapters: chapter lists in video descriptions, chapter clean-up,
+timestamps."""
 
 from __future__ import annotations
 
@@ -8,8 +9,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.chapters import format_timestamp, normalize_chapters, parse_description_chapters
-from engine.transcript import Chapter
+from engine.transcripts.chapters import (
+    format_timestamp,
+    normalize_chapters,
+    parse_description_chapters,
+)
+from engine.transcripts.types import Chapter
 from tests.conftest import SEED
 
 pytestmark = pytest.mark.timeout(60)

@@ -15,7 +15,7 @@ from conftest import TALKS, require_shared
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.chunking import (
+from engine.pipeline.chunking import (
     MAX_UNIT_CHARS,
     N_PARTS,
     ChunkTooSmall,
@@ -24,8 +24,8 @@ from engine.chunking import (
     split_parts,
     video_end,
 )
-from engine.readers import load_transcript
-from engine.transcript import Chapter, Segment, Transcript, TranscriptMeta
+from engine.transcripts.readers import load_transcript
+from engine.transcripts.types import Chapter, Segment, Transcript, TranscriptMeta
 
 
 def words(texts: Sequence[str]) -> list[int]:

@@ -105,8 +105,8 @@ def test_a_long_transcript_logs_its_passes_and_retries(
     several notes passes, then the summary, whose first answers the quality checks flag."""
     from dataclasses import replace
 
-    from engine.readers import load_transcript
-    from engine.synthetic_gguf import TINY_LLAMA, write_gguf
+    from bench.synthetic_gguf import TINY_LLAMA, write_gguf
+    from engine.transcripts.readers import load_transcript
     from tests.conftest import TALKS
 
     require_shared()

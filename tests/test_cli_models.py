@@ -1,4 +1,5 @@
-"""`vidsum models ...` and `vidsum doctor` through engine.cli.main (and one real subprocess)."""
+"""`vidsum models ...` and `vidsum doctor` through engine.cli.main.main (and one real
+subprocess)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import pytest
 from hubserver import FakeHub, add_catalog_file, start_hub
 from test_catalog import FAMILIES, QUANTS, tiny_gguf
 
-from engine.cli import main
+from engine.cli.main import main
 from engine.paths import get_paths
 
 MODEL = "mistral-7b-instruct-v0.2:Q4_K_M"
@@ -110,7 +111,7 @@ def test_gated_model_in_a_real_subprocess(hub: FakeHub) -> None:
     hub.fault(f.repo, f.name, status=403, error_code="GatedRepo")
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     res = subprocess.run(
-        [sys.executable, "-m", "engine.cli", "models", "pull", MODEL],
+        [sys.executable, "-m", "engine.cli.main", "models", "pull", MODEL],
         cwd=REPO_ROOT,
         env=env,
         capture_output=True,
@@ -217,7 +218,7 @@ def test_hub_probe_is_bounded_when_the_hub_never_answers(monkeypatch: pytest.Mon
     import socket
     import time
 
-    from engine.download import probe_hub
+    from engine.modelstore.download import probe_hub
 
     with socket.socket() as srv:
         srv.bind(("127.0.0.1", 0))
@@ -238,7 +239,7 @@ def test_rm_of_the_default_clears_it_and_later_resolves_fall_back(
     model, then the bundled default (which says so)."""
     from test_catalog import fake_install
 
-    from engine.catalog import resolve_model
+    from engine.modelstore.catalog import resolve_model
     from engine.settings import get_default_model
 
     data = tiny_gguf(tmp_path / "tiny.gguf").read_bytes()

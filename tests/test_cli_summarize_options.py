@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from factories import make_entry
 
-from engine.catalog import resolve_model
-from engine.cli import build_parser, main, summarize_options
-from engine.library import Library
+from engine.cli.main import build_parser, main, summarize_options
+from engine.library.store import Library
+from engine.modelstore.catalog import resolve_model
+from engine.pipeline.summarize import SummarizeOptions, _Batch, _context_for
 from engine.settings import update_settings
-from engine.summarize import SummarizeOptions, _Batch, _context_for
 
 
 def _talk(path: Path, topic: str) -> Path:

@@ -1,11 +1,12 @@
-"""engine.cpu_features: the extra-buffer choice, its override, and the patched defaults."""
+"""engine.runtime.llamacpp.cpu_features: the extra-buffer choice, its override, and the patched
+defaults."""
 
 from __future__ import annotations
 
 import llama_cpp
 import pytest
 
-from engine import cpu_features
+from engine.runtime.llamacpp import cpu_features
 
 
 def test_override_wins(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 from hubserver import FakeHub, HubFile, add_catalog_file, start_hub
 
-from engine import download
-from engine.catalog import get_entry, resolve_model
-from engine.download import (
+from engine.errors import Cancelled, ModelNotFound
+from engine.modelstore import download
+from engine.modelstore.catalog import get_entry, resolve_model
+from engine.modelstore.download import (
     ChecksumMismatch,
     DownloadInterrupted,
     DownloadStalled,
@@ -30,7 +31,6 @@ from engine.download import (
     partial_bytes,
     pull,
 )
-from engine.errors import Cancelled, ModelNotFound
 from engine.progress import CancelToken, Progress
 
 MODEL = "mistral-7b-instruct-v0.2:Q4_K_M"
@@ -352,7 +352,7 @@ def test_kill_9_at_half_then_rerun_fetches_less_than_10_percent_twice(hub: FakeH
     hub.fault(f.repo, f.name, rate=4 * MB)  # ~2 s for the whole file
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "engine.cli", "models", "pull", MODEL, "--retries", "0", "-q"],
+        [sys.executable, "-m", "engine.cli.main", "models", "pull", MODEL, "--retries", "0", "-q"],
         cwd=REPO_ROOT,
         env=env,
         stdout=subprocess.PIPE,

@@ -20,17 +20,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine import grammar as grammar_mod
 from engine import schema
-from engine.grammar import (
+from engine.pipeline import grammar as grammar_mod
+from engine.pipeline.grammar import (
     GRAMMAR_VERSION,
     GbnfBuilder,
     build_summary_grammar,
     json_literal,
     summary_gbnf,
 )
+from engine.pipeline.validate import parse_summary
 from engine.schema import GENERAL_FIELDS, GeneralTopic, Section, Summary
-from engine.validate import parse_summary
 
 
 class GrammarMatcher:
@@ -118,8 +118,23 @@ def test_check_fails_when_the_schema_changes(
     assert "out of date" in capsys.readouterr().err
 
 
-def test_grammar_version_is_the_hash_of_the_committed_text() -> None:
-    assert hashlib.sha256(summary_gbnf().encode()).hexdigest()[:12] == GRAMMAR_VERSION
+def test_grammar_version_is_the_hash_of_the_committed_rules() -> None:
+    # The rules under the frozen header (issue 10 moved the generator; stored keys stay valid).
+    keyed = grammar_mod.keyed_text("summary.gbnf", summary_gbnf())
+    assert hashlib.sha256(keyed.encode()).hexdigest()[:12] == GRAMMAR_VERSION
+    assert keyed.split("\n\n", 1)[1] == summary_gbnf().split("\n\n", 1)[1]
+
+
+def test_a_comment_edit_keeps_the_version_and_a_rule_edit_changes_it() -> None:
+    text = summary_gbnf()
+    edited = "# another header\n\n" + text.split("\n\n", 1)[1]
+    assert grammar_mod.keyed_text("summary.gbnf", edited) == grammar_mod.keyed_text(
+        "summary.gbnf", text
+    )
+    changed = text.replace("root ::= summary", "root ::= summary ", 1)
+    assert grammar_mod.keyed_text("summary.gbnf", changed) != grammar_mod.keyed_text(
+        "summary.gbnf", text
+    )
 
 
 def test_llama_cpp_parses_the_grammar(matcher: GrammarMatcher) -> None:
@@ -186,7 +201,7 @@ def test_every_valid_summary_is_accepted(matcher: GrammarMatcher, summary: Summa
 
 
 def test_the_prompt_examples_are_accepted(matcher: GrammarMatcher) -> None:
-    from engine.prompting import load_examples
+    from engine.pipeline.prompting import load_examples
 
     for ex in load_examples():
         assert matcher.accepts(ex.answer), ex.name
@@ -354,7 +369,7 @@ def test_gemma_generates_valid_summaries_under_the_grammar(gemma_path: Path) -> 
     Slow on CPU (the binding masks Gemma's 262k vocabulary at every token), so one example,
     a short transcript, and two generations: greedy and sampled.
     """
-    from engine.prompting import ChatSpec, build_summary_prompt
+    from engine.pipeline.prompting import ChatSpec, build_summary_prompt
 
     # One thread: on a shared 2-core machine two threads collapse under contention.
     llm = L.Llama(model_path=str(gemma_path), n_ctx=4096, n_threads=1, verbose=False)

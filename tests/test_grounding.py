@@ -8,11 +8,17 @@ from typing import Any
 
 import pytest
 
-from engine.grounding import Grounding, content_words, example_answer_texts, measure, stem
-from engine.grounding import measure_strings as measure_text
-from engine.prompting import load_examples
-from engine.quality import GROUNDED_MIN, LEAKED_MAX, check_summary, failure_reason, ungrounded
-from engine.validate import parse_summary
+from engine.pipeline.grounding import Grounding, content_words, example_answer_texts, measure, stem
+from engine.pipeline.grounding import measure_strings as measure_text
+from engine.pipeline.prompting import load_examples
+from engine.pipeline.quality import (
+    GROUNDED_MIN,
+    LEAKED_MAX,
+    check_summary,
+    failure_reason,
+    ungrounded,
+)
+from engine.pipeline.validate import parse_summary
 from tests.conftest import SEED, require_shared
 
 REFERENCES = ("full-stack", "mixtral8x7b")

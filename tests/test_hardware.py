@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 
 from engine.errors import ConfigError, ModelError
-from engine.gguf_check import check_gguf
 from engine.hardware import (
     CUDA_REBUILD,
     GPU,
@@ -42,6 +41,7 @@ from engine.hardware import (
     plan_for_file,
     shape_from_header,
 )
+from engine.modelstore.gguf_check import check_gguf
 
 PROFILES_DIR = Path(__file__).parent / "hardware_profiles"
 PROFILES = {p.stem: Hardware.load(p) for p in sorted(PROFILES_DIR.glob("*.json"))}
@@ -280,7 +280,7 @@ def write_tiny_llama(
 
 LLAMA_BUFFERS = """
 import sys, llama_cpp
-from engine.cpu_features import patch_default_params
+from engine.runtime.llamacpp.cpu_features import patch_default_params
 patch_default_params(llama_cpp)
 llama_cpp.Llama(model_path=sys.argv[1], n_ctx=int(sys.argv[2]), flash_attn=sys.argv[3] == "1",
                 n_threads=1, n_batch=512, n_ubatch=512, verbose=True)

@@ -15,8 +15,7 @@ import pytest
 from factories import make_entry, make_provenance, make_summary, make_transcript_info
 
 from engine.errors import LibraryError, NotInLibrary
-from engine.grounding import Grounding
-from engine.library import (
+from engine.library.store import (
     SCHEMA_VERSION,
     Library,
     NewEntry,
@@ -25,6 +24,7 @@ from engine.library import (
     fts_query,
     row_to_json,
 )
+from engine.pipeline.grounding import Grounding
 from engine.schema import GENERAL_FIELDS, Summary
 
 TIMES = [(0.0, 505.0), (505.0, 2024.0), (2024.0, 3000.0), (3000.0, 4000.0), (4000.0, 5000.0)]
@@ -567,7 +567,7 @@ def test_newer_library_is_refused_untouched(tmp_path: Path) -> None:
 def test_failed_migration_leaves_old_library(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import engine.library as L
+    import engine.library.store as L
 
     path = tmp_path / "old.sqlite3"
     conn = sqlite3.connect(path)

@@ -13,7 +13,7 @@ import pytest
 from factories import make_entry
 
 from engine.errors import LibraryBusy
-from engine.library import Library
+from engine.library.store import Library
 from engine.schema import N_GENERAL_TOPICS, N_SECTION_BULLETS, N_SECTIONS, N_TOPICS
 
 REPO = Path(__file__).resolve().parent.parent
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 PRELUDE = f"""
 import os, sys, time
 sys.path[:0] = [{str(REPO)!r}, {str(REPO / "tests")!r}]
-from engine.library import Library
+from engine.library.store.store import Library
 from factories import make_entry
 """
 

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from engine.errors import ConfigError
-from engine.library import Library
+from engine.library.store import Library
+from engine.pipeline.summarize import SummarizeOptions, summarize_files
 from engine.progress import Progress
-from engine.summarize import SummarizeOptions, summarize_files
 
 OPTIONS = SummarizeOptions(n_ctx=4096, n_threads=1)
 

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from factories import make_entry
 
-from engine.cli import main
+from engine.cli.main import main
 from engine.errors import LibraryReadOnly
-from engine.library import Library
+from engine.library.store import Library
 from engine.paths import get_paths
 
 

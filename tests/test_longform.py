@@ -18,19 +18,19 @@ from pathlib import Path
 import pytest
 from conftest import TALKS, require_shared
 
-from engine import notes as notes_mod
 from engine import schema
-from engine.chunking import TextMap, split_parts
 from engine.errors import GenerationError
-from engine.longform import Config, LongformResult, _Job, _PartNotes, summarize_long
-from engine.notes import COMPACT_LIMITS, Notes, compact_gbnf, notes_gbnf, parse_notes
+from engine.pipeline import notes as notes_mod
+from engine.pipeline.chunking import TextMap, split_parts
+from engine.pipeline.longform import Config, LongformResult, _Job, _PartNotes, summarize_long
+from engine.pipeline.notes import COMPACT_LIMITS, Notes, compact_gbnf, notes_gbnf, parse_notes
+from engine.pipeline.prompting import ChatSpec, build_summary_prompt
+from engine.pipeline.validate import parse_summary
 from engine.progress import Progress
-from engine.prompting import ChatSpec, build_summary_prompt
-from engine.readers import load_transcript
-from engine.runner import LlamaRunner, LoadOptions, Sampling
+from engine.runtime.llamacpp.runner import LlamaRunner, LoadOptions, Sampling
 from engine.schema import Summary
-from engine.transcript import Chapter, Transcript
-from engine.validate import parse_summary
+from engine.transcripts.readers import load_transcript
+from engine.transcripts.types import Chapter, Transcript
 
 CS50 = "cs50_2017_lecture3_algorithms.srt"
 INTERVIEW = "nat_eliason_felix_ai_agent_interview.yt-dlp-auto.en.vtt"

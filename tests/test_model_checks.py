@@ -1,7 +1,7 @@
 """What `models add` and `summarize --model` refuse, and how they say it.
 
 - a GGUF llama.cpp cannot load (checked in a worker process at add time, with llama.cpp's
-  reason), crafted with ``engine.synthetic_gguf``'s fault options;
+  reason), crafted with ``bench.synthetic_gguf``'s fault options;
 - a chat template that would never finish rendering (refused at add time; one that slips
   through fails `summarize` within seconds);
 - paths that are not files (a FIFO, a directory, a symlink loop), unknown model ids, and download
@@ -23,13 +23,13 @@ from typing import Any
 import pytest
 from hubserver import FakeHub, add_catalog_file, start_hub
 
-from engine import catalog
-from engine.catalog import add_local, resolve_model
-from engine.cli import main
+from bench.synthetic_gguf import CHAT_TEMPLATE, TINY_LLAMA, write_gguf
+from engine.cli.main import main
 from engine.errors import ModelFileError, ModelNotFound
-from engine.prompting import ChatSpec, ChatTemplateError, Message, render_messages
-from engine.runner import inspect_model
-from engine.synthetic_gguf import CHAT_TEMPLATE, TINY_LLAMA, write_gguf
+from engine.modelstore import catalog
+from engine.modelstore.catalog import add_local, resolve_model
+from engine.pipeline.prompting import ChatSpec, ChatTemplateError, Message, render_messages
+from engine.runtime.llamacpp.runner import inspect_model
 from tests.conftest import SEED
 
 SMALL = replace(TINY_LLAMA, n_layer=1)

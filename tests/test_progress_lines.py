@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from engine.pipeline.quality import Flag, retry_reason
+from engine.pipeline.summarize import passes_words
 from engine.progress import attempt_line, eta_words, pass_line
-from engine.quality import Flag, retry_reason
-from engine.summarize import passes_words
 
 
 def test_pass_line_of_a_multi_pass_job() -> None:
@@ -48,6 +48,6 @@ def test_result_line_counts_passes_and_attempts() -> None:
 
 def test_every_flag_code_has_retry_words() -> None:
     """A retry line names its reason in words, for every flag the quality checks raise."""
-    from engine.quality import RETRY_WORDS, SEVERITY
+    from engine.pipeline.quality import RETRY_WORDS, SEVERITY
 
     assert set(SEVERITY) <= set(RETRY_WORDS), set(SEVERITY) - set(RETRY_WORDS)

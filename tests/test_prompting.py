@@ -9,8 +9,9 @@ from pathlib import Path
 import llama_cpp as L
 import pytest
 
-from engine import prompting, schema
-from engine.prompting import (
+from engine import schema
+from engine.pipeline import prompting
+from engine.pipeline.prompting import (
     PROMPT_VERSION,
     ChatSpec,
     ChatTemplateError,

@@ -6,12 +6,12 @@ import json
 import re
 from typing import Any
 
-from engine.longform import notes_instructions
-from engine.notes import parse_notes
-from engine.prompting import load_examples
-from engine.quality import Flag, badness, check_notes, check_summary
+from engine.pipeline.longform import notes_instructions
+from engine.pipeline.notes import parse_notes
+from engine.pipeline.prompting import load_examples
+from engine.pipeline.quality import Flag, badness, check_notes, check_summary
+from engine.pipeline.validate import parse_summary
 from engine.schema import Summary
-from engine.validate import parse_summary
 
 
 def example(n: int) -> tuple[Summary, str, str]:

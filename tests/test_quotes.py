@@ -22,13 +22,12 @@ from factories import make_entry, make_summary
 from test_grammar import GrammarMatcher
 
 from engine import schema
-from engine.catalog import ResolvedModel
-from engine.chapters import format_timestamp
-from engine.chunking import TextMap, split_parts
-from engine.grammar import GRAMMAR_VERSION, summary_gbnf
-from engine.library import Library, entry_to_markdown
+from engine.library.store import Library, entry_to_markdown
+from engine.modelstore.catalog import ResolvedModel
 from engine.paths import get_paths
-from engine.quotes import (
+from engine.pipeline.chunking import TextMap, split_parts
+from engine.pipeline.grammar import GRAMMAR_VERSION, summary_gbnf
+from engine.pipeline.quotes import (
     QUOTES_GRAMMAR_VERSION,
     QuoteResult,
     clean,
@@ -40,11 +39,12 @@ from engine.quotes import (
     summarize_quotes,
     words_of,
 )
-from engine.readers import load_transcript
-from engine.runner import LlamaRunner, LoadOptions
+from engine.pipeline.summarize import summarize_files, summary_key
+from engine.runtime.llamacpp.runner import LlamaRunner, LoadOptions
 from engine.schema import Summary
-from engine.summarize import summarize_files, summary_key
-from engine.transcript import Segment, Transcript
+from engine.transcripts.chapters import format_timestamp
+from engine.transcripts.readers import load_transcript
+from engine.transcripts.types import Segment, Transcript
 
 JIT = "talkpython_512_jit_compiler_for_cpython.youtube.vtt"
 
@@ -220,7 +220,7 @@ def test_final_grammar_intro_is_two_bullets_and_topics_distinct(matcher: Grammar
 
 def test_the_summary_grammar_is_unchanged_by_quote_mode() -> None:
     # Quote mode has its own grammars; the committed one and its version stay as they were.
-    from engine.grammar import build_summary_grammar
+    from engine.pipeline.grammar import build_summary_grammar
 
     assert build_summary_grammar() == summary_gbnf()
     assert "content_times" not in summary_gbnf()
@@ -294,7 +294,7 @@ def test_bullet_times_need_four_and_a_section_range() -> None:
 
 
 def _chat(runner: LlamaRunner):  # type: ignore[no-untyped-def]
-    from engine.prompting import ChatSpec
+    from engine.pipeline.prompting import ChatSpec
 
     info = runner.info
     return ChatSpec("plain", None, info.bos_text, info.eos_text)

@@ -1,4 +1,4 @@
-"""engine.readers: every transcript format becomes one normalized Transcript.
+"""engine.transcripts.readers: every transcript format becomes one normalized Transcript.
 
 Real files are read from ../shared by path (never copied); every other input is written here.
 The srt and webvtt-py libraries serve as independent oracles on the real files.
@@ -19,8 +19,8 @@ import srt
 import webvtt
 
 from engine.errors import TranscriptError
-from engine.readers import load_transcript
-from engine.transcript import Transcript
+from engine.transcripts.readers import load_transcript
+from engine.transcripts.types import Transcript
 from tests.conftest import SEED, TALKS, require_shared
 
 pytestmark = pytest.mark.timeout(60)
@@ -631,7 +631,7 @@ def test_named_pipe_is_refused_without_blocking(tmp_path: Path) -> None:
 
 
 def test_size_cap(tmp_path: Path) -> None:
-    from engine.readers import MAX_BYTES
+    from engine.transcripts.readers import MAX_BYTES
 
     p = tmp_path / "huge.txt"
     with p.open("wb") as f:

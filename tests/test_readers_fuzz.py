@@ -1,4 +1,4 @@
-"""Fuzzing engine.readers: whatever the bytes, the result is a valid Transcript or a
+"""Fuzzing engine.transcripts.readers: whatever the bytes, the result is a valid Transcript or a
 TranscriptError naming the file; nothing else escapes and nothing hangs."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.errors import TranscriptError
-from engine.readers import load_transcript
+from engine.transcripts.readers import load_transcript
 from tests.conftest import TALKS
 from tests.test_readers import (
     ROLLING_VTT,

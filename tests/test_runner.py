@@ -14,7 +14,13 @@ import pytest
 
 from engine.errors import Cancelled, ConfigError, ModelError
 from engine.progress import CancelToken, Progress
-from engine.runner import Generation, LlamaRunner, LoadOptions, Sampling, physical_cores
+from engine.runtime.llamacpp.runner import (
+    Generation,
+    LlamaRunner,
+    LoadOptions,
+    Sampling,
+    physical_cores,
+)
 
 # A small JSON-ish grammar and a regex that accepts exactly its language.
 PERSON_GBNF = r"""root ::= "{\"name\":\"" name "\",\"age\":" age ",\"tags\":[" tags "]}"

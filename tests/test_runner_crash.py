@@ -12,7 +12,7 @@ import pytest
 
 from engine.errors import Cancelled, ModelFileError, WorkerCrashed
 from engine.progress import CancelToken, Progress
-from engine.runner import LlamaRunner, LoadOptions, Sampling
+from engine.runtime.llamacpp.runner import LlamaRunner, LoadOptions, Sampling
 
 PROMPT = "<s>[INST] Say something. [/INST]"
 

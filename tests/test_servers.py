@@ -11,16 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from engine.backend import Backend
-from engine.cli import main
+from engine.cli.main import main
 from engine.errors import Cancelled, ConfigError
-from engine.library import Library
+from engine.library.store import Library
+from engine.pipeline.server_batch import check_server, summarize_on_servers
 from engine.progress import CancelToken, Progress
-from engine.runner import Sampling
-from engine.servers import http
-from engine.servers.batch import check_server, summarize_on_servers
-from engine.servers.http import GrammarNotHonoured, ServerBackend, ServerRejected, connect
-from engine.servers.profiles import ServerProfile, add_profile, load_profiles, servers_file
+from engine.runtime.base import Backend
+from engine.runtime.llamacpp.runner import Sampling
+from engine.runtime.server import http
+from engine.runtime.server.http import GrammarNotHonoured, ServerBackend, ServerRejected, connect
+from engine.runtime.server.profiles import ServerProfile, add_profile, load_profiles, servers_file
 from tests.conftest import SEED
 from tests.factories import make_summary
 from tests.fake_openai_server import FakeState, fake_openai_server
@@ -224,7 +224,7 @@ def test_cli_summarize_on_a_server(state: FakeState, capsys: pytest.CaptureFixtu
 
 
 def test_server_backend_satisfies_the_protocol(state: FakeState) -> None:
-    # Statically, for both backends: engine.backend._conforms (mypy).
+    # Statically, for both backends: engine.runtime.base._conforms (mypy).
     with fake_openai_server(state) as url:
         server = ServerBackend(connect("v1", url))
         assert isinstance(server, Backend)

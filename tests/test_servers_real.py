@@ -20,15 +20,15 @@ from pathlib import Path
 
 import pytest
 
-from engine.cli import main
+from engine.cli.main import main
 from engine.errors import Cancelled
-from engine.grammar import summary_gbnf
-from engine.library import Library
+from engine.library.store import Library
+from engine.pipeline.grammar import summary_gbnf
+from engine.pipeline.server_batch import summarize_on_servers
 from engine.progress import CancelToken, Progress
-from engine.runner import Sampling
-from engine.servers.batch import summarize_on_servers
-from engine.servers.http import ServerBackend, ServerRejected, canary, connect
-from engine.servers.profiles import ServerProfile, add_profile
+from engine.runtime.llamacpp.runner import Sampling
+from engine.runtime.server.http import ServerBackend, ServerRejected, canary, connect
+from engine.runtime.server.profiles import ServerProfile, add_profile
 from tests.conftest import SEED, TALKS
 
 pytestmark = pytest.mark.slow

@@ -1,6 +1,6 @@
 """Every JSON state file vidsum reads gives one clear line (file named, "fix or delete") when it
 holds bytes that are not UTF-8, text that is not JSON, or values of the wrong type; never a
-traceback. Commands run through ``engine.cli.main`` (and one real subprocess)."""
+traceback. Commands run through ``engine.cli.main.main`` (and one real subprocess)."""
 
 from __future__ import annotations
 
@@ -17,9 +17,10 @@ import huggingface_hub.constants  # noqa: F401
 import pytest
 from test_catalog import fake_install, tiny_gguf
 
-from engine.cli import main
-from engine.download import _manifest_path
+from engine.cli.main import main
+from engine.modelstore.download import _manifest_path
 from engine.paths import get_paths
+from engine.pipeline.summarize import options_from_settings
 from engine.settings import (
     Settings,
     get_default_model,
@@ -29,7 +30,6 @@ from engine.settings import (
     set_export_dir,
     update_settings,
 )
-from engine.summarize import options_from_settings
 
 MODEL = "mistral-7b-instruct-v0.2:Q4_K_M"
 NOT_UTF8 = b'{"default_model": "caf\xe9 \xff\xfe"}'

@@ -1,4 +1,4 @@
-"""engine.synthetic_gguf: random-weight GGUFs that real llama.cpp loads, tokenizes and samples."""
+"""bench.synthetic_gguf: random-weight GGUFs that real llama.cpp loads, tokenizes and samples."""
 
 from __future__ import annotations
 
@@ -16,9 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.errors import Cancelled
-from engine.progress import CancelToken, Progress
-from engine.synthetic_gguf import (
+from bench.synthetic_gguf import (
     BOS_ID,
     EOS_ID,
     MISTRAL_7B,
@@ -30,6 +28,8 @@ from engine.synthetic_gguf import (
     tensor_bytes,
     write_gguf,
 )
+from engine.errors import Cancelled
+from engine.progress import CancelToken, Progress
 
 GiB = 2**30
 SHAPES = {"llama": TINY_LLAMA, "moe": TINY_MOE}

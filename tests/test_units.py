@@ -32,8 +32,8 @@ def test_approximate_sizes_are_marked() -> None:
 
 
 def test_the_cli_and_the_tui_write_a_catalog_size_the_same_way() -> None:
-    from engine.catalog import get_entry
-    from engine.cli_models import describe
+    from engine.cli.models import describe
+    from engine.modelstore.catalog import get_entry
     from tui import format as fmt
 
     entry = get_entry("mistral-7b-instruct-v0.2:Q4_K_M")

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from engine.errors import GenerationError, VidsumError
+from engine.pipeline.validate import parse_summary
 from engine.schema import Summary
-from engine.validate import parse_summary
 
 Doc = dict[str, Any]
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.grammar import summary_gbnf
-from engine.runner import LlamaRunner, LoadOptions, Sampling
-from engine.validate import parse_summary
+from engine.pipeline.grammar import summary_gbnf
+from engine.pipeline.validate import parse_summary
+from engine.runtime.llamacpp.runner import LlamaRunner, LoadOptions, Sampling
 
 PROMPT = "<s>[INST] Summarize this talk as JSON: we compared B-trees and LSM trees. [/INST]"
 N_CTX = 16384

@@ -15,7 +15,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from tui.app import run
 
         return run()
-    from engine.cli import main as cli_main
+    from engine.cli.main import main as cli_main
 
     return cli_main(args)
 

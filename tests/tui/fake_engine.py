@@ -18,17 +18,17 @@ from pathlib import Path
 from typing import Any, Literal
 
 from engine.api import Order
-from engine.catalog import CatalogEntry, ModelStatus, Removal
 from engine.errors import Cancelled, NotInLibrary, TranscriptError, VidsumError
 from engine.hardware import GPU, BuildInfo, Hardware
-from engine.library import Coverage, Entry, EntryRow, Provenance, TranscriptInfo
+from engine.library.store import Coverage, Entry, EntryRow, Provenance, TranscriptInfo
+from engine.modelstore.catalog import CatalogEntry, ModelStatus, Removal
+from engine.pipeline.server_batch import ServerCheck
+from engine.pipeline.summarize import FileResult, SummarizeOptions
 from engine.progress import CancelToken, Progress, ProgressCallback
+from engine.runtime.server.http import as_dialect
+from engine.runtime.server.profiles import ServerProfile
 from engine.schema import GENERAL_FIELDS, GeneralTopic, Summary
-from engine.servers.batch import ServerCheck
-from engine.servers.http import as_dialect
-from engine.servers.profiles import ServerProfile
-from engine.summarize import FileResult, SummarizeOptions
-from engine.transcript import Segment, Transcript, TranscriptMeta
+from engine.transcripts.types import Segment, Transcript, TranscriptMeta
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "prompts" / "examples"

@@ -1,4 +1,4 @@
-"""A real vidsum library seeded through ``engine.library`` for the TUI's real-engine tests."""
+"""A real vidsum library seeded through ``engine.library.store`` for the TUI's real-engine tests."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 from fake_engine import example_summaries, example_text, timed
 
-from engine.library import Coverage, Library, NewEntry, Provenance, TranscriptInfo, dedupe_key
+from engine.library.store import Coverage, Library, NewEntry, Provenance, TranscriptInfo, dedupe_key
 
 TITLES = {
     "btree": "B-Trees: Why Every Database Index Looks the Same",

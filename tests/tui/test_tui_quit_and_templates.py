@@ -17,9 +17,9 @@ from conftest import wait_until
 from test_tui_real_flows import open_queue, start_queue, workers
 
 from engine.api import Engine
-from engine.catalog import add_local
-from engine.library import Library
-from engine.summarize import FileResult
+from engine.library.store import Library
+from engine.modelstore.catalog import add_local
+from engine.pipeline.summarize import FileResult
 from tests.conftest import TALKS, require_shared
 from tui.app import VidsumApp
 from tui.screens.confirm import ConfirmScreen
@@ -91,8 +91,8 @@ async def test_a_looping_chat_template_fails_the_item_within_seconds(
 ) -> None:
     from dataclasses import replace
 
-    from engine import catalog
-    from engine.synthetic_gguf import TINY_LLAMA, write_gguf
+    from bench.synthetic_gguf import TINY_LLAMA, write_gguf
+    from engine.modelstore import catalog
 
     path = write_gguf(tmp_path / "loop.gguf", replace(TINY_LLAMA, n_layer=1), chat_template=LOOP)
     # Registered before `models add` checked templates: written to the registry as it was then.

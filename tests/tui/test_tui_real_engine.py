@@ -1,5 +1,5 @@
 """The TUI on the real Engine: a real SQLite library in VIDSUM_HOME, seeded through
-``engine.library``, searched with FTS5, opened, exported, compared and quit."""
+``engine.library.store``, searched with FTS5, opened, exported, compared and quit."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from conftest import settle, wait_until
 from seed import TITLES, seed_library
 
 from engine.api import Engine
-from engine.library import Library
+from engine.library.store import Library
 from tui.app import VidsumApp
 from tui.screens.compare import CompareScreen
 from tui.screens.library import LibraryScreen

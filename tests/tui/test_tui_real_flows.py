@@ -26,10 +26,10 @@ from textual.pilot import Pilot
 from textual.screen import Screen
 from textual.widgets import DataTable, Input, ListView, ProgressBar, Select, Static
 
-from engine import download
 from engine.api import Engine
-from engine.catalog import add_local, get_entry
-from engine.library import Library, NewEntry
+from engine.library.store import Library, NewEntry
+from engine.modelstore import download
+from engine.modelstore.catalog import add_local, get_entry
 from engine.schema import Summary
 from tui.app import VidsumApp
 from tui.screens.library import LibraryScreen

@@ -26,7 +26,7 @@ from tui.widgets.top_bar import TopBar
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from engine.catalog import ModelStatus, Removal
+    from engine.modelstore.catalog import ModelStatus, Removal
 
 
 def state_label(status: ModelStatus) -> str:

@@ -27,8 +27,8 @@ from tui.widgets.queue_row import QueueListItem
 from tui.widgets.top_bar import TopBar
 
 if TYPE_CHECKING:
-    from engine.catalog import ModelStatus
-    from engine.summarize import FileResult
+    from engine.modelstore.catalog import ModelStatus
+    from engine.pipeline.summarize import FileResult
 
 
 class SummarizeScreen(VidsumScreen):

@@ -12,15 +12,15 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.widgets import Static
 
-from engine.catalog import demo_model_notice, is_demo_model
-from engine.chapters import format_timestamp
-from engine.library import failed_sentence, grounding_text
+from engine.library.store import failed_sentence, grounding_text
+from engine.modelstore.catalog import demo_model_notice, is_demo_model
 from engine.schema import Section
+from engine.transcripts.chapters import format_timestamp
 from tui import format as fmt
 from tui.widgets.gauge import ComplexityGauge
 
 if TYPE_CHECKING:
-    from engine.library import Entry
+    from engine.library.store import Entry
 
 
 class SectionView(Vertical, can_focus=True):

@@ -1,0 +1,1 @@
+"""Benchmarks and their support (synthetic GGUF models). Never shipped in the wheel."""

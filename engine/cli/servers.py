@@ -1,0 +1,96 @@
+"""``vidsum servers add|list|rm|check``: named inference-server endpoints (through ``Engine``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any, TextIO
+
+from engine.runtime.server.http import DIALECTS
+
+
+def cmd_servers(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from engine.api import Engine
+
+    engine = Engine()
+    try:
+        if args.servers_cmd == "add":
+            p = engine.add_server(
+                args.name,
+                args.url,
+                dialect=args.dialect,
+                model=args.model,
+                api_key_env=args.api_key_env,
+                concurrency=args.concurrency,
+            )
+            print(
+                f"Added server {p.name} ({p.url}); check it with: vidsum servers check {p.name}",
+                file=err,
+            )
+            return 0
+        if args.servers_cmd == "rm":
+            engine.remove_server(args.name)
+            print(f"Removed server {args.name}.", file=err)
+            return 0
+        if args.servers_cmd == "list":
+            profiles = engine.list_servers()
+            if args.json:
+                out.write(json.dumps([p.__dict__ for p in profiles], indent=2) + "\n")
+                return 0
+            if not profiles:
+                print("No servers yet: vidsum servers add NAME --url http://host:8080", file=out)
+            for p in profiles:
+                extra = [
+                    f"dialect {p.dialect or 'auto'}",
+                    *([f"model {p.model}"] if p.model else []),
+                    *([f"key from ${p.api_key_env}"] if p.api_key_env else []),
+                    *([f"concurrency {p.concurrency}"] if p.concurrency else []),
+                ]
+                print(f"{p.name:<12} {p.url}  ({', '.join(extra)})", file=out)
+            return 0
+        if args.servers_cmd == "check":
+            names = args.names or [p.name for p in engine.list_servers()]
+            bad = 0
+            for name in names:
+                c = engine.check_server(name)
+                d: dict[str, Any] = c.as_dict()
+                if args.json:
+                    out.write(json.dumps(d) + "\n")
+                else:
+                    print(
+                        f"{d['name']}: {d['url']} dialect {d['dialect'] or '?'}, model "
+                        f"{d['model'] or '?'}, context {d['context'] or '?'}, slots "
+                        f"{d['slots'] or '?'}, grammar {d['grammar']}"
+                        + (f", build {d['build']}" if d.get("build") else ""),
+                        file=out,
+                    )
+                    if c.error:
+                        print(f"  {c.error}", file=out)
+                if c.grammar not in ("honoured", "schema-only"):
+                    bad += 1
+            return 1 if bad else 0
+    finally:
+        engine.close()
+    raise AssertionError(args.servers_cmd)
+
+
+def register(sub: Any) -> None:
+    s = sub.add_parser(
+        "servers", help="inference servers (llama-server, vLLM, ...) to summarize on"
+    )
+    ssub = s.add_subparsers(dest="servers_cmd", metavar="ACTION", required=True)
+    a = ssub.add_parser("add", help="name an endpoint")
+    a.add_argument("name")
+    a.add_argument("--url", required=True, help="e.g. http://127.0.0.1:8080")
+    a.add_argument("--dialect", choices=DIALECTS, help="default: detected from the server")
+    a.add_argument("--model", help="model id to request (servers serving several)")
+    a.add_argument("--api-key-env", metavar="VAR", help="environment variable with the API key")
+    a.add_argument("--concurrency", type=int, metavar="N", help="requests at once (default: slots)")
+    r = ssub.add_parser("rm", help="forget an endpoint")
+    r.add_argument("name")
+    ls = ssub.add_parser("list", help="list endpoints")
+    ls.add_argument("--json", action="store_true")
+    c = ssub.add_parser("check", help="dialect, model, context, slots; is the grammar honoured?")
+    c.add_argument("names", nargs="*", metavar="NAME")
+    c.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_servers)
