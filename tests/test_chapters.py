@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from engine.timefmt import format_timestamp
 from engine.transcripts.chapters import (
-    format_timestamp,
     normalize_chapters,
     parse_description_chapters,
 )

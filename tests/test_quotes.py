@@ -42,7 +42,7 @@ from engine.pipeline.quotes import (
 from engine.pipeline.summarize import summarize_files, summary_key
 from engine.runtime.llamacpp.runner import LlamaRunner, LoadOptions
 from engine.schema import Summary
-from engine.transcripts.chapters import format_timestamp
+from engine.timefmt import format_timestamp
 from engine.transcripts.readers import load_transcript
 from engine.transcripts.types import Segment, Transcript
 

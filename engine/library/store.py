@@ -40,7 +40,7 @@ from engine.fsutil import atomic_write_text, read_json_object, state_error
 from engine.paths import get_paths
 from engine.pipeline.grounding import Grounding
 from engine.schema import N_GENERAL_TOPICS, N_SECTIONS, N_TOPICS, Summary
-from engine.transcripts.chapters import format_timestamp
+from engine.timefmt import format_timestamp
 
 if TYPE_CHECKING:
     from engine.transcripts.types import Transcript

@@ -6,13 +6,12 @@ increases; we follow the same rule so a stray "at 12:30" in prose is never taken
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterable
 
 from engine.transcripts.types import Chapter
 
-__all__ = ["format_timestamp", "normalize_chapters", "parse_description_chapters"]
+__all__ = ["normalize_chapters", "parse_description_chapters"]
 
 MAX_TITLE_CHARS = 100
 
@@ -114,11 +113,3 @@ def normalize_chapters(
             end = None
         out.append(Chapter(start=ch.start, title=ch.title, end=end))
     return tuple(out)
-
-
-def format_timestamp(seconds: float) -> str:
-    """``HH:MM:SS`` (as in chapter lists and section ranges), rounding down to whole seconds."""
-    if not math.isfinite(seconds) or seconds < 0:
-        raise ValueError(f"not a time: {seconds!r}")
-    s = int(seconds)
-    return f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"

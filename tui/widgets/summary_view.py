@@ -15,7 +15,7 @@ from textual.widgets import Static
 from engine.library.store import failed_sentence, grounding_text
 from engine.modelstore.catalog import demo_model_notice, is_demo_model
 from engine.schema import Section
-from engine.transcripts.chapters import format_timestamp
+from engine.timefmt import format_timestamp
 from tui import format as fmt
 from tui.widgets.gauge import ComplexityGauge
 

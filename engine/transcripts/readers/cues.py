@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.errors import TranscriptError
-from engine.transcripts.chapters import format_timestamp
+from engine.timefmt import format_timestamp_ms
 from engine.transcripts.readers._clean import CueCleaner, normalize_ws
 from engine.transcripts.types import Segment
 
@@ -237,14 +237,10 @@ def ordered_segments(
         if start < prev_start - BACKWARD_TOLERANCE_S:
             raise TranscriptError(
                 path,
-                f"{unit} {where}: starts at {_hms(start)}, before the one at {unit} "
-                f"{prev_where} ({_hms(prev_start)}); timings go backwards",
+                f"{unit} {where}: starts at {format_timestamp_ms(start)}, before the one at {unit} "
+                f"{prev_where} ({format_timestamp_ms(prev_start)}); timings go backwards",
             )
         if start >= prev_start:
             prev_start, prev_where = start, where
         out.append(Segment(start=prev_start, end=max(end, prev_start), text=text))
     return tuple(out)
-
-
-def _hms(seconds: float) -> str:
-    return f"{format_timestamp(seconds)}.{int(seconds * 1000) % 1000:03d}"
