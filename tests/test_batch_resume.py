@@ -41,6 +41,9 @@ def test_kill9_mid_batch_then_rerun_finishes_without_redoing(
         "-q",
         "--model",
         str(tiny_llama_path),
+        # One thread: two busy-waiting threads on a loaded 2-core machine crawl (issue 13).
+        "--threads",
+        "1",
         *map(str, files),
     ]
     proc = subprocess.Popen(
