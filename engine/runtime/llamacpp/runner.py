@@ -17,7 +17,10 @@ The worker ignores SIGINT (Ctrl-C reaches the whole process group): the parent d
 
 Worker logs live in ``get_paths().worker_logs_dir`` as ``worker-<parent pid>-<random>.log``;
 each is deleted with its worker, and logs whose parent process is gone (a killed run) are
-swept whenever a worker starts.
+swept whenever a worker starts (``engine.runtime.llamacpp.process``).
+
+May import: ``engine.runtime.base``, ``protocol``, ``process`` and the ground floor; never the
+worker nor llama.cpp (the child is started by module name).
 """
 
 from __future__ import annotations
@@ -28,14 +31,10 @@ import ctypes
 import multiprocessing
 import multiprocessing.connection
 import os
-import signal
-import sys
 import tempfile
 import threading
 import time
-import types
 import weakref
-from collections.abc import Iterator
 from dataclasses import dataclass, fields, replace
 from multiprocessing.process import BaseProcess
 from pathlib import Path
@@ -53,6 +52,12 @@ from engine.errors import (
 from engine.paths import get_paths
 from engine.progress import CancelToken, Progress, ProgressCallback, emit
 from engine.runtime.base import Generation, LoadOptions, LocalBackend, ModelInfo, Sampling
+from engine.runtime.llamacpp.process import (
+    NATIVE_CRASHES,
+    describe_exit,
+    main_module_hidden,
+    sweep_worker_logs,
+)
 from engine.runtime.llamacpp.protocol import WORKER_MODULE, DecodeOptions, child_main
 
 __all__ = [
@@ -156,50 +161,6 @@ def close_all() -> None:
     for runner in list(_live):
         runner._shut = True
         runner.close()
-
-
-# Signals of a crash in native code (not of being killed from outside).
-_NATIVE_CRASHES = {
-    int(getattr(signal, name))
-    for name in ("SIGSEGV", "SIGABRT", "SIGBUS", "SIGFPE", "SIGILL")
-    if hasattr(signal, name)
-}
-_main_lock = threading.Lock()
-
-
-@contextlib.contextmanager
-def _main_module_hidden() -> Iterator[None]:
-    """Start a spawn child without it re-running the parent's ``__main__``.
-
-    ``spawn`` re-imports the main script in the child so that functions defined there can be
-    targets. The worker's target lives in ``engine.runtime.llamacpp.protocol``, and re-running
-    the caller's script
-    breaks (``python - <script``), costs time, or recurses in a script without an
-    ``if __name__ == "__main__"`` guard. A stand-in main module during ``start()`` (which
-    records what the child must import) avoids all three.
-    """
-    with _main_lock:
-        real = sys.modules.get("__main__")
-        sys.modules["__main__"] = types.ModuleType("__main__")
-        try:
-            yield
-        finally:
-            if real is not None:
-                sys.modules["__main__"] = real
-
-
-def _describe_exit(code: int | None) -> str:
-    if code is None:
-        return "it stopped answering"
-    if code < 0:
-        try:
-            name = signal.Signals(-code).name
-        except ValueError:
-            name = "unknown"
-        oom = getattr(signal, "SIGKILL", None)  # absent on Windows
-        hint = ", often the system running out of memory" if -code == oom else ""
-        return f"signal {-code}: {name}{hint}"
-    return f"exit status {code}"
 
 
 class LlamaRunner:
@@ -374,7 +335,7 @@ class LlamaRunner:
             name="vidsum-llama-worker",
             daemon=True,
         )
-        with _main_module_hidden():
+        with main_module_hidden():
             proc.start()
         child_conn.close()
         self._proc, self._conn = proc, parent_conn
@@ -432,6 +393,8 @@ class LlamaRunner:
         item: str,
         timeout: float | None,
     ) -> Any:
+        """Send ``msg`` and wait for its final reply, forwarding progress. One loop on purpose:
+        cancel, timeout, a dead worker and the reply are all watched in the same 50 ms poll."""
         proc, conn = self._proc, self._conn
         assert proc is not None and conn is not None
         self._flag.value = 0
@@ -497,8 +460,8 @@ class LlamaRunner:
         if closing:
             raise Cancelled("The model was unloaded.")
         path = self.options.model_path
-        how = _describe_exit(code)
-        if doing == "loading" and code is not None and -code in _NATIVE_CRASHES:
+        how = describe_exit(code)
+        if doing == "loading" and code is not None and -code in NATIVE_CRASHES:
             # A native crash while parsing the file is the file's fault far more often than not.
             raise ModelFileError(
                 path,
@@ -533,36 +496,6 @@ class LlamaRunner:
         if kind in ("context", "prompt"):
             raise ModelError(message)
         raise ModelError(f"The model worker failed with {path.name}: {message}")
-
-
-def _pid_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # EPERM: alive, someone else's
-        return True
-    return True
-
-
-def sweep_worker_logs(folder: Path | None = None) -> list[Path]:
-    """Delete worker logs whose owning (parent) process is gone; return what was deleted."""
-    folder = folder if folder is not None else get_paths().worker_logs_dir
-    removed = []
-    try:
-        names = list(folder.glob("worker-*.log"))
-    except OSError:
-        return []
-    for log in names:
-        pid_text = log.name.split("-")[1]
-        if not pid_text.isdigit() or _pid_alive(int(pid_text)):
-            continue
-        with contextlib.suppress(OSError):
-            log.unlink()
-            removed.append(log)
-    return removed
 
 
 def _field_names(cls: type) -> list[str]:
