@@ -466,31 +466,33 @@ def bench_decode(
 ) -> None:
     """Section 1: the same prompt (cached) and budget, with and without the grammar."""
     from engine.pipeline.grammar import summary_gbnf
-    from engine.runtime.llamacpp.runner import Sampling
+    from engine.runtime.llamacpp.runner import DecodeOptions, Sampling
 
     gbnf = summary_gbnf()
     n = opts.decode_tokens
     # The ratio is per sampled token (fast-forward and drafts off); the pipeline's default,
     # with both, is measured beside it.
-    s = Sampling(max_tokens=n, fast_forward=False, draft=False)
+    s = Sampling(max_tokens=n)
+    plain = DecodeOptions(fast_forward=False, draft=False)
     _say(
         out,
         f"\n[decode] speed, {n} tokens x {opts.reps} interleaved repetitions, same "
         f"prompt ({len(runner.tokenize(prompt))} tokens, cached) and sampler",
     )
-    runner.generate(prompt, grammar=None, sampling=replace(s, max_tokens=1))  # fills the cache
+    # Fills the cache.
+    runner.generate(prompt, grammar=None, sampling=replace(s, max_tokens=1), decoding=plain)
     free: list[float] = []
     fast: list[float] = []
     ff: list[float] = []
     slow: list[float] = []
-    variants: list[tuple[str, str | None, Sampling]] = [
-        ("no grammar", None, s),
-        ("grammar", gbnf, s),
-        ("grammar + fast-forward + drafts", gbnf, replace(s, fast_forward=True, draft=True)),
+    variants: list[tuple[str, str | None, DecodeOptions]] = [
+        ("no grammar", None, plain),
+        ("grammar", gbnf, plain),
+        ("grammar + fast-forward + drafts", gbnf, DecodeOptions()),
     ]
     for rep in range(opts.reps):
-        for kind, grammar, samp in variants if rep % 2 == 0 else variants[::-1]:
-            g = runner.generate(prompt, grammar=grammar, sampling=samp)
+        for kind, grammar, decoding in variants if rep % 2 == 0 else variants[::-1]:
+            g = runner.generate(prompt, grammar=grammar, sampling=s, decoding=decoding)
             {"no grammar": free, "grammar": fast}.get(kind, ff).append(_tps(g))
             extra = (
                 f", {g.grammar_resamples} re-picks, {g.grammar_full_masks} full masks, "

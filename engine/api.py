@@ -218,7 +218,7 @@ class Engine:
         api_key_env: str | None = None,
         concurrency: int | None = None,
     ) -> ServerProfile:
-        from engine.runtime.server.http import as_dialect
+        from engine.runtime.server.dialects import as_dialect
         from engine.runtime.server.profiles import ServerProfile, add_profile
 
         return add_profile(

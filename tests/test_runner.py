@@ -15,6 +15,7 @@ import pytest
 from engine.errors import Cancelled, ConfigError, ModelError
 from engine.progress import CancelToken, Progress
 from engine.runtime.llamacpp.runner import (
+    DecodeOptions,
     Generation,
     LlamaRunner,
     LoadOptions,
@@ -198,7 +199,7 @@ def test_fast_forward_feeds_forced_text(model: str, request: pytest.FixtureReque
         s = Sampling(temperature=1.0, seed=seed, max_tokens=200)
         on = runner.generate(prompt, grammar=PERSON_GBNF, sampling=s)
         off = runner.generate(
-            prompt, grammar=PERSON_GBNF, sampling=Sampling(**{**vars(s), "fast_forward": False})
+            prompt, grammar=PERSON_GBNF, sampling=s, decoding=DecodeOptions(fast_forward=False)
         )
         check_person(on)
         check_person(off)
@@ -250,9 +251,11 @@ def test_drafts_change_nothing_but_the_steps(tiny_llama_path: Path) -> None:
     runs: dict[bool, list[tuple[str, str, int]]] = {}
     for draft in (False, True):
         runs[draft] = []
-        with LlamaRunner(LoadOptions(tiny_llama_path, n_ctx=2048, n_threads=1)) as r:
+        with LlamaRunner(
+            LoadOptions(tiny_llama_path, n_ctx=2048, n_threads=1), DecodeOptions(draft=draft)
+        ) as r:
             for temperature in (0.0, 1.0):
-                s = Sampling(temperature=temperature, max_tokens=300, draft=draft)
+                s = Sampling(temperature=temperature, max_tokens=300)
                 g = r.generate(prompt, grammar=None, sampling=s)
                 then = r.generate(prompt + g.text + " and", grammar=None, sampling=s)
                 assert then.prompt_evaluated < len(r.tokenize(prompt + g.text))  # reused
@@ -263,7 +266,10 @@ def test_drafts_change_nothing_but_the_steps(tiny_llama_path: Path) -> None:
 
 def test_draft_off_decodes_token_by_token(tiny: LlamaRunner) -> None:
     gen = tiny.generate(
-        TINY_PERSON, grammar=PERSON_GBNF, sampling=Sampling(draft=False, max_tokens=200)
+        TINY_PERSON,
+        grammar=PERSON_GBNF,
+        sampling=Sampling(max_tokens=200),
+        decoding=DecodeOptions(draft=False),
     )
     check_person(gen)
     assert gen.draft_tokens == gen.draft_accepted == 0

@@ -16,10 +16,10 @@ from engine.errors import Cancelled, ConfigError
 from engine.library.store import Library
 from engine.pipeline.server_batch import check_server, summarize_on_servers
 from engine.progress import CancelToken, Progress
-from engine.runtime.base import Backend
-from engine.runtime.llamacpp.runner import Sampling
+from engine.runtime.base import Backend, Sampling
 from engine.runtime.server import http
-from engine.runtime.server.http import GrammarNotHonoured, ServerBackend, ServerRejected, connect
+from engine.runtime.server.dialects import connect
+from engine.runtime.server.http import GrammarNotHonoured, ServerBackend, ServerRejected
 from engine.runtime.server.profiles import ServerProfile, add_profile, load_profiles, servers_file
 from tests.conftest import SEED
 from tests.factories import make_summary

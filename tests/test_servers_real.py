@@ -26,8 +26,9 @@ from engine.library.store import Library
 from engine.pipeline.grammar import summary_gbnf
 from engine.pipeline.server_batch import summarize_on_servers
 from engine.progress import CancelToken, Progress
-from engine.runtime.llamacpp.runner import Sampling
-from engine.runtime.server.http import ServerBackend, ServerRejected, canary, connect
+from engine.runtime.base import Sampling
+from engine.runtime.server.dialects import connect
+from engine.runtime.server.http import ServerBackend, ServerRejected, canary
 from engine.runtime.server.profiles import ServerProfile, add_profile
 from tests.conftest import SEED, TALKS
 

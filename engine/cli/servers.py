@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any, TextIO
 
-from engine.runtime.server.http import DIALECTS
+from engine.runtime.base import DIALECTS
 
 
 def cmd_servers(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

@@ -66,8 +66,7 @@ from engine.pipeline.prompting import (
 from engine.pipeline.quality import Flag, badness, check_notes, check_summary, retry_reason
 from engine.pipeline.validate import parse_summary
 from engine.progress import CancelToken, Progress, ProgressCallback, check, emit, pass_line
-from engine.runtime.base import Backend
-from engine.runtime.llamacpp.runner import Generation, Sampling
+from engine.runtime.base import Backend, Generation, Sampling
 from engine.schema import Summary
 from engine.transcripts.types import Transcript
 

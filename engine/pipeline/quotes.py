@@ -49,7 +49,7 @@ from engine.pipeline.quality import check_summary
 from engine.pipeline.validate import parse_summary
 from engine.pipeline.words import _STOP
 from engine.progress import CancelToken, ProgressCallback
-from engine.runtime.llamacpp.runner import Generation, LlamaRunner, Sampling
+from engine.runtime.base import Backend, Generation, Sampling
 from engine.schema import Summary
 from engine.transcripts.types import Transcript
 
@@ -569,7 +569,7 @@ class _QuoteJob(_Job):
 
 def summarize_quotes(
     transcript: Transcript,
-    runner: LlamaRunner,
+    runner: Backend,
     chat: ChatSpec,
     *,
     sampling: Sampling | None = None,

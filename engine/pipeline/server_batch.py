@@ -32,18 +32,22 @@ from engine.pipeline.prompting import PROMPT_VERSION, ChatSpec
 from engine.pipeline.quality import failure_reason
 from engine.pipeline.summarize import FileResult, SummarizeOptions
 from engine.progress import CancelToken, Progress, ProgressCallback, check, emit
-from engine.runtime.llamacpp.runner import Sampling
-from engine.runtime.server.http import (
+from engine.runtime.backends import (
+    connect_server,
+    open_server,
+    server_api_key,
+    server_canary,
+    server_profile,
+)
+from engine.runtime.base import (
+    Backend,
     GrammarNotHonoured,
-    ServerBackend,
+    Sampling,
     ServerError,
     ServerInfo,
+    ServerProfile,
     ServerUnavailable,
-    api_key_from_env,
-    canary,
-    connect,
 )
-from engine.runtime.server.profiles import ServerProfile, get_profile
 from engine.transcripts.types import Transcript
 
 _FORWARD_EVERY_S = 0.5
@@ -84,8 +88,8 @@ class ServerCheck:
 
 
 def open_endpoint(profile: ServerProfile, cancel: CancelToken | None = None) -> Endpoint:
-    key = api_key_from_env(profile.name, profile.api_key_env)
-    info = connect(
+    key = server_api_key(profile.name, profile.api_key_env)
+    info = connect_server(
         profile.name,
         profile.url,
         dialect=profile.dialect,
@@ -101,12 +105,12 @@ def prove_grammar(ep: Endpoint, cancel: CancelToken | None = None) -> str:
     """Run the canary; "schema-only" for a JSON-schema endpoint (no grammar to prove)."""
     if ep.info.schema_only:
         return "schema-only"
-    canary(ServerBackend(ep.info, ep.api_key), cancel)
+    server_canary(open_server(ep.info, ep.api_key), cancel)
     return "honoured"
 
 
 def check_server(name: str, cancel: CancelToken | None = None) -> ServerCheck:
-    profile = get_profile(name)
+    profile = server_profile(name)
     try:
         ep = open_endpoint(profile, cancel)
     except Cancelled:
@@ -121,7 +125,7 @@ def check_server(name: str, cancel: CancelToken | None = None) -> ServerCheck:
         return ServerCheck(profile, ep.info, "unknown", str(exc))
 
 
-def server_chat_spec(info: ServerInfo, backend: ServerBackend) -> ChatSpec:
+def server_chat_spec(info: ServerInfo, backend: Backend) -> ChatSpec:
     """The prompt format for a served model: its GGUF chat template when the server reports
     one (rendered by vidsum, as for a local model), else plain text.
 
@@ -181,7 +185,7 @@ def summarize_on_servers(
     endpoints: list[Endpoint] = []
     unreachable: list[str] = []
     for name in names:
-        profile = get_profile(name)
+        profile = server_profile(name)
         emit(progress, Progress("load", 0, 1, item=name, message=f"Checking server {name}"))
         try:
             ep = open_endpoint(profile, cancel)
@@ -266,7 +270,7 @@ def _existing(lib: Library, t: Transcript, endpoints: Sequence[Endpoint]) -> int
 def _work(ep: Endpoint, shared: _Shared, sampling: Sampling, cancel: CancelToken) -> None:
     from engine.pipeline.longform import summarize_long
 
-    backend = ServerBackend(ep.info, ep.api_key)
+    backend = open_server(ep.info, ep.api_key)
     try:
         chat = server_chat_spec(ep.info, backend)
     except VidsumError as exc:  # the endpoint died before its first file: the others go on

@@ -34,8 +34,8 @@ from engine.pipeline.prompting import PROMPT_VERSION, ChatSpec
 from engine.pipeline.quality import failure_reason
 from engine.pipeline.quotes import QUOTES_GRAMMAR_VERSION, Style, resolve_style
 from engine.progress import CancelToken, Progress, ProgressCallback, check, emit
-from engine.runtime.base import Backend
-from engine.runtime.llamacpp.runner import Generation, LlamaRunner, LoadOptions, ModelInfo, Sampling
+from engine.runtime.backends import open_local
+from engine.runtime.base import Backend, Generation, LoadOptions, LocalBackend, ModelInfo, Sampling
 from engine.schema import Summary
 from engine.transcripts.readers import load_transcript
 from engine.transcripts.types import Transcript
@@ -149,15 +149,15 @@ class _Batch:
         self.n_ctx = n_ctx
         self.progress = progress
         self.cancel = cancel
-        self.runner: LlamaRunner | None = None
+        self.runner: LocalBackend | None = None
         self.info: ModelInfo | None = None
 
-    def ensure_loaded(self) -> tuple[LlamaRunner, ModelInfo]:
+    def ensure_loaded(self) -> tuple[LocalBackend, ModelInfo]:
         if self.runner is None or self.info is None:
             n_gpu = self.options.n_gpu_layers
             if n_gpu is None:
                 n_gpu = _planned_gpu_layers(self.model, self.n_ctx)
-            runner = LlamaRunner(
+            runner = open_local(
                 LoadOptions(
                     model_path=self.model.path,
                     n_ctx=self.n_ctx,

@@ -1,5 +1,8 @@
 """Inference runtimes behind one protocol (``base.Backend``): llama.cpp in a child process
 (``llamacpp``) and OpenAI-compatible inference servers (``server``).
 
+- ``base``: the protocol and every value type the pipeline sees.
+- ``backends``: opens a backend by module name, so callers depend on ``base`` only.
+
 May import: ``engine.pipeline.grammar``/``schema`` value types and the ground floor.
 """

@@ -25,7 +25,7 @@ from engine.modelstore.catalog import CatalogEntry, ModelStatus, Removal
 from engine.pipeline.server_batch import ServerCheck
 from engine.pipeline.summarize import FileResult, SummarizeOptions
 from engine.progress import CancelToken, Progress, ProgressCallback
-from engine.runtime.server.http import as_dialect
+from engine.runtime.server.dialects import as_dialect
 from engine.runtime.server.profiles import ServerProfile
 from engine.schema import GENERAL_FIELDS, GeneralTopic, Summary
 from engine.transcripts.types import Segment, Transcript, TranscriptMeta

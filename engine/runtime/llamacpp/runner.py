@@ -17,7 +17,10 @@ The worker ignores SIGINT (Ctrl-C reaches the whole process group): the parent d
 
 Worker logs live in ``get_paths().worker_logs_dir`` as ``worker-<parent pid>-<random>.log``;
 each is deleted with its worker, and logs whose parent process is gone (a killed run) are
-swept whenever a worker starts.
+swept whenever a worker starts (``engine.runtime.llamacpp.process``).
+
+May import: ``engine.runtime.base``, ``protocol``, ``process`` and the ground floor; never the
+worker nor llama.cpp (the child is started by module name).
 """
 
 from __future__ import annotations
@@ -28,19 +31,15 @@ import ctypes
 import multiprocessing
 import multiprocessing.connection
 import os
-import signal
-import sys
 import tempfile
 import threading
 import time
-import types
 import weakref
-from collections.abc import Iterator
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Literal, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from engine.errors import (
     Cancelled,
@@ -52,88 +51,34 @@ from engine.errors import (
 )
 from engine.paths import get_paths
 from engine.progress import CancelToken, Progress, ProgressCallback, emit
+from engine.runtime.base import Generation, LoadOptions, LocalBackend, ModelInfo, Sampling
+from engine.runtime.llamacpp.process import (
+    NATIVE_CRASHES,
+    describe_exit,
+    main_module_hidden,
+    sweep_worker_logs,
+)
+from engine.runtime.llamacpp.protocol import WORKER_MODULE, DecodeOptions, child_main
+
+__all__ = [
+    "DecodeOptions",
+    "Generation",
+    "LlamaRunner",
+    "LoadOptions",
+    "ModelCheck",
+    "ModelInfo",
+    "Sampling",
+    "close_all",
+    "inspect_model",
+    "physical_cores",
+    "sweep_worker_logs",
+]
 
 CANCEL_GRACE_S = 1.5  # how long a cancelled worker may take to answer before it is killed
 CLOSE_TIMEOUT_S = 2.0  # an idle worker frees its model and exits well within this
 START_TIMEOUT_S = 120.0  # spawn + import llama_cpp; generous for a cold disk
 QUICK_TIMEOUT_S = 300.0  # tokenize/close: no progress messages, but never this slow
 _POLL_S = 0.05
-
-StopReason = Literal["stop", "length"]
-
-
-@dataclass(frozen=True)
-class LoadOptions:
-    model_path: Path
-    n_ctx: int  # sized by the caller for the job; there is no silent default
-    n_gpu_layers: int = 0  # -1 = all
-    n_threads: int | None = None  # None = physical cores
-    n_batch: int = 512
-    n_ubatch: int = 512
-    # None = llama.cpp decides (on wherever its kernels support it: +16% prompt speed on CPU
-    # in BENCHMARKS.md, decode equal; less compute memory on a GPU).
-    flash_attn: bool | None = None
-    type_k: str | None = None  # KV cache type name: "f16", "q8_0", "q4_0", ...
-    type_v: str | None = None
-
-
-@dataclass(frozen=True)
-class Sampling:
-    temperature: float = 0.3
-    top_k: int = 40
-    top_p: float = 0.95
-    min_p: float = 0.05
-    repeat_penalty: float = 1.0
-    seed: int = 0
-    max_tokens: int = 2048
-    # Text the grammar allows only one way is fed to the model in one batch, not sampled
-    # token by token (see Worker.forced_tokens).
-    fast_forward: bool = True
-    # Prompt-lookup drafts checked in the same decode (see worker._Lookup): every token is
-    # still sampled from the model's own distribution at its position, with fewer decode
-    # steps. Batched logits differ from one-at-a-time ones in the last bits, so a sampled
-    # run can differ from a draft=False run as it could on another CPU.
-    draft: bool = True
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    path: Path
-    n_ctx: int  # the context actually allocated (llama.cpp may round up)
-    n_ctx_train: int
-    n_vocab: int
-    n_layer: int
-    n_embd: int
-    architecture: str
-    chat_template: str | None
-    bos: int  # -1 when the vocabulary has none
-    eos: int
-    gpu_offload: bool  # this llama.cpp build can offload to a GPU
-    n_gpu_layers: int  # layers actually asked to live on the GPU (0 without offload)
-    expert_count: int  # 0 for dense models
-    # Extensions: what a chat template needs to render, and provenance.
-    bos_text: str = ""
-    eos_text: str = ""
-    add_bos: bool = True  # the vocabulary expects BOS at the start of a prompt
-    description: str = ""  # llama.cpp's one-line description, e.g. "llama 7B Q4_K - Medium"
-    n_threads: int = 0
-
-
-@dataclass(frozen=True)
-class Generation:
-    text: str
-    prompt_tokens: int
-    prompt_evaluated: int  # prompt tokens actually evaluated (the rest came from the KV cache)
-    prompt_seconds: float
-    generated_tokens: int
-    generation_seconds: float
-    stop_reason: StopReason  # "stop": end of generation / grammar complete; "length": limit
-    grammar_resamples: int = 0  # tokens re-picked because the grammar rejected the first pick
-    grammar_full_masks: int = 0  # ... of which needed the grammar over the whole vocabulary
-    sampling_seconds: float = 0.0  # CPU time spent choosing tokens (grammar included)
-    forced_tokens: int = 0  # of generated_tokens, fed in without sampling (grammar-forced)
-    draft_tokens: int = 0  # prompt-lookup draft tokens decoded ahead
-    draft_accepted: int = 0  # ... of which sampling picked (their decode step was saved)
 
 
 @dataclass(frozen=True)
@@ -218,55 +163,12 @@ def close_all() -> None:
         runner.close()
 
 
-# Signals of a crash in native code (not of being killed from outside).
-_NATIVE_CRASHES = {
-    int(getattr(signal, name))
-    for name in ("SIGSEGV", "SIGABRT", "SIGBUS", "SIGFPE", "SIGILL")
-    if hasattr(signal, name)
-}
-_main_lock = threading.Lock()
-
-
-@contextlib.contextmanager
-def _main_module_hidden() -> Iterator[None]:
-    """Start a spawn child without it re-running the parent's ``__main__``.
-
-    ``spawn`` re-imports the main script in the child so that functions defined there can be
-    targets. The worker's target lives in ``engine.runtime.llamacpp.worker``, and re-running the
-    caller's script
-    breaks (``python - <script``), costs time, or recurses in a script without an
-    ``if __name__ == "__main__"`` guard. A stand-in main module during ``start()`` (which
-    records what the child must import) avoids all three.
-    """
-    with _main_lock:
-        real = sys.modules.get("__main__")
-        sys.modules["__main__"] = types.ModuleType("__main__")
-        try:
-            yield
-        finally:
-            if real is not None:
-                sys.modules["__main__"] = real
-
-
-def _describe_exit(code: int | None) -> str:
-    if code is None:
-        return "it stopped answering"
-    if code < 0:
-        try:
-            name = signal.Signals(-code).name
-        except ValueError:
-            name = "unknown"
-        oom = getattr(signal, "SIGKILL", None)  # absent on Windows
-        hint = ", often the system running out of memory" if -code == oom else ""
-        return f"signal {-code}: {name}{hint}"
-    return f"exit status {code}"
-
-
 class LlamaRunner:
     """One llama.cpp model in a worker process. Not re-entrant: one call at a time."""
 
-    def __init__(self, options: LoadOptions) -> None:
+    def __init__(self, options: LoadOptions, decoding: DecodeOptions | None = None) -> None:
         self.options = options
+        self.decoding = decoding or DecodeOptions()  # llama.cpp's tricks, for every generate
         self._info: ModelInfo | None = None
         self._proc: BaseProcess | None = None
         self._conn: multiprocessing.connection.Connection | None = None
@@ -317,7 +219,9 @@ class LlamaRunner:
             item = path.name
             emit(progress, Progress("load", 0, 1, message="Starting the model worker", item=item))
             self._start()
-            payload = self._request(("load", opts), "loading", progress, cancel, item, None)
+            # Threads are counted here, in the parent, so the worker needs no core counter.
+            resolved = replace(opts, n_threads=opts.n_threads or physical_cores())
+            payload = self._request(("load", resolved), "loading", progress, cancel, item, None)
             payload["path"] = path
             self._info = ModelInfo(**{k: payload[k] for k in _field_names(ModelInfo)})
             emit(progress, Progress("load", 1, 1, message="Model loaded", item=item))
@@ -339,6 +243,7 @@ class LlamaRunner:
         shared_prefix: str | None = None,
         progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
+        decoding: DecodeOptions | None = None,
     ) -> Generation:
         """Complete ``prompt`` (which carries its own BOS) with ``grammar`` (GBNF, rule
         ``root``; None = unconstrained).
@@ -347,6 +252,7 @@ class LlamaRunner:
         the part of the prompt shared across a batch as ``shared_prefix`` (it must be a prefix
         of ``prompt``): it is then evaluated in its own batches, so every result is
         bit-for-bit what a fresh runner would give, whatever was cached before.
+        ``decoding`` overrides the runner's ``DecodeOptions`` for this call.
         """
         sampling = sampling or Sampling()
         if shared_prefix is not None and not prompt.startswith(shared_prefix):
@@ -356,7 +262,7 @@ class LlamaRunner:
         with self._lock:
             self.load(progress, cancel)
             payload = self._request(
-                ("generate", prompt, grammar, sampling, shared_prefix),
+                ("generate", prompt, grammar, sampling, decoding or self.decoding, shared_prefix),
                 "generating",
                 progress,
                 cancel,
@@ -422,15 +328,14 @@ class LlamaRunner:
             prefix=f"worker-{os.getpid()}-", suffix=".log", dir=logs
         )
         os.close(fd)
-        from engine.runtime.llamacpp.worker import worker_main
-
+        # By module name: the parent never imports the worker (nor llama.cpp).
         proc = mp.Process(
-            target=worker_main,
-            args=(child_conn, self._flag, self._log_path, os.getpid()),
+            target=child_main,
+            args=(WORKER_MODULE, child_conn, self._flag, self._log_path, os.getpid()),
             name="vidsum-llama-worker",
             daemon=True,
         )
-        with _main_module_hidden():
+        with main_module_hidden():
             proc.start()
         child_conn.close()
         self._proc, self._conn = proc, parent_conn
@@ -488,6 +393,8 @@ class LlamaRunner:
         item: str,
         timeout: float | None,
     ) -> Any:
+        """Send ``msg`` and wait for its final reply, forwarding progress. One loop on purpose:
+        cancel, timeout, a dead worker and the reply are all watched in the same 50 ms poll."""
         proc, conn = self._proc, self._conn
         assert proc is not None and conn is not None
         self._flag.value = 0
@@ -553,8 +460,8 @@ class LlamaRunner:
         if closing:
             raise Cancelled("The model was unloaded.")
         path = self.options.model_path
-        how = _describe_exit(code)
-        if doing == "loading" and code is not None and -code in _NATIVE_CRASHES:
+        how = describe_exit(code)
+        if doing == "loading" and code is not None and -code in NATIVE_CRASHES:
             # A native crash while parsing the file is the file's fault far more often than not.
             raise ModelFileError(
                 path,
@@ -591,35 +498,11 @@ class LlamaRunner:
         raise ModelError(f"The model worker failed with {path.name}: {message}")
 
 
-def _pid_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # EPERM: alive, someone else's
-        return True
-    return True
-
-
-def sweep_worker_logs(folder: Path | None = None) -> list[Path]:
-    """Delete worker logs whose owning (parent) process is gone; return what was deleted."""
-    folder = folder if folder is not None else get_paths().worker_logs_dir
-    removed = []
-    try:
-        names = list(folder.glob("worker-*.log"))
-    except OSError:
-        return []
-    for log in names:
-        pid_text = log.name.split("-")[1]
-        if not pid_text.isdigit() or _pid_alive(int(pid_text)):
-            continue
-        with contextlib.suppress(OSError):
-            log.unlink()
-            removed.append(log)
-    return removed
-
-
 def _field_names(cls: type) -> list[str]:
     return [f.name for f in fields(cls)]
+
+
+if TYPE_CHECKING:
+
+    def _conforms(runner: LlamaRunner) -> LocalBackend:
+        return runner  # mypy proves LlamaRunner is a LocalBackend

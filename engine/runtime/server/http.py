@@ -1,5 +1,10 @@
 """``ServerBackend``: the ``engine.runtime.base.Backend`` protocol over an inference server's HTTP
-API.
+API, the HTTP client it uses (retries, backoff, streams) and the grammar canary.
+
+Which dialect an endpoint speaks is found by ``engine.runtime.server.dialects``; the event
+stream is parsed by ``engine.runtime.server.sse``. May import: ``engine.runtime.base``,
+``sse`` and the ground floor (plus ``engine.pipeline.grammar``/``engine.schema`` for the
+schema-only stand-in, at call time); never llama.cpp.
 
 Dialects (detected from ``/props``, ``/version`` and ``/v1/models``, or set in the profile):
 
@@ -24,34 +29,37 @@ error for that file. A ``stop_type=limit`` / ``finish_reason=length`` answer com
 
 from __future__ import annotations
 
-import contextlib
 import http.client
 import json
 import math
-import os
 import random
-import socket
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Any
 
-from engine.errors import Cancelled, ModelError
+from engine.errors import Cancelled
 from engine.progress import CancelToken, Progress, ProgressCallback, emit
-from engine.runtime.llamacpp.runner import Generation, ModelInfo, Sampling
-
-Dialect = Literal["llama-server", "vllm", "llama-cpp-python", "openai-schema"]
-DIALECTS: tuple[Dialect, ...] = ("llama-server", "vllm", "llama-cpp-python", "openai-schema")
+from engine.runtime.base import (
+    Backend,
+    Generation,
+    GrammarNotHonoured,
+    ModelInfo,
+    Sampling,
+    ServerError,
+    ServerInfo,
+    ServerRejected,
+    ServerUnavailable,
+)
+from engine.runtime.server.sse import Retryable, error_detail, shut_on_cancel, sse_events
 
 RETRIES = 4  # attempts per request on retryable failures
 BACKOFF_S = 0.5  # first backoff; doubles, with +-50% jitter, capped at BACKOFF_MAX_S
 BACKOFF_MAX_S = 8.0
 CONNECT_TIMEOUT_S = 10.0
 READ_TIMEOUT_S = 600.0  # a silent stream this long is a dead server
-CANCEL_POLL_S = 0.2
 # Schema-only endpoints have no tokenizer: 1 token per 2.5 UTF-8 bytes over-counts every
 # tokenizer vidsum targets, so a context is never overfilled.
 EST_BYTES_PER_TOKEN = 2.5
@@ -61,56 +69,11 @@ CANARY_TEXT = "ok-42"
 CANARY_PROMPT = "Write a long story about a dragon who learns to fly. Once upon a time"
 
 
-class ServerError(ModelError):
-    """An inference server could not be used; the message names the endpoint."""
-
-
-class ServerUnavailable(ServerError):
-    """The endpoint does not answer (refused, reset, timed out, 5xx after retries)."""
-
-
-class ServerRejected(ServerError):
-    """The endpoint answered a request with a 4xx: that request (file) cannot be done there."""
-
-
-class GrammarNotHonoured(ServerError):
-    """The endpoint ignored a grammar: its outputs would not be constrained."""
-
-
-@dataclass(frozen=True)
-class ServerInfo:
-    """What an endpoint reported about itself."""
-
-    name: str
-    url: str
-    dialect: Dialect
-    model: str  # the id requests name (OpenAI dialects), or the alias llama-server reports
-    model_path: str  # llama-server's model file; else the model id
-    n_ctx: int  # context per request (llama-server: per slot)
-    slots: int  # requests it runs at once (llama-server total_slots; else the profile / 1)
-    build: str  # server build where reported, else ""
-    chat_template: str | None = None
-    bos_text: str = ""
-    eos_text: str = ""
-
-    @property
-    def schema_only(self) -> bool:
-        return self.dialect == "openai-schema"
-
-    @property
-    def identity(self) -> str:
-        """The model identity used in place of a file sha256 (dedupe key): the served file's
-        name (or the model id), prefixed ``server:`` so a server summary and a local one of the
-        same model are distinct library entries."""
-        base = Path(self.model_path).name if self.model_path else self.model
-        return f"server:{base or self.model}"
-
-
 def _jitter(attempt: int) -> float:
     return min(BACKOFF_MAX_S, BACKOFF_S * 2**attempt) * random.uniform(0.5, 1.5)
 
 
-class _Client:
+class Client:
     """One endpoint's HTTP: JSON requests and server-sent-event streams, with retries."""
 
     def __init__(self, name: str, url: str, api_key: str | None) -> None:
@@ -148,7 +111,7 @@ class _Client:
                 raise Cancelled()
             try:
                 return once()
-            except _Retryable as exc:
+            except Retryable as exc:
                 last = str(exc)
             except (OSError, http.client.HTTPException) as exc:
                 if cancel is not None and cancel.cancelled:
@@ -169,9 +132,9 @@ class _Client:
         if resp.status < 300:
             return
         body = resp.read(4000).decode("utf-8", "replace")
-        detail = _error_detail(body)
+        detail = error_detail(body)
         if resp.status == 429 or resp.status >= 500:
-            raise _Retryable(f"HTTP {resp.status} {detail}".strip())
+            raise Retryable(f"HTTP {resp.status} {detail}".strip())
         raise ServerRejected(
             f"The {self._where(path)} refused the request with HTTP {resp.status}: "
             f"{detail or resp.reason}."
@@ -233,12 +196,12 @@ class _Client:
                     conn.sock.settimeout(READ_TIMEOUT_S)
                 if cancel is not None and conn.sock is not None:
                     watcher = threading.Thread(
-                        target=_shut_on_cancel, args=(conn.sock, cancel, done), daemon=True
+                        target=shut_on_cancel, args=(conn.sock, cancel, done), daemon=True
                     )
                     watcher.start()
                 resp = conn.getresponse()
                 self._check_status(path, resp)
-                for event in _sse_events(resp):
+                for event in sse_events(resp):
                     if cancel is not None and cancel.cancelled:
                         raise Cancelled()
                     on_event(event)
@@ -253,159 +216,13 @@ class _Client:
         self._retrying(path, cancel, once, RETRIES)
 
 
-class _Retryable(Exception):
-    """A 429/5xx answer: try again after a backoff."""
-
-
-def _shut_on_cancel(sock: socket.socket, cancel: CancelToken, done: threading.Event) -> None:
-    while not done.is_set():
-        if cancel.wait(CANCEL_POLL_S):
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-            return
-
-
-def _sse_events(resp: http.client.HTTPResponse) -> Iterator[dict[str, Any]]:
-    while True:
-        line = resp.readline()
-        if not line:
-            break
-        text = line.decode("utf-8", "replace").strip()
-        if not text.startswith("data:"):
-            continue
-        payload = text[5:].strip()
-        if payload == "[DONE]":
-            break
-        try:
-            event = json.loads(payload)
-        except ValueError:
-            continue
-        if isinstance(event, dict):
-            if "error" in event and not event.get("choices") and "content" not in event:
-                err = event["error"]
-                msg = err.get("message", err) if isinstance(err, dict) else err
-                raise _Retryable(f"the stream ended with an error: {msg}")
-            yield event
-
-
-def _error_detail(body: str) -> str:
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return body.strip()[:300]
-    if isinstance(data, dict):
-        err = data.get("error", data.get("detail", data.get("message", "")))
-        if isinstance(err, dict):
-            err = err.get("message", json.dumps(err))
-        return str(err)[:300]
-    return str(data)[:300]
-
-
-def api_key_from_env(name: str, var: str | None) -> str | None:
-    """The API key named by the profile's ``--api-key-env`` (keys are never stored)."""
-    if not var:
-        return None
-    key = os.environ.get(var)
-    if not key:
-        raise ServerError(
-            f"Server {name} takes its API key from the environment variable {var}, "
-            "which is not set."
-        )
-    return key
-
-
-def detect(client: _Client, cancel: CancelToken | None = None) -> tuple[Dialect, dict[str, Any]]:
-    """The server's dialect and what it said about itself (``/props`` or ``/v1/models``)."""
-    try:
-        props = client.json("GET", "/props", cancel=cancel, attempts=2)
-    except ServerRejected:
-        props = None
-    if isinstance(props, dict) and ("total_slots" in props or "model_path" in props):
-        return "llama-server", props
-    models = client.json("GET", "/v1/models", cancel=cancel)
-    try:
-        version = client.json("GET", "/version", cancel=cancel, attempts=1)
-    except (ServerRejected, ServerUnavailable):
-        version = None
-    data = models.get("data") if isinstance(models, dict) else None
-    first = data[0] if isinstance(data, list) and data and isinstance(data[0], dict) else {}
-    if first.get("owned_by") == "vllm" or (isinstance(version, dict) and "version" in version):
-        return "vllm", {"models": models, "version": version}
-    if first.get("owned_by") == "llama-cpp-python" or first.get("owned_by") == "me":
-        return "llama-cpp-python", {"models": models}
-    return "openai-schema", {"models": models}
-
-
-def connect(
-    name: str,
-    url: str,
-    *,
-    dialect: Dialect | None = None,
-    model: str | None = None,
-    api_key: str | None = None,
-    concurrency: int | None = None,
-    cancel: CancelToken | None = None,
-) -> ServerInfo:
-    """Ask the endpoint what it is (raises ``ServerUnavailable`` when it does not answer)."""
-    client = _Client(name, url, api_key)
-    found, said = detect(client, cancel)
-    dialect = dialect or found
-    if dialect == "llama-server" and found != "llama-server":
-        raise ServerError(
-            f"Server {name} ({url}) was set up as a llama-server but has no llama-server /props."
-        )
-    if found == "llama-server":
-        props = said
-        gen = props.get("default_generation_settings") or {}
-        n_ctx = int(gen.get("n_ctx") or props.get("n_ctx") or 0)
-        model_path = str(props.get("model_path") or "")
-        alias = str(props.get("model_alias") or Path(model_path).name or "")
-        return ServerInfo(
-            name=name,
-            url=url,
-            dialect=dialect,
-            model=model or alias,
-            model_path=model_path,
-            n_ctx=n_ctx,
-            slots=concurrency or int(props.get("total_slots") or 1),
-            build=str(props.get("build_info") or ""),
-            chat_template=props.get("chat_template") or None,
-            bos_text=str(props.get("bos_token") or ""),
-            eos_text=str(props.get("eos_token") or ""),
-        )
-    models = said.get("models") or {}
-    data = models.get("data") if isinstance(models, dict) else None
-    entries = [d for d in data if isinstance(d, dict)] if isinstance(data, list) else []
-    chosen = next((d for d in entries if model is None or d.get("id") == model), None)
-    if chosen is None:
-        names = ", ".join(str(d.get("id")) for d in entries) or "none"
-        raise ServerError(
-            f"Server {name} ({url}) does not serve the model {model!r} (it serves: {names})."
-            if model
-            else f"Server {name} ({url}) lists no model at /v1/models."
-        )
-    n_ctx = int(chosen.get("max_model_len") or chosen.get("context_length") or 0)
-    version = said.get("version")
-    build = str(version.get("version")) if isinstance(version, dict) else ""
-    return ServerInfo(
-        name=name,
-        url=url,
-        dialect=dialect,
-        model=str(chosen.get("id")),
-        model_path=str(chosen.get("root") or chosen.get("id")),
-        n_ctx=n_ctx or 4096,
-        slots=concurrency or 1,
-        build=build,
-    )
-
-
 class ServerBackend:
     """One model on one endpoint, as a ``Backend``. One request at a time per instance (the
     batch gives each slot its own instance); ``close`` only drops local state."""
 
     def __init__(self, server: ServerInfo, api_key: str | None = None) -> None:
         self.server = server
-        self._client = _Client(server.name, server.url, api_key)
+        self._client = Client(server.name, server.url, api_key)
         self._info = ModelInfo(
             path=Path(server.model_path or server.model),
             n_ctx=server.n_ctx,
@@ -483,96 +300,13 @@ class ServerBackend:
         slot held before (unlike the local worker's)."""
         del shared_prefix
         s = sampling or Sampling()
-        d = self.server.dialect
         item = self.server.name
         started = time.monotonic()
-        state: dict[str, Any] = {}
-
-        def reset() -> None:
-            state.clear()
-            state.update(text=[], n=0, first=None, stop=None, final={}, usage={})
-
-        def on_event(ev: dict[str, Any]) -> None:
-            if d == "llama-server":
-                piece = str(ev.get("content") or "")
-                if ev.get("stop"):
-                    state["final"] = ev
-                    state["stop"] = ev.get("stop_type") or "eos"
-            else:
-                choices = ev.get("choices") or []
-                c0 = choices[0] if choices and isinstance(choices[0], dict) else {}
-                piece = str(c0.get("text") or "")
-                if c0.get("finish_reason"):
-                    state["stop"] = c0["finish_reason"]
-                if isinstance(ev.get("usage"), dict):
-                    state["usage"] = ev["usage"]
-            if piece:
-                state["text"].append(piece)
-                state["n"] += 1
-                now = time.monotonic()
-                if state["first"] is None:
-                    state["first"] = now
-                elapsed = now - state["first"]
-                rate = (state["n"] - 1) / elapsed if elapsed > 0 else None
-                emit(
-                    progress,
-                    Progress(
-                        "generate",
-                        state["n"],
-                        s.max_tokens,
-                        rate=rate,
-                        unit="tok",
-                        item=item,
-                        extra={"endpoint": self.server.name},
-                    ),
-                )
-
-        if d == "llama-server":
-            # Tokenized by the server exactly as the local worker does (the prompt carries its
-            # own BOS; none is added), then sent as ids.
-            ids = self.tokenize(prompt, add_bos=False, special=True)
-            n_prompt = len(ids)
-            body: dict[str, Any] = {
-                "prompt": ids,
-                "n_predict": s.max_tokens,
-                "seed": s.seed,
-                "temperature": s.temperature,
-                "top_k": s.top_k,
-                "top_p": s.top_p,
-                "min_p": s.min_p,
-                "repeat_penalty": s.repeat_penalty,
-                "cache_prompt": True,
-                "stream": True,
-            }
-            if grammar is not None:
-                body["grammar"] = grammar
-            path = "/completion"
+        stream = _Stream(self.server.dialect, s.max_tokens, item, progress)
+        if self.server.dialect == "llama-server":
+            path, body, n_prompt = self._native_request(prompt, grammar, s)
         else:
-            text = prompt
-            if self.server.bos_text and text.startswith(self.server.bos_text):
-                text = text[len(self.server.bos_text) :]  # the server adds its own BOS
-            n_prompt = len(self.tokenize(prompt)) if d != "openai-schema" else 0
-            body = {
-                "model": self.server.model,
-                "prompt": text,
-                "max_tokens": s.max_tokens,
-                "seed": s.seed,
-                "temperature": s.temperature,
-                "top_p": s.top_p,
-                "stream": True,
-                "stream_options": {"include_usage": True},
-            }
-            if d != "openai-schema":
-                body.update(top_k=s.top_k, min_p=s.min_p, repetition_penalty=s.repeat_penalty)
-            if grammar is not None:
-                if d == "vllm":
-                    body["structured_outputs"] = {"grammar": grammar}
-                elif d == "llama-cpp-python":
-                    body["grammar"] = grammar
-                else:
-                    body["response_format"] = _schema_format(grammar)
-            path = "/v1/completions"
-
+            path, body, n_prompt = self._openai_request(prompt, grammar, s)
         emit(
             progress,
             Progress(
@@ -585,12 +319,125 @@ class ServerBackend:
                 extra={"endpoint": self.server.name},
             ),
         )
-        self._client.stream(path, body, on_event, cancel=cancel, reset=reset)
-        ended = time.monotonic()
+        self._client.stream(path, body, stream.on_event, cancel=cancel, reset=stream.reset)
+        return stream.generation(n_prompt, started, time.monotonic())
+
+    def _native_request(
+        self, prompt: str, grammar: str | None, s: Sampling
+    ) -> tuple[str, dict[str, Any], int]:
+        """llama-server's ``/completion``: (path, body, prompt tokens)."""
+        # Tokenized by the server exactly as the local worker does (the prompt carries its
+        # own BOS; none is added), then sent as ids.
+        ids = self.tokenize(prompt, add_bos=False, special=True)
+        body: dict[str, Any] = {
+            "prompt": ids,
+            "n_predict": s.max_tokens,
+            "seed": s.seed,
+            "temperature": s.temperature,
+            "top_k": s.top_k,
+            "top_p": s.top_p,
+            "min_p": s.min_p,
+            "repeat_penalty": s.repeat_penalty,
+            "cache_prompt": True,
+            "stream": True,
+        }
+        if grammar is not None:
+            body["grammar"] = grammar
+        return "/completion", body, len(ids)
+
+    def _openai_request(
+        self, prompt: str, grammar: str | None, s: Sampling
+    ) -> tuple[str, dict[str, Any], int]:
+        """The OpenAI dialects' ``/v1/completions``: (path, body, prompt tokens or 0)."""
+        d = self.server.dialect
+        text = prompt
+        if self.server.bos_text and text.startswith(self.server.bos_text):
+            text = text[len(self.server.bos_text) :]  # the server adds its own BOS
+        n_prompt = len(self.tokenize(prompt)) if d != "openai-schema" else 0
+        body: dict[str, Any] = {
+            "model": self.server.model,
+            "prompt": text,
+            "max_tokens": s.max_tokens,
+            "seed": s.seed,
+            "temperature": s.temperature,
+            "top_p": s.top_p,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        if d != "openai-schema":
+            body.update(top_k=s.top_k, min_p=s.min_p, repetition_penalty=s.repeat_penalty)
+        if grammar is not None:
+            if d == "vllm":
+                body["structured_outputs"] = {"grammar": grammar}
+            elif d == "llama-cpp-python":
+                body["grammar"] = grammar
+            else:
+                body["response_format"] = _schema_format(grammar)
+        return "/v1/completions", body, n_prompt
+
+    def close(self) -> None:
+        """Nothing to free locally (each request has its own connection)."""
+
+
+class _Stream:
+    """One streamed answer: its pieces, progress as they arrive, and the final counts."""
+
+    def __init__(
+        self, dialect: str, max_tokens: int, item: str, progress: ProgressCallback | None
+    ) -> None:
+        self.dialect = dialect
+        self.max_tokens = max_tokens
+        self.item = item
+        self.progress = progress
+        self.state: dict[str, Any] = {}
+
+    def reset(self) -> None:
+        state = self.state
+        state.clear()
+        state.update(text=[], n=0, first=None, stop=None, final={}, usage={})
+
+    def on_event(self, ev: dict[str, Any]) -> None:
+        state = self.state
+        if self.dialect == "llama-server":
+            piece = str(ev.get("content") or "")
+            if ev.get("stop"):
+                state["final"] = ev
+                state["stop"] = ev.get("stop_type") or "eos"
+        else:
+            choices = ev.get("choices") or []
+            c0 = choices[0] if choices and isinstance(choices[0], dict) else {}
+            piece = str(c0.get("text") or "")
+            if c0.get("finish_reason"):
+                state["stop"] = c0["finish_reason"]
+            if isinstance(ev.get("usage"), dict):
+                state["usage"] = ev["usage"]
+        if piece:
+            state["text"].append(piece)
+            state["n"] += 1
+            now = time.monotonic()
+            if state["first"] is None:
+                state["first"] = now
+            elapsed = now - state["first"]
+            rate = (state["n"] - 1) / elapsed if elapsed > 0 else None
+            emit(
+                self.progress,
+                Progress(
+                    "generate",
+                    state["n"],
+                    self.max_tokens,
+                    rate=rate,
+                    unit="tok",
+                    item=self.item,
+                    extra={"endpoint": self.item},
+                ),
+            )
+
+    def generation(self, n_prompt: int, started: float, ended: float) -> Generation:
+        state = self.state
         text_out = "".join(state["text"])
         stop = state["stop"]
         length = stop in ("limit", "length")
-        if d == "llama-server":
+        if self.dialect == "llama-server":
             final = state["final"]
             timings = final.get("timings") or {}
             prompt_n = int(timings.get("prompt_n", n_prompt))
@@ -618,9 +465,6 @@ class ServerBackend:
             generation_seconds=gen_s,
             stop_reason="length" if length else "stop",
         )
-
-    def close(self) -> None:
-        """Nothing to free locally (each request has its own connection)."""
 
 
 def _schema_format(grammar: str) -> dict[str, Any]:
@@ -663,9 +507,7 @@ def canary(backend: ServerBackend, cancel: CancelToken | None = None) -> str:
     return gen.text
 
 
-def as_dialect(value: str | None) -> Dialect | None:
-    if value is None:
-        return None
-    if value not in DIALECTS:
-        raise ServerError(f"{value!r} is not a server dialect; use one of: {', '.join(DIALECTS)}.")
-    return cast(Dialect, value)
+if TYPE_CHECKING:
+
+    def _conforms(backend: ServerBackend) -> Backend:
+        return backend  # mypy proves ServerBackend is a Backend

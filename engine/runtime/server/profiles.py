@@ -1,33 +1,36 @@
 """Named server endpoints (``vidsum servers add NAME --url URL ...``).
 
 Stored in ``<config>/servers.json`` (written atomically). API keys are never stored: a profile
-names the environment variable that holds its key (``--api-key-env``).
+names the environment variable that holds its key (``--api-key-env``). The ``ServerProfile``
+value type lives in ``engine.runtime.base`` (the pipeline sees it).
+
+May import: ``engine.runtime.base``, ``engine.runtime.server.dialects`` and the ground floor.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 from engine.errors import ConfigError
 from engine.fsutil import atomic_write_text
 from engine.paths import get_paths
-from engine.runtime.server.http import DIALECTS, Dialect, as_dialect
+from engine.runtime.base import DIALECTS, ServerProfile
+from engine.runtime.server.dialects import as_dialect
+
+__all__ = [
+    "ServerProfile",
+    "add_profile",
+    "get_profile",
+    "load_profiles",
+    "remove_profile",
+    "servers_file",
+]
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-
-
-@dataclass(frozen=True)
-class ServerProfile:
-    name: str
-    url: str
-    dialect: Dialect | None = None  # None: detected when used
-    model: str | None = None  # the model to request (OpenAI dialects serving several)
-    api_key_env: str | None = None  # environment variable holding the API key
-    concurrency: int | None = None  # requests at once; None: the server's slots (or 1)
 
 
 def servers_file() -> Path:
