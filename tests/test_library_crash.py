@@ -23,7 +23,7 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 PRELUDE = f"""
 import os, sys, time
 sys.path[:0] = [{str(REPO)!r}, {str(REPO / "tests")!r}]
-from engine.library.store.store import Library
+from engine.library.store import Library
 from factories import make_entry
 """
 
