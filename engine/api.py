@@ -15,7 +15,8 @@ from engine.progress import CancelToken, ProgressCallback
 
 if TYPE_CHECKING:
     from engine.hardware import Hardware
-    from engine.library.store import Entry, EntryRow, Library
+    from engine.library.records import Entry, EntryRow
+    from engine.library.store import Library
     from engine.modelstore.catalog import ModelStatus, Removal
     from engine.pipeline.server_batch import ServerCheck
     from engine.pipeline.summarize import FileResult, SummarizeOptions
@@ -95,7 +96,7 @@ class Engine:
     def export_entry(self, entry_id: int, fmt: Literal["json", "md"]) -> str:
         import json
 
-        from engine.library.store import entry_to_json, entry_to_markdown
+        from engine.library.export import entry_to_json, entry_to_markdown
 
         entry = self.library.get(entry_id)
         if fmt == "json":

@@ -5,28 +5,47 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from engine.errors import ConfigError
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that a crash leaves either the old file or the new one."""
+@contextmanager
+def atomic_output(path: Path, *, mode: int | None = None) -> Iterator[BinaryIO]:
+    """A binary file that replaces ``path`` when the block ends, fsynced first; an error in the
+    block deletes it instead. A crash at any point leaves either the old file or the new one
+    (and at worst a hidden ``.<name>.*.tmp`` beside it). ``mode``: the new file's permissions
+    (default: private to the user, as ``mkstemp`` makes it).
+
+    The one temp-file-then-replace writer in vidsum: state files, grammars, exports and the
+    assembled default model all go through here.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            yield f
             f.flush()
             os.fsync(f.fileno())
+        if mode is not None:
+            os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that a crash leaves either the old file or the new one."""
+    with atomic_output(path) as f:
+        f.write(data)
+
+
 def atomic_write_text(path: Path, text: str) -> None:
+    """:func:`atomic_write_bytes` of UTF-8 text, written as given (no newline translation)."""
     atomic_write_bytes(path, text.encode("utf-8"))
 
 

@@ -10,7 +10,7 @@ import hashlib
 from collections.abc import Sequence
 from typing import Any
 
-from engine.library.store import Coverage, NewEntry, Provenance, TranscriptInfo, dedupe_key
+from engine.library.records import Coverage, NewEntry, Provenance, TranscriptInfo, dedupe_key
 from engine.pipeline.grounding import Grounding
 from engine.schema import GENERAL_FIELDS, Summary
 

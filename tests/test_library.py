@@ -15,15 +15,11 @@ import pytest
 from factories import make_entry, make_provenance, make_summary, make_transcript_info
 
 from engine.errors import LibraryError, NotInLibrary
-from engine.library.store import (
-    SCHEMA_VERSION,
-    Library,
-    NewEntry,
-    entry_to_json,
-    entry_to_markdown,
-    fts_query,
-    row_to_json,
-)
+from engine.library.export import entry_to_json, entry_to_markdown, row_to_json
+from engine.library.migrations import SCHEMA_VERSION
+from engine.library.queries import fts_query
+from engine.library.records import NewEntry
+from engine.library.store import Library
 from engine.pipeline.grounding import Grounding
 from engine.schema import GENERAL_FIELDS, Summary
 
@@ -567,7 +563,7 @@ def test_newer_library_is_refused_untouched(tmp_path: Path) -> None:
 def test_failed_migration_leaves_old_library(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import engine.library.store as L
+    import engine.library.migrations as L
 
     path = tmp_path / "old.sqlite3"
     conn = sqlite3.connect(path)

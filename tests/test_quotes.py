@@ -22,7 +22,8 @@ from factories import make_entry, make_summary
 from test_grammar import GrammarMatcher
 
 from engine import schema
-from engine.library.store import Library, entry_to_markdown
+from engine.library.export import entry_to_markdown
+from engine.library.store import Library
 from engine.modelstore.catalog import ResolvedModel
 from engine.paths import get_paths
 from engine.pipeline.chunking import TextMap, split_parts

@@ -300,7 +300,7 @@ def cmd_summarize(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def cmd_library(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from engine.api import Engine
-    from engine.library.store import entry_to_json, row_to_json
+    from engine.library.export import entry_to_json, row_to_json
 
     engine = Engine()
     try:

@@ -1,5 +1,12 @@
 """The summary library: one SQLite file with ordered migrations, FTS5 search and provenance.
 
+- ``records``: the value types (``NewEntry``, ``Entry``, ``EntryRow`` ...) and ``dedupe_key``.
+- ``migrations``: the schema, append-only, and the runner that applies what is missing.
+- ``connection``: opening the file (read-only fallback), transactions, error wording.
+- ``store``: ``Library``, stores, finds, lists and searches; SQL in ``writes`` / ``queries``.
+- ``pending``: summaries that could not be stored, kept as JSON until they can be.
+- ``export``: the JSON and Markdown shapes of records.
+
 May import: ``engine.pipeline`` value helpers (grounding, quality), ``engine.transcripts`` and the
 ground floor. Never the runtime or the model store.
 """

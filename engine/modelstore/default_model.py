@@ -8,10 +8,10 @@ that looks usable.
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
 from engine.errors import ModelFileError, ModelNotFound
+from engine.fsutil import atomic_output
 from engine.paths import get_paths
 from engine.progress import CancelToken, Progress, ProgressCallback, check, emit
 
@@ -64,39 +64,32 @@ def ensure_default_model(
             f"The default model package is incomplete; missing: {', '.join(missing)}"
         )
     total = sum(p.stat().st_size for p in chunks)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(target.name + f".part-{os.getpid()}")
     digest = hashlib.sha256()
     done = 0
-    try:
-        with tmp.open("wb") as out:
-            for chunk in chunks:
-                with chunk.open("rb") as src:
-                    while block := src.read(_BLOCK):
-                        check(cancel)
-                        out.write(block)
-                        digest.update(block)
-                        done += len(block)
-                        emit(
-                            progress,
-                            Progress(
-                                "verify",
-                                done,
-                                total,
-                                unit="B",
-                                message="Assembling the default model",
-                                item=DEFAULT_MODEL_ID,
-                            ),
-                        )
-            out.flush()
-            os.fsync(out.fileno())
+    # Readable by all, like any model file (download.py's blobs are 0644 too).
+    with atomic_output(target, mode=0o644) as out:
+        for chunk in chunks:
+            with chunk.open("rb") as src:
+                while block := src.read(_BLOCK):
+                    check(cancel)
+                    out.write(block)
+                    digest.update(block)
+                    done += len(block)
+                    emit(
+                        progress,
+                        Progress(
+                            "verify",
+                            done,
+                            total,
+                            unit="B",
+                            message="Assembling the default model",
+                            item=DEFAULT_MODEL_ID,
+                        ),
+                    )
         if digest.hexdigest() != pkg.EXPECTED_SHA256:
             raise ModelFileError(
                 target,
                 f"assembled default model has sha256 {digest.hexdigest()}, expected "
                 f"{pkg.EXPECTED_SHA256}; reinstall the package ({INSTALL_HINT})",
             )
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
     return target

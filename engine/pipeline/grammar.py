@@ -25,15 +25,14 @@ import argparse
 import hashlib
 import itertools
 import json
-import os
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
 from functools import cache
 from importlib import resources
 from pathlib import Path
 
 from engine import schema
+from engine.fsutil import atomic_write_text
 
 GRAMMAR_PACKAGE = "grammars"
 SUMMARY_FILE = "summary.gbnf"
@@ -418,17 +417,6 @@ def _version() -> str:
 GRAMMAR_VERSION: str = _version()
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m engine.pipeline.grammar",
@@ -454,7 +442,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if current == text:
         print(f"{path} is up to date.")
         return 0
-    _write_atomic(path, text)
+    atomic_write_text(path, text)
     print(f"Wrote {path}.")
     return 0
 

@@ -36,10 +36,10 @@ from pydantic import (
 
 from engine import schema
 from engine.errors import GenerationError
+from engine.fsutil import atomic_write_text
 from engine.pipeline.grammar import (
     GRAMMAR_PACKAGE,
     GbnfBuilder,
-    _write_atomic,
     build_summary_grammar,
     keyed_text,
 )
@@ -237,7 +237,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{path} is out of date; run `python -m engine.pipeline.notes`.", file=sys.stderr)
             stale += 1
         else:
-            _write_atomic(path, text)
+            atomic_write_text(path, text)
             print(f"Wrote {path}.")
     return 1 if stale else 0
 

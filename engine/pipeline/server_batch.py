@@ -25,7 +25,8 @@ from typing import Any
 
 from engine import __version__
 from engine.errors import Cancelled, ConfigError, VidsumError
-from engine.library.store import Coverage, Library, NewEntry, Provenance, TranscriptInfo, dedupe_key
+from engine.library.records import Coverage, NewEntry, Provenance, TranscriptInfo, dedupe_key
+from engine.library.store import Library
 from engine.pipeline.grammar import GRAMMAR_VERSION
 from engine.pipeline.grounding import measure
 from engine.pipeline.prompting import PROMPT_VERSION, ChatSpec

@@ -19,14 +19,14 @@ from typing import Any
 
 from engine import __version__
 from engine.errors import Cancelled, LibraryError, VidsumError
-from engine.library.store import (
+from engine.library.records import (
     Coverage,
-    Library,
     NewEntry,
     Provenance,
     TranscriptInfo,
     dedupe_key,
 )
+from engine.library.store import Library
 from engine.modelstore.catalog import ResolvedModel, resolve_model
 from engine.pipeline.grammar import GRAMMAR_VERSION
 from engine.pipeline.grounding import Grounding, measure

@@ -20,7 +20,7 @@ from typing import Any, Literal
 from engine.api import Order
 from engine.errors import Cancelled, NotInLibrary, TranscriptError, VidsumError
 from engine.hardware import GPU, BuildInfo, Hardware
-from engine.library.store import Coverage, Entry, EntryRow, Provenance, TranscriptInfo
+from engine.library.records import Coverage, Entry, EntryRow, Provenance, TranscriptInfo
 from engine.modelstore.catalog import CatalogEntry, ModelStatus, Removal
 from engine.pipeline.server_batch import ServerCheck
 from engine.pipeline.summarize import FileResult, SummarizeOptions

@@ -7,7 +7,8 @@ from datetime import datetime, timezone
 
 from fake_engine import example_summaries, example_text, timed
 
-from engine.library.store import Coverage, Library, NewEntry, Provenance, TranscriptInfo, dedupe_key
+from engine.library.records import Coverage, NewEntry, Provenance, TranscriptInfo, dedupe_key
+from engine.library.store import Library
 
 TITLES = {
     "btree": "B-Trees: Why Every Database Index Looks the Same",

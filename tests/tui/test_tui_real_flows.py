@@ -27,7 +27,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Input, ListView, ProgressBar, Select, Static
 
 from engine.api import Engine
-from engine.library.store import Library, NewEntry
+from engine.library.records import NewEntry
+from engine.library.store import Library
 from engine.modelstore import download
 from engine.modelstore.catalog import add_local, get_entry
 from engine.schema import Summary

@@ -17,7 +17,7 @@ from tui.widgets.summary_view import SummaryView
 from tui.widgets.top_bar import TopBar
 
 if TYPE_CHECKING:
-    from engine.library.store import Entry, EntryRow
+    from engine.library.records import Entry, EntryRow
 
 
 class CompareScreen(VidsumScreen):

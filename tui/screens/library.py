@@ -24,7 +24,7 @@ from tui.widgets.entry_table import EntryTable
 from tui.widgets.top_bar import TopBar
 
 if TYPE_CHECKING:
-    from engine.library.store import EntryRow
+    from engine.library.records import EntryRow
 
 SEARCH_DEBOUNCE_S = 0.25
 PAGE_SIZE = 100

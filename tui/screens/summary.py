@@ -16,7 +16,7 @@ from tui.widgets.summary_view import SectionView, SummaryView
 from tui.widgets.top_bar import TopBar
 
 if TYPE_CHECKING:
-    from engine.library.store import Entry, EntryRow
+    from engine.library.records import Entry, EntryRow
 
 # Actions that need the entry loaded (greyed out in the footer until it is).
 ENTRY_ACTIONS = {

@@ -25,7 +25,7 @@ from tui.screens.base import VidsumScreen
 from tui.widgets.top_bar import TopBar
 
 if TYPE_CHECKING:
-    from engine.library.store import Entry
+    from engine.library.records import Entry
 
 
 @dataclass(frozen=True)

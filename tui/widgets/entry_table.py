@@ -27,7 +27,7 @@ from tui.paging import RowPager
 from tui.widgets.gauge import gauge_text
 
 if TYPE_CHECKING:
-    from engine.library.store import EntryRow
+    from engine.library.records import EntryRow
 
 
 @dataclass(frozen=True)

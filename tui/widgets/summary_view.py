@@ -12,7 +12,7 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.widgets import Static
 
-from engine.library.store import failed_sentence, grounding_text
+from engine.library.export import failed_sentence, grounding_text
 from engine.modelstore.catalog import demo_model_notice, is_demo_model
 from engine.schema import Section
 from engine.timefmt import format_timestamp
@@ -20,7 +20,7 @@ from tui import format as fmt
 from tui.widgets.gauge import ComplexityGauge
 
 if TYPE_CHECKING:
-    from engine.library.store import Entry
+    from engine.library.records import Entry
 
 
 class SectionView(Vertical, can_focus=True):

@@ -1,0 +1,134 @@
+"""The library's records for people and scripts: ``vidsum library list/show --json`` shapes and
+the Markdown export, plus the phrases every face shows (grounding, failed summaries).
+
+May import: ``engine.library.records``, ``engine.pipeline`` value helpers, ``engine.transcripts``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.library.records import Entry, EntryRow
+from engine.pipeline.grounding import Grounding
+from engine.timefmt import format_span, format_timestamp
+
+
+def row_to_json(row: EntryRow) -> dict[str, Any]:
+    """One line of ``vidsum library list --json``."""
+    return {
+        "id": row.id,
+        "title": row.title,
+        "channel": row.channel,
+        "created_at": row.created_at,
+        "model": row.model_id,
+        "duration": row.duration,
+        "general_topics": [{"topic": t, "complexity": c} for t, c in row.general_topics],
+        "max_complexity": row.max_complexity,
+        "flags": list(row.flags),
+        "failed": row.failed,
+    }
+
+
+def entry_to_json(entry: Entry) -> dict[str, Any]:
+    """The stable scripting shape of ``vidsum library show --json`` (add keys, never rename)."""
+    t, p, c = entry.transcript, entry.provenance, entry.coverage
+    return {
+        "id": entry.id,
+        "title": t.title,
+        "source": t.source_path,
+        "format": t.format,
+        "channel": t.channel,
+        "url": t.url,
+        "video_id": t.video_id,
+        "duration": t.duration,
+        "content_hash": t.content_hash,
+        "created_at": entry.created_at,
+        "summary": entry.summary.model_dump(mode="json"),
+        "coverage": {
+            "fraction": c.fraction,
+            "passes": c.passes,
+            "truncated": c.truncated,
+            "chunks": c.chunks,
+        },
+        "flags": list(entry.flags),
+        "failed": entry.failed,
+        "grounding": entry.grounding.as_dict() if entry.grounding else None,
+        "provenance": {
+            "model": p.model_id,
+            "model_path": p.model_path,
+            "model_sha256": p.model_sha256,
+            "quant": p.quant,
+            "prompt_version": p.prompt_version,
+            "grammar_version": p.grammar_version,
+            "sampling": p.sampling,
+            "n_ctx": p.n_ctx,
+            "prompt_tokens": p.prompt_tokens,
+            "prompt_seconds": p.prompt_seconds,
+            "generated_tokens": p.generated_tokens,
+            "generation_seconds": p.generation_seconds,
+            "vidsum_version": p.vidsum_version,
+            "style": p.style,
+        },
+    }
+
+
+def grounding_text(g: Grounding) -> str:
+    """One phrase for people: "62% of its words are in the transcript, 1% from an example"."""
+    return (
+        f"{g.grounded:.0%} of its words occur in the transcript, "
+        f"{g.leaked:.0%} come from a few-shot example's video"
+    )
+
+
+def failed_sentence(entry: Entry | EntryRow) -> str:
+    """The one sentence every face shows for a failed summary: what and what to do."""
+    from engine.pipeline.quality import FAILED_ADVICE
+
+    return (
+        f"This summary failed the quality check ({entry.failed}), so it is probably not about "
+        f"this video. {FAILED_ADVICE}."
+    )
+
+
+def entry_to_markdown(entry: Entry) -> str:
+    """``vidsum library export --format md``."""
+    t, p, c, s = entry.transcript, entry.provenance, entry.coverage, entry.summary
+    out = [f"# {t.title}", ""]
+    if entry.failed:
+        out += [f"> **{failed_sentence(entry)}**", ""]
+    meta = [f"- Source: `{t.source_path}`"]
+    if t.channel:
+        meta.append(f"- Channel: {t.channel}")
+    if t.url:
+        meta.append(f"- URL: <{t.url}>")
+    if t.duration:
+        meta.append(f"- Length: {format_timestamp(t.duration)}")
+    passes = f"{c.passes} pass" + ("" if c.passes == 1 else "es")
+    meta.append(
+        f"- Summarized {entry.created_at} by {p.model_id}"
+        + (f" ({p.quant})" if p.quant else "")
+        + f"; covers {c.fraction:.0%} of the transcript in {passes}"
+        + (" (truncated)" if c.truncated else "")
+    )
+    if entry.grounding is not None:
+        meta.append(f"- Grounding: {grounding_text(entry.grounding)}")
+    out += meta
+    if entry.flags:
+        out += ["", "> **Flagged:** " + "; ".join(entry.flags)]
+    out += ["", "## Introduction", "", s.introduction, "", "## Sections", ""]
+    for sec in s.sections:
+        span = format_span(sec.start, sec.end)
+        span = f" ({span})" if span else ""
+        out += [f"### {sec.title}{span}", ""]
+        if sec.content_times is not None:
+            out += [
+                f"- [{format_timestamp(t)}] {b}"
+                for b, t in zip(sec.content, sec.content_times, strict=True)
+            ]
+        else:
+            out += [f"- {b}" for b in sec.content]
+        out += ["", "Topics: " + " · ".join(sec.topics), ""]
+    out += ["## Topics", "", " · ".join(s.topics), "", "## General topics", ""]
+    out += ["| Field | Complexity | Level |", "|---|---|---|"]
+    out += [f"| {g.topic} | {g.complexity:.2f} | {g.level} |" for g in s.general_topics]
+    return "\n".join(out) + "\n"
