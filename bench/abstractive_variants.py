@@ -32,13 +32,13 @@ from engine.errors import GenerationError  # noqa: E402
 from engine.modelstore.catalog import resolve_model  # noqa: E402
 from engine.pipeline.grammar import summary_gbnf  # noqa: E402
 from engine.pipeline.grounding import measure  # noqa: E402
-from engine.pipeline.longform import _Job  # noqa: E402
+from engine.pipeline.instructions import instructions  # noqa: E402
+from engine.pipeline.multipass import MultiPassJob  # noqa: E402
 from engine.pipeline.prompting import (  # noqa: E402
     ChatSpec,
     Message,
     build_summary_prompt,
     defuse,
-    instructions,
     load_examples,
     render_messages,
     user_message,
@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         chat = chat_spec(model, info, runner)
         for path in files:
             t = load_transcript(path)
-            job = _Job(t, runner, chat, Sampling(seed=args.seed), None, None, 1)
+            job = MultiPassJob(t, runner, chat, Sampling(seed=args.seed), None, None, 1)
             marked = job.marked_text()
             for variant in args.variants:
                 text, shown = prompt_for(variant, t, marked, chat)

@@ -41,7 +41,7 @@ SAMPLING = Sampling()  # the defaults the pipeline uses
 
 def instructions() -> str:
     try:
-        from engine.pipeline.prompting import instructions as prompt_instructions
+        from engine.pipeline.instructions import instructions as prompt_instructions
 
         return prompt_instructions()
     except Exception:  # the prompt module is someone else's and may be mid-change

@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["VIDSUM_HOME"] = tempfile.mkdtemp(prefix="vidsum-eval-")
 
     from engine.library.store import Library
-    from engine.pipeline.quotes import clean
+    from engine.pipeline.quote_text import clean
     from engine.pipeline.summarize import SummarizeOptions, summarize_files
     from engine.transcripts.readers import load_transcript
 

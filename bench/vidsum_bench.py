@@ -213,11 +213,11 @@ def load_inputs(data: Path) -> tuple[list[Input], list[Path]]:
 
 def summary_messages(transcript: Transcript, chat: ChatSpec) -> list[Message]:
     """The messages ``build_summary_prompt`` renders, for a chat-completion API."""
+    from engine.pipeline.instructions import instructions
     from engine.pipeline.prompting import (
         Message,
         choose_examples,
         defuse,
-        instructions,
         user_message,
     )
 

@@ -22,8 +22,10 @@ from engine import schema
 from engine.errors import GenerationError
 from engine.pipeline import notes as notes_mod
 from engine.pipeline.chunking import TextMap, split_parts
-from engine.pipeline.longform import Config, LongformResult, _Job, _PartNotes, summarize_long
+from engine.pipeline.longform import Config, LongformResult, summarize_long
+from engine.pipeline.multipass import MultiPassJob
 from engine.pipeline.notes import COMPACT_LIMITS, Notes, compact_gbnf, notes_gbnf, parse_notes
+from engine.pipeline.notes_merge import PartNotes
 from engine.pipeline.prompting import ChatSpec, build_summary_prompt
 from engine.pipeline.validate import parse_summary
 from engine.progress import Progress
@@ -262,7 +264,7 @@ def test_same_video_same_summary_whatever_was_cached(
     # What makes it so: each later notes pass reuses at most the instructions from the cache
     # (not the title line and "[Part" it shares with the chunk before) and evaluates the rest.
     prefix = len(
-        tiny.tokenize(_Job(t, tiny, chat_for(tiny), Sampling(), None, None, 1).notes_prefix)
+        tiny.tokenize(MultiPassJob(t, tiny, chat_for(tiny), Sampling(), None, None, 1).notes_prefix)
     )
     for res in (first, again, other):
         notes = [p for p in res.passes if p.kind == "notes"]
@@ -276,10 +278,10 @@ def test_notes_are_merged_until_they_fit(tiny: LlamaRunner) -> None:
     full = load_transcript(TALKS / CS50)
     segs = tuple(s for s in full.segments if s.end <= 120)
     t = replace(full, text=" ".join(s.text for s in segs), segments=segs)
-    job = _Job(t, tiny, chat_for(tiny), Sampling(), None, None, 1)
+    job = MultiPassJob(t, tiny, chat_for(tiny), Sampling(), None, None, 1)
     part_notes = []
     for part in job.parts:
-        pn = _PartNotes(part)
+        pn = PartNotes(part)
         for k in range(4 if part.index < 2 else 1):
             pn.notes.append(
                 parse_notes(
@@ -312,7 +314,7 @@ def test_one_long_note_per_part_is_condensed_to_fit(tiny: LlamaRunner) -> None:
     cut."""
     require_shared()
     t = short_stretch(120)
-    job = _Job(t, tiny, chat_for(tiny), Sampling(), None, None, 1)
+    job = MultiPassJob(t, tiny, chat_for(tiny), Sampling(), None, None, 1)
     long_point = "Binary search halves the range each step, so it needs a sorted list " * 2
     note = parse_notes(
         json.dumps(
@@ -321,7 +323,7 @@ def test_one_long_note_per_part_is_condensed_to_fit(tiny: LlamaRunner) -> None:
     )
     part_notes = []
     for part in job.parts:
-        pn = _PartNotes(part, [note], [(part.start_s, part.end_s)])
+        pn = PartNotes(part, [note], [(part.start_s, part.end_s)])
         pn.rendered_tokens = job.count([note.render()])
         part_notes.append(pn)
     room = sum(pn.tokens for pn in part_notes) // 2
@@ -352,7 +354,7 @@ def test_one_pass_prompt_has_part_markers_and_examples(tiny: LlamaRunner) -> Non
     transcript in five marked parts with their time ranges."""
     require_shared()
     t = short_stretch(150)
-    job = _Job(t, tiny, chat_for(tiny), Sampling(), None, None, 1)
+    job = MultiPassJob(t, tiny, chat_for(tiny), Sampling(), None, None, 1)
     marked = job.marked_text()
     assert marked.startswith("[Part 1 · 00:00:00–")
     assert [marked.count(f"[Part {n} · ") for n in range(1, 6)] == [1] * 5

@@ -11,6 +11,7 @@ import pytest
 
 from engine import schema
 from engine.pipeline import prompting
+from engine.pipeline.instructions import instructions, summary_format_description
 from engine.pipeline.prompting import (
     PROMPT_VERSION,
     ChatSpec,
@@ -18,8 +19,6 @@ from engine.pipeline.prompting import (
     Message,
     build_summary_prompt,
     defuse,
-    format_description,
-    instructions,
     load_examples,
     prompt_version,
     render_messages,
@@ -101,7 +100,7 @@ def test_instructions_derive_the_format_from_the_schema(monkeypatch: pytest.Monk
     assert f"exactly {schema.N_SECTIONS} parts" in text
     assert '"Section 1: "' in text and f'"Section {schema.N_SECTIONS}: "' in text
     monkeypatch.setattr(schema, "N_SECTION_BULLETS", 6)
-    assert "exactly 6 sentences" in format_description()
+    assert "exactly 6 sentences" in summary_format_description()
 
 
 def test_prompt_version_changes_with_any_prompt_file(tmp_path: Path) -> None:

@@ -6,7 +6,7 @@ import json
 import re
 from typing import Any
 
-from engine.pipeline.longform import notes_instructions
+from engine.pipeline.instructions import notes_instructions
 from engine.pipeline.notes import parse_notes
 from engine.pipeline.prompting import load_examples
 from engine.pipeline.quality import Flag, badness, check_notes, check_summary

@@ -28,17 +28,13 @@ from engine.modelstore.catalog import ResolvedModel
 from engine.paths import get_paths
 from engine.pipeline.chunking import TextMap, split_parts
 from engine.pipeline.grammar import GRAMMAR_VERSION, summary_gbnf
+from engine.pipeline.quote_grammar import final_grammar, section_grammar
+from engine.pipeline.quote_text import clean, phrases_of, quotes_of, words_of
 from engine.pipeline.quotes import (
     QUOTES_GRAMMAR_VERSION,
     QuoteResult,
-    clean,
-    final_grammar,
-    phrases_of,
-    quotes_of,
     resolve_style,
-    section_grammar,
     summarize_quotes,
-    words_of,
 )
 from engine.pipeline.summarize import summarize_files, summary_key
 from engine.runtime.llamacpp.runner import LlamaRunner, LoadOptions

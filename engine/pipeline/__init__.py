@@ -2,4 +2,9 @@
 
 Sees inference only through ``engine.runtime.base`` (the Backend protocol); never imports
 ``engine.runtime.llamacpp`` or ``engine.runtime.server`` (``summarize`` picks the backend).
+
+Every word said to a model is in ``instructions``; ``prompting`` renders chats. A summary is
+``longform`` (``one_pass``, or ``multipass`` with ``notes_merge``, on ``job`` / ``attempts``,
+sized by ``budget``, prompts from ``longform_prompts``, records in ``results``) or ``quotes``
+(``quote_text``, ``quote_grammar``); ``summarize`` and ``server_batch`` run batches of files.
 """

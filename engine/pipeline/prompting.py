@@ -1,4 +1,5 @@
-"""Prompts: the instruction template and few-shot examples from ``prompts/``, in a chat format.
+"""Prompts: the instructions (``engine.pipeline.instructions``) and few-shot examples from
+``prompts/``, in a chat format.
 
 The conversation is: instructions (a system message, or folded into the first user turn),
 then ``n_examples`` example turns (user: transcript, assistant: compact summary JSON), then the
@@ -9,6 +10,8 @@ loaded model and reuses its KV cache.
 The runner tokenizes the text with ``special=True`` and without adding BOS, so the text
 carries BOS itself and control tokens are written as text. Transcripts are untrusted: any
 control-token-like string in them is defused before it is placed in the prompt.
+
+Imports the schema's validator and the instruction text; nothing of the runtime.
 """
 
 from __future__ import annotations
@@ -16,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import string
 import sys
 import time
 from collections.abc import Sequence
@@ -32,14 +34,12 @@ from jinja2 import TemplateError
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from engine import schema
 from engine.errors import ModelError
+from engine.pipeline.instructions import PROMPTS_PACKAGE, instructions
 from engine.pipeline.validate import parse_summary
 
 if TYPE_CHECKING:
     from importlib.resources.abc import Traversable
-
-PROMPTS_PACKAGE = "prompts"
 
 # Bump when the code below changes what a model sees for the same prompt files.
 _RENDER_REVISION = "1"
@@ -123,42 +123,6 @@ def prompt_version(root: Traversable | Path | None = None) -> str:
 
 
 PROMPT_VERSION: str = prompt_version()
-
-
-def format_description() -> str:
-    """The output format in words, built from the schema's constants so it cannot drift."""
-    s = schema
-    first, last = 1, s.N_SECTIONS
-    return "\n".join(
-        [
-            f'- "introduction": a synopsis of the whole video in a few sentences '
-            f"(at most {s.MAX_INTRODUCTION} characters).",
-            f'- "sections": exactly {s.N_SECTIONS} parts of the video, in the order they '
-            f'happen. Each is an object with "title" (starting with "Section {first}: " for the '
-            f'first part up to "Section {last}: " for the last, then a short descriptive name), '
-            f'"content" (exactly {s.N_SECTION_BULLETS} sentences on what the part covers) and '
-            f'"topics" (the {s.N_SECTION_TOPICS} most important topics of the part).',
-            f'- "topics": exactly {s.N_TOPICS} topics of the whole video, one or two words each.',
-            f'- "general_topics": exactly {s.N_GENERAL_TOPICS} different fields from the list '
-            f'below, each as {{"topic": field, "complexity": score}}, the score from 0.00 to '
-            f"1.00 with exactly two decimals.",
-        ]
-    )
-
-
-def _scale() -> str:
-    return "\n".join(f"- {lo:.2f}-{hi:.2f}: {name}" for lo, hi, name in schema.COMPLEXITY_SCALE)
-
-
-def _fields() -> str:
-    return "\n".join(f"- {f}" for f in schema.GENERAL_FIELDS)
-
-
-@cache
-def instructions() -> str:
-    template = string.Template(_root().joinpath("instructions.txt").read_text(encoding="utf-8"))
-    text = template.substitute(format=format_description(), fields=_fields(), scale=_scale())
-    return text.strip()
 
 
 @cache

@@ -18,14 +18,15 @@ units of the text map). Then, stretch by stretch:
 
 Every bullet keeps the start time of its quote (``Section.content_times``) when the
 transcript is timed. Any context size works: only one part (or group) is ever in a prompt.
+
+The quotes and words are cut in ``quote_text``, the grammars built in ``quote_grammar``, the
+instructions live in ``instructions``; this module runs the passes (on ``job.SummaryJob``).
 """
 
 from __future__ import annotations
 
-import bisect
 import hashlib
 import json
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -34,20 +35,21 @@ from pydantic import ValidationError
 
 from engine import schema
 from engine.errors import GenerationError
-from engine.pipeline.chunking import S_CUE, S_SENTENCE, Span, TextMap
-from engine.pipeline.grammar import GbnfBuilder, complexity_rule, gbnf_literal, json_literal
-from engine.pipeline.longform import (
-    SAFETY_TOKENS,
-    ChunkRecord,
-    PassRecord,
-    _Job,
-    marker,
-    total_generation,
+from engine.pipeline.budget import SAFETY_TOKENS
+from engine.pipeline.chunking import Span
+from engine.pipeline.instructions import (
+    QUOTE_FINAL_INSTRUCTIONS,
+    QUOTE_SECTION_HEADING,
+    QUOTE_SECTION_INSTRUCTIONS,
 )
+from engine.pipeline.job import SummaryJob
+from engine.pipeline.longform_prompts import marker
 from engine.pipeline.prompting import ChatSpec, Message, common_prefix, defuse, render_messages
 from engine.pipeline.quality import check_summary
+from engine.pipeline.quote_grammar import final_grammar, section_grammar
+from engine.pipeline.quote_text import Quote, phrases_of, quotes_of, words_of
+from engine.pipeline.results import ChunkRecord, PassRecord, total_generation
 from engine.pipeline.validate import parse_summary
-from engine.pipeline.words import _STOP
 from engine.progress import CancelToken, ProgressCallback
 from engine.runtime.base import Backend, Generation, Sampling
 from engine.schema import Summary
@@ -55,43 +57,17 @@ from engine.transcripts.types import Transcript
 
 Style = Literal["auto", "abstractive", "quotes"]
 
-# A quote ends at a sentence end once it has this many characters ...
-MIN_QUOTE_CHARS = 40
-# ... or at any cue end once it has this many (unpunctuated captions).
-TARGET_QUOTE_CHARS = 160
-# Words used in titles and topics: at most this long, so the word counts below keep every
-# string inside the schema's limits.
-MAX_WORD_CHARS = 15
-TITLE_WORDS = (schema.MAX_TITLE - len("Section 5: ")) // (MAX_WORD_CHARS + 1)
-MAX_VOCABULARY = 400
-INTRO_QUOTES = 2
-
-SECTION_INSTRUCTIONS = (
-    "You summarize one part of a video by choosing its four most informative sentences. "
-    "The sentences of the part are listed one per line, in order. Answer in JSON: "
-    '"content" holds the four sentences that best say what this part is about, copied '
-    'exactly and in order; "title" is "Section N: " and a short name for the part made of '
-    'its own words; "topics" holds three key topics of the part, one to three words each.'
-)
-FINAL_INSTRUCTIONS = (
-    "Below are the five sections of a video's summary: their titles and key sentences. "
-    'Answer in JSON: "introduction" is the two sentences that together best introduce the '
-    'whole video, copied exactly; "topics" holds five topics of the whole video, one or two '
-    'words each; "general_topics" holds three different fields from the list below, each '
-    '{"topic": field, "complexity": 0.00 to 1.00}.\n'
-    + "\n".join(f"- {f}" for f in schema.GENERAL_FIELDS)
-)
 # Part of the dedupe key and provenance: a quote summary and an abstractive one of the same
 # transcript and model are different entries. Bump the revision when the grammar changes.
 _REVISION = "1"
 QUOTES_GRAMMAR_VERSION = (
     "quotes-"
     + hashlib.sha256(
-        "\x1f".join((_REVISION, SECTION_INSTRUCTIONS, FINAL_INSTRUCTIONS)).encode("utf-8")
+        "\x1f".join((_REVISION, QUOTE_SECTION_INSTRUCTIONS, QUOTE_FINAL_INSTRUCTIONS)).encode(
+            "utf-8"
+        )
     ).hexdigest()[:12]
 )
-
-_WORD = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*")
 
 
 def resolve_style(style: Style, model_source: str) -> Literal["abstractive", "quotes"]:
@@ -99,209 +75,6 @@ def resolve_style(style: Style, model_source: str) -> Literal["abstractive", "qu
     if style == "auto":
         return "quotes" if model_source == "pypi" else "abstractive"
     return style
-
-
-# --- quotes and words ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Quote:
-    text: str  # whitespace-normalized, no control characters, 1..MAX_BULLET characters
-    start_char: int
-    end_char: int
-    start_s: float | None
-
-    @property
-    def json(self) -> str:
-        return json.dumps(self.text, ensure_ascii=False)
-
-
-def clean(text: str) -> str:
-    """Whitespace runs to one space, control characters dropped, ends stripped."""
-    return " ".join(schema.CONTROL_RE.sub(" ", text).split())
-
-
-def quotes_of(tm: TextMap, part: Span) -> list[Quote]:
-    """The part's text as quotes: runs of units ending at a sentence end (or, when long
-    enough, a cue end), never longer than a bullet. Distinct texts only (first kept)."""
-    lo = bisect.bisect_left(tm.bounds, part.start_char)
-    hi = bisect.bisect_left(tm.bounds, part.end_char)
-    out: list[Quote] = []
-    seen: set[str] = set()
-
-    def flush(a: int, b: int, text: str) -> None:
-        if text and text not in seen:
-            seen.add(text)
-            t = tm.time(a)
-            if t is not None and part.start_s is not None and part.end_s is not None:
-                t = min(max(t, part.start_s), part.end_s)
-            out.append(Quote(text, tm.char(a), tm.char(b), t))
-
-    a, text = lo, ""
-    for i in range(lo, hi):
-        piece = clean(tm.text[tm.char(i) : tm.char(i + 1)])
-        joined = f"{text} {piece}".strip()
-        if len(joined) > schema.MAX_BULLET and text:
-            flush(a, i, text)
-            a, joined = i, piece
-        text = joined
-        after = tm.strength[i + 1] if i + 1 < tm.n_units else S_SENTENCE
-        if (after >= S_SENTENCE and len(text) >= MIN_QUOTE_CHARS) or (
-            after >= S_CUE and len(text) >= TARGET_QUOTE_CHARS
-        ):
-            flush(a, i + 1, text)
-            a, text = i + 1, ""
-    flush(a, hi, text)
-    return _at_least_four(out)
-
-
-def _at_least_four(quotes: list[Quote]) -> list[Quote]:
-    """Split the longest quotes at their middle word gap until there are four (a short part)."""
-    quotes = list(quotes)
-    while len(quotes) < schema.N_SECTION_BULLETS:
-        i = max(range(len(quotes)), key=lambda k: len(quotes[k].text.split()), default=None)
-        if i is None or len(quotes[i].text.split()) < 2:
-            break
-        words = quotes[i].text.split()
-        half = len(words) // 2
-        q = quotes[i]
-        first, second = " ".join(words[:half]), " ".join(words[half:])
-        mid = q.start_char + len(first)
-        quotes[i : i + 1] = [
-            Quote(first, q.start_char, mid, q.start_s),
-            Quote(second, mid, q.end_char, q.start_s),
-        ]
-    return quotes
-
-
-def phrases_of(texts: Sequence[str], limit: int = MAX_VOCABULARY) -> list[str]:
-    """Topic candidates: content words (not stop words, 3+ letters) and pairs of adjacent
-    content words of ``texts``; the ``limit`` most frequent, in order of first use. Falls
-    back to every word when there is no content word."""
-    counts: dict[str, int] = {}
-    for text in texts:
-        ws = [
-            w if len(w) <= MAX_WORD_CHARS and w.lower() not in _STOP and len(w) > 2 else None
-            for w in _WORD.findall(text)
-        ]
-        for i, w in enumerate(ws):
-            if w is None:
-                continue
-            counts[w] = counts.get(w, 0) + 1
-            nxt = ws[i + 1] if i + 1 < len(ws) else None
-            if nxt is not None:
-                counts[f"{w} {nxt}"] = counts.get(f"{w} {nxt}", 0) + 1
-    if not counts:
-        return words_of(texts, limit)
-    keep = set(sorted(counts, key=lambda w: -counts[w])[:limit])
-    return [w for w in counts if w in keep]
-
-
-def words_of(texts: Sequence[str], limit: int = MAX_VOCABULARY) -> list[str]:
-    """Distinct words of ``texts`` (letters/digits, inner ' or -), at most ``MAX_WORD_CHARS``
-    long; the ``limit`` most frequent, in order of first use."""
-    counts: dict[str, int] = {}
-    for text in texts:
-        for w in _WORD.findall(text):
-            if len(w) <= MAX_WORD_CHARS:
-                counts[w] = counts.get(w, 0) + 1
-    keep = set(sorted(counts, key=lambda w: -counts[w])[:limit])
-    return [w for w in counts if w in keep]
-
-
-# --- grammars ----------------------------------------------------------------------------------
-
-
-def _ordered_pick(b: GbnfBuilder, name: str, items: Sequence[str], k: int, sep: str) -> str:
-    """``k`` of ``items`` (expressions) in increasing index order, joined by ``sep``.
-
-    ``{name}-K-I`` is "K more from items I.."; linear in ``len(items)``. With fewer than ``k``
-    items, items may repeat (still in order): a part too short to hold four quotes.
-    """
-    n = len(items)
-    if n == 0:
-        raise ValueError("nothing to pick from")
-    if n < k:
-        return f" {gbnf_literal(sep)} ".join([f"({' | '.join(items)})"] * k)
-    for left in range(1, k + 1):
-        for i in range(n - left, -1, -1):
-            head = (
-                items[i]
-                if left == 1
-                else f"{items[i]} {gbnf_literal(sep)} {name}-{left - 1}-{i + 1}"
-            )
-            alts = [head]
-            if i + 1 <= n - left:
-                alts.append(f"{name}-{left}-{i + 1}")
-            b.rule(f"{name}-{left}-{i}", " | ".join(alts))
-    return f"{name}-{k}-0"
-
-
-def _words_string(b: GbnfBuilder, name: str, word: str, max_words: int, prefix: str = "") -> str:
-    more = f'(" " {word}){{0,{max_words - 1}}}' if max_words > 1 else ""
-    return b.rule(name, f"{gbnf_literal(chr(34) + prefix)} {word} {more} {gbnf_literal(chr(34))}")
-
-
-def _word_rule(b: GbnfBuilder, name: str, words: Sequence[str]) -> str:
-    if not words:
-        raise ValueError("no words to build from")
-    return b.rule(name, " | ".join(gbnf_literal(w) for w in words))
-
-
-def _topics(b: GbnfBuilder, name: str, phrases: Sequence[str], k: int) -> str:
-    """``k`` distinct topic phrases, in order of first use."""
-    items = [b.rule(f"{name}-p{i}", json_literal(p)) for i, p in enumerate(phrases)]
-    return f'"[" {_ordered_pick(b, name, items, k, ",")} "]"'
-
-
-def section_grammar(
-    n: int, quotes: Sequence[Quote], words: Sequence[str], phrases: Sequence[str]
-) -> str:
-    """``{"content":[4 quotes in order],"title":"Section n: words","topics":[3 phrases]}``."""
-    b = GbnfBuilder()
-    b.rule("root", "section")
-    lits = [b.rule(f"q{i}", json_literal(q.text)) for i, q in enumerate(quotes)]
-    content = _ordered_pick(b, "pick", lits, schema.N_SECTION_BULLETS, ",")
-    word = _word_rule(b, "word", words)
-    title = _words_string(b, "title", word, TITLE_WORDS, prefix=f"Section {n}: ")
-    topics = _topics(b, "topics", phrases, schema.N_SECTION_TOPICS)
-    b.rule(
-        "section",
-        b.obj([("content", f'"[" {content} "]"'), ("title", title), ("topics", topics)]),
-    )
-    return b.render([f"Quote-mode grammar for section {n} (engine/pipeline/quotes.py)."])
-
-
-def final_grammar(bullets: Sequence[str], phrases: Sequence[str]) -> str:
-    """``{"introduction":"<bullet> <bullet>","topics":[5],"general_topics":[3]}``."""
-    b = GbnfBuilder()
-    b.rule("root", "final")
-    bodies = [
-        b.rule(f"b{i}", gbnf_literal(json.dumps(t, ensure_ascii=False)[1:-1]))
-        for i, t in enumerate(bullets)
-    ]
-    intro = _ordered_pick(b, "intro", bodies, INTRO_QUOTES, " ")
-    topics = _topics(b, "topics", phrases, schema.N_TOPICS)
-    complexity = complexity_rule(b)
-    general = b.distinct_array(
-        "general-topics",
-        schema.GENERAL_FIELDS,
-        schema.N_GENERAL_TOPICS,
-        lambda f: b.obj([("topic", json_literal(f)), ("complexity", complexity)]),
-    )
-    b.rule(
-        "final",
-        b.obj(
-            [
-                ("introduction", f'"\\"" {intro} "\\""'),
-                ("topics", topics),
-                ("general_topics", general),
-            ]
-        ),
-    )
-    return b.render(
-        ["Quote-mode grammar for the introduction and topics (engine/pipeline/quotes.py)."]
-    )
 
 
 def _loads(text: str, what: str) -> dict[str, Any]:
@@ -338,12 +111,12 @@ class QuoteResult:
 _Group = tuple[list[Quote], str, int]  # quotes, prompt, prompt tokens
 
 
-class _QuoteJob(_Job):
-    """Stretch-by-stretch passes on the loaded model (reuses the long-form job's retries,
+class QuoteJob(SummaryJob):
+    """Stretch-by-stretch passes on the loaded model (shares the long-form job's retries,
     pass records, progress and token accounting)."""
 
     def setup(self) -> None:
-        self.quotes = [quotes_of(self.tm, p) for p in self.parts]
+        self.quotes = [quotes_of(self.text_map, p) for p in self.parts]
         for part, qs in zip(self.parts, self.quotes, strict=True):
             if not qs:
                 raise GenerationError(
@@ -361,10 +134,10 @@ class _QuoteJob(_Job):
     def section_prompt(self, part: Span, lines: Sequence[str]) -> str:
         title = self.title.strip() if self.title else ""
         body = (f"Title: {defuse(title, self.chat)}\n" if title else "") + (
-            f"{marker(part, self.chat)}\nSentences of this part:\n"
+            f"{marker(part, self.chat)}\n{QUOTE_SECTION_HEADING}"
             + "\n".join(defuse(x, self.chat) for x in lines)
         )
-        messages = [Message("system", SECTION_INSTRUCTIONS), Message("user", body)]
+        messages = [Message("system", QUOTE_SECTION_INSTRUCTIONS), Message("user", body)]
         return render_messages(messages, self.chat, add_generation_prompt=True)
 
     def fit_groups(self, part: Span, quotes: Sequence[Quote]) -> list[_Group]:
@@ -482,7 +255,7 @@ class _QuoteJob(_Job):
         body = (f"Title: {defuse(title, self.chat)}\n\n" if title else "") + defuse(
             "\n\n".join(blocks), self.chat
         )
-        messages = [Message("system", FINAL_INSTRUCTIONS), Message("user", body)]
+        messages = [Message("system", QUOTE_FINAL_INSTRUCTIONS), Message("user", body)]
         return render_messages(messages, self.chat, add_generation_prompt=True)
 
     def final(self, sections: list[schema.Section]) -> Summary:
@@ -553,16 +326,16 @@ class _QuoteJob(_Job):
         summary = self.timed(self.final(sections), picked)
         total = sum(self.tokens.values())
         fraction = sum(self.tokens[q] for q in self.reached) / total if total else 1.0
-        flags = check_summary(summary, transcript=self.t.text, parts=self.part_texts)
+        flags = check_summary(summary, transcript=self.transcript.text, parts=self.part_texts)
         return QuoteResult(
             summary=summary,
             flags=[str(f) for f in flags],
             fraction=fraction,
-            transcript_tokens=self.tm.total_tokens,
+            transcript_tokens=self.text_map.total_tokens,
             parts=self.parts,
             chunks=self.records,
             passes=self.passes,
-            generation=total_generation(self.gens),
+            generation=total_generation(self.generations),
             n_ctx=self.n_ctx,
         )
 
@@ -582,7 +355,5 @@ def summarize_quotes(
     Raises ``GenerationError`` when a pass gives no valid answer or the context is too small
     for one sentence beside the answer.
     """
-    job = _QuoteJob(
-        transcript, runner, chat, sampling or Sampling(), progress, cancel, max_attempts
-    )
+    job = QuoteJob(transcript, runner, chat, sampling or Sampling(), progress, cancel, max_attempts)
     return job.run()

@@ -18,7 +18,7 @@ import collections
 import queue
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -182,58 +182,8 @@ def summarize_on_servers(
         )
     sampling = options.sampling
     cancel = cancel or CancelToken()
-    names = list(dict.fromkeys(servers))
-    endpoints: list[Endpoint] = []
-    unreachable: list[str] = []
-    for name in names:
-        profile = server_profile(name)
-        emit(progress, Progress("load", 0, 1, item=name, message=f"Checking server {name}"))
-        try:
-            ep = open_endpoint(profile, cancel)
-        except ServerUnavailable as exc:
-            unreachable.append(str(exc))
-            emit(progress, Progress("notice", message=f"Skipping server {name}: {exc}"))
-            continue
-        grammar = prove_grammar(ep, cancel)  # GrammarNotHonoured refuses the batch
-        if grammar == "schema-only":
-            emit(
-                progress,
-                Progress(
-                    "notice",
-                    message=f"Server {name} is schema-only (JSON schema, no grammar): its "
-                    "answers are validated and retried, but their shape is not enforced.",
-                ),
-            )
-        endpoints.append(ep)
-    if not endpoints:
-        raise ServerUnavailable("No server answered: " + " ".join(unreachable))
-
-    items: list[_Item] = []
-    for raw in paths:
-        path = Path(raw)
-        check(cancel)
-        emit(progress, Progress("read", item=path.name, message=f"Reading {path.name}"))
-        try:
-            from engine.transcripts.readers import load_transcript
-
-            transcript = load_transcript(path)
-        except VidsumError as exc:
-            yield FileResult(file=path, error=str(exc))
-            continue
-        found = _existing(library, transcript, endpoints)
-        if found is not None:
-            entry = library.get(found)
-            yield FileResult(
-                file=path,
-                id=found,
-                title=transcript.display_title,
-                summary=entry.summary,
-                skipped=True,
-                failed=entry.failed,
-                grounding=entry.grounding,
-            )
-            continue
-        items.append(_Item(path, transcript))
+    endpoints = _open_endpoints(list(dict.fromkeys(servers)), progress, cancel)
+    items = yield from _read_items(paths, library, endpoints, progress, cancel)
     if not items:
         return
     items.sort(key=lambda it: len(it.transcript.text), reverse=True)
@@ -260,9 +210,78 @@ def summarize_on_servers(
             t.join(5.0)
 
 
-def _existing(lib: Library, t: Transcript, endpoints: Sequence[Endpoint]) -> int | None:
+def _open_endpoints(
+    names: Sequence[str], progress: ProgressCallback | None, cancel: CancelToken
+) -> list[Endpoint]:
+    """The named servers that answer, each proven to honour grammars (or schema-only)."""
+    endpoints: list[Endpoint] = []
+    unreachable: list[str] = []
+    for name in names:
+        profile = server_profile(name)
+        emit(progress, Progress("load", 0, 1, item=name, message=f"Checking server {name}"))
+        try:
+            ep = open_endpoint(profile, cancel)
+        except ServerUnavailable as exc:
+            unreachable.append(str(exc))
+            emit(progress, Progress("notice", message=f"Skipping server {name}: {exc}"))
+            continue
+        grammar = prove_grammar(ep, cancel)  # GrammarNotHonoured refuses the batch
+        if grammar == "schema-only":
+            emit(
+                progress,
+                Progress(
+                    "notice",
+                    message=f"Server {name} is schema-only (JSON schema, no grammar): its "
+                    "answers are validated and retried, but their shape is not enforced.",
+                ),
+            )
+        endpoints.append(ep)
+    if not endpoints:
+        raise ServerUnavailable("No server answered: " + " ".join(unreachable))
+    return endpoints
+
+
+def _read_items(
+    paths: Sequence[Path | str],
+    library: Library,
+    endpoints: Sequence[Endpoint],
+    progress: ProgressCallback | None,
+    cancel: CancelToken,
+) -> Generator[FileResult, None, list[_Item]]:
+    """Read every file: yields the unreadable and the already summarized, returns the rest."""
+    items: list[_Item] = []
+    for raw in paths:
+        path = Path(raw)
+        check(cancel)
+        emit(progress, Progress("read", item=path.name, message=f"Reading {path.name}"))
+        try:
+            from engine.transcripts.readers import load_transcript
+
+            transcript = load_transcript(path)
+        except VidsumError as exc:
+            yield FileResult(file=path, error=str(exc))
+            continue
+        found = _existing(library, transcript, endpoints)
+        if found is not None:
+            entry = library.get(found)
+            yield FileResult(
+                file=path,
+                id=found,
+                title=transcript.display_title,
+                summary=entry.summary,
+                skipped=True,
+                failed=entry.failed,
+                grounding=entry.grounding,
+            )
+            continue
+        items.append(_Item(path, transcript))
+    return items
+
+
+def _existing(lib: Library, transcript: Transcript, endpoints: Sequence[Endpoint]) -> int | None:
     for identity in dict.fromkeys(ep.info.identity for ep in endpoints):
-        found = lib.find(dedupe_key(t.content_hash, identity, PROMPT_VERSION, GRAMMAR_VERSION))
+        key = dedupe_key(transcript.content_hash, identity, PROMPT_VERSION, GRAMMAR_VERSION)
+        found = lib.find(key)
         if found is not None:
             return found
     return None
@@ -350,65 +369,79 @@ def _collect(
         except queue.Empty:
             if not any(t.is_alive() for t in threads) and shared.events.empty():
                 # Every endpoint is gone: what is left cannot be done in this batch.
-                why = "; ".join(ep.dead or "" for ep in endpoints if ep.dead)
-                for it in list(remaining.values()):
-                    del remaining[id(it.transcript)]
-                    yield FileResult(
-                        file=it.path,
-                        title=it.transcript.display_title,
-                        error=f"{it.path}: no server was left to summarize it ({why})",
-                    )
+                yield from _abandon(remaining, endpoints)
             continue
         kind = event[0]
-        if kind == "start":
+        if kind in ("start", "progress", "moved"):
+            _report(event, in_flight, last_forward, progress)
+        elif kind in ("failed", "ok"):
             it = event[1]
-            in_flight.append(it.path.name)
-            emit(
-                progress,
-                Progress(
-                    "prompt",
-                    item=it.path.name,
-                    message=f"on {it.endpoint}",
-                    extra={"endpoint": it.endpoint},
-                ),
-            )
-        elif kind == "progress":
-            it, ev = event[1], event[2]
-            name = it.path.name
-            now = time.monotonic()
-            if (
-                in_flight
-                and in_flight[0] == name
-                and (
-                    ev.stage != "generate" or now - last_forward.get(name, 0.0) >= _FORWARD_EVERY_S
-                )
-            ):
-                last_forward[name] = now
-                emit(
-                    progress,
-                    replace(ev, item=name, extra={**ev.extra, "endpoint": it.endpoint}),
-                )
-        elif kind == "moved":
-            it, ep, why = event[1], event[2], event[3]
-            _drop(in_flight, it.path.name)
-            emit(
-                progress,
-                Progress(
-                    "notice",
-                    message=f"Server {ep.info.name} stopped answering; its work moves to the "
-                    f"other servers ({why})",
-                ),
-            )
-        elif kind == "failed":
-            it, error = event[1], event[2]
             _drop(in_flight, it.path.name)
             del remaining[id(it.transcript)]
-            yield FileResult(file=it.path, title=it.transcript.display_title, error=error)
-        elif kind == "ok":
-            it, ep, result = event[1], event[2], event[3]
-            _drop(in_flight, it.path.name)
-            del remaining[id(it.transcript)]
-            yield _store(it, ep, result, library, sampling, progress)
+            if kind == "failed":
+                yield FileResult(file=it.path, title=it.transcript.display_title, error=event[2])
+            else:
+                yield _store(it, event[2], event[3], library, sampling, progress)
+
+
+def _abandon(remaining: dict[int, _Item], endpoints: Sequence[Endpoint]) -> Iterator[FileResult]:
+    """An error result for every file left when no endpoint is."""
+    why = "; ".join(ep.dead or "" for ep in endpoints if ep.dead)
+    for it in list(remaining.values()):
+        del remaining[id(it.transcript)]
+        yield FileResult(
+            file=it.path,
+            title=it.transcript.display_title,
+            error=f"{it.path}: no server was left to summarize it ({why})",
+        )
+
+
+def _report(
+    event: tuple[Any, ...],
+    in_flight: list[str],
+    last_forward: dict[str, float],
+    progress: ProgressCallback | None,
+) -> None:
+    """Forward a worker's start, progress or moved event (progress of the oldest file only,
+    its generation steps at most every ``_FORWARD_EVERY_S``)."""
+    kind = event[0]
+    if kind == "start":
+        it = event[1]
+        in_flight.append(it.path.name)
+        emit(
+            progress,
+            Progress(
+                "prompt",
+                item=it.path.name,
+                message=f"on {it.endpoint}",
+                extra={"endpoint": it.endpoint},
+            ),
+        )
+    elif kind == "progress":
+        it, ev = event[1], event[2]
+        name = it.path.name
+        now = time.monotonic()
+        if (
+            in_flight
+            and in_flight[0] == name
+            and (ev.stage != "generate" or now - last_forward.get(name, 0.0) >= _FORWARD_EVERY_S)
+        ):
+            last_forward[name] = now
+            emit(
+                progress,
+                replace(ev, item=name, extra={**ev.extra, "endpoint": it.endpoint}),
+            )
+    elif kind == "moved":
+        it, ep, why = event[1], event[2], event[3]
+        _drop(in_flight, it.path.name)
+        emit(
+            progress,
+            Progress(
+                "notice",
+                message=f"Server {ep.info.name} stopped answering; its work moves to the "
+                f"other servers ({why})",
+            ),
+        )
 
 
 def _drop(names: list[str], name: str) -> None:
@@ -424,6 +457,8 @@ def _store(
     sampling: Sampling,
     progress: ProgressCallback | None,
 ) -> FileResult:
+    """Store one server's summary (over 60 lines: most of it is the provenance record's fields,
+    one per line)."""
     info = ep.info
     name = it.path.name
     emit(progress, Progress("store", item=name, message="Saving to the library"))

@@ -370,17 +370,32 @@ def _one(
         grounding=grounding,
         failed=failed,
     )
+    return _add(path, title, new, gen, started, lib, batch.options.force, progress)
+
+
+def _add(
+    path: Path,
+    title: str,
+    new: NewEntry,
+    gen: Generation,
+    started: float,
+    lib: Library,
+    force: bool,
+    progress: ProgressCallback | None,
+) -> FileResult:
+    """Store one new summary; a library error keeps it for the next run (see ``_kept``)."""
     try:
-        entry_id = lib.add(new, replace=batch.options.force)
+        entry_id = lib.add(new, replace=force)
     except LibraryError as exc:
         # The generation may have taken minutes: keep it for the next run, go on with the batch.
         return FileResult(
             file=path,
             title=title,
-            summary=summary,
+            summary=new.summary,
             generation=gen,
-            error=_kept(lib, new, exc, replace=batch.options.force),
+            error=_kept(lib, new, exc, replace=force),
         )
+    coverage = new.coverage
     attempts = coverage.attempts or coverage.passes
     took = f"{time.monotonic() - started:.1f} s ({passes_words(coverage.passes, attempts)})"
     emit(
@@ -396,12 +411,12 @@ def _one(
         file=path,
         id=entry_id,
         title=title,
-        summary=summary,
+        summary=new.summary,
         generation=gen,
         passes=coverage.passes,
         attempts=attempts,
-        failed=failed,
-        grounding=grounding,
+        failed=new.failed,
+        grounding=new.grounding,
     )
 
 
