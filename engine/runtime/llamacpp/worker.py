@@ -347,8 +347,8 @@ class Worker:
         return self.piece(token).decode("utf-8", "replace")
 
     def load(self, opts: LoadOptions) -> dict[str, Any]:
+        from engine.hardware import physical_cores
         from engine.runtime.llamacpp.cpu_features import extra_buffers_allowed
-        from engine.runtime.llamacpp.runner import physical_cores
 
         L = self.L
         self.free()
