@@ -3,6 +3,8 @@
 ``register(subparsers)`` adds the commands to the main parser (``engine.cli.main``). Handlers take
 ``(args, out, err)`` and return the exit code; errors are ``VidsumError``s printed by
 ``engine.cli.main.main``. Results go to stdout, progress bars and notes to stderr.
+Everything goes through ``engine.api.Engine`` (never the model store underneath), so the CLI and
+the TUI do the same thing, e.g. when the default model is removed.
 """
 
 from __future__ import annotations
@@ -257,16 +259,14 @@ def _llama_build() -> dict[str, Any]:
 def _hardware() -> dict[str, Any] | str:
     """The detected hardware as JSON values (sizes in bytes), or why it is unknown."""
     try:
-        from engine.hardware import build_warning, detect, ram_budget
+        hw = Engine().hardware()
     except ImportError:
         return "unknown (hardware detection is not available in this build)"
-    try:
-        hw = detect()
     except Exception as exc:  # doctor reports; it does not crash
         return f"unknown (detection failed: {type(exc).__name__}: {exc})"
     data: dict[str, Any] = _jsonable(hw)
-    data["ram_plan"] = ram_budget(hw.ram_total) if hw.ram_total else None
-    data["build_warning"] = build_warning(hw)
+    data["ram_plan"] = hw.ram_plan()
+    data["build_warning"] = hw.warning()
     return data
 
 

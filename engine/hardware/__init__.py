@@ -34,6 +34,9 @@ from engine.hardware.detect import (
     METAL_GPU_SHARE,
     METAL_REBUILD,
     NVIDIA_SMI_QUERY,
+    RAM_RESERVE_FRACTION,
+    RAM_RESERVE_MIN,
+    RAM_RESERVE_WORDS,
     BuildInfo,
     Hardware,
     build_info,
@@ -42,22 +45,19 @@ from engine.hardware.detect import (
     parse_nvidia_smi,
     parse_system_info,
     physical_cores,
+    ram_budget,
     rebuild_command,
 )
 from engine.hardware.plan import (
     CTX_STEP,
     MARGIN_BYTES,
     MARGIN_FRACTION,
-    RAM_RESERVE_FRACTION,
-    RAM_RESERVE_MIN,
-    RAM_RESERVE_WORDS,
     Mode,
     Plan,
     fit_summary,
     largest_context,
     plan,
     plan_for_file,
-    ram_budget,
 )
 from engine.hardware.shapes import (
     KNOWN_SHAPES,

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import ConfigError
-from engine.units import MiB, format_bytes
+from engine.units import GiB, MiB, format_bytes
 
 CUDA_REBUILD = (
     'CMAKE_ARGS="-DGGML_CUDA=on" pip install --force-reinstall --no-cache-dir llama-cpp-python'
@@ -32,6 +32,20 @@ NVIDIA_SMI_QUERY = [
     "--format=csv,noheader,nounits",
 ]
 METAL_GPU_SHARE = 2 / 3  # Metal's recommended working set is about 2/3 of unified memory
+RAM_RESERVE_FRACTION = 0.15  # of total RAM, left to the system and other programs
+RAM_RESERVE_MIN = 2 * GiB
+
+
+def ram_budget(total: int) -> int:
+    """RAM a model may plan on: total memory less the reserve (15%, at least 2 GiB)."""
+    return max(0, total - max(RAM_RESERVE_MIN, int(total * RAM_RESERVE_FRACTION)))
+
+
+RAM_RESERVE_WORDS = (
+    f"{RAM_RESERVE_FRACTION:.0%}, at least {RAM_RESERVE_MIN // GiB} GiB, "
+    "is left to the system and other programs"
+)
+
 
 # --- detection --------------------------------------------------------------------------------
 
@@ -67,6 +81,10 @@ class Hardware:
 
     def warning(self) -> str | None:
         return build_warning(self)
+
+    def ram_plan(self) -> int | None:
+        """RAM a model may plan on (``ram_budget``); None when the total is unknown."""
+        return ram_budget(self.ram_total) if self.ram_total else None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

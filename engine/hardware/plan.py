@@ -12,7 +12,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 from engine.errors import ConfigError
-from engine.hardware.detect import GPU, Hardware, build_warning
+from engine.hardware.detect import (
+    GPU,
+    RAM_RESERVE_WORDS,
+    Hardware,
+    build_warning,
+    ram_budget,
+)
 from engine.hardware.shapes import (
     _UNQUANTIZED_KV,
     ModelShape,
@@ -28,8 +34,6 @@ from engine.units import GiB, MiB, format_bytes
 
 MARGIN_FRACTION = 0.05
 MARGIN_BYTES = 300 * MiB
-RAM_RESERVE_FRACTION = 0.15  # of total RAM, left to the system and other programs
-RAM_RESERVE_MIN = 2 * GiB
 CTX_STEP = 256  # largest_context() answers in multiples of this
 
 Mode = Literal["full", "partial", "cpu"]
@@ -37,17 +41,6 @@ Mode = Literal["full", "partial", "cpu"]
 
 def _budget(n: int) -> int:
     return max(0, int(n * (1 - MARGIN_FRACTION)) - MARGIN_BYTES)
-
-
-def ram_budget(total: int) -> int:
-    """RAM a model may plan on: total memory less the reserve (15%, at least 2 GiB)."""
-    return max(0, total - max(RAM_RESERVE_MIN, int(total * RAM_RESERVE_FRACTION)))
-
-
-RAM_RESERVE_WORDS = (
-    f"{RAM_RESERVE_FRACTION:.0%}, at least {RAM_RESERVE_MIN // GiB} GiB, "
-    "is left to the system and other programs"
-)
 
 
 def _gb(n: float) -> str:
@@ -151,6 +144,60 @@ def _need(
     )
 
 
+def _explain(
+    need: _Need,
+    shape: ModelShape,
+    hw: Hardware,
+    gpu: GPU | None,
+    *,
+    fits: bool,
+    ram_plan: int,
+    warning: str | None,
+    what: str,
+    ctx: str,
+) -> str:
+    """The planner's sentence for the user: the verdict, its numbers, and what to do."""
+    ram_words = f"needs {_gb(need.ram)} RAM"
+    if not fits:
+        on_gpu = f" beside {_gb(need.gpu)} on the GPU" if need.gpu else ""
+        explanation = (
+            f"{what} is too big for this machine with {ctx} context: it needs "
+            f"{_gb(need.ram)} RAM{on_gpu} but vidsum plans on at most {_gb(ram_plan)} of "
+            f"its {_gb(hw.ram_total)} ({RAM_RESERVE_WORDS}); "
+            "try a smaller quant or a shorter context"
+        )
+    elif need.mode == "full":
+        assert gpu is not None
+        explanation = (
+            f"{what} fits fully on your {_gpu_words(gpu, hw)} with {ctx} context "
+            f"(needs {_gb(need.gpu)} of GPU memory)"
+        )
+    elif need.mode == "partial":
+        explanation = (
+            f"{what} needs partial offload: {need.n_gpu_layers} of {shape.n_layer} layers on the "
+            f"GPU with {ctx} context ({_gb(need.gpu)} GPU memory, {_gb(need.ram)} RAM); "
+            "slower than full offload"
+        )
+    elif gpu is None:
+        explanation = f"no GPU offload available: {what} runs on the CPU (slow); {ram_words}"
+    elif warning:
+        explanation = f"{what} runs on the CPU (slow); {ram_words}. {warning}"
+    else:
+        explanation = (
+            f"{what} does not fit on your {_gpu_words(gpu, hw)} even in part: it runs on the "
+            f"CPU (slow); {ram_words}"
+        )
+    if fits and hw.ram_available and need.ram > hw.ram_available:
+        explanation += (
+            f"; only {_gb(hw.ram_available)} of RAM is free right now: close other programs "
+            "before a long job"
+        )
+    if not fits and warning:
+        explanation += f". {warning}"
+    explanation = explanation[0].upper() + explanation[1:]
+    return explanation
+
+
 def plan(
     shape: ModelShape,
     file_bytes: int,
@@ -191,46 +238,17 @@ def plan(
             ),
         )
 
-    what = quant or "the model"
-    ctx = _ctx_words(n_ctx)
-    ram_words = f"needs {_gb(need.ram)} RAM"
-    if not fits:
-        on_gpu = f" beside {_gb(need.gpu)} on the GPU" if need.gpu else ""
-        explanation = (
-            f"{what} is too big for this machine with {ctx} context: it needs "
-            f"{_gb(need.ram)} RAM{on_gpu} but vidsum plans on at most {_gb(ram_plan)} of "
-            f"its {_gb(hw.ram_total)} ({RAM_RESERVE_WORDS}); "
-            "try a smaller quant or a shorter context"
-        )
-    elif need.mode == "full":
-        assert gpu is not None
-        explanation = (
-            f"{what} fits fully on your {_gpu_words(gpu, hw)} with {ctx} context "
-            f"(needs {_gb(need.gpu)} of GPU memory)"
-        )
-    elif need.mode == "partial":
-        explanation = (
-            f"{what} needs partial offload: {need.n_gpu_layers} of {shape.n_layer} layers on the "
-            f"GPU with {ctx} context ({_gb(need.gpu)} GPU memory, {_gb(need.ram)} RAM); "
-            "slower than full offload"
-        )
-    elif gpu is None:
-        explanation = f"no GPU offload available: {what} runs on the CPU (slow); {ram_words}"
-    elif warning:
-        explanation = f"{what} runs on the CPU (slow); {ram_words}. {warning}"
-    else:
-        explanation = (
-            f"{what} does not fit on your {_gpu_words(gpu, hw)} even in part: it runs on the "
-            f"CPU (slow); {ram_words}"
-        )
-    if fits and hw.ram_available and need.ram > hw.ram_available:
-        explanation += (
-            f"; only {_gb(hw.ram_available)} of RAM is free right now: close other programs "
-            "before a long job"
-        )
-    if not fits and warning:
-        explanation += f". {warning}"
-    explanation = explanation[0].upper() + explanation[1:]
+    explanation = _explain(
+        need,
+        shape,
+        hw,
+        gpu,
+        fits=fits,
+        ram_plan=ram_plan,
+        warning=warning,
+        what=quant or "the model",
+        ctx=_ctx_words(n_ctx),
+    )
 
     return Plan(
         mode=need.mode,

@@ -127,7 +127,7 @@ def default_model_entry() -> CatalogEntry:
 
 
 def hub_entries() -> list[CatalogEntry]:
-    return [e for e in _builtin()[1] if e.source == "hub"]
+    return [e for e in _builtin()[1] if e.repo is not None]  # only hub entries name a repo
 
 
 def entries() -> list[CatalogEntry]:

@@ -28,7 +28,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import time
 from collections import deque
 from dataclasses import dataclass
@@ -54,20 +53,19 @@ from engine.modelstore.hub import (
 from engine.modelstore.hubcache import (
     _SHA1_RE,
     _hub_entry,
-    _link,
     _load_manifest,
     _lock_path,
     _manifest_path,
-    _record_verified,
     _storage,
     _verified_sha,
+    check_disk_space,
     ensure_verified,
+    install_blob,
     installed,
     partial_bytes,
 )
 from engine.modelstore.remote import RemoteFile, _http_error, _remote_file
 from engine.progress import CancelToken, Progress, ProgressCallback, emit
-from engine.units import format_bytes
 
 CONNECT_TIMEOUT = 15.0
 _FSYNC_EVERY = 256 * 1024 * 1024
@@ -89,19 +87,6 @@ class _Rate:
             self.samples.popleft()
         t0, d0 = self.samples[0]
         return (done - d0) / (t - t0) if t > t0 else None
-
-
-def _check_disk(directory: Path, needed: int, entry: CatalogEntry, kept: int) -> None:
-    margin = min(512 * 1024 * 1024, max(1024 * 1024, needed // 100))
-    free = shutil.disk_usage(directory).free
-    if free < needed + margin:
-        raise NotEnoughDiskSpace(
-            f"Not enough disk space for {entry.id}: {format_bytes(needed)} more are needed "
-            f"(plus {format_bytes(margin)} margin) but {directory} has {format_bytes(free)} "
-            "free. "
-            f"Free some space or point HF_HOME at a larger disk."
-            + (f" {kept:,} bytes already downloaded are kept." if kept else "")
-        )
 
 
 def _transfer(
@@ -283,17 +268,6 @@ def _stream(
                 )
 
 
-def _finish(entry: CatalogEntry, remote: RemoteFile, blob: Path, sha: str) -> Path:
-    storage = _storage(entry)
-    assert entry.file is not None
-    pointer = _link(blob, storage / "snapshots" / remote.commit / entry.file)
-    rev = entry.revision or "main"
-    if rev != remote.commit:
-        atomic_write_text(storage / "refs" / rev, remote.commit)
-    _record_verified(pointer, sha, entry.id)
-    return pointer
-
-
 def _pull_once(
     entry: CatalogEntry,
     progress: ProgressCallback | None,
@@ -332,7 +306,7 @@ def _pull_once(
             blob, progress=progress, cancel=cancel, item=entry.id
         )
         if sha == remote.sha256:
-            return _finish(entry, remote, blob, sha)
+            return install_blob(entry, remote.commit, blob, sha)
         blob.unlink()  # a corrupt blob (not ours): replace it
     lock = _lock_path(entry, remote.etag)
     lock.parent.mkdir(parents=True, exist_ok=True)
@@ -358,6 +332,21 @@ def _download_locked(
     cancel: CancelToken | None,
     stall: float,
 ) -> Path:
+    """Resume (or start) the partial file, stream the rest into it, then verify and install."""
+    partial, digest = _resume_partial(entry, remote, blob, progress, cancel)
+    digest = _transfer(entry, remote, partial, digest, progress, cancel, stall)
+    return _verify_and_install(entry, remote, blob, partial, digest.hexdigest(), progress)
+
+
+def _resume_partial(
+    entry: CatalogEntry,
+    remote: RemoteFile,
+    blob: Path,
+    progress: ProgressCallback | None,
+    cancel: CancelToken | None,
+) -> tuple[Path, Any]:
+    """Record what the partial file is (the manifest), keep a usable prefix and hash it once;
+    the partial file and the digest of what it holds."""
     partial = blob.with_name(f"{remote.etag}.incomplete")
     manifest = _manifest_path(entry.id)
     old = _load_manifest(entry.id)
@@ -384,7 +373,7 @@ def _download_locked(
     if have > remote.size:
         partial.unlink()
         have = 0
-    _check_disk(blob.parent, remote.size - have, entry, have)
+    check_disk_space(blob.parent, remote.size - have, entry, have)
     digest = hashlib.sha256()
     if have:  # the kept prefix is hashed once; new bytes are hashed as they arrive
         hash_file(partial, progress=progress, cancel=cancel, item=entry.id, digest=digest)
@@ -402,8 +391,20 @@ def _download_locked(
         )
     else:
         partial.touch()
-    digest = _transfer(entry, remote, partial, digest, progress, cancel, stall)
-    sha = digest.hexdigest()
+    return partial, digest
+
+
+def _verify_and_install(
+    entry: CatalogEntry,
+    remote: RemoteFile,
+    blob: Path,
+    partial: Path,
+    sha: str,
+    progress: ProgressCallback | None,
+) -> Path:
+    """Compare the sha256 with the hub's; a match becomes the blob (linked from its snapshot),
+    a mismatch is deleted."""
+    manifest = _manifest_path(entry.id)
     emit(
         progress,
         Progress(
@@ -425,7 +426,7 @@ def _download_locked(
         )
     os.chmod(partial, 0o644)
     os.replace(partial, blob)
-    path = _finish(entry, remote, blob, sha)
+    path = install_blob(entry, remote.commit, blob, sha)
     manifest.unlink(missing_ok=True)
     emit(
         progress,

@@ -20,9 +20,10 @@ from engine.errors import DownloadError, ModelFileError, ModelNotFound
 from engine.fsutil import atomic_write_text, read_json_object, state_error
 from engine.modelstore.catalog import CatalogEntry, get_entry
 from engine.modelstore.hashing import hash_file
-from engine.modelstore.hub import hub_cache_dir
+from engine.modelstore.hub import NotEnoughDiskSpace, hub_cache_dir
 from engine.paths import get_paths
 from engine.progress import CancelToken, ProgressCallback
+from engine.units import format_bytes
 
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 _SHA1_RE = re.compile(r"^[0-9a-f]{40}$")  # a pinned commit
@@ -241,3 +242,30 @@ def rm(model_id: str) -> list[Path]:
             f"{entry.id} is not installed and has no partial download; nothing to remove."
         )
     return removed
+
+
+def install_blob(entry: CatalogEntry, commit: str, blob: Path, sha: str) -> Path:
+    """Link a verified blob from ``snapshots/<commit>/<file>``, point the revision's ref at the
+    commit, and record the file as verified; the snapshot path."""
+    storage = _storage(entry)
+    assert entry.file is not None
+    pointer = _link(blob, storage / "snapshots" / commit / entry.file)
+    rev = entry.revision or "main"
+    if rev != commit:
+        atomic_write_text(storage / "refs" / rev, commit)
+    _record_verified(pointer, sha, entry.id)
+    return pointer
+
+
+def check_disk_space(directory: Path, needed: int, entry: CatalogEntry, kept: int) -> None:
+    """Refuse to start when the cache's disk cannot hold the rest of the file (plus a margin)."""
+    margin = min(512 * 1024 * 1024, max(1024 * 1024, needed // 100))
+    free = shutil.disk_usage(directory).free
+    if free < needed + margin:
+        raise NotEnoughDiskSpace(
+            f"Not enough disk space for {entry.id}: {format_bytes(needed)} more are needed "
+            f"(plus {format_bytes(margin)} margin) but {directory} has {format_bytes(free)} "
+            "free. "
+            f"Free some space or point HF_HOME at a larger disk."
+            + (f" {kept:,} bytes already downloaded are kept." if kept else "")
+        )

@@ -20,6 +20,7 @@ from typing import Any
 
 from engine.errors import ModelFileError
 from engine.fsutil import atomic_write_text, read_json_object, state_error
+from engine.modelstore.gguf_check import check_gguf
 from engine.modelstore.hashing import hash_file
 from engine.paths import get_paths
 from engine.progress import CancelToken, Progress, ProgressCallback, emit
@@ -82,8 +83,6 @@ def cached_hash(
 
 def header_info(path: Path) -> dict[str, Any]:
     """Run the strict GGUF header check; return the few fields the catalog records."""
-    from engine.modelstore.gguf_check import check_gguf
-
     h = check_gguf(path)  # raises ModelFileError for anything llama.cpp should not see
     return {
         "architecture": h.architecture,

@@ -5,7 +5,7 @@ The one owner of "a model source": the only module that switches on ``entry.sour
 the TUI (through ``engine.api.Engine``) do the same thing for each, removal included.
 Never imports llama_cpp (``local.llama_check`` runs llama.cpp in a worker process).
 May import: the other ``engine.modelstore`` modules, ``engine.settings``, ``engine.hardware``
-(lazily, for fit verdicts) and the ground floor.
+(fit verdicts) and the ground floor.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engine import settings
+from engine import hardware, settings
 from engine.errors import ModelFileError, ModelNotFound
-from engine.modelstore import default_model, download, hubcache, local
+from engine.modelstore import default_model, download, hub, hubcache, local
 from engine.modelstore.catalog import (
     CatalogEntry,
     ModelStatus,
@@ -82,9 +82,7 @@ def model_page(entry: CatalogEntry) -> str | None:
     """The model's page on the hub (None: not a hub model)."""
     if entry.source != "hub":
         return None
-    from engine.modelstore.hub import endpoint
-
-    return f"{endpoint()}/{entry.repo}"
+    return f"{hub.endpoint()}/{entry.repo}"
 
 
 def partial_bytes(model_id: str) -> int:
@@ -95,9 +93,7 @@ def partial_bytes(model_id: str) -> int:
 
 def _detect_hardware() -> Any:
     try:
-        from engine.hardware import detect
-
-        return detect()
+        return hardware.detect()
     except Exception:  # probing hardware must never break listing models
         return None
 
@@ -111,8 +107,6 @@ def fit_for(entry: CatalogEntry, hw: Any, n_ctx: int, path: Path | None = None) 
     if hw is None:
         return "unknown", "hardware detection is not available"
     try:
-        from engine import hardware
-
         ctx = min(n_ctx, entry.n_ctx_train or n_ctx)
         if path is not None:
             plan = hardware.plan_for_file(path, ctx, hw)

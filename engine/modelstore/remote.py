@@ -7,6 +7,7 @@ May import: ``engine.modelstore.catalog`` / ``hub`` / ``hubcache`` and the groun
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 from engine.errors import DownloadError
@@ -142,6 +143,11 @@ def _remote_file(entry: CatalogEntry, timeout: float) -> RemoteFile:
     except httpx2.TransportError as exc:
         raise _unreachable(entry, f"{type(exc).__name__}: {exc}") from exc
 
+    return _remote_from(entry, meta, infos, ep)
+
+
+def _remote_from(entry: CatalogEntry, meta: Any, infos: Any, ep: str) -> RemoteFile:
+    """The file's facts from the HEAD metadata and paths-info; no sha256 or size: refused."""
     lfs_sha = None
     for info in infos if isinstance(infos, list) else []:
         if info.get("path") == entry.file and isinstance(info.get("lfs"), dict):
