@@ -198,6 +198,16 @@ def _explain(
     return explanation
 
 
+def _budgets(hw: Hardware, gpu: GPU | None) -> tuple[int | None, int]:
+    """(GPU bytes a model may plan on, None without a usable GPU; RAM bytes it may plan on)."""
+    usable = gpu is not None and hw.build.gpu_offload
+    gpu_budget = _budget(gpu.free_bytes or gpu.total_bytes) if usable and gpu else None
+    # unknown RAM (0) must not make every model "too big": only the GPU is judged then.
+    # Total RAM, not free RAM: the verdict must not flap as other programs come and go.
+    ram_plan = ram_budget(hw.ram_total) if hw.ram_total else 1 << 62
+    return gpu_budget, ram_plan
+
+
 def plan(
     shape: ModelShape,
     file_bytes: int,
@@ -220,11 +230,7 @@ def plan(
     flash_attn = flash_attn or kv_type not in _UNQUANTIZED_KV
     gpu = hw.best_gpu()
     warning = build_warning(hw)
-    usable = gpu is not None and hw.build.gpu_offload
-    gpu_budget = _budget(gpu.free_bytes or gpu.total_bytes) if usable and gpu else None
-    # unknown RAM (0) must not make every model "too big": only the GPU is judged then.
-    # Total RAM, not free RAM: the verdict must not flap as other programs come and go.
-    ram_plan = ram_budget(hw.ram_total) if hw.ram_total else 1 << 62
+    gpu_budget, ram_plan = _budgets(hw, gpu)
 
     need = _need(shape, file_bytes, n_ctx, gpu_budget, kv_type, flash_attn, n_ubatch)
     fits = need.ram <= ram_plan and (gpu_budget is None or need.gpu <= gpu_budget)
