@@ -29,7 +29,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from engine.errors import GenerationError  # noqa: E402
-from engine.modelstore.catalog import resolve_model  # noqa: E402
+from engine.modelstore.manager import resolve_model  # noqa: E402
 from engine.pipeline.grammar import summary_gbnf  # noqa: E402
 from engine.pipeline.grounding import measure  # noqa: E402
 from engine.pipeline.instructions import instructions  # noqa: E402

@@ -26,13 +26,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from engine.hardware import physical_cores
 from engine.pipeline.grammar import summary_gbnf
 from engine.runtime.llamacpp.runner import (
     Generation,
     LlamaRunner,
     LoadOptions,
     Sampling,
-    physical_cores,
 )
 
 SEED_RUN = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "seed-run"

@@ -265,8 +265,8 @@ class Naive:
         import llama_cpp
         from llama_cpp import Llama
 
+        from engine.hardware import physical_cores
         from engine.runtime.llamacpp.cpu_features import patch_default_params
-        from engine.runtime.llamacpp.runner import physical_cores
 
         patch_default_params(llama_cpp)
 
@@ -583,8 +583,9 @@ def bench_settings(
     base: LoadOptions, text: str, bos: str, opts: BenchOptions, out: TextIO
 ) -> list[str]:
     """Section 5: each group's variants loaded side by side, measured round-robin."""
+    from engine.hardware import physical_cores
     from engine.pipeline.grammar import summary_gbnf
-    from engine.runtime.llamacpp.runner import LlamaRunner, Sampling, physical_cores
+    from engine.runtime.llamacpp.runner import LlamaRunner, Sampling
 
     gbnf = summary_gbnf()
     s = Sampling(max_tokens=opts.settings_tokens)
@@ -699,7 +700,7 @@ def _skeleton(value: Any) -> Any:
 
 
 def _resolve(opts: BenchOptions) -> tuple[Path, str, str]:
-    from engine.modelstore.catalog import resolve_model
+    from engine.modelstore.manager import resolve_model
 
     m = resolve_model(opts.model or DEFAULT_MODEL)
     return m.path, m.chat_format, m.id

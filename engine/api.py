@@ -17,7 +17,9 @@ if TYPE_CHECKING:
     from engine.hardware import Hardware
     from engine.library.records import Entry, EntryRow
     from engine.library.store import Library
-    from engine.modelstore.catalog import ModelStatus, Removal
+    from engine.modelstore.catalog import CatalogEntry, ModelStatus, ResolvedModel
+    from engine.modelstore.hub import HubStatus
+    from engine.modelstore.manager import Removal
     from engine.pipeline.server_batch import ServerCheck
     from engine.pipeline.summarize import FileResult, SummarizeOptions
     from engine.runtime.server.profiles import ServerProfile
@@ -133,12 +135,53 @@ class Engine:
             cancel=cancel,
         )
 
-    # --- models -------------------------------------------------------------------------------
+    # --- models (engine.modelstore.manager: the one owner of a model's source) ----------------
 
-    def list_models(self) -> list[ModelStatus]:
-        from engine.modelstore.catalog import list_models
+    def list_models(self, *, n_ctx: int = 8192, fit: bool = True) -> list[ModelStatus]:
+        """Every known model: install state, default / in use, and (``fit``) the fit verdict
+        at ``n_ctx`` tokens of context."""
+        from engine.modelstore.manager import list_models
 
-        return list_models()
+        return list_models(fit=fit, n_ctx=n_ctx)
+
+    def model_status(self, model_id: str, *, n_ctx: int = 8192, fit: bool = True) -> ModelStatus:
+        """One model's row of ``list_models`` (any id spelling the catalog accepts)."""
+        from engine.modelstore.manager import model_status
+
+        return model_status(model_id, n_ctx, fit=fit)
+
+    def model_entry(self, model_id: str) -> CatalogEntry:
+        """The catalog entry for an id (case-insensitive; a family means its recommended quant);
+        unknown ids raise ``ModelNotFound``."""
+        from engine.modelstore.catalog import get_entry
+
+        return get_entry(model_id)
+
+    def model_page(self, model_id: str) -> str | None:
+        """The model's page on the hub; None when it is not a hub model."""
+        from engine.modelstore.catalog import get_entry
+        from engine.modelstore.manager import model_page
+
+        return model_page(get_entry(model_id))
+
+    def recommended_model(self) -> str:
+        """The catalog's recommended first download."""
+        from engine.modelstore.catalog import recommended_id
+
+        return recommended_id()
+
+    def resolve_model(
+        self,
+        model: str | None = None,
+        *,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> ResolvedModel:
+        """The model a summarize would run (``model``: id or .gguf path; None: the default,
+        else the automatic choice, saying so through ``progress`` after a removed default)."""
+        from engine.modelstore.manager import resolve_model
+
+        return resolve_model(model, progress=progress, cancel=cancel)
 
     def pull_model(
         self,
@@ -146,22 +189,60 @@ class Engine:
         *,
         progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
+        retries: int = 2,
+        stall_timeout: float | None = None,
     ) -> Path:
-        from engine.modelstore.download import pull
+        from engine.modelstore.manager import pull
 
-        return pull(model_id, progress=progress, cancel=cancel)
+        return pull(
+            model_id, progress=progress, cancel=cancel, retries=retries, stall_timeout=stall_timeout
+        )
+
+    def partial_bytes(self, model_id: str) -> int:
+        """Bytes of an unfinished download of ``model_id`` kept for resume (0: none)."""
+        from engine.modelstore.manager import partial_bytes
+
+        return partial_bytes(model_id)
+
+    def add_model(
+        self,
+        path: Path,
+        *,
+        name: str | None = None,
+        chat_format: str | None = None,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> CatalogEntry:
+        """Register a local .gguf (checked, hashed, stored by reference)."""
+        from engine.modelstore.manager import add_local
+
+        return add_local(path, name=name, chat_format=chat_format, progress=progress, cancel=cancel)
 
     def remove_model(self, model_id: str) -> Removal:
         """Delete (or forget) a model and clear the default if it names it (one owner:
-        ``engine.modelstore.catalog.remove_model``, also behind `vidsum models rm`)."""
-        from engine.modelstore.catalog import remove_model
+        ``engine.modelstore.manager.remove_model``, also behind `vidsum models rm`)."""
+        from engine.modelstore.manager import remove_model
 
         return remove_model(model_id)
 
     def set_default_model(self, model_id: str) -> None:
-        from engine.settings import set_default_model
+        """Make ``model_id`` the default (stored by its canonical id)."""
+        from engine.modelstore.manager import set_default_model
 
         set_default_model(model_id)
+
+    def default_model(self) -> str | None:
+        """The default model set with `vidsum models use` (None: automatic)."""
+        from engine.settings import get_default_model
+
+        return get_default_model()
+
+    def hub_status(self) -> HubStatus:
+        """The hub endpoint, whether it can be reached now (and why not), the token's state
+        and the cache dir, for `vidsum doctor`."""
+        from engine.modelstore.hub import hub_status
+
+        return hub_status()
 
     # --- settings -----------------------------------------------------------------------------
 

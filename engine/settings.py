@@ -6,13 +6,21 @@ wrong type is an error that names the file and the key, never silently ignored o
 
 Fields (``vidsum summarize`` flags win over these; these win over vidsum's own defaults):
 
-- ``default_model``: model id used when ``--model`` is not given (``vidsum models use ID``).
+- ``default_model``: model id used when ``--model`` is not given (``vidsum models use ID``;
+  set and checked through ``engine.modelstore.manager.set_default_model``).
+- ``removed_default``: the default model that was just removed (``vidsum models rm``, the TUI's
+  Models screen); the next summarize without ``--model`` says what it uses instead, then
+  forgets it. Written by vidsum, not by hand.
 - ``export_dir``: folder the TUI's export dialog offers first.
 - ``n_ctx``: context size in tokens (``--ctx``); absent: sized to the transcripts.
 - ``gpu_layers``: layers offloaded to the GPU (``--gpu-layers``; -1 all); absent: fit plan.
 - ``threads``: CPU threads (``--threads``); absent: the physical cores.
 - ``seed``: sampling seed (``--seed``).
 - ``temperature``: sampling temperature (``--temperature``).
+
+A leaf: imports only the ground floor (never ``engine.modelstore``), so every layer may read it.
+There are no environment overrides (``VIDSUM_HOME`` moves the whole config dir:
+``engine.paths``).
 """
 
 from __future__ import annotations
@@ -47,6 +55,11 @@ class Settings(BaseModel):
     seed: int | None = Field(default=None, ge=0, lt=1 << 32, description="sampling seed")
     temperature: float | None = Field(
         default=None, ge=0.0, le=5.0, description="sampling temperature"
+    )
+    removed_default: str | None = Field(
+        default=None,
+        min_length=1,
+        description="the default model just removed; the next summarize says what replaces it",
     )
 
     def to_json(self) -> str:
@@ -99,16 +112,6 @@ def update_settings(**changes: Any) -> Settings:
 
 def get_default_model() -> str | None:
     return get_settings().default_model
-
-
-def set_default_model(model_id: str | None) -> None:
-    """Make ``model_id`` the default (``None`` clears it). Unknown ids raise ``ModelNotFound``."""
-    if model_id is None:
-        update_settings(default_model=None)
-        return
-    from engine.modelstore.catalog import get_entry
-
-    update_settings(default_model=get_entry(model_id).id)  # canonical spelling
 
 
 def get_export_dir() -> Path | None:

@@ -11,19 +11,17 @@ from pathlib import Path
 import pytest
 
 from engine.errors import ConfigError, ModelFileError, ModelNotFound
-from engine.modelstore import catalog, download
+from engine.modelstore import catalog, hubcache, manager
 from engine.modelstore.catalog import (
-    add_local,
     demo_model_notice,
     get_entry,
     hub_entries,
     is_demo_model,
-    remove_local,
-    resolve_model,
 )
+from engine.modelstore.manager import add_local, remove_local, resolve_model, set_default_model
 from engine.paths import get_paths
 from engine.progress import Progress
-from engine.settings import get_default_model, set_default_model
+from engine.settings import get_default_model
 
 FAMILIES = [
     "mistral-7b-instruct-v0.1",
@@ -47,7 +45,7 @@ def fake_install(model_id: str, data: bytes, blob_name: str | None = None) -> Pa
     """Put a file into the HF cache layout as huggingface_hub would (blob + snapshot link + ref)."""
     e = get_entry(model_id)
     assert e.file
-    storage = download._storage(e)
+    storage = hubcache._storage(e)
     commit = e.revision if e.revision and len(e.revision) == 40 else "a" * 40
     blob = storage / "blobs" / (blob_name or hashlib.sha256(data).hexdigest())
     blob.parent.mkdir(parents=True, exist_ok=True)
@@ -144,7 +142,7 @@ def test_verification_is_recorded_so_later_loads_do_not_rehash(gguf_bytes: bytes
     again: list[Progress] = []
     resolve_model("mistral-7b-instruct-v0.2:Q4_K_M", progress=again.append)
     assert not any(ev.stage == "verify" for ev in again)
-    assert download.is_verified("mistral-7b-instruct-v0.2:Q4_K_M")
+    assert hubcache.is_verified("mistral-7b-instruct-v0.2:Q4_K_M")
 
 
 def test_a_corrupt_cached_file_is_refused(gguf_bytes: bytes) -> None:
@@ -154,7 +152,7 @@ def test_a_corrupt_cached_file_is_refused(gguf_bytes: bytes) -> None:
         ModelFileError, match=r"corrupt; run `vidsum models rm .*` and `vidsum models pull"
     ):
         resolve_model("mistral-7b-instruct-v0.2:Q4_K_M")
-    assert not download.is_verified("mistral-7b-instruct-v0.2:Q4_K_M")
+    assert not hubcache.is_verified("mistral-7b-instruct-v0.2:Q4_K_M")
 
 
 def test_a_cached_file_that_is_not_a_gguf_never_reaches_llama_cpp() -> None:
@@ -242,7 +240,7 @@ def test_a_registered_local_file_that_disappeared_is_reported(tmp_path: Path) ->
 def test_engine_rm_forgets_a_local_model_but_keeps_its_file(tmp_path: Path) -> None:
     src = tiny_gguf(tmp_path / "keep.gguf")
     e = add_local(src)
-    assert download.rm(e.id) == [] and src.exists()
+    assert manager.rm(e.id) == [] and src.exists()
     with pytest.raises(ModelNotFound):
         get_entry(e.id)
 
@@ -250,7 +248,7 @@ def test_engine_rm_forgets_a_local_model_but_keeps_its_file(tmp_path: Path) -> N
 def test_list_models_marks_the_model_in_use_even_when_the_default_is_automatic(
     gguf_bytes: bytes,
 ) -> None:
-    from engine.modelstore.catalog import list_models
+    from engine.modelstore.manager import list_models
 
     def in_use() -> list[str]:
         return [s.entry.id for s in list_models(fit=False) if s.in_use]

@@ -218,7 +218,7 @@ def test_hub_probe_is_bounded_when_the_hub_never_answers(monkeypatch: pytest.Mon
     import socket
     import time
 
-    from engine.modelstore.download import probe_hub
+    from engine.modelstore.hub import probe_hub
 
     with socket.socket() as srv:
         srv.bind(("127.0.0.1", 0))
@@ -239,7 +239,7 @@ def test_rm_of_the_default_clears_it_and_later_resolves_fall_back(
     model, then the bundled default (which says so)."""
     from test_catalog import fake_install
 
-    from engine.modelstore.catalog import resolve_model
+    from engine.modelstore.manager import resolve_model
     from engine.settings import get_default_model
 
     data = tiny_gguf(tmp_path / "tiny.gguf").read_bytes()
@@ -262,3 +262,63 @@ def test_rm_of_the_default_clears_it_and_later_resolves_fall_back(
     target.symlink_to(gemma_path)  # the session's assembled copy
     r = resolve_model(None)
     assert r.id == "gemma-3-270m:Q4_K_M" and r.note and "demonstration model" in r.note
+
+
+def test_after_rm_of_the_default_the_next_summarize_says_what_it_falls_back_to(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Issue 10: the first resolve after `models rm` of the default names the removed default
+    and the model used instead, once, as the CLI's progress bar prints notices (on stderr)."""
+    import io
+
+    from test_catalog import fake_install
+
+    from engine.api import Engine
+    from engine.cli.main import ProgressBar
+
+    data = tiny_gguf(tmp_path / "tiny.gguf").read_bytes()
+    fake_install("mistral-7b-instruct-v0.1:Q8_0", data + b"\0")
+    fake_install("mistral-7b-instruct-v0.2:Q4_K_M", data)
+    assert run(capsys, "models", "use", "mistral-7b-instruct-v0.2:Q4_K_M")[0] == 0
+    assert run(capsys, "models", "rm", "mistral-7b-instruct-v0.2:Q4_K_M")[0] == 0
+
+    def resolve() -> tuple[str, str]:
+        err = io.StringIO()
+        resolved = Engine().resolve_model(None, progress=ProgressBar(err, enabled=False))
+        return resolved.id, err.getvalue()
+
+    used, said = resolve()
+    assert used == "mistral-7b-instruct-v0.1:Q8_0"
+    assert said == (
+        "The default model mistral-7b-instruct-v0.2:Q4_K_M was removed; using "
+        "mistral-7b-instruct-v0.1:Q8_0 instead (the default is now automatic; choose one with "
+        "`vidsum models use ID`).\n"
+    )
+    assert resolve() == ("mistral-7b-instruct-v0.1:Q8_0", "")  # said once
+
+    # Choosing a default again forgets a pending notice.
+    assert run(capsys, "models", "use", "mistral-7b-instruct-v0.1:Q8_0")[0] == 0
+    assert run(capsys, "models", "rm", "mistral-7b-instruct-v0.1:Q8_0")[0] == 0
+    assert run(capsys, "models", "use", "mistral-7b-instruct-v0.2:Q4_K_M")[0] == 0
+    from engine.settings import get_settings
+
+    assert get_settings().removed_default is None
+
+
+def test_doctor_reports_the_core_count_the_worker_uses(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """One physical-core counter: doctor's number is the worker's default thread count."""
+    from engine.hardware import physical_cores
+    from engine.hardware.detect import _cpuinfo_cores
+    from engine.runtime.llamacpp import runner
+
+    code, out, _ = run(capsys, "doctor", "--json")
+    assert code == 0
+    assert json.loads(out)["hardware"]["cpu_physical_cores"] == physical_cores()
+    assert not hasattr(runner, "physical_cores")  # no second counter to drift
+    # Two sockets, two cores each, hyper-threaded: 8 logical CPUs, 4 physical cores.
+    blocks = [
+        f"processor\t: {n}\nphysical id\t: {n // 4}\ncore id\t\t: {n % 2}\n" for n in range(8)
+    ]
+    assert _cpuinfo_cores("\n".join(blocks)) == 4

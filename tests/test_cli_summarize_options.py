@@ -13,7 +13,7 @@ from factories import make_entry
 
 from engine.cli.main import build_parser, main, summarize_options
 from engine.library.store import Library
-from engine.modelstore.catalog import resolve_model
+from engine.modelstore.manager import resolve_model
 from engine.pipeline.summarize import SummarizeOptions, _Batch, _context_for
 from engine.settings import update_settings
 

@@ -15,9 +15,11 @@ import pytest
 from hubserver import FakeHub, HubFile, add_catalog_file, start_hub
 
 from engine.errors import Cancelled, ModelNotFound
-from engine.modelstore import download
-from engine.modelstore.catalog import get_entry, resolve_model
-from engine.modelstore.download import (
+from engine.modelstore import hub as hubenv
+from engine.modelstore import hubcache
+from engine.modelstore.catalog import get_entry
+from engine.modelstore.download import pull
+from engine.modelstore.hub import (
     ChecksumMismatch,
     DownloadInterrupted,
     DownloadStalled,
@@ -26,11 +28,9 @@ from engine.modelstore.download import (
     HubServerError,
     HubUnreachable,
     NotEnoughDiskSpace,
-    installed,
-    is_verified,
-    partial_bytes,
-    pull,
 )
+from engine.modelstore.hubcache import installed, is_verified, partial_bytes
+from engine.modelstore.manager import resolve_model
 from engine.progress import CancelToken, Progress
 
 MODEL = "mistral-7b-instruct-v0.2:Q4_K_M"
@@ -52,7 +52,7 @@ def _partial_file(f: HubFile) -> Path:
 def _storage() -> Path:
     e = get_entry(MODEL)
     assert e.repo
-    return download.hub_cache_dir() / ("models--" + e.repo.replace("/", "--"))
+    return hubenv.hub_cache_dir() / ("models--" + e.repo.replace("/", "--"))
 
 
 def test_pull_downloads_verifies_and_lands_in_the_hf_cache(hub: FakeHub) -> None:
@@ -65,7 +65,7 @@ def test_pull_downloads_verifies_and_lands_in_the_hf_cache(hub: FakeHub) -> None
     assert f.served == len(f.data)
     assert is_verified(MODEL) and installed(MODEL) == path
     e = get_entry(MODEL)
-    found = try_to_load_from_cache(e.repo or "", e.file or "", cache_dir=download.hub_cache_dir())
+    found = try_to_load_from_cache(e.repo or "", e.file or "", cache_dir=hubenv.hub_cache_dir())
     assert found == str(path)
     assert path.resolve() == _storage() / "blobs" / f.sha256  # one copy, in the blob store
     downloads = [ev for ev in events if ev.stage == "download" and ev.total]
@@ -125,9 +125,9 @@ def test_a_second_concurrent_download_is_refused(hub: FakeHub) -> None:
     import filelock
 
     f = add_catalog_file(hub, MODEL, MB)
-    lock = download.hub_cache_dir() / ".locks" / _storage().name / f"{f.sha256}.lock"
+    lock = hubenv.hub_cache_dir() / ".locks" / _storage().name / f"{f.sha256}.lock"
     lock.parent.mkdir(parents=True)
-    with filelock.FileLock(str(lock)), pytest.raises(download.DownloadBusy, match="already"):
+    with filelock.FileLock(str(lock)), pytest.raises(hubenv.DownloadBusy, match="already"):
         pull(MODEL)
     assert f.served == 0
 
@@ -215,11 +215,11 @@ def test_stall_times_out_and_keeps_the_partial(hub: FakeHub) -> None:
 
 
 def test_stall_timeout_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(download.STALL_ENV, "7.5")
-    assert download.stall_timeout_default() == 7.5
-    monkeypatch.setenv(download.STALL_ENV, "soon")
-    with pytest.raises(download.DownloadError, match="positive number of seconds"):
-        download.stall_timeout_default()
+    monkeypatch.setenv(hubenv.STALL_ENV, "7.5")
+    assert hubenv.stall_timeout_default() == 7.5
+    monkeypatch.setenv(hubenv.STALL_ENV, "soon")
+    with pytest.raises(hubenv.DownloadError, match="positive number of seconds"):
+        hubenv.stall_timeout_default()
 
 
 def test_cancel_keeps_the_partial_for_resume(hub: FakeHub) -> None:
@@ -270,7 +270,7 @@ def test_no_connection_uses_the_cache_or_says_so(
     messages: list[str] = []
     assert pull(MODEL, progress=lambda ev: messages.append(ev.message)) == path
     assert any("unreachable" in m for m in messages)
-    download.rm(MODEL)
+    hubcache.rm(MODEL)
     with pytest.raises(HubUnreachable, match=r"Cannot reach the hub at http://127\.0\.0\.1"):
         pull(MODEL)
 
@@ -279,16 +279,16 @@ def test_rm_removes_the_file_and_any_partial(hub: FakeHub) -> None:
     f = add_catalog_file(hub, MODEL, 2 * MB)
     path = pull(MODEL)
     blob = path.resolve()
-    removed = download.rm(MODEL)
+    removed = hubcache.rm(MODEL)
     assert path in removed and blob in removed and not blob.exists()
     assert installed(MODEL) is None
     hub.fault(f.repo, f.name, drop_after=MB, times=1)
     with pytest.raises(DownloadInterrupted):
         pull(MODEL, retries=0)
     assert _partial_file(f).exists()
-    assert download.rm(MODEL) == [_partial_file(f)]
+    assert hubcache.rm(MODEL) == [_partial_file(f)]
     with pytest.raises(ModelNotFound, match="nothing to remove"):
-        download.rm(MODEL)
+        hubcache.rm(MODEL)
 
 
 # --- disk space: a real, tiny filesystem ------------------------------------------------------

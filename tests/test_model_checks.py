@@ -27,7 +27,7 @@ from bench.synthetic_gguf import CHAT_TEMPLATE, TINY_LLAMA, write_gguf
 from engine.cli.main import main
 from engine.errors import ModelFileError, ModelNotFound
 from engine.modelstore import catalog
-from engine.modelstore.catalog import add_local, resolve_model
+from engine.modelstore.manager import add_local, resolve_model
 from engine.pipeline.prompting import ChatSpec, ChatTemplateError, Message, render_messages
 from engine.runtime.llamacpp.runner import inspect_model
 from tests.conftest import SEED

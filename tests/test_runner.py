@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from engine.errors import Cancelled, ConfigError, ModelError
+from engine.hardware import physical_cores
 from engine.progress import CancelToken, Progress
 from engine.runtime.llamacpp.runner import (
     DecodeOptions,
@@ -20,7 +21,6 @@ from engine.runtime.llamacpp.runner import (
     LlamaRunner,
     LoadOptions,
     Sampling,
-    physical_cores,
 )
 
 # A small JSON-ish grammar and a regex that accepts exactly its language.

@@ -18,7 +18,8 @@ import pytest
 from test_catalog import fake_install, tiny_gguf
 
 from engine.cli.main import main
-from engine.modelstore.download import _manifest_path
+from engine.modelstore.hubcache import _manifest_path
+from engine.modelstore.manager import set_default_model
 from engine.paths import get_paths
 from engine.pipeline.summarize import options_from_settings
 from engine.settings import (
@@ -26,7 +27,6 @@ from engine.settings import (
     get_default_model,
     get_export_dir,
     get_settings,
-    set_default_model,
     set_export_dir,
     update_settings,
 )

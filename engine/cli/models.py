@@ -3,19 +3,21 @@
 ``register(subparsers)`` adds the commands to the main parser (``engine.cli.main``). Handlers take
 ``(args, out, err)`` and return the exit code; errors are ``VidsumError``s printed by
 ``engine.cli.main.main``. Results go to stdout, progress bars and notes to stderr.
+Everything goes through ``engine.api.Engine`` (never the model store underneath), so the CLI and
+the TUI do the same thing, e.g. when the default model is removed.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import sys
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from engine.api import Engine
 from engine.modelstore.catalog import CatalogEntry, ModelStatus
 from engine.units import format_bytes
 
@@ -125,20 +127,11 @@ def _bar(err: TextIO, quiet: bool) -> Any:
     return ProgressBar(err, enabled=not quiet)
 
 
-def _status_for(model_id: str, n_ctx: int) -> ModelStatus:
-    from engine.modelstore.catalog import get_entry, list_models
-
-    entry = get_entry(model_id)
-    return next(s for s in list_models(n_ctx=n_ctx) if s.entry.id == entry.id)
-
-
 # --- models ------------------------------------------------------------------------------------
 
 
 def cmd_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from engine.modelstore.catalog import list_models
-
-    statuses = list_models(n_ctx=args.ctx)
+    statuses = Engine().list_models(n_ctx=args.ctx)
     if args.json:
         out.write(json.dumps([_status_json(s) for s in statuses], indent=2) + "\n")
         return 0
@@ -161,16 +154,16 @@ def cmd_list(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def cmd_pull(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from engine.modelstore.catalog import get_entry
-    from engine.modelstore.download import partial_bytes, pull
-
-    entry = get_entry(args.id)
+    engine = Engine()
+    entry = engine.model_entry(args.id)
     bar = _bar(err, args.quiet)
     try:
-        path = pull(entry.id, progress=bar, retries=args.retries, stall_timeout=args.stall_timeout)
+        path = engine.pull_model(
+            entry.id, progress=bar, retries=args.retries, stall_timeout=args.stall_timeout
+        )
     except KeyboardInterrupt:
         bar.close()
-        kept = partial_bytes(entry.id)
+        kept = engine.partial_bytes(entry.id)
         err.write(
             f"Interrupted; {kept:,} bytes are kept: run `vidsum models pull {entry.id}` "
             "to resume.\n"
@@ -183,8 +176,6 @@ def cmd_pull(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def cmd_rm(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from engine.api import Engine
-
     removal = Engine().remove_model(args.id)
     out.write(removal.message + "\n")
     if removal.default_note is not None:
@@ -193,23 +184,19 @@ def cmd_rm(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def cmd_use(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from engine.modelstore.catalog import get_entry, installed_path
-    from engine.settings import set_default_model
-
-    entry = get_entry(args.id)
-    set_default_model(entry.id)
+    engine = Engine()
+    entry = engine.model_entry(args.id)
+    engine.set_default_model(entry.id)
     out.write(f"Default model: {entry.id}\n")
-    if installed_path(entry) is None:
+    if engine.model_status(entry.id, fit=False).installed is None:
         err.write(f"Note: {entry.id} is not installed yet; run `vidsum models pull {entry.id}`.\n")
     return 0
 
 
 def cmd_add(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from engine.modelstore.catalog import add_local
-
     bar = _bar(err, args.quiet)
     try:
-        entry = add_local(
+        entry = Engine().add_model(
             Path(args.path), name=args.name, chat_format=args.chat_format, progress=bar
         )
     finally:
@@ -219,12 +206,12 @@ def cmd_add(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def cmd_info(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    s = _status_for(args.id, args.ctx)
+    engine = Engine()
+    s = engine.model_status(args.id, n_ctx=args.ctx)
     data = _status_json(s)
-    if s.entry.source == "hub":
-        from engine.modelstore.download import endpoint
-
-        data["page"] = f"{endpoint()}/{s.entry.repo}"
+    page = engine.model_page(s.entry.id)
+    if page is not None:
+        data["page"] = page
     if args.json:
         out.write(json.dumps(data, indent=2) + "\n")
         return 0
@@ -272,25 +259,15 @@ def _llama_build() -> dict[str, Any]:
 def _hardware() -> dict[str, Any] | str:
     """The detected hardware as JSON values (sizes in bytes), or why it is unknown."""
     try:
-        from engine.hardware import build_warning, detect, ram_budget
+        hw = Engine().hardware()
     except ImportError:
         return "unknown (hardware detection is not available in this build)"
-    try:
-        hw = detect()
     except Exception as exc:  # doctor reports; it does not crash
         return f"unknown (detection failed: {type(exc).__name__}: {exc})"
     data: dict[str, Any] = _jsonable(hw)
-    data["ram_plan"] = ram_budget(hw.ram_total) if hw.ram_total else None
-    data["build_warning"] = build_warning(hw)
+    data["ram_plan"] = hw.ram_plan()
+    data["build_warning"] = hw.warning()
     return data
-
-
-def _token_state() -> str:
-    if os.environ.get("HF_TOKEN"):
-        return "set (HF_TOKEN)"
-    from huggingface_hub import constants
-
-    return "saved login" if Path(constants.HF_TOKEN_PATH).is_file() else "not set"
 
 
 def _yes_no(value: Any) -> str:
@@ -300,14 +277,12 @@ def _yes_no(value: Any) -> str:
 def doctor_report() -> dict[str, Any]:
     """What `vidsum doctor --json` prints: plain JSON values, sizes in bytes."""
     from engine import __version__
-    from engine.modelstore.catalog import list_models
-    from engine.modelstore.download import endpoint, hub_cache_dir, probe_hub
     from engine.paths import get_paths
-    from engine.settings import get_default_model
 
+    engine = Engine()
     paths = get_paths()
-    statuses = list_models(fit=False)
-    reach = probe_hub()
+    statuses = engine.list_models(fit=False)
+    hub = engine.hub_status()
     return _jsonable(
         {
             "vidsum": __version__,
@@ -321,15 +296,15 @@ def doctor_report() -> dict[str, Any]:
                 "cache": str(paths.cache),
                 "library": str(paths.library_db),
                 "settings": str(paths.settings_file),
-                "hf_cache": str(hub_cache_dir()),
+                "hf_cache": str(hub.cache_dir),
             },
             "hub": {
-                "endpoint": endpoint(),
-                "offline": reach.offline,
-                "offline_reason": reach.reason,
-                "token": _token_state(),
+                "endpoint": hub.endpoint,
+                "offline": hub.offline,
+                "offline_reason": hub.offline_reason,
+                "token": hub.token,
             },
-            "default_model": get_default_model(),
+            "default_model": engine.default_model(),
             "installed": [
                 {"id": s.entry.id, "path": str(s.installed), "verified": s.verified}
                 for s in statuses
@@ -403,9 +378,7 @@ def cmd_doctor(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             f"`vidsum models pull {m['id']}` resumes\n"
         )
     if not report["installed"]:
-        from engine.modelstore.catalog import recommended_id
-
-        out.write(f"  installed  none: run `vidsum models pull {recommended_id()}`\n")
+        out.write(f"  installed  none: run `vidsum models pull {Engine().recommended_model()}`\n")
     hub = report["hub"]
     out.write("\nHub\n")
     out.write(f"  endpoint   {hub['endpoint']}\n")

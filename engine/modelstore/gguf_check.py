@@ -26,6 +26,14 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from engine.errors import ModelFileError
+from engine.modelstore.gguf_types import (
+    ARRAY_TYPE,
+    FILE_TYPES,
+    GGML_TYPES,
+    STRING_TYPE,
+    UINT32_TYPE,
+    VALUE_TYPES,
+)
 from engine.units import format_bytes
 
 MAGIC = b"GGUF"
@@ -51,97 +59,6 @@ DEFAULT_MAX_SECONDS = 5.0  # real headers take ~30 ms (Gemma: 262k tokens)
 
 _CHUNK = 1 << 20
 _U64 = struct.Struct("<Q")
-
-# GGUF value types: id -> (name, struct format or None for string/array).
-_VALUE_TYPES: dict[int, tuple[str, str | None]] = {
-    0: ("uint8", "<B"),
-    1: ("int8", "<b"),
-    2: ("uint16", "<H"),
-    3: ("int16", "<h"),
-    4: ("uint32", "<I"),
-    5: ("int32", "<i"),
-    6: ("float32", "<f"),
-    7: ("bool", "<B"),
-    8: ("string", None),
-    9: ("array", None),
-    10: ("uint64", "<Q"),
-    11: ("int64", "<q"),
-    12: ("float64", "<d"),
-}
-_STRING, _ARRAY, _UINT32 = 8, 9, 4
-
-# ggml tensor types this check accepts: id -> (name, block size in elements, bytes per block).
-GGML_TYPES: dict[int, tuple[str, int, int]] = {
-    0: ("F32", 1, 4),
-    1: ("F16", 1, 2),
-    2: ("Q4_0", 32, 18),
-    3: ("Q4_1", 32, 20),
-    6: ("Q5_0", 32, 22),
-    7: ("Q5_1", 32, 24),
-    8: ("Q8_0", 32, 34),
-    9: ("Q8_1", 32, 40),
-    10: ("Q2_K", 256, 84),
-    11: ("Q3_K", 256, 110),
-    12: ("Q4_K", 256, 144),
-    13: ("Q5_K", 256, 176),
-    14: ("Q6_K", 256, 210),
-    15: ("Q8_K", 256, 292),
-    16: ("IQ2_XXS", 256, 66),
-    17: ("IQ2_XS", 256, 74),
-    18: ("IQ3_XXS", 256, 98),
-    19: ("IQ1_S", 256, 50),
-    20: ("IQ4_NL", 32, 18),
-    21: ("IQ3_S", 256, 110),
-    22: ("IQ2_S", 256, 82),
-    23: ("IQ4_XS", 256, 136),
-    24: ("I8", 1, 1),
-    25: ("I16", 1, 2),
-    26: ("I32", 1, 4),
-    27: ("I64", 1, 8),
-    28: ("F64", 1, 8),
-    29: ("IQ1_M", 256, 56),
-    30: ("BF16", 1, 2),
-    34: ("TQ1_0", 256, 54),
-    35: ("TQ2_0", 256, 66),
-    39: ("MXFP4", 32, 17),
-}
-
-# general.file_type (llama_ftype) -> the quant label users know.
-FILE_TYPES: dict[int, str] = {
-    0: "F32",
-    1: "F16",
-    2: "Q4_0",
-    3: "Q4_1",
-    7: "Q8_0",
-    8: "Q5_0",
-    9: "Q5_1",
-    10: "Q2_K",
-    11: "Q3_K_S",
-    12: "Q3_K_M",
-    13: "Q3_K_L",
-    14: "Q4_K_S",
-    15: "Q4_K_M",
-    16: "Q5_K_S",
-    17: "Q5_K_M",
-    18: "Q6_K",
-    19: "IQ2_XXS",
-    20: "IQ2_XS",
-    21: "Q2_K_S",
-    22: "IQ3_XS",
-    23: "IQ3_XXS",
-    24: "IQ1_S",
-    25: "IQ4_NL",
-    26: "IQ3_S",
-    27: "IQ3_M",
-    28: "IQ2_S",
-    29: "IQ2_M",
-    30: "IQ4_XS",
-    31: "IQ1_M",
-    32: "BF16",
-    36: "TQ1_0",
-    37: "TQ2_0",
-    38: "MXFP4_MOE",
-}
 
 
 @dataclass(frozen=True)
@@ -334,14 +251,14 @@ class _Reader:
 
 
 def _value_size(vtype: int) -> int:
-    fmt = _VALUE_TYPES[vtype][1]
+    fmt = VALUE_TYPES[vtype][1]
     assert fmt is not None
     return struct.calcsize(fmt)
 
 
 def _read_value(r: _Reader, key: str, vtype: int) -> Any:
-    name, fmt = _VALUE_TYPES[vtype]
-    if vtype == _STRING:
+    name, fmt = VALUE_TYPES[vtype]
+    if vtype == STRING_TYPE:
         return r.string(f"string value of '{key}'")
     assert fmt is not None
     value = r.unpack(fmt, struct.calcsize(fmt))
@@ -356,25 +273,25 @@ def _read_kv(r: _Reader, index: int, metadata: dict[str, Any], arrays: dict[str,
     if key in metadata or key in arrays:
         raise r.fail(f"duplicate key '{key}' at byte {at:,}")
     vtype = r.u32()
-    if vtype not in _VALUE_TYPES:
+    if vtype not in VALUE_TYPES:
         raise r.fail(f"key '{key}' has invalid value type {vtype}")
-    if key == "general.alignment" and vtype != _UINT32:
+    if key == "general.alignment" and vtype != UINT32_TYPE:
         # gguf.cpp reads the alignment only as a u32
-        raise r.fail(f"general.alignment has type {_VALUE_TYPES[vtype][0]}, must be uint32")
-    if vtype != _ARRAY:
+        raise r.fail(f"general.alignment has type {VALUE_TYPES[vtype][0]}, must be uint32")
+    if vtype != ARRAY_TYPE:
         metadata[key] = _read_value(r, key, vtype)
         return
     etype = r.u32()
-    if etype not in _VALUE_TYPES or etype == _ARRAY:
+    if etype not in VALUE_TYPES or etype == ARRAY_TYPE:
         # llama.cpp rejects nested arrays too
         raise r.fail(f"array '{key}' has invalid element type {etype}")
-    min_item = 8 if etype == _STRING else _value_size(etype)
-    limit = MAX_STRING_ITEMS - r.string_items if etype == _STRING else MAX_ARRAY_LEN
+    min_item = 8 if etype == STRING_TYPE else _value_size(etype)
+    limit = MAX_STRING_ITEMS - r.string_items if etype == STRING_TYPE else MAX_ARRAY_LEN
     n = r.length(f"array '{key}'", limit, min_item, "items")
     arrays[key] = n
     if n <= SMALL_ARRAY:
         metadata[key] = [_read_value(r, key, etype) for _ in range(n)]
-    elif etype == _STRING:
+    elif etype == STRING_TYPE:
         r.string_items += n
         r.skip_strings(n, f"array '{key}'")
     else:
@@ -499,6 +416,20 @@ def _check(f: BinaryIO, size: int, path: Path, deadline: float, max_s: float) ->
     if data_size < 0:
         raise r.fail(f"truncated file: tensor data should start at byte {data_offset:,}")
 
+    tensors = _tensor_layout(r, raw_tensors, size, data_offset, alignment)
+    return _header(path, size, version, n_kv, alignment, data_offset, metadata, arrays, tensors)
+
+
+def _tensor_layout(
+    r: _Reader,
+    raw_tensors: list[tuple[str, tuple[int, ...], int, int]],
+    size: int,
+    data_offset: int,
+    alignment: int,
+) -> list[TensorInfo]:
+    """Check each tensor's type, row size and data range (in the file, aligned, packed in
+    order as llama.cpp requires); the tensors with their byte sizes."""
+    data_size = size - data_offset
     tensors = []
     expected = 0
     for name, dims, gtype, offset in raw_tensors:
@@ -531,7 +462,7 @@ def _check(f: BinaryIO, size: int, path: Path, deadline: float, max_s: float) ->
         expected = _pad(offset + n_bytes, alignment)
         tensors.append(TensorInfo(name, dims, tname, offset, n_bytes))
 
-    return _header(path, size, version, n_kv, alignment, data_offset, metadata, arrays, tensors)
+    return tensors
 
 
 def _header(

@@ -27,7 +27,8 @@ from engine.library.records import (
     dedupe_key,
 )
 from engine.library.store import Library
-from engine.modelstore.catalog import ResolvedModel, resolve_model
+from engine.modelstore.catalog import ResolvedModel
+from engine.modelstore.manager import resolve_model
 from engine.pipeline.grammar import GRAMMAR_VERSION
 from engine.pipeline.grounding import Grounding, measure
 from engine.pipeline.prompting import PROMPT_VERSION, ChatSpec

@@ -21,7 +21,9 @@ from engine.api import Order
 from engine.errors import Cancelled, NotInLibrary, TranscriptError, VidsumError
 from engine.hardware import GPU, BuildInfo, Hardware
 from engine.library.records import Coverage, Entry, EntryRow, Provenance, TranscriptInfo
-from engine.modelstore.catalog import CatalogEntry, ModelStatus, Removal
+from engine.modelstore.catalog import CatalogEntry, ModelStatus, ResolvedModel
+from engine.modelstore.hub import HubStatus
+from engine.modelstore.manager import Removal
 from engine.pipeline.server_batch import ServerCheck
 from engine.pipeline.summarize import FileResult, SummarizeOptions
 from engine.progress import CancelToken, Progress, ProgressCallback
@@ -536,9 +538,64 @@ class FakeEngine:
 
     # --- models ---------------------------------------------------------------------------
 
-    def list_models(self) -> list[ModelStatus]:
+    def list_models(self, *, n_ctx: int = 8192, fit: bool = True) -> list[ModelStatus]:
         self._call("list_models")
         return list(self.models)
+
+    def model_status(self, model_id: str, *, n_ctx: int = 8192, fit: bool = True) -> ModelStatus:
+        self._call("model_status", model_id)
+        return next(m for m in self.models if m.entry.id == model_id)
+
+    def model_entry(self, model_id: str) -> CatalogEntry:
+        return self.model_status(model_id).entry
+
+    def model_page(self, model_id: str) -> str | None:
+        repo = self.model_entry(model_id).repo
+        return f"https://huggingface.co/{repo}" if repo else None
+
+    def recommended_model(self) -> str:
+        return next(m.entry.id for m in self.models if m.entry.recommended)
+
+    def resolve_model(
+        self,
+        model: str | None = None,
+        *,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> ResolvedModel:
+        self._call("resolve_model", model)
+        status = next(m for m in self.models if (m.entry.id == model if model else m.in_use))
+        e = status.entry
+        return ResolvedModel(
+            e.id,
+            status.installed or Path(f"/hf/{e.id}.gguf"),
+            "0" * 64,
+            e.quant,
+            e.n_ctx_train,
+            e.sliding_window,
+            e.chat_format,
+            e.source,
+        )
+
+    def partial_bytes(self, model_id: str) -> int:
+        return self.model_status(model_id).partial_bytes
+
+    def add_model(
+        self,
+        path: Path,
+        *,
+        name: str | None = None,
+        chat_format: str | None = None,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> CatalogEntry:
+        raise NotImplementedError("the TUI does not add local models")
+
+    def default_model(self) -> str | None:
+        return next((m.entry.id for m in self.models if m.is_default), None)
+
+    def hub_status(self) -> HubStatus:
+        return HubStatus("https://huggingface.co", False, "answered", "not set", self.home / "hf")
 
     def _replace_model(self, model_id: str, **changes: Any) -> None:
         self.models = [replace(m, **changes) if m.entry.id == model_id else m for m in self.models]
@@ -549,6 +606,8 @@ class FakeEngine:
         *,
         progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
+        retries: int = 2,
+        stall_timeout: float | None = None,
     ) -> Path:
         self._call("pull_model", model_id)
         status = next(m for m in self.models if m.entry.id == model_id)

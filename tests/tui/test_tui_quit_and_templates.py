@@ -18,7 +18,7 @@ from test_tui_real_flows import open_queue, start_queue, workers
 
 from engine.api import Engine
 from engine.library.store import Library
-from engine.modelstore.catalog import add_local
+from engine.modelstore.manager import add_local
 from engine.pipeline.summarize import FileResult
 from tests.conftest import TALKS, require_shared
 from tui.app import VidsumApp
@@ -92,14 +92,14 @@ async def test_a_looping_chat_template_fails_the_item_within_seconds(
     from dataclasses import replace
 
     from bench.synthetic_gguf import TINY_LLAMA, write_gguf
-    from engine.modelstore import catalog
+    from engine.modelstore import local
 
     path = write_gguf(tmp_path / "loop.gguf", replace(TINY_LLAMA, n_layer=1), chat_template=LOOP)
     # Registered before `models add` checked templates: written to the registry as it was then.
     entry = add_local(path, chat_format="mistral-instruct")
-    data = catalog._load_registry()
+    data = local._load_registry()
     data["models"][0]["chat_format"] = "gguf-template"
-    catalog._save_registry(data)
+    local._save_registry(data)
     (tmp_path / "talk.txt").write_text("We build a hash table. " * 40, encoding="utf-8")
     app = make_app(Engine())
     async with app.run_test(size=(100, 30)) as pilot:

@@ -29,8 +29,9 @@ from textual.widgets import DataTable, Input, ListView, ProgressBar, Select, Sta
 from engine.api import Engine
 from engine.library.records import NewEntry
 from engine.library.store import Library
-from engine.modelstore import download
-from engine.modelstore.catalog import add_local, get_entry
+from engine.modelstore import hubcache
+from engine.modelstore.catalog import get_entry
+from engine.modelstore.manager import add_local
 from engine.schema import Summary
 from tui.app import VidsumApp
 from tui.screens.library import LibraryScreen
@@ -364,10 +365,10 @@ def cache_state(f: HubFile) -> tuple[Path | None, bool, bool]:
     """(installed file, verified, finished blob present) for the hub model."""
     entry = get_entry(HUB_MODEL)
     assert entry.repo
-    blobs = download.hub_cache_dir() / ("models--" + entry.repo.replace("/", "--")) / "blobs"
+    blobs = hubcache.hub_cache_dir() / ("models--" + entry.repo.replace("/", "--")) / "blobs"
     return (
-        download.installed(HUB_MODEL),
-        download.is_verified(HUB_MODEL),
+        hubcache.installed(HUB_MODEL),
+        hubcache.is_verified(HUB_MODEL),
         (blobs / f.sha256).exists(),
     )
 
@@ -413,7 +414,7 @@ async def test_download_cancelled_half_way_then_resumed(
         assert any(n.title == "Download cancelled" for n in notes)
         # The cache is as it was: nothing installed or verified, only the resumable partial.
         assert cache_state(f) == (None, False, False)
-        kept = download.partial_bytes(HUB_MODEL)
+        kept = hubcache.partial_bytes(HUB_MODEL)
         assert MB <= kept < len(f.data)
         assert state_cell(screen, HUB_MODEL) == f"partial {kept / get_entry(HUB_MODEL).size:.0%}"  # type: ignore[operator]
 
@@ -428,4 +429,56 @@ async def test_download_cancelled_half_way_then_resumed(
         assert ranges == [None, f"bytes={kept}-"]
     path, verified, blob = cache_state(f)
     assert path is not None and path.read_bytes() == f.data and verified and blob
-    assert download.partial_bytes(HUB_MODEL) == 0
+    assert hubcache.partial_bytes(HUB_MODEL) == 0
+
+
+# --- removing the default model ------------------------------------------------------------------
+
+
+async def test_delete_the_default_then_summarize_falls_back_and_says_so(
+    make_app: Callable[..., VidsumApp], tiny_llama_path: Path, one_cpu: None, tmp_path: Path
+) -> None:
+    """Issue 10: the default model deleted in the Models screen is cleared there (the same code
+    as `vidsum models rm`), and the next queue run on "Default model" uses the next installed
+    model and says so in a toast."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from test_catalog import fake_install
+
+    data = tiny_llama_path.read_bytes()
+    fake_install("mistral-7b-instruct-v0.1:Q8_0", data)
+    fake_install("mistral-7b-instruct-v0.2:Q4_K_M", data)
+    engine = Engine()
+    engine.set_default_model("mistral-7b-instruct-v0.2:Q4_K_M")
+    write_talks(tmp_path, "hash-tables.txt")
+    app = make_app(engine)
+    async with app.run_test(size=(100, 30)) as pilot:
+        notes = capture_notes(app)
+        models = await open_models_at(app, pilot, "mistral-7b-instruct-v0.2:Q4_K_M")
+        assert isinstance(models, ModelsScreen)
+        await pilot.press("d")
+        await settle(pilot)
+        await pilot.press("y")
+        await wait_until(pilot, lambda: any(n.title == "Model deleted" for n in notes))
+        assert engine.default_model() is None
+
+        screen = await open_queue(app, pilot)
+        await add_by_path(pilot, screen, "hash-tables.txt")
+        await pilot.press("escape", "s")  # "Default model" stays selected: start
+        await wait_until(
+            pilot,
+            lambda: all(i.final for i in screen.queue.items) and screen.running is None,
+            timeout=90,
+        )
+        assert states(screen) == ["done"], [i.error for i in screen.queue.items]
+        said = [n.message for n in notes if n.title == "Summarize"]
+        assert said == [
+            "The default model mistral-7b-instruct-v0.2:Q4_K_M was removed; using "
+            "mistral-7b-instruct-v0.1:Q8_0 instead (the default is now automatic; choose one "
+            "with `vidsum models use ID`)."
+        ]
+    with Library() as lib:
+        assert [lib.get(r.id).provenance.model_id for r in lib.list()] == [
+            "mistral-7b-instruct-v0.1:Q8_0"
+        ]

@@ -26,7 +26,8 @@ from tui.widgets.top_bar import TopBar
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from engine.modelstore.catalog import ModelStatus, Removal
+    from engine.modelstore.catalog import ModelStatus
+    from engine.modelstore.manager import Removal
 
 
 def state_label(status: ModelStatus) -> str:

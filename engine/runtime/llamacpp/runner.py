@@ -49,6 +49,7 @@ from engine.errors import (
     ModelFileError,
     WorkerCrashed,
 )
+from engine.hardware import physical_cores
 from engine.paths import get_paths
 from engine.progress import CancelToken, Progress, ProgressCallback, emit
 from engine.runtime.base import Generation, LoadOptions, LocalBackend, ModelInfo, Sampling
@@ -70,7 +71,6 @@ __all__ = [
     "Sampling",
     "close_all",
     "inspect_model",
-    "physical_cores",
     "sweep_worker_logs",
 ]
 
@@ -117,33 +117,6 @@ def inspect_model(
     finally:
         runner.close()
     return ModelCheck(path=path, **payload)
-
-
-def physical_cores() -> int:
-    """Physical cores available to this process (hyper-threads slow llama.cpp down)."""
-    try:
-        available = len(os.sched_getaffinity(0))
-    except AttributeError:  # macOS, Windows
-        available = os.cpu_count() or 1
-    cores: set[tuple[str, str]] = set()
-    try:
-        phys = core = ""
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                key = key.strip()
-                if key == "physical id":
-                    phys = value.strip()
-                elif key == "core id":
-                    core = value.strip()
-                elif not line.strip() and core:
-                    cores.add((phys, core))
-                    phys = core = ""
-        if core:
-            cores.add((phys, core))
-    except OSError:
-        pass
-    return max(1, min(len(cores) or available, available))
 
 
 _live: weakref.WeakSet[LlamaRunner] = weakref.WeakSet()
