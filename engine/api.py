@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from engine.progress import CancelToken, ProgressCallback
 
@@ -18,9 +18,11 @@ if TYPE_CHECKING:
     from engine.hardware import Hardware
     from engine.library.store import Entry, EntryRow, Library
     from engine.modelstore.catalog import ModelStatus, Removal
+    from engine.pipeline.grounding import Grounding
     from engine.pipeline.quotes import Style
     from engine.pipeline.server_batch import ServerCheck
     from engine.pipeline.summarize import FileResult, SummarizeOptions
+    from engine.runtime.llamacpp.runner import Sampling
     from engine.runtime.server.profiles import ServerProfile
     from engine.transcripts.types import Transcript
 
@@ -430,6 +432,60 @@ class EngineAPI(Protocol):
     ) -> Iterator[FileResult]: ...
 
     def close(self) -> None: ...
+
+
+# --- wording and constants the faces show --------------------------------------------------------
+# Plain functions, not Engine methods: they hold no state, so a fake engine need not copy them.
+# Each imports its owner lazily, so importing this module (every `vidsum` run) stays light.
+
+
+def passes_words(passes: int, attempts: int) -> str:
+    """``1 pass``, ``21 passes, 23 attempts``: how a summary's run went."""
+    from engine.pipeline.summarize import passes_words
+
+    return passes_words(passes, attempts)
+
+
+def failed_advice() -> str:
+    """What to do about a summary that failed the quality check."""
+    from engine.pipeline.quality import FAILED_ADVICE
+
+    return FAILED_ADVICE
+
+
+def failed_sentence(entry: Entry | EntryRow) -> str:
+    """The one sentence every face shows for a failed summary: what and what to do."""
+    from engine.library.store import failed_sentence
+
+    return failed_sentence(entry)
+
+
+def grounding_text(grounding: Grounding) -> str:
+    """How much of a summary's wording occurs in its transcript, in one phrase."""
+    from engine.library.store import grounding_text
+
+    return grounding_text(grounding)
+
+
+def row_to_json(row: EntryRow) -> dict[str, Any]:
+    """One line of ``vidsum library list --json``."""
+    from engine.library.store import row_to_json
+
+    return row_to_json(row)
+
+
+def default_sampling() -> Sampling:
+    """vidsum's own sampling defaults (seed, temperature), before settings and flags."""
+    from engine.runtime.llamacpp.runner import Sampling
+
+    return Sampling()
+
+
+def server_dialects() -> tuple[str, ...]:
+    """The inference-server dialects ``vidsum servers add --dialect`` accepts."""
+    from engine.runtime.server.http import DIALECTS
+
+    return DIALECTS
 
 
 if TYPE_CHECKING:

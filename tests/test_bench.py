@@ -84,3 +84,11 @@ def test_append_row_adds_the_header_once_and_keeps_rows_whole(tmp_path: Path) ->
     text = path.read_text(encoding="utf-8")
     assert text.count(RESULTS_HEADER) == 1
     assert text.endswith(f"{RESULTS_HEADER}| a |\n| b |\n")
+
+
+def test_bench_is_not_a_vidsum_command() -> None:
+    """Benchmarks need a source checkout, so the installed `vidsum` has no `bench` command."""
+    from engine.cli.main import build_parser
+
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["bench"])

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any, TextIO
 
-from engine.api import Engine
+from engine.api import Engine, row_to_json
 from engine.fsutil import atomic_write_text
 
 
@@ -22,8 +22,6 @@ def _fmt_time(seconds: float | None) -> str:
 
 
 def cmd_library(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from engine.library.store import row_to_json
-
     engine = Engine()
     try:
         if args.library_cmd in ("list", "search"):

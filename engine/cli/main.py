@@ -1,7 +1,11 @@
 """The `vidsum` command line: a plain face on the engine API (the TUI is the other one).
 
 Human-readable results go to stdout, progress bars and messages to stderr; with ``--json``
-stdout carries only JSON, one object per input, so scripts can consume it.
+stdout carries only JSON, one object per input, so scripts can consume it. This module owns
+`summarize`, builds the parser and registers the other command modules' subcommands.
+
+May import: ``engine.api``, the other ``engine.cli`` modules and the ground floor (errors,
+progress, fsutil). Benchmarks are not commands: they live in ``bench/`` (a source checkout).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from engine import __version__
-from engine.api import Engine
+from engine.api import Engine, default_sampling, failed_advice, passes_words
 from engine.cli.library import register as register_library
 from engine.cli.models import register as register_models
 from engine.cli.progress_bar import ProgressBar
@@ -29,8 +33,6 @@ if TYPE_CHECKING:
 
 
 def _coverage_line(entry: Any, attempts: int | None = None) -> str:
-    from engine.pipeline.summarize import passes_words
-
     c = entry.coverage
     p = entry.provenance
     tps = p.generated_tokens / p.generation_seconds if p.generation_seconds else 0.0
@@ -117,8 +119,6 @@ def _sigint_cancels(cancel: CancelToken) -> Callable[[], None]:
 
 def _print_result(res: FileResult, engine: Engine, args: argparse.Namespace, out: TextIO) -> None:
     """One input's outcome on stdout: a JSON object, a FAILED line, or the saved summary."""
-    from engine.pipeline.quality import FAILED_ADVICE
-
     to_files = bool(args.output)  # -o DIR: the summaries go to files, not stdout
     if args.json:
         if res.error is not None:
@@ -141,7 +141,7 @@ def _print_result(res: FileResult, engine: Engine, args: argparse.Namespace, out
     elif res.failed is not None:
         print(
             f"FAILED  {res.file} -> #{res.id} {res.title}: failed the quality check "
-            f"({res.failed}); stored as a failed summary. {FAILED_ADVICE}.",
+            f"({res.failed}); stored as a failed summary. {failed_advice()}.",
             file=out,
         )
         if not args.brief and not to_files and res.id is not None:
@@ -256,8 +256,6 @@ def _float_range(lo: float, hi: float) -> Any:
 
 def _add_summarize(sub: Any) -> None:
     """The `summarize` command's flags."""
-    from engine.runtime.llamacpp.runner import Sampling
-
     s = sub.add_parser("summarize", help="summarize transcript files into the library")
     s.add_argument(
         "files",
@@ -289,7 +287,35 @@ def _add_summarize(sub: Any) -> None:
     s.add_argument("--json", action="store_true", help="one JSON object per input on stdout")
     s.add_argument("--brief", action="store_true", help="print one line per file, not the summary")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    default = Sampling()
+    _add_model_run_flags(s)
+    s.add_argument(
+        "--force",
+        action="store_true",
+        help="summarize again even if the library has this transcript with the same model, "
+        "prompt and grammar; the new summary replaces the stored one (it gets a new id)",
+    )
+    s.add_argument(
+        "-o",
+        "--output",
+        metavar="DIR",
+        help="write each summary to DIR/<input name>.<format> instead of printing it (DIR is "
+        "created; `-o .` is the current folder; standard input becomes stdin.<format>; a "
+        "summary already in the library is written too)",
+    )
+    s.add_argument(
+        "--format",
+        choices=["md", "json"],
+        default="md",
+        help="file format for -o: Markdown or the `library show --json` object "
+        "(default: %(default)s)",
+    )
+    s.set_defaults(func=cmd_summarize)
+
+
+def _add_model_run_flags(s: argparse.ArgumentParser) -> None:
+    """How the model runs: context, GPU layers, threads, seed, temperature (each falls back to
+    settings, then to a default the help names)."""
+    default = default_sampling()
     s.add_argument(
         "--ctx",
         type=_int_range(256, 1 << 20),
@@ -323,28 +349,6 @@ def _add_summarize(sub: Any) -> None:
         help="sampling temperature, 0 is greedy (default: settings' "
         f"temperature, else {default.temperature})",
     )
-    s.add_argument(
-        "--force",
-        action="store_true",
-        help="summarize again even if the library has this transcript with the same model, "
-        "prompt and grammar; the new summary replaces the stored one (it gets a new id)",
-    )
-    s.add_argument(
-        "-o",
-        "--output",
-        metavar="DIR",
-        help="write each summary to DIR/<input name>.<format> instead of printing it (DIR is "
-        "created; `-o .` is the current folder; standard input becomes stdin.<format>; a "
-        "summary already in the library is written too)",
-    )
-    s.add_argument(
-        "--format",
-        choices=["md", "json"],
-        default="md",
-        help="file format for -o: Markdown or the `library show --json` object "
-        "(default: %(default)s)",
-    )
-    s.set_defaults(func=cmd_summarize)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -21,7 +21,13 @@ from engine.api import EngineAPI, Order
 from engine.errors import Cancelled, NotInLibrary, TranscriptError, VidsumError
 from engine.hardware import GPU, BuildInfo, Hardware
 from engine.library.store import Coverage, Entry, EntryRow, Provenance, TranscriptInfo
-from engine.modelstore.catalog import CatalogEntry, ModelStatus, Removal
+from engine.modelstore.catalog import (
+    CatalogEntry,
+    ModelStatus,
+    Removal,
+    demo_model_notice,
+    is_demo_model,
+)
 from engine.pipeline.quotes import Style
 from engine.pipeline.server_batch import ServerCheck
 from engine.pipeline.summarize import FileResult, SummarizeOptions
@@ -494,7 +500,8 @@ class FakeEngine:
         )
 
     def demo_notice(self, model_id: str) -> str | None:
-        return "A demonstration model wrote this." if model_id.startswith("gemma-3-270m") else None
+        # The real wording: snapshots show it.
+        return demo_model_notice() if is_demo_model(model_id) else None
 
     def _summarize(
         self,
