@@ -1,7 +1,8 @@
 """The vidsum speed benchmark (issue 6): ``python bench/speed.py [--model ID|PATH] ...``.
 
-The same as ``vidsum bench``; the measurements live in ``bench/vidsum_bench.py`` so the installed
-command has them too. See BENCHMARKS.md for what each number means and the recorded runs.
+The measurements live in ``bench/vidsum_bench.py``. Benchmarks need a source checkout (the seed
+transcripts in ``../shared``, ``BENCHMARKS.md``), so they are not in the wheel nor a ``vidsum``
+command. See BENCHMARKS.md for what each number means and the recorded runs.
 """
 
 from __future__ import annotations

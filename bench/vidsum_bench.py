@@ -1,4 +1,4 @@
-"""`vidsum bench` (and ``bench/speed.py``): the speed claims of issue 6, measured side by side.
+"""``python bench/speed.py``: the speed claims of issue 6, measured side by side.
 
 One run prints, each measured within the run (A/B repetitions interleaved, so a busy machine
 slows both sides alike):
@@ -1021,16 +1021,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def options_from_args(args: argparse.Namespace) -> BenchOptions:
     names = BenchOptions.__dataclass_fields__
     return BenchOptions(**{k: v for k, v in vars(args).items() if k in names})
-
-
-def register(subparsers: Any) -> None:
-    b = subparsers.add_parser(
-        "bench",
-        help="measure decode speed, prefix reuse, memory, "
-        "end to end vs llama-cpp-python (BENCHMARKS.md)",
-    )
-    add_arguments(b)
-    b.set_defaults(func=cmd_bench)
 
 
 def cmd_bench(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

@@ -1,4 +1,5 @@
-"""The one facade both faces use: the CLI and the TUI call ``Engine`` and nothing deeper.
+"""The one facade both faces use: the CLI and the TUI call ``Engine`` (typed as ``EngineAPI``) and
+nothing deeper.
 
 It is thin on purpose: each method delegates to the module that owns the job. UI tests may
 substitute a fake with the same methods; engine tests use the real one.
@@ -9,7 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from engine.progress import CancelToken, ProgressCallback
 
@@ -20,8 +21,11 @@ if TYPE_CHECKING:
     from engine.modelstore.catalog import CatalogEntry, ModelStatus, ResolvedModel
     from engine.modelstore.hub import HubStatus
     from engine.modelstore.manager import Removal
+    from engine.pipeline.grounding import Grounding
+    from engine.pipeline.quotes import Style
     from engine.pipeline.server_batch import ServerCheck
     from engine.pipeline.summarize import FileResult, SummarizeOptions
+    from engine.runtime.llamacpp.runner import Sampling
     from engine.runtime.server.profiles import ServerProfile
     from engine.transcripts.types import Transcript
 
@@ -110,6 +114,12 @@ class Engine:
 
         return load_transcript(path)
 
+    def load_transcript_bytes(self, data: bytes) -> Transcript:
+        """A transcript given as bytes (standard input): its format is sniffed from the text."""
+        from engine.transcripts.readers import load_transcript_bytes
+
+        return load_transcript_bytes(data)
+
     # --- summarizing --------------------------------------------------------------------------
 
     def summarize(
@@ -134,6 +144,38 @@ class Engine:
             progress=progress,
             cancel=cancel,
         )
+
+    def summarize_options(
+        self,
+        *,
+        n_ctx: int | None = None,
+        n_gpu_layers: int | None = None,
+        n_threads: int | None = None,
+        seed: int | None = None,
+        temperature: float | None = None,
+        force: bool = False,
+        style: Style = "auto",
+    ) -> SummarizeOptions:
+        """Options from explicit values (``None``: not given), else ``settings.json``, else
+        vidsum's defaults. Raises ``ConfigError`` for a bad settings file."""
+        from engine.pipeline.summarize import options_from_settings
+
+        return options_from_settings(
+            n_ctx=n_ctx,
+            n_gpu_layers=n_gpu_layers,
+            n_threads=n_threads,
+            seed=seed,
+            temperature=temperature,
+            force=force,
+            style=style,
+        )
+
+    def demo_notice(self, model_id: str) -> str | None:
+        """What to tell the user about a summary made by ``model_id`` when it is the bundled
+        demonstration model (small, quotes only); None for any other model."""
+        from engine.modelstore.catalog import demo_model_notice, is_demo_model
+
+        return demo_model_notice() if is_demo_model(model_id) else None
 
     # --- models (engine.modelstore.manager: the one owner of a model's source) ----------------
 
@@ -348,3 +390,187 @@ class Engine:
         if self._library is not None:
             self._library.close()
             self._library = None
+
+
+class EngineAPI(Protocol):
+    """What the faces (``engine.cli``, ``tui``) may call: every ``Engine`` method they use.
+
+    The TUI holds an ``EngineAPI``, so its tests can pass ``tests/tui/fake_engine.FakeEngine``;
+    mypy checks both ``Engine`` (below) and the fake (``tests/test_lint.py``) against it, so a
+    method that changes here fails the check instead of drifting silently.
+    """
+
+    # --- library
+    def list_entries(
+        self,
+        *,
+        query: str | None = None,
+        general_topic: str | None = None,
+        complexity: tuple[float, float] = (0.0, 1.0),
+        model: str | None = None,
+        order: Order = "created_desc",
+        offset: int = 0,
+        limit: int = 100,
+    ) -> list[EntryRow]: ...
+
+    def count_entries(
+        self,
+        *,
+        query: str | None = None,
+        general_topic: str | None = None,
+        complexity: tuple[float, float] = (0.0, 1.0),
+        model: str | None = None,
+    ) -> int: ...
+
+    def get_entry(self, entry_id: int) -> Entry: ...
+
+    def delete_entry(self, entry_id: int) -> None: ...
+
+    def same_video(self, entry_id: int) -> list[EntryRow]: ...
+
+    def filter_options(self) -> tuple[list[str], list[str]]: ...
+
+    def export_entry(self, entry_id: int, fmt: Literal["json", "md"]) -> str: ...
+
+    def load_transcript(self, path: Path) -> Transcript: ...
+
+    def load_transcript_bytes(self, data: bytes) -> Transcript: ...
+
+    # --- summarizing
+    def summarize(
+        self,
+        paths: Sequence[Path | Transcript],
+        *,
+        model: str | None = None,
+        options: SummarizeOptions | None = None,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> Iterator[FileResult]: ...
+
+    def summarize_options(
+        self,
+        *,
+        n_ctx: int | None = None,
+        n_gpu_layers: int | None = None,
+        n_threads: int | None = None,
+        seed: int | None = None,
+        temperature: float | None = None,
+        force: bool = False,
+        style: Style = "auto",
+    ) -> SummarizeOptions: ...
+
+    def demo_notice(self, model_id: str) -> str | None: ...
+
+    # --- models
+    def list_models(self) -> list[ModelStatus]: ...
+
+    def pull_model(
+        self,
+        model_id: str,
+        *,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> Path: ...
+
+    def remove_model(self, model_id: str) -> Removal: ...
+
+    def set_default_model(self, model_id: str) -> None: ...
+
+    # --- settings, exports, hardware
+    def export_dir(self) -> Path: ...
+
+    def set_export_dir(self, path: Path) -> None: ...
+
+    def export_to_file(self, entry_id: int, fmt: Literal["json", "md"], path: Path) -> Path: ...
+
+    def hardware(self) -> Hardware: ...
+
+    # --- inference servers
+    def list_servers(self) -> list[ServerProfile]: ...
+
+    def add_server(
+        self,
+        name: str,
+        url: str,
+        *,
+        dialect: str | None = None,
+        model: str | None = None,
+        api_key_env: str | None = None,
+        concurrency: int | None = None,
+    ) -> ServerProfile: ...
+
+    def remove_server(self, name: str) -> None: ...
+
+    def check_server(self, name: str, *, cancel: CancelToken | None = None) -> ServerCheck: ...
+
+    def summarize_on_servers(
+        self,
+        paths: Sequence[Path],
+        servers: Sequence[str],
+        *,
+        options: SummarizeOptions | None = None,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> Iterator[FileResult]: ...
+
+    def close(self) -> None: ...
+
+
+# --- wording and constants the faces show --------------------------------------------------------
+# Plain functions, not Engine methods: they hold no state, so a fake engine need not copy them.
+# Each imports its owner lazily, so importing this module (every `vidsum` run) stays light.
+
+
+def passes_words(passes: int, attempts: int) -> str:
+    """``1 pass``, ``21 passes, 23 attempts``: how a summary's run went."""
+    from engine.pipeline.summarize import passes_words
+
+    return passes_words(passes, attempts)
+
+
+def failed_advice() -> str:
+    """What to do about a summary that failed the quality check."""
+    from engine.pipeline.quality import FAILED_ADVICE
+
+    return FAILED_ADVICE
+
+
+def failed_sentence(entry: Entry | EntryRow) -> str:
+    """The one sentence every face shows for a failed summary: what and what to do."""
+    from engine.library.export import failed_sentence
+
+    return failed_sentence(entry)
+
+
+def grounding_text(grounding: Grounding) -> str:
+    """How much of a summary's wording occurs in its transcript, in one phrase."""
+    from engine.library.export import grounding_text
+
+    return grounding_text(grounding)
+
+
+def row_to_json(row: EntryRow) -> dict[str, Any]:
+    """One line of ``vidsum library list --json``."""
+    from engine.library.export import row_to_json
+
+    return row_to_json(row)
+
+
+def default_sampling() -> Sampling:
+    """vidsum's own sampling defaults (seed, temperature), before settings and flags."""
+    from engine.runtime.llamacpp.runner import Sampling
+
+    return Sampling()
+
+
+def server_dialects() -> tuple[str, ...]:
+    """The inference-server dialects ``vidsum servers add --dialect`` accepts."""
+    from engine.runtime.base import DIALECTS
+
+    return DIALECTS
+
+
+if TYPE_CHECKING:
+
+    def _engine_is_an_engine_api(engine: Engine) -> EngineAPI:
+        return engine  # mypy fails here when Engine drifts from the protocol

@@ -1,4 +1,4 @@
-"""Smoke test of the speed benchmark (`vidsum bench`) on the tiny synthetic model.
+"""Smoke test of the speed benchmark (``bench/speed.py``) on the tiny synthetic model.
 
 Tiny counts, one thread: it checks that every ratio is measured and printed and that a row
 lands in the BENCHMARKS file; it asserts no speed (the machine is shared and noisy). Prefix
@@ -14,8 +14,7 @@ from pathlib import Path
 import pytest
 from conftest import SEED, require_shared
 
-from bench.vidsum_bench import RESULTS_HEADER, append_row
-from engine.cli.main import main
+from bench.vidsum_bench import RESULTS_HEADER, append_row, main
 
 
 def _number(pattern: str, text: str) -> float:
@@ -31,7 +30,7 @@ def test_bench_prints_ratios_and_appends_a_row(
     record = tmp_path / "BENCHMARKS.md"
     record.write_text("# Benchmarks\n\nProse that must survive.", encoding="utf-8")
     counts = "--threads 1 --decode-tokens 6 --reps 1 --e2e-files 2 --e2e-tokens 6 --mem-runs 2"
-    args = ["bench", "--model", str(tiny_llama_path), "--data", str(SEED), *counts.split()]
+    args = ["--model", str(tiny_llama_path), "--data", str(SEED), *counts.split()]
     args += ["--mem-tokens", "2", "--no-settings", "--record", str(record)]
     assert main(args) == 0
     out = capsys.readouterr().out
@@ -66,7 +65,7 @@ def test_full_size_mode_runs_on_a_tiny_preset(
     require_shared()
     record = tmp_path / "B.md"
     counts = "--threads 1 --prompt-tokens 300 --gen-tokens 8 --decode-tokens 4 --reps 1"
-    args = ["bench", "--full-size", "tiny-moe", "--data", str(SEED), *counts.split()]
+    args = ["--full-size", "tiny-moe", "--data", str(SEED), *counts.split()]
     args += ["--record", str(record)]
     assert main(args) == 0
     out = capsys.readouterr().out
@@ -85,3 +84,11 @@ def test_append_row_adds_the_header_once_and_keeps_rows_whole(tmp_path: Path) ->
     text = path.read_text(encoding="utf-8")
     assert text.count(RESULTS_HEADER) == 1
     assert text.endswith(f"{RESULTS_HEADER}| a |\n| b |\n")
+
+
+def test_bench_is_not_a_vidsum_command() -> None:
+    """Benchmarks need a source checkout, so the installed `vidsum` has no `bench` command."""
+    from engine.cli.main import build_parser
+
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["bench"])

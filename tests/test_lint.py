@@ -38,3 +38,16 @@ def test_static_check(cmd: list[str]) -> None:
         [_tool(cmd[0]), *cmd[1:]], cwd=REPO, capture_output=True, text=True, timeout=600
     )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+
+
+def test_fake_engine_matches_the_engine_api() -> None:
+    """tests/tui/fake_engine.py stands in for ``Engine`` in the TUI tests; mypy checks it against
+    ``engine.api.EngineAPI`` (``fake_engine_api``), so the two cannot drift apart unnoticed."""
+    proc = subprocess.run(
+        [_tool("mypy"), "tests/tui/fake_engine.py"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]

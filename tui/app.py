@@ -16,11 +16,16 @@ from textual.binding import Binding, BindingType
 from textual.dom import DOMNode
 from textual.screen import Screen
 
-from engine.api import Engine
+from engine.api import Engine, EngineAPI
 from engine.errors import VidsumError
+from tui.screens.compare import CompareScreen
 from tui.screens.library import LibraryScreen
 from tui.screens.models import ModelsScreen
 from tui.screens.summarize import SummarizeScreen
+from tui.screens.summary import SummaryScreen
+from tui.screens.transcript import TranscriptScreen
+from tui.widgets.entry_table import EntryTable
+from tui.widgets.path_input import TranscriptTree
 
 MODE_TITLES: dict[str, str] = {
     "library": "Library",
@@ -53,13 +58,13 @@ class VidsumApp(App[int]):
 
     def __init__(
         self,
-        engine: Engine | None = None,
+        engine: EngineAPI | None = None,
         *,
         export_dir: Path | None = None,
         start_dir: Path | None = None,
     ) -> None:
         super().__init__()
-        self.engine: Engine = engine if engine is not None else Engine()
+        self.engine: EngineAPI = engine if engine is not None else Engine()
         # The export dialog's folder: this one if given (tests), else the engine's choice (the
         # folder used last, else Downloads or home; never the folder vidsum started in).
         self.export_dir = export_dir
@@ -83,7 +88,7 @@ class VidsumApp(App[int]):
         from tui.screens.help import HelpScreen
 
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            self.push_screen(HelpScreen(help_sections()))
 
     async def action_quit(self) -> None:
         """Quit at once when nothing runs; otherwise ask first and say what would be lost."""
@@ -193,6 +198,19 @@ class VidsumApp(App[int]):
     async def on_unmount(self) -> None:
         # Screens cancelled their own work when they were unmounted, just before this.
         self.engine.close()
+
+
+def help_sections() -> list[tuple[str, list[BindingType]]]:
+    """The help screen's sections: each screen's own keys, straight from the classes' BINDINGS."""
+    return [
+        ("Everywhere", VidsumApp.BINDINGS),
+        ("Library", LibraryScreen.BINDINGS + EntryTable.BINDINGS),
+        ("Summary", SummaryScreen.BINDINGS),
+        ("Transcript", TranscriptScreen.BINDINGS),
+        ("Compare", CompareScreen.BINDINGS),
+        ("Summarize", SummarizeScreen.BINDINGS + TranscriptTree.BINDINGS),
+        ("Models", ModelsScreen.BINDINGS),
+    ]
 
 
 def run() -> int:

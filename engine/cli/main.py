@@ -1,7 +1,11 @@
 """The `vidsum` command line: a plain face on the engine API (the TUI is the other one).
 
 Human-readable results go to stdout, progress bars and messages to stderr; with ``--json``
-stdout carries only JSON, one object per input, so scripts can consume it.
+stdout carries only JSON, one object per input, so scripts can consume it. This module owns
+`summarize`, builds the parser and registers the other command modules' subcommands.
+
+May import: ``engine.api``, the other ``engine.cli`` modules and the ground floor (errors,
+progress, fsutil). Benchmarks are not commands: they live in ``bench/`` (a source checkout).
 """
 
 from __future__ import annotations
@@ -15,106 +19,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from engine import __version__
+from engine.api import Engine, default_sampling, failed_advice, passes_words
+from engine.cli.library import register as register_library
+from engine.cli.models import register as register_models
+from engine.cli.progress_bar import ProgressBar
+from engine.cli.servers import register as register_servers
 from engine.errors import Cancelled, ConfigError, VidsumError
-from engine.progress import CancelToken, Progress
+from engine.fsutil import atomic_write_text
+from engine.progress import CancelToken
 
 if TYPE_CHECKING:
-    from engine.pipeline.summarize import SummarizeOptions
-
-
-def _fmt_time(seconds: float | None) -> str:
-    if seconds is None:
-        return "?"
-    s = round(seconds)
-    return f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
-
-
-_STAGE_WORDS = {
-    "load": "loading model",
-    "prompt": "reading prompt",
-    "generate": "writing summary",
-    "download": "downloading",
-    "verify": "verifying",
-}
-
-
-class ProgressBar:
-    """A tqdm bar on stderr driven by engine Progress events (one bar per stage)."""
-
-    def __init__(self, stream: TextIO = sys.stderr, enabled: bool = True) -> None:
-        self.stream = stream
-        self.enabled = enabled
-        # Not a terminal (a log file, CI): one line per stage instead of a redrawn bar.
-        self.interactive = stream.isatty()
-        self._bar: Any = None
-        self._key: tuple[str, str | None, str] | None = None
-
-    def __call__(self, ev: Progress) -> None:
-        if not self.enabled and ev.stage != "notice":
-            return
-        from tqdm import tqdm
-
-        if ev.stage == "notice":
-            self._close()
-            print(ev.message, file=self.stream)
-            return
-        if ev.stage == "download" and ev.message:
-            # A drop, a retry, a resume: a line of its own, in a log as on a terminal.
-            self._close()
-            print(f"  {ev.item or ''}: {ev.message}", file=self.stream)
-            return
-        if ev.stage in ("read", "store", "done"):
-            if ev.message and ev.stage != "read":
-                self._close()
-                print(f"  {ev.item or ''}: {ev.message}", file=self.stream)
-            return
-        # The message of a pass (engine.progress.pass_line: "pass 7 of 21 · 00:32:10–00:41:55 ·
-        # 41.2 tok/s · ETA 12:30", "attempt 2 of 3 (previous answer copied an example)") goes
-        # in front of the stage words; a new pass or attempt starts a new bar / log line.
-        passes = ev.stage in ("prompt", "generate")
-        key = (ev.stage, ev.item, ev.message if passes else "")
-        desc = _STAGE_WORDS.get(ev.stage, ev.stage)
-        if passes and ev.message:
-            desc = f"{ev.message} · {desc}"
-        if not self.interactive:
-            if key != self._key:
-                self._key = key
-                print(f"  {ev.item or ''}: {desc}...", file=self.stream)
-            return
-        if key != self._key:
-            self._close()
-            self._key = key
-            self._bar = tqdm(
-                total=ev.total,
-                desc=f"{ev.item + ': ' if ev.item else ''}{desc}",
-                unit=ev.unit or "it",
-                unit_scale=ev.unit == "B",
-                file=self.stream,
-                leave=False,
-                dynamic_ncols=True,
-                mininterval=0.2,
-            )
-        bar = self._bar
-        if ev.total is not None and bar.total != ev.total:
-            bar.total = ev.total
-        bar.n = ev.done
-        if ev.rate:
-            bar.set_postfix_str(f"{ev.rate:.1f} {ev.unit or 'it'}/s", refresh=False)
-        bar.refresh()
-
-    def _close(self) -> None:
-        if self._bar is not None:
-            self._bar.close()
-            self._bar = None
-            self._key = None
-
-    def close(self) -> None:
-        self._close()
+    from engine.pipeline.summarize import FileResult, SummarizeOptions
 
 
 def _coverage_line(entry: Any, attempts: int | None = None) -> str:
-    from engine.pipeline.summarize import passes_words
-
     c = entry.coverage
     p = entry.provenance
     tps = p.generated_tokens / p.generation_seconds if p.generation_seconds else 0.0
@@ -138,10 +56,10 @@ def _print_json(obj: Any, out: TextIO) -> None:
     out.flush()
 
 
-def _summarize_inputs(files: Sequence[str], stdin: TextIO, err: TextIO) -> list[Any]:
+def _summarize_inputs(
+    engine: Engine, files: Sequence[str], stdin: TextIO, err: TextIO
+) -> list[Any]:
     """Paths, with ``-`` read from standard input (at most once) into a Transcript."""
-    from engine.transcripts.readers import load_transcript_bytes
-
     if files.count("-") > 1:
         raise ConfigError("`-` (standard input) can be given only once.")
     items: list[Any] = []
@@ -150,7 +68,7 @@ def _summarize_inputs(files: Sequence[str], stdin: TextIO, err: TextIO) -> list[
             if stdin.isatty():
                 print("Reading a transcript from standard input (end it with Ctrl-D).", file=err)
             data = stdin.buffer.read() if hasattr(stdin, "buffer") else stdin.read().encode()
-            items.append(load_transcript_bytes(data))
+            items.append(engine.load_transcript_bytes(data))
         else:
             items.append(Path(f))
     return items
@@ -168,9 +86,7 @@ def _output_name(res: Any, fmt: str, used: set[str]) -> str:
 
 def summarize_options(args: argparse.Namespace) -> SummarizeOptions:
     """The engine's options from `summarize` flags; a flag not given falls back to settings."""
-    from engine.pipeline.summarize import options_from_settings
-
-    return options_from_settings(
+    return Engine().summarize_options(
         n_ctx=args.ctx,
         n_gpu_layers=args.gpu_layers,
         n_threads=args.threads,
@@ -201,22 +117,76 @@ def _sigint_cancels(cancel: CancelToken) -> Callable[[], None]:
     return restore
 
 
-def cmd_summarize(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from engine.api import Engine
-    from engine.fsutil import atomic_write_text
-    from engine.modelstore.catalog import demo_model_notice, is_demo_model
-    from engine.pipeline.quality import FAILED_ADVICE
+def _print_result(res: FileResult, engine: Engine, args: argparse.Namespace, out: TextIO) -> None:
+    """One input's outcome on stdout: a JSON object, a FAILED line, or the saved summary."""
+    to_files = bool(args.output)  # -o DIR: the summaries go to files, not stdout
+    if args.json:
+        if res.error is not None:
+            _print_json({"file": str(res.file), "error": res.error}, out)
+        else:
+            assert res.summary is not None
+            _print_json(
+                {
+                    "file": str(res.file),
+                    "id": res.id,
+                    "skipped": res.skipped,
+                    "summary": res.summary.model_dump(mode="json"),
+                    "failed": res.failed,
+                    "grounding": res.grounding.as_dict() if res.grounding else None,
+                },
+                out,
+            )
+    elif res.error is not None:
+        print(f"FAILED  {_failure(res.file, res.error)}", file=out)
+    elif res.failed is not None:
+        print(
+            f"FAILED  {res.file} -> #{res.id} {res.title}: failed the quality check "
+            f"({res.failed}); stored as a failed summary. {failed_advice()}.",
+            file=out,
+        )
+        if not args.brief and not to_files and res.id is not None:
+            # How the run went (passes, retries) still helps; the summary is not shown.
+            print(_coverage_line(engine.get_entry(res.id), res.attempts), file=out)
+    elif res.skipped:
+        print(
+            f"exists  {res.file} -> #{res.id} {res.title} (already summarized; "
+            "--force summarizes again)",
+            file=out,
+        )
+    else:
+        assert res.summary is not None and res.id is not None
+        entry = engine.get_entry(res.id)
+        print(f"saved   {res.file} -> #{res.id} {res.title}", file=out)
+        if not args.brief and not to_files:
+            print(engine.export_entry(res.id, "md"), file=out)
+            print(_coverage_line(entry, res.attempts), file=out)
 
+
+def _write_result(
+    res: FileResult, engine: Engine, args: argparse.Namespace, written: set[str], err: TextIO
+) -> bool:
+    """``-o DIR``: write one good summary there; False when the file could not be written."""
+    assert res.id is not None
+    target = Path(args.output).expanduser() / _output_name(res, args.format, written)
+    try:
+        atomic_write_text(target, engine.export_entry(res.id, args.format) + "\n")
+    except OSError as exc:
+        print(f"vidsum: could not write {target}: {exc.strerror or exc}.", file=err)
+        return False
+    print(f"wrote   {target}", file=err)
+    return True
+
+
+def cmd_summarize(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     options = summarize_options(args)
-    inputs = _summarize_inputs(args.files, sys.stdin, err)
-    out_dir = Path(args.output).expanduser() if args.output else None
-    written: set[str] = set()
     engine = Engine()
+    inputs = _summarize_inputs(engine, args.files, sys.stdin, err)
+    written: set[str] = set()
     bar = ProgressBar(err, enabled=not args.quiet)
     cancel = CancelToken()
     failures = 0
     restore_sigint = _sigint_cancels(cancel)
-    demo = False  # a summary came from the bundled demonstration model
+    demo_notice: str | None = None  # set once a summary came from the bundled demonstration model
     try:
         if args.server and not all(isinstance(i, Path) for i in inputs):
             raise ConfigError("`-` (standard input) cannot be summarized on a server yet.")
@@ -231,59 +201,19 @@ def cmd_summarize(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         )
         for res in results:
             bar.close()
-            if args.json:
-                if res.error is not None:
-                    _print_json({"file": str(res.file), "error": res.error}, out)
-                else:
-                    assert res.summary is not None
-                    _print_json(
-                        {
-                            "file": str(res.file),
-                            "id": res.id,
-                            "skipped": res.skipped,
-                            "summary": res.summary.model_dump(mode="json"),
-                            "failed": res.failed,
-                            "grounding": res.grounding.as_dict() if res.grounding else None,
-                        },
-                        out,
-                    )
-            elif res.error is not None:
-                print(f"FAILED  {_failure(res.file, res.error)}", file=out)
-            elif res.failed is not None:
-                print(
-                    f"FAILED  {res.file} -> #{res.id} {res.title}: failed the quality check "
-                    f"({res.failed}); stored as a failed summary. {FAILED_ADVICE}.",
-                    file=out,
-                )
-                if not args.brief and out_dir is None and res.id is not None:
-                    # How the run went (passes, retries) still helps; the summary is not shown.
-                    print(_coverage_line(engine.get_entry(res.id), res.attempts), file=out)
-            elif res.skipped:
-                print(
-                    f"exists  {res.file} -> #{res.id} {res.title} (already summarized; "
-                    "--force summarizes again)",
-                    file=out,
-                )
-            else:
-                assert res.summary is not None and res.id is not None
-                entry = engine.get_entry(res.id)
-                print(f"saved   {res.file} -> #{res.id} {res.title}", file=out)
-                if not args.brief and out_dir is None:
-                    print(engine.export_entry(res.id, "md"), file=out)
-                    print(_coverage_line(entry, res.attempts), file=out)
+            _print_result(res, engine, args, out)
             if res.error is not None or res.failed is not None:
                 failures += 1
-            if res.id is not None and not demo:
-                demo = is_demo_model(engine.get_entry(res.id).provenance.model_id)
-            if res.error is None and res.failed is None and out_dir is not None and res.id:
-                target = out_dir / _output_name(res, args.format, written)
-                try:
-                    atomic_write_text(target, engine.export_entry(res.id, args.format) + "\n")
-                except OSError as exc:
-                    print(f"vidsum: could not write {target}: {exc.strerror or exc}.", file=err)
-                    failures += 1
-                else:
-                    print(f"wrote   {target}", file=err)
+            if res.id is not None and demo_notice is None:
+                demo_notice = engine.demo_notice(engine.get_entry(res.id).provenance.model_id)
+            good = res.error is None and res.failed is None
+            if (
+                good
+                and args.output
+                and res.id
+                and not _write_result(res, engine, args, written, err)
+            ):
+                failures += 1
     except (KeyboardInterrupt, Cancelled):
         cancel.cancel()
         bar.close()
@@ -293,59 +223,9 @@ def cmd_summarize(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         restore_sigint()
         bar.close()
         engine.close()
-    if demo and not args.quiet:
-        print(demo_model_notice(), file=err)
+    if demo_notice is not None and not args.quiet:
+        print(demo_notice, file=err)
     return 1 if failures else 0
-
-
-def cmd_library(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from engine.api import Engine
-    from engine.library.export import entry_to_json, row_to_json
-
-    engine = Engine()
-    try:
-        if args.library_cmd in ("list", "search"):
-            rows = engine.list_entries(query=args.query, limit=args.limit, offset=0)
-            if args.json:
-                out.write(
-                    json.dumps([row_to_json(r) for r in rows], ensure_ascii=False, indent=2) + "\n"
-                )
-                return 0
-            if not rows:
-                print("The library is empty." if not args.query else "No match.", file=out)
-            for r in rows:
-                gts = ", ".join(f"{t} {c:.2f}" for t, c in r.general_topics)
-                badge = "[FAILED] " if r.failed else ""
-                print(
-                    f"#{r.id:<5} {r.created_at[:10]}  {_fmt_time(r.duration)}  {badge}{r.title}"
-                    f"  [{r.model_id}]  {gts}",
-                    file=out,
-                )
-            return 0
-        if args.library_cmd == "show":
-            entry = engine.get_entry(args.id)
-            if args.json:
-                out.write(json.dumps(entry_to_json(entry), ensure_ascii=False, indent=2) + "\n")
-            else:
-                out.write(engine.export_entry(args.id, "md") + "\n")
-            return 0
-        if args.library_cmd == "export":
-            text = engine.export_entry(args.id, args.format)
-            if args.output:
-                from engine.fsutil import atomic_write_text
-
-                atomic_write_text(Path(args.output), text + "\n")
-                print(f"Wrote {args.output}", file=err)
-            else:
-                out.write(text + "\n")
-            return 0
-        if args.library_cmd == "delete":
-            engine.delete_entry(args.id)
-            print(f"Deleted #{args.id}", file=err)
-            return 0
-    finally:
-        engine.close()
-    raise AssertionError(args.library_cmd)
 
 
 def _int_range(lo: int, hi: int) -> Any:
@@ -374,17 +254,8 @@ def _float_range(lo: float, hi: float) -> Any:
     return parse
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from engine.runtime.llamacpp.runner import Sampling
-
-    p = argparse.ArgumentParser(
-        prog="vidsum",
-        description="Structured summaries of technical video transcripts, offline. "
-        "Run without arguments for the terminal UI.",
-    )
-    p.add_argument("--version", action="version", version=f"vidsum {__version__}")
-    sub = p.add_subparsers(dest="command", metavar="COMMAND")
-
+def _add_summarize(sub: Any) -> None:
+    """The `summarize` command's flags."""
     s = sub.add_parser("summarize", help="summarize transcript files into the library")
     s.add_argument(
         "files",
@@ -416,7 +287,35 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="one JSON object per input on stdout")
     s.add_argument("--brief", action="store_true", help="print one line per file, not the summary")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    default = Sampling()
+    _add_model_run_flags(s)
+    s.add_argument(
+        "--force",
+        action="store_true",
+        help="summarize again even if the library has this transcript with the same model, "
+        "prompt and grammar; the new summary replaces the stored one (it gets a new id)",
+    )
+    s.add_argument(
+        "-o",
+        "--output",
+        metavar="DIR",
+        help="write each summary to DIR/<input name>.<format> instead of printing it (DIR is "
+        "created; `-o .` is the current folder; standard input becomes stdin.<format>; a "
+        "summary already in the library is written too)",
+    )
+    s.add_argument(
+        "--format",
+        choices=["md", "json"],
+        default="md",
+        help="file format for -o: Markdown or the `library show --json` object "
+        "(default: %(default)s)",
+    )
+    s.set_defaults(func=cmd_summarize)
+
+
+def _add_model_run_flags(s: argparse.ArgumentParser) -> None:
+    """How the model runs: context, GPU layers, threads, seed, temperature (each falls back to
+    settings, then to a default the help names)."""
+    default = default_sampling()
     s.add_argument(
         "--ctx",
         type=_int_range(256, 1 << 20),
@@ -450,64 +349,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="sampling temperature, 0 is greedy (default: settings' "
         f"temperature, else {default.temperature})",
     )
-    s.add_argument(
-        "--force",
-        action="store_true",
-        help="summarize again even if the library has this transcript with the same model, "
-        "prompt and grammar; the new summary replaces the stored one (it gets a new id)",
-    )
-    s.add_argument(
-        "-o",
-        "--output",
-        metavar="DIR",
-        help="write each summary to DIR/<input name>.<format> instead of printing it (DIR is "
-        "created; `-o .` is the current folder; standard input becomes stdin.<format>; a "
-        "summary already in the library is written too)",
-    )
-    s.add_argument(
-        "--format",
-        choices=["md", "json"],
-        default="md",
-        help="file format for -o: Markdown or the `library show --json` object "
-        "(default: %(default)s)",
-    )
-    s.set_defaults(func=cmd_summarize)
 
-    lib = sub.add_parser("library", help="list, show and export stored summaries")
-    lsub = lib.add_subparsers(dest="library_cmd", metavar="ACTION", required=True)
-    ll = lsub.add_parser("list", help="list stored summaries")
-    ll.add_argument("--json", action="store_true")
-    ll.add_argument("--query", "-s", help="full-text search")
-    ll.add_argument("--limit", type=int, default=1000)
-    lq = lsub.add_parser("search", help="search stored summaries (same as list -s QUERY)")
-    lq.add_argument("query", metavar="QUERY", help="words to find (title, summary, transcript)")
-    lq.add_argument("--json", action="store_true")
-    lq.add_argument(
-        "--limit", type=int, default=1000, help="at most this many (default: %(default)s)"
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="vidsum",
+        description="Structured summaries of technical video transcripts, offline. "
+        "Run without arguments for the terminal UI.",
     )
-    ls_ = lsub.add_parser("show", help="show one summary")
-    ls_.add_argument("id", type=int)
-    ls_.add_argument("--json", action="store_true")
-    le = lsub.add_parser("export", help="export one summary")
-    le.add_argument("id", type=int)
-    le.add_argument("--format", choices=["json", "md"], default="md")
-    le.add_argument("-o", "--output", help="write to this file instead of stdout")
-    ld = lsub.add_parser("delete", help="delete one summary")
-    ld.add_argument("id", type=int)
-    lib.set_defaults(func=cmd_library)
+    p.add_argument("--version", action="version", version=f"vidsum {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
-    try:
-        from engine.cli.models import register
-    except ImportError:  # model manager not present in this build
-        pass
-    else:
-        register(sub)
-    from engine.cli.servers import register as register_servers
+    _add_summarize(sub)
 
+    # The order here is the order `vidsum --help` lists them.
+    register_library(sub)
+    register_models(sub)
     register_servers(sub)
-    from bench.vidsum_bench import register as register_bench
-
-    register_bench(sub)
     return p
 
 

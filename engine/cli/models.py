@@ -122,7 +122,7 @@ def _installed_cell(s: ModelStatus) -> str:
 
 
 def _bar(err: TextIO, quiet: bool) -> Any:
-    from engine.cli.main import ProgressBar
+    from engine.cli.progress_bar import ProgressBar
 
     return ProgressBar(err, enabled=not quiet)
 

@@ -1,4 +1,7 @@
-"""``vidsum servers add|list|rm|check``: named inference-server endpoints (through ``Engine``)."""
+"""``vidsum servers add|list|rm|check``: named inference-server endpoints (through ``Engine``).
+
+May import: ``engine.api`` and the ground floor.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +9,10 @@ import argparse
 import json
 from typing import Any, TextIO
 
-from engine.runtime.base import DIALECTS
+from engine.api import Engine, server_dialects
 
 
 def cmd_servers(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from engine.api import Engine
-
     engine = Engine()
     try:
         if args.servers_cmd == "add":
@@ -82,7 +83,7 @@ def register(sub: Any) -> None:
     a = ssub.add_parser("add", help="name an endpoint")
     a.add_argument("name")
     a.add_argument("--url", required=True, help="e.g. http://127.0.0.1:8080")
-    a.add_argument("--dialect", choices=DIALECTS, help="default: detected from the server")
+    a.add_argument("--dialect", choices=server_dialects(), help="default: detected from the server")
     a.add_argument("--model", help="model id to request (servers serving several)")
     a.add_argument("--api-key-env", metavar="VAR", help="environment variable with the API key")
     a.add_argument("--concurrency", type=int, metavar="N", help="requests at once (default: slots)")

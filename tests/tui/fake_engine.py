@@ -17,13 +17,20 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
-from engine.api import Order
+from engine.api import EngineAPI, Order
 from engine.errors import Cancelled, NotInLibrary, TranscriptError, VidsumError
 from engine.hardware import GPU, BuildInfo, Hardware
 from engine.library.records import Coverage, Entry, EntryRow, Provenance, TranscriptInfo
-from engine.modelstore.catalog import CatalogEntry, ModelStatus, ResolvedModel
+from engine.modelstore.catalog import (
+    CatalogEntry,
+    ModelStatus,
+    ResolvedModel,
+    demo_model_notice,
+    is_demo_model,
+)
 from engine.modelstore.hub import HubStatus
 from engine.modelstore.manager import Removal
+from engine.pipeline.quotes import Style
 from engine.pipeline.server_batch import ServerCheck
 from engine.pipeline.summarize import FileResult, SummarizeOptions
 from engine.progress import CancelToken, Progress, ProgressCallback
@@ -172,8 +179,11 @@ def many_entries(n: int) -> list[Entry]:
         name = names[i % len(names)]
         base = s[name]
         topics = [
-            GeneralTopic(
-                topic=GENERAL_FIELDS[(i + k * 5) % 12], complexity=((i * 7 + k * 13) % 100) / 100
+            GeneralTopic.model_validate(
+                {
+                    "topic": GENERAL_FIELDS[(i + k * 5) % 12],
+                    "complexity": ((i * 7 + k * 13) % 100) / 100,
+                }
             )
             for k in range(3)
         ]
@@ -372,7 +382,7 @@ class FakeEngine:
             for e in self.entries.values()
             if self._match(e, query, general_topic, complexity, model)
         ]
-        key: dict[str, Any] = {
+        key: tuple[Any, bool] = {
             "created_desc": (lambda r: r.created_at, True),
             "created_asc": (lambda r: r.created_at, False),
             "title": (lambda r: r.title.lower(), False),
@@ -412,7 +422,9 @@ class FakeEngine:
 
     def filter_options(self) -> tuple[list[str], list[str]]:
         self._call("filter_options")
-        topics = sorted({g.topic for e in self.entries.values() for g in e.summary.general_topics})
+        topics: list[str] = sorted(
+            {g.topic for e in self.entries.values() for g in e.summary.general_topics}
+        )
         return topics, sorted({e.provenance.model_id for e in self.entries.values()})
 
     def export_entry(self, entry_id: int, fmt: Literal["json", "md"]) -> str:
@@ -436,6 +448,13 @@ class FakeEngine:
             for o in self.entries.values()
             if o.id != e.id and o.transcript.content_hash == e.transcript.content_hash
         ]
+
+    def load_transcript_bytes(self, data: bytes) -> Transcript:
+        self._call("load_transcript_bytes", len(data))
+        text = data.decode("utf-8")
+        return Transcript(
+            source=Path("<stdin>"), format="txt", text=text, segments=(), meta=TranscriptMeta()
+        )
 
     def load_transcript(self, path: Path) -> Transcript:
         self._call("load_transcript", path)
@@ -465,6 +484,26 @@ class FakeEngine:
         files = [p.source if isinstance(p, Transcript) else Path(p) for p in paths]
         self._call("summarize", [p.name for p in files], model)
         return self._summarize(files, model, progress, cancel)
+
+    def summarize_options(
+        self,
+        *,
+        n_ctx: int | None = None,
+        n_gpu_layers: int | None = None,
+        n_threads: int | None = None,
+        seed: int | None = None,
+        temperature: float | None = None,
+        force: bool = False,
+        style: Style = "auto",
+    ) -> SummarizeOptions:
+        self._call("summarize_options")
+        return SummarizeOptions(
+            n_ctx=n_ctx, n_gpu_layers=n_gpu_layers, n_threads=n_threads, force=force, style=style
+        )
+
+    def demo_notice(self, model_id: str) -> str | None:
+        # The real wording: snapshots show it.
+        return demo_model_notice() if is_demo_model(model_id) else None
 
     def _summarize(
         self,
@@ -725,6 +764,12 @@ class FakeEngine:
 
     def close(self) -> None:
         self.closed = True
+
+
+def fake_engine_api(fake: FakeEngine) -> EngineAPI:
+    """The fake as the TUI sees it. mypy (``tests/test_lint.py``) checks this return: a fake
+    method that drifts from ``engine.api.EngineAPI`` fails the suite."""
+    return fake
 
 
 __all__ = ["FakeEngine", "Gate", "many_entries", "row_of", "sample_entries"]

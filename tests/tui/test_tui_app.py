@@ -10,7 +10,7 @@ from conftest import settle, wait_until
 from fake_engine import FakeEngine, Gate
 from textual.widgets import Input, Static
 
-from tui.app import VidsumApp
+from tui.app import VidsumApp, help_sections
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.help import HelpScreen, help_text
 from tui.screens.library import LibraryScreen
@@ -64,7 +64,7 @@ async def test_number_keys_and_tabs_switch_modes_and_keep_their_state(
 
 
 async def test_help_lists_every_screens_keys(make_app: Callable[..., VidsumApp]) -> None:
-    text = help_text()
+    text = help_text(help_sections())
     for needle in (
         "Library",
         "Search",

@@ -11,7 +11,7 @@ from textual.worker import Worker
 from tui.jobs import call_engine
 
 if TYPE_CHECKING:
-    from engine.api import Engine
+    from engine.api import EngineAPI
     from tui.app import VidsumApp
 
 T = TypeVar("T")
@@ -26,7 +26,7 @@ class EngineMixin:
         return app
 
     @property
-    def engine(self) -> Engine:
+    def engine(self) -> EngineAPI:
         return self.vidsum.engine
 
     def call_engine(

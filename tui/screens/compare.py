@@ -47,7 +47,12 @@ class CompareScreen(VidsumScreen):
                         markup=False,
                     )
                     with VerticalScroll(id=side, can_focus=False):
-                        yield SummaryView(entry, focusable=False, classes="-compare")
+                        yield SummaryView(
+                            entry,
+                            demo_notice=self.engine.demo_notice(entry.provenance.model_id),
+                            focusable=False,
+                            classes="-compare",
+                        )
         yield Footer()
 
     def action_scroll(self, lines: int) -> None:

@@ -1,7 +1,11 @@
-"""Help: every key of every screen, generated from the bindings so it cannot drift."""
+"""Help: every key of every screen, generated from the bindings so it cannot drift.
+
+May import: textual and ``tui.screens.base``; the app hands the sections in.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from textual.app import ComposeResult
@@ -46,32 +50,17 @@ def _section(title: str, bindings: list[Any]) -> str:
     return "\n".join(lines)
 
 
-def help_text() -> str:
-    """Markup for every screen's keys, straight from the classes' BINDINGS."""
-    from tui.app import VidsumApp
-    from tui.screens.compare import CompareScreen
-    from tui.screens.library import LibraryScreen
-    from tui.screens.models import ModelsScreen
-    from tui.screens.summarize import SummarizeScreen
-    from tui.screens.summary import SummaryScreen
-    from tui.screens.transcript import TranscriptScreen
-    from tui.widgets.entry_table import EntryTable
-    from tui.widgets.path_input import TranscriptTree
+HelpSections = Sequence[tuple[str, Sequence[BindingType]]]
 
-    def own(cls: Any) -> list[Any]:
-        return [b for b in cls.BINDINGS if isinstance(b, Binding)]
 
-    parts = [
-        INTRO,
-        _section("Everywhere", own(VidsumApp)),
-        _section("Library", own(LibraryScreen) + own(EntryTable)),
-        _section("Summary", own(SummaryScreen)),
-        _section("Transcript", own(TranscriptScreen)),
-        _section("Compare", own(CompareScreen)),
-        _section("Summarize", own(SummarizeScreen) + own(TranscriptTree)),
-        _section("Models", own(ModelsScreen)),
-    ]
-    return "\n\n".join(parts)
+def help_text(sections: HelpSections) -> str:
+    """Markup for every screen's keys, from (title, bindings) pairs the app hands in (it knows
+    its screens; this module imports none of them, so there is no import circle)."""
+
+    def own(bindings: Sequence[BindingType]) -> list[Binding]:
+        return [b for b in bindings if isinstance(b, Binding)]
+
+    return "\n\n".join([INTRO, *(_section(title, own(keys)) for title, keys in sections)])
 
 
 class HelpScreen(VidsumModal[None]):
@@ -79,11 +68,15 @@ class HelpScreen(VidsumModal[None]):
         Binding("escape,question_mark,q", "close", "Close"),
     ]
 
+    def __init__(self, sections: HelpSections) -> None:
+        super().__init__()
+        self.sections = sections
+
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="dialog") as dialog:
             dialog.border_title = "Keys"
             dialog.border_subtitle = "Esc closes"
-            yield Static(help_text())
+            yield Static(help_text(self.sections))
 
     def action_close(self) -> None:
         self.dismiss()

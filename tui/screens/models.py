@@ -89,6 +89,11 @@ class ModelsScreen(VidsumScreen):
             super().__init__()
             self.model_id, self.event = model_id, event
 
+        def can_replace(self, message: Message) -> bool:
+            """A newer event of the same download supersedes this one (the bar shows only the
+            latest), so a fast download cannot flood the queue."""
+            return isinstance(message, type(self)) and message.model_id == self.model_id
+
     def __init__(self) -> None:
         super().__init__()
         self.models: dict[str, ModelStatus] = {}

@@ -50,6 +50,16 @@ class SummarizeScreen(VidsumScreen):
             super().__init__()
             self.batch, self.event = batch, event
 
+        def can_replace(self, message: Message) -> bool:
+            """A newer event about the same item supersedes this one (the item shows only its
+            latest state), so a fast decode cannot flood the queue; notices are all shown."""
+            return (
+                isinstance(message, type(self))
+                and message.batch is self.batch
+                and message.event.item == self.event.item
+                and "notice" not in (self.event.stage, message.event.stage)
+            )
+
     class ItemResult(Message):
         def __init__(self, batch: Batch, result: FileResult) -> None:
             super().__init__()

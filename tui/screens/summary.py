@@ -69,7 +69,9 @@ class SummaryScreen(VidsumScreen):
         self.sub_title = entry.title
         body = self.query_one("#body", VerticalScroll)
         body.remove_children()
-        body.mount(SummaryView(entry))
+        body.mount(
+            SummaryView(entry, demo_notice=self.engine.demo_notice(entry.provenance.model_id))
+        )
         # The body takes focus (arrows scroll from the top); j/k step through the sections.
         body.focus()
         self.refresh_bindings()

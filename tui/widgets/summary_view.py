@@ -12,8 +12,7 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.widgets import Static
 
-from engine.library.export import failed_sentence, grounding_text
-from engine.modelstore.catalog import demo_model_notice, is_demo_model
+from engine.api import failed_sentence, grounding_text
 from engine.schema import Section
 from engine.timefmt import format_timestamp
 from tui import format as fmt
@@ -82,10 +81,19 @@ def provenance_line(entry: Any) -> str:
 
 class SummaryView(Vertical):
     def __init__(
-        self, entry: Entry, *, focusable: bool = True, id: str | None = None, classes: str = ""
+        self,
+        entry: Entry,
+        *,
+        demo_notice: str | None = None,
+        focusable: bool = True,
+        id: str | None = None,
+        classes: str = "",
     ) -> None:
+        """``demo_notice``: ``Engine.demo_notice`` for the entry's model (the screen asks the
+        engine; the widget reaches no deeper than the record it shows)."""
         super().__init__(id=id, classes=f"summary-view {classes}")
         self.entry = entry
+        self.demo_notice = demo_notice
         self.sections_focusable = focusable
 
     def compose(self) -> ComposeResult:
@@ -94,8 +102,8 @@ class SummaryView(Vertical):
             # Never shown as a good summary: what happened and what to do, before anything.
             yield Static(Content(failed_sentence(entry)), classes="failed-banner")
         yield Static(Content(meta_line(entry)), classes="meta")
-        if is_demo_model(entry.provenance.model_id):
-            yield Static(Content(demo_model_notice()), classes="demo-notice")
+        if self.demo_notice is not None:
+            yield Static(Content(self.demo_notice), classes="demo-notice")
         yield Static("Introduction", classes="heading")
         yield Static(Content(summary.introduction), classes="intro")
         yield Static("Sections", classes="heading")

@@ -1,0 +1,88 @@
+"""``vidsum library list|search|show|export|delete``: the stored summaries (through ``Engine``).
+
+May import: ``engine.api``, the record types and the ground floor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any, TextIO
+
+from engine.api import Engine, row_to_json
+from engine.fsutil import atomic_write_text
+
+
+def _fmt_time(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    s = round(seconds)
+    return f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+def cmd_library(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    engine = Engine()
+    try:
+        if args.library_cmd in ("list", "search"):
+            rows = engine.list_entries(query=args.query, limit=args.limit, offset=0)
+            if args.json:
+                out.write(
+                    json.dumps([row_to_json(r) for r in rows], ensure_ascii=False, indent=2) + "\n"
+                )
+                return 0
+            if not rows:
+                print("The library is empty." if not args.query else "No match.", file=out)
+            for r in rows:
+                gts = ", ".join(f"{t} {c:.2f}" for t, c in r.general_topics)
+                badge = "[FAILED] " if r.failed else ""
+                print(
+                    f"#{r.id:<5} {r.created_at[:10]}  {_fmt_time(r.duration)}  {badge}{r.title}"
+                    f"  [{r.model_id}]  {gts}",
+                    file=out,
+                )
+            return 0
+        if args.library_cmd == "show":
+            # --json: the same text as `export --format json` (``entry_to_json``, indented).
+            out.write(engine.export_entry(args.id, "json" if args.json else "md") + "\n")
+            return 0
+        if args.library_cmd == "export":
+            text = engine.export_entry(args.id, args.format)
+            if args.output:
+                atomic_write_text(Path(args.output), text + "\n")
+                print(f"Wrote {args.output}", file=err)
+            else:
+                out.write(text + "\n")
+            return 0
+        if args.library_cmd == "delete":
+            engine.delete_entry(args.id)
+            print(f"Deleted #{args.id}", file=err)
+            return 0
+    finally:
+        engine.close()
+    raise AssertionError(args.library_cmd)
+
+
+def register(sub: Any) -> None:
+    lib = sub.add_parser("library", help="list, show and export stored summaries")
+    lsub = lib.add_subparsers(dest="library_cmd", metavar="ACTION", required=True)
+    ll = lsub.add_parser("list", help="list stored summaries")
+    ll.add_argument("--json", action="store_true")
+    ll.add_argument("--query", "-s", help="full-text search")
+    ll.add_argument("--limit", type=int, default=1000)
+    lq = lsub.add_parser("search", help="search stored summaries (same as list -s QUERY)")
+    lq.add_argument("query", metavar="QUERY", help="words to find (title, summary, transcript)")
+    lq.add_argument("--json", action="store_true")
+    lq.add_argument(
+        "--limit", type=int, default=1000, help="at most this many (default: %(default)s)"
+    )
+    ls_ = lsub.add_parser("show", help="show one summary")
+    ls_.add_argument("id", type=int)
+    ls_.add_argument("--json", action="store_true")
+    le = lsub.add_parser("export", help="export one summary")
+    le.add_argument("id", type=int)
+    le.add_argument("--format", choices=["json", "md"], default="md")
+    le.add_argument("-o", "--output", help="write to this file instead of stdout")
+    ld = lsub.add_parser("delete", help="delete one summary")
+    ld.add_argument("id", type=int)
+    lib.set_defaults(func=cmd_library)
