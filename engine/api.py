@@ -16,16 +16,16 @@ from engine.progress import CancelToken, ProgressCallback
 
 if TYPE_CHECKING:
     from engine.hardware import Hardware
-    from engine.library.records import Entry, EntryRow
+    from engine.library.records import Entry, EntryRow, Grounding
     from engine.library.store import Library
     from engine.modelstore.catalog import CatalogEntry, ModelStatus, ResolvedModel
     from engine.modelstore.hub import HubStatus
     from engine.modelstore.manager import Removal
-    from engine.pipeline.grounding import Grounding
+    from engine.paths import Paths
     from engine.pipeline.quotes import Style
     from engine.pipeline.server_batch import ServerCheck
     from engine.pipeline.summarize import FileResult, SummarizeOptions
-    from engine.runtime.llamacpp.runner import Sampling
+    from engine.runtime.base import Sampling
     from engine.runtime.server.profiles import ServerProfile
     from engine.transcripts.types import Transcript
 
@@ -257,8 +257,16 @@ class Engine:
     ) -> CatalogEntry:
         """Register a local .gguf (checked, hashed, stored by reference)."""
         from engine.modelstore.manager import add_local
+        from engine.pipeline.model_check import llama_check
 
-        return add_local(path, name=name, chat_format=chat_format, progress=progress, cancel=cancel)
+        return add_local(
+            path,
+            name=name,
+            check=llama_check,
+            chat_format=chat_format,
+            progress=progress,
+            cancel=cancel,
+        )
 
     def remove_model(self, model_id: str) -> Removal:
         """Delete (or forget) a model and clear the default if it names it (one owner:
@@ -319,6 +327,18 @@ class Engine:
                 f"{target}: the export could not be written ({exc.strerror or exc})."
             ) from exc
         return target
+
+    def paths(self) -> Paths:
+        """Where vidsum keeps its files (``VIDSUM_HOME`` honoured)."""
+        from engine.paths import get_paths
+
+        return get_paths()
+
+    def llama_build(self) -> dict[str, Any]:
+        """The llama-cpp-python build: version, GPU offload, system info (for `vidsum doctor`)."""
+        from engine.runtime.llamacpp.build_info import llama_build
+
+        return llama_build()
 
     def hardware(self) -> Hardware:
         from engine.hardware import detect
@@ -483,6 +503,10 @@ class EngineAPI(Protocol):
 
     def export_to_file(self, entry_id: int, fmt: Literal["json", "md"], path: Path) -> Path: ...
 
+    def paths(self) -> Paths: ...
+
+    def llama_build(self) -> dict[str, Any]: ...
+
     def hardware(self) -> Hardware: ...
 
     # --- inference servers
@@ -528,9 +552,16 @@ def passes_words(passes: int, attempts: int) -> str:
     return passes_words(passes, attempts)
 
 
+def ram_reserve_words() -> str:
+    """How much RAM the fit planner leaves to the system, in words."""
+    from engine.hardware import RAM_RESERVE_WORDS
+
+    return RAM_RESERVE_WORDS
+
+
 def failed_advice() -> str:
     """What to do about a summary that failed the quality check."""
-    from engine.pipeline.quality import FAILED_ADVICE
+    from engine.library.export import FAILED_ADVICE
 
     return FAILED_ADVICE
 
@@ -558,7 +589,7 @@ def row_to_json(row: EntryRow) -> dict[str, Any]:
 
 def default_sampling() -> Sampling:
     """vidsum's own sampling defaults (seed, temperature), before settings and flags."""
-    from engine.runtime.llamacpp.runner import Sampling
+    from engine.runtime.base import Sampling
 
     return Sampling()
 

@@ -10,8 +10,14 @@ import hashlib
 from collections.abc import Sequence
 from typing import Any
 
-from engine.library.records import Coverage, NewEntry, Provenance, TranscriptInfo, dedupe_key
-from engine.pipeline.grounding import Grounding
+from engine.library.records import (
+    Coverage,
+    Grounding,
+    NewEntry,
+    Provenance,
+    TranscriptInfo,
+    dedupe_key,
+)
 from engine.schema import GENERAL_FIELDS, Summary
 
 

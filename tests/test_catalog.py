@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from engine.api import Engine
 from engine.errors import ConfigError, ModelFileError, ModelNotFound
 from engine.modelstore import catalog, hubcache, manager
 from engine.modelstore.catalog import (
@@ -18,7 +19,7 @@ from engine.modelstore.catalog import (
     hub_entries,
     is_demo_model,
 )
-from engine.modelstore.manager import add_local, remove_local, resolve_model, set_default_model
+from engine.modelstore.manager import remove_local, resolve_model, set_default_model
 from engine.paths import get_paths
 from engine.progress import Progress
 from engine.settings import get_default_model
@@ -188,7 +189,7 @@ def test_settings_are_written_atomically_and_bad_json_is_named() -> None:
 def test_add_local_checks_hashes_and_stores_by_reference(tmp_path: Path) -> None:
     src = tiny_gguf(tmp_path / "My-Model.Q8_0.gguf", ctx=2048)
     events: list[Progress] = []
-    e = add_local(src, progress=events.append)
+    e = Engine().add_model(src, progress=events.append)
     assert e.id == "local:my-model.q8_0" and e.source == "local" and e.path == src.resolve()
     assert e.sha256 == hashlib.sha256(src.read_bytes()).hexdigest()
     assert e.n_ctx_train == 2048 and e.architecture == "llama"
@@ -196,7 +197,7 @@ def test_add_local_checks_hashes_and_stores_by_reference(tmp_path: Path) -> None
     assert any(ev.stage == "verify" for ev in events)
     copies = [p for p in get_paths().data.rglob("*") if p.is_file() and p.suffix != ".json"]
     assert copies == []  # stored by reference
-    assert add_local(src).id == e.id  # adding again keeps the id
+    assert Engine().add_model(src).id == e.id  # adding again keeps the id
     by_id = resolve_model(e.id)
     by_path = resolve_model(str(src))
     assert by_id == by_path and by_id.path == src.resolve() and by_id.sha256 == e.sha256
@@ -209,10 +210,10 @@ def test_add_local_refuses_a_file_that_is_not_a_gguf(tmp_path: Path) -> None:
     bad = tmp_path / "fake.gguf"
     bad.write_bytes(os.urandom(4096))
     with pytest.raises(ModelFileError, match=re.escape(str(bad))):
-        add_local(bad)
+        Engine().add_model(bad)
     assert not any(e.source == "local" for e in catalog.entries())
     with pytest.raises(ModelFileError, match="no such file"):
-        add_local(tmp_path / "missing.gguf")
+        Engine().add_model(tmp_path / "missing.gguf")
 
 
 def test_a_path_is_hashed_once_per_version_of_the_file(tmp_path: Path) -> None:
@@ -231,7 +232,7 @@ def test_a_path_is_hashed_once_per_version_of_the_file(tmp_path: Path) -> None:
 
 def test_a_registered_local_file_that_disappeared_is_reported(tmp_path: Path) -> None:
     src = tiny_gguf(tmp_path / "gone.gguf")
-    e = add_local(src)
+    e = Engine().add_model(src)
     src.unlink()
     with pytest.raises(ModelFileError, match=f"registered as {e.id} but the file is gone"):
         resolve_model(e.id)
@@ -239,7 +240,7 @@ def test_a_registered_local_file_that_disappeared_is_reported(tmp_path: Path) ->
 
 def test_engine_rm_forgets_a_local_model_but_keeps_its_file(tmp_path: Path) -> None:
     src = tiny_gguf(tmp_path / "keep.gguf")
-    e = add_local(src)
+    e = Engine().add_model(src)
     assert manager.rm(e.id) == [] and src.exists()
     with pytest.raises(ModelNotFound):
         get_entry(e.id)

@@ -10,10 +10,10 @@ import pytest
 from factories import make_entry
 
 from engine.cli.main import main
+from engine.library.records import Grounding
 from engine.library.store import Library
 from engine.modelstore.catalog import demo_model_notice
 from engine.paths import get_paths
-from engine.pipeline.grounding import Grounding
 from tests.conftest import SEED, require_shared
 
 REASON = "ungrounded: 87% of its words come from a few-shot example's video, not this transcript"

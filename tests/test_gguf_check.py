@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.errors import ModelFileError
-from engine.modelstore.gguf_check import (
+from engine.modelfile.header import (
     MAX_STRING_ITEMS,
     GGUFHeader,
     check_gguf,

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from engine.pipeline.grounding import Grounding, content_words, example_answer_texts, measure, stem
+from engine.library.records import Grounding
+from engine.pipeline.grounding import content_words, example_answer_texts, measure, stem
 from engine.pipeline.grounding import measure_strings as measure_text
 from engine.pipeline.prompting import load_examples
 from engine.pipeline.quality import (

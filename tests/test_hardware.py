@@ -41,7 +41,7 @@ from engine.hardware import (
     plan_for_file,
     shape_from_header,
 )
-from engine.modelstore.gguf_check import check_gguf
+from engine.modelfile.header import check_gguf
 
 PROFILES_DIR = Path(__file__).parent / "hardware_profiles"
 PROFILES = {p.stem: Hardware.load(p) for p in sorted(PROFILES_DIR.glob("*.json"))}

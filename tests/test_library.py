@@ -18,9 +18,8 @@ from engine.errors import LibraryError, NotInLibrary
 from engine.library.export import entry_to_json, entry_to_markdown, row_to_json
 from engine.library.migrations import SCHEMA_VERSION
 from engine.library.queries import fts_query
-from engine.library.records import NewEntry
+from engine.library.records import Grounding, NewEntry
 from engine.library.store import Library
-from engine.pipeline.grounding import Grounding
 from engine.schema import GENERAL_FIELDS, Summary
 
 TIMES = [(0.0, 505.0), (505.0, 2024.0), (2024.0, 3000.0), (3000.0, 4000.0), (4000.0, 5000.0)]

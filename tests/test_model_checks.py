@@ -24,10 +24,11 @@ import pytest
 from hubserver import FakeHub, add_catalog_file, start_hub
 
 from bench.synthetic_gguf import CHAT_TEMPLATE, TINY_LLAMA, write_gguf
+from engine.api import Engine
 from engine.cli.main import main
 from engine.errors import ModelFileError, ModelNotFound
 from engine.modelstore import catalog
-from engine.modelstore.manager import add_local, resolve_model
+from engine.modelstore.manager import resolve_model
 from engine.pipeline.prompting import ChatSpec, ChatTemplateError, Message, render_messages
 from engine.runtime.llamacpp.runner import inspect_model
 from tests.conftest import SEED
@@ -93,7 +94,7 @@ def test_inspect_describes_a_loadable_model(tmp_path: Path) -> None:
 
 def test_a_good_model_is_added(tmp_path: Path) -> None:
     path = write_gguf(tmp_path / "good.gguf", SMALL)
-    entry = add_local(path)
+    entry = Engine().add_model(path)
     assert local_ids() == [entry.id]
 
 

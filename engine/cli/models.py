@@ -15,11 +15,13 @@ import platform
 import sys
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from engine.api import Engine
-from engine.modelstore.catalog import CatalogEntry, ModelStatus
 from engine.units import format_bytes
+
+if TYPE_CHECKING:
+    from engine.modelstore.catalog import CatalogEntry, ModelStatus
 
 
 def register(subparsers: Any) -> None:
@@ -235,27 +237,6 @@ def _jsonable(obj: Any) -> Any:
     return str(obj)
 
 
-def _llama_build() -> dict[str, Any]:
-    try:
-        import llama_cpp
-    except Exception as exc:  # a broken native build is exactly what doctor should report
-        return {"installed": False, "error": f"{type(exc).__name__}: {exc}"}
-    info: dict[str, Any] = {"installed": True, "version": getattr(llama_cpp, "__version__", "?")}
-    try:
-        info["gpu_offload"] = bool(llama_cpp.llama_supports_gpu_offload())
-        raw = llama_cpp.llama_print_system_info()
-        info["system_info"] = raw.decode(errors="replace") if isinstance(raw, bytes) else str(raw)
-    except Exception as exc:
-        info["error"] = f"{type(exc).__name__}: {exc}"
-    if info.get("gpu_offload") is False:
-        info["hint"] = (
-            "This llama-cpp-python build runs on the CPU only. For an NVIDIA GPU reinstall it with "
-            'CMAKE_ARGS="-DGGML_CUDA=on" pip install --force-reinstall --no-cache-dir '
-            'llama-cpp-python (Apple Silicon: CMAKE_ARGS="-DGGML_METAL=on").'
-        )
-    return info
-
-
 def _hardware() -> dict[str, Any] | str:
     """The detected hardware as JSON values (sizes in bytes), or why it is unknown."""
     try:
@@ -277,10 +258,9 @@ def _yes_no(value: Any) -> str:
 def doctor_report() -> dict[str, Any]:
     """What `vidsum doctor --json` prints: plain JSON values, sizes in bytes."""
     from engine import __version__
-    from engine.paths import get_paths
 
     engine = Engine()
-    paths = get_paths()
+    paths = engine.paths()
     statuses = engine.list_models(fit=False)
     hub = engine.hub_status()
     return _jsonable(
@@ -289,7 +269,7 @@ def doctor_report() -> dict[str, Any]:
             "python": sys.version.split()[0],
             "platform": platform.platform(),
             "hardware": _hardware(),
-            "llama_cpp": _llama_build(),
+            "llama_cpp": engine.llama_build(),
             "paths": {
                 "data": str(paths.data),
                 "config": str(paths.config),
@@ -318,7 +298,7 @@ def doctor_report() -> dict[str, Any]:
 
 
 def _write_hardware(hw: dict[str, Any] | str, out: TextIO) -> None:
-    from engine.hardware import RAM_RESERVE_WORDS
+    from engine.api import ram_reserve_words
 
     out.write("Hardware\n")
     if not isinstance(hw, dict):
@@ -330,7 +310,7 @@ def _write_hardware(hw: dict[str, Any] | str, out: TextIO) -> None:
             f"  RAM        {format_bytes(hw['ram_total'])} total, "
             f"{format_bytes(hw['ram_available'])} free now\n"
             f"             models are planned on {format_bytes(hw['ram_plan'])} "
-            f"({RAM_RESERVE_WORDS})\n"
+            f"({ram_reserve_words()})\n"
         )
     else:
         out.write("  RAM        unknown\n")

@@ -25,7 +25,7 @@ Memory sizes are binary and written as such (GiB, ``engine.units.format_bytes``)
 
 The package: ``detect`` (this machine), ``shapes`` (model geometry and sizes), ``plan`` (the
 planner). Everything is re-exported here, so callers import from ``engine.hardware``.
-May import: ``engine.modelstore.gguf_check`` and the ground floor.
+May import: ``engine.modelfile.header`` and the ground floor.
 """
 
 from engine.hardware.detect import (

@@ -1,7 +1,7 @@
 """The fit planner: full / partial / CPU offload for a shape, a file size and a context,
 with the numbers and a sentence for the user.
 
-May import: ``engine.hardware.detect`` / ``shapes``, ``engine.modelstore.gguf_check``, ground.
+May import: ``engine.hardware.detect`` / ``shapes``, ``engine.modelfile.header``, ground.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from engine.hardware.shapes import (
     shape_from_header,
     weight_split,
 )
-from engine.modelstore.gguf_check import check_gguf
+from engine.modelfile.header import check_gguf
 from engine.units import GiB, MiB, format_bytes
 
 MARGIN_FRACTION = 0.05

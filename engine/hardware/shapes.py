@@ -1,7 +1,7 @@
 """Model shapes (layers, heads, vocabulary) and the sizes derived from them: KV cache,
 compute buffer, and how a file's bytes split into embeddings, output and layers.
 
-May import: ``engine.modelstore.gguf_check`` (header types) and the ground floor.
+May import: ``engine.modelfile.header`` (header types) and the ground floor.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import math
 from dataclasses import dataclass
 
 from engine.errors import ConfigError, ModelError, ModelFileError
-from engine.modelstore.gguf_check import GGUFHeader
+from engine.modelfile.header import GGUFHeader
 
 # bytes per cached K/V element; quantized caches need flash attention in llama.cpp
 KV_TYPE_BYTES: dict[str, float] = {

@@ -8,9 +8,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.library.records import Entry, EntryRow
-from engine.pipeline.grounding import Grounding
+from engine.library.records import Entry, EntryRow, Grounding
 from engine.timefmt import format_span, format_timestamp
+
+# What to do about a summary that failed the quality check (the export, the CLI, the TUI).
+FAILED_ADVICE = (
+    "Run it again with --style quotes, or pull a larger model: "
+    "vidsum models pull mistral-7b-instruct-v0.2:Q4_K_M"
+)
 
 
 def row_to_json(row: EntryRow) -> dict[str, Any]:
@@ -82,8 +87,6 @@ def grounding_text(g: Grounding) -> str:
 
 def failed_sentence(entry: Entry | EntryRow) -> str:
     """The one sentence every face shows for a failed summary: what and what to do."""
-    from engine.pipeline.quality import FAILED_ADVICE
-
     return (
         f"This summary failed the quality check ({entry.failed}), so it is probably not about "
         f"this video. {FAILED_ADVICE}."

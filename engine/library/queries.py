@@ -16,8 +16,7 @@ from typing import Any, Literal, NamedTuple
 from pydantic import ValidationError
 
 from engine.errors import LibraryError
-from engine.library.records import Coverage, Entry, EntryRow, Provenance, TranscriptInfo
-from engine.pipeline.grounding import Grounding
+from engine.library.records import Coverage, Entry, EntryRow, Grounding, Provenance, TranscriptInfo
 from engine.schema import Summary
 
 Order = Literal[

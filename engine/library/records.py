@@ -1,8 +1,9 @@
 """The library's value types: what is stored (``NewEntry``), read back (``Entry``), listed
 (``EntryRow``), and the identity of a summary run (:func:`dedupe_key`).
 
-May import: ``engine.pipeline.grounding`` (the Grounding value), ``engine.schema``,
-``engine.transcripts`` (types only). No SQL here.
+May import: ``engine.schema``, ``engine.transcripts`` (types only). No SQL here.
+``Grounding`` lives here, not beside its measure (``engine.pipeline.grounding``): it is a stored
+value, and the library sits below the pipeline.
 """
 
 from __future__ import annotations
@@ -12,11 +13,23 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from engine.pipeline.grounding import Grounding
 from engine.schema import Summary
 
 if TYPE_CHECKING:
     from engine.transcripts.types import Transcript
+
+
+@dataclass(frozen=True)
+class Grounding:
+    grounded: float  # share of the summary's content words found in the transcript
+    leaked: float  # share found in a few-shot answer but not in the transcript
+    words: int  # content words counted (0: nothing to measure; both shares are then 0)
+
+    def as_dict(self) -> dict[str, float | int]:
+        return {"grounded": self.grounded, "leaked": self.leaked, "words": self.words}
+
+    def __str__(self) -> str:
+        return f"grounded {self.grounded:.2f}, leaked {self.leaked:.2f} ({self.words} words)"
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,9 @@
 They are header-checked and hashed once, and stored by reference (path, size, mtime, sha256) in
 ``<data>/local_models.json``; the file itself is never copied. This module keeps that registry
 and checks files; ``engine.modelstore.catalog`` turns its records into catalog entries.
-May import: ``engine.modelstore.gguf_check`` / ``hashing`` and the ground floor (llama.cpp and
-the chat-template check only inside ``llama_check``, at call time).
+May import: ``engine.modelfile.header`` / ``hashing`` and the ground floor. The llama.cpp load
+and chat-template check is handed in (``FileCheck``): it needs the runtime and the pipeline,
+which sit above the model store.
 """
 
 from __future__ import annotations
@@ -15,15 +16,19 @@ import os
 import re
 import stat
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from engine.errors import ModelFileError
 from engine.fsutil import atomic_write_text, read_json_object, state_error
-from engine.modelstore.gguf_check import check_gguf
+from engine.modelfile.header import check_gguf
 from engine.modelstore.hashing import hash_file
 from engine.paths import get_paths
-from engine.progress import CancelToken, Progress, ProgressCallback, emit
+from engine.progress import CancelToken, ProgressCallback
+
+# (path, chat format, progress, cancel): raises ModelFileError for a file llama.cpp refuses.
+FileCheck = Callable[[Path, str, ProgressCallback | None, CancelToken | None], None]
 
 _QUANT_RE = re.compile(
     r"(?i)(?<![A-Z0-9])(IQ\d_[A-Z]+|Q\d_K(?:_[SML])?|Q\d_\d|BF16|F16|F32)(?![A-Z0-9])"
@@ -107,14 +112,16 @@ def register(
     *,
     taken: set[str],
     name: str | None = None,
+    check: FileCheck,
     chat_format: str | None = None,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
 ) -> str:
-    """Check, hash and record a local GGUF (never copied); its id (new ids avoid ``taken``)."""
+    """Check, hash and record a local GGUF (never copied); its id (new ids avoid ``taken``).
+    ``check`` loads the file in llama.cpp (``engine.pipeline.model_check.llama_check``)."""
     path = existing_file(Path(path).expanduser())
     info = header_info(path)  # raises ModelFileError for anything llama.cpp should not see
-    llama_check(path, chat_format or "gguf-template", progress, cancel)
+    check(path, chat_format or "gguf-template", progress, cancel)
     sha = cached_hash(path, progress, cancel, item=path.name)
     size, mtime = _stat_key(path)
     data = _load_registry()
@@ -141,26 +148,6 @@ def register(
     )
     _save_registry(data)
     return str(existing["id"])
-
-
-def llama_check(
-    path: Path, chat_format: str, progress: ProgressCallback | None, cancel: CancelToken | None
-) -> None:
-    """Refuse a file llama.cpp cannot load, or whose chat template cannot be rendered."""
-    from engine.pipeline.prompting import ChatTemplateError, check_chat_template
-    from engine.runtime.llamacpp.runner import inspect_model
-
-    emit(progress, Progress("load", message=f"Checking that llama.cpp can load {path.name}"))
-    checked = inspect_model(path, progress=None, cancel=cancel)
-    if chat_format == "gguf-template" and checked.chat_template:
-        try:
-            check_chat_template(checked.chat_template, checked.bos_text, checked.eos_text)
-        except ChatTemplateError as exc:
-            raise ModelFileError(
-                path,
-                f"{exc} It was not added (add it with `--chat-format mistral-instruct` if it "
-                "uses that format).",
-            ) from None
 
 
 def forget(model_id: str) -> None:

@@ -297,16 +297,18 @@ def add_local(
     path: Path,
     *,
     name: str | None = None,
+    check: local.FileCheck,
     chat_format: str | None = None,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
 ) -> CatalogEntry:
-    """Register a local GGUF: header-checked, loaded by llama.cpp (metadata, vocabulary and
-    tensor shapes, in a worker process), its chat template test-rendered, hashed, and stored by
-    reference (never copied)."""
+    """Register a local GGUF: header-checked, loaded by llama.cpp (``check``: metadata,
+    vocabulary and tensor shapes, in a worker process, and the chat template test-rendered),
+    hashed, and stored by reference (never copied)."""
     new_id = local.register(
         path,
         taken={e.id for e in entries()},
+        check=check,
         name=name,
         chat_format=chat_format,
         progress=progress,

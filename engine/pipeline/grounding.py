@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from functools import cache
 
+from engine.library.records import Grounding
 from engine.pipeline.words import STOP, summary_strings, words
 from engine.schema import Summary
 
@@ -99,19 +99,6 @@ def vocabulary(text: str) -> frozenset[str]:
     return frozenset(stem(w) for w in ws) | frozenset(
         stem(a + b) for a, b in itertools.pairwise(ws) if a.isalpha() and b.isalpha()
     )
-
-
-@dataclass(frozen=True)
-class Grounding:
-    grounded: float  # share of the summary's content words found in the transcript
-    leaked: float  # share found in a few-shot answer but not in the transcript
-    words: int  # content words counted (0: nothing to measure; both shares are then 0)
-
-    def as_dict(self) -> dict[str, float | int]:
-        return {"grounded": self.grounded, "leaked": self.leaked, "words": self.words}
-
-    def __str__(self) -> str:
-        return f"grounded {self.grounded:.2f}, leaked {self.leaked:.2f} ({self.words} words)"
 
 
 def measure_strings(

@@ -62,10 +62,6 @@ SEVERITY = {
 # the result is stored as a *failed* summary (engine.pipeline.summarize), never shown as a good one.
 FAILING = frozenset({"ungrounded", "copied_example", "copied_instructions"})
 # What to do about a failed summary (one sentence, shown by the CLI, TUI and Markdown export).
-FAILED_ADVICE = (
-    "Run it again with --style quotes, or pull a larger model: "
-    "vidsum models pull mistral-7b-instruct-v0.2:Q4_K_M"
-)
 
 
 @dataclass(frozen=True)

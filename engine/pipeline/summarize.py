@@ -21,6 +21,7 @@ from engine import __version__
 from engine.errors import Cancelled, LibraryError, VidsumError
 from engine.library.records import (
     Coverage,
+    Grounding,
     NewEntry,
     Provenance,
     TranscriptInfo,
@@ -30,7 +31,7 @@ from engine.library.store import Library
 from engine.modelstore.catalog import ResolvedModel
 from engine.modelstore.manager import resolve_model
 from engine.pipeline.grammar import GRAMMAR_VERSION
-from engine.pipeline.grounding import Grounding, measure
+from engine.pipeline.grounding import measure
 from engine.pipeline.prompting import PROMPT_VERSION, ChatSpec
 from engine.pipeline.quality import failure_reason
 from engine.pipeline.quotes import QUOTES_GRAMMAR_VERSION, Style, resolve_style
@@ -180,7 +181,7 @@ def _planned_gpu_layers(model: ResolvedModel, n_ctx: int) -> int:
     """GPU layers from the fit planner; 0 when the build cannot offload or nothing fits."""
     try:
         from engine.hardware import detect, plan, shape_from_header
-        from engine.modelstore.gguf_check import check_gguf
+        from engine.modelfile.header import check_gguf
 
         hw = detect()
         if not hw.build.gpu_offload or not hw.gpus:

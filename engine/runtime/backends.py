@@ -12,14 +12,16 @@ May import: ``engine.runtime.base`` and the ground floor; implementations only t
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 from typing import Any
 
-from engine.progress import CancelToken
+from engine.progress import CancelToken, ProgressCallback
 from engine.runtime.base import (
     Backend,
     Dialect,
     LoadOptions,
     LocalBackend,
+    ModelCheck,
     ServerInfo,
     ServerProfile,
 )
@@ -38,6 +40,15 @@ def open_local(options: LoadOptions) -> LocalBackend:
     """A llama.cpp backend for ``options.model_path`` (not loaded yet: call ``load``)."""
     backend: LocalBackend = _module(LOCAL).LlamaRunner(options)
     return backend
+
+
+def inspect_local(
+    path: Path, progress: ProgressCallback | None = None, cancel: CancelToken | None = None
+) -> ModelCheck:
+    """Whether llama.cpp can load ``path`` (shapes and vocabulary, no tensor data), in a worker
+    process; ``ModelFileError`` with llama.cpp's reason otherwise."""
+    check: ModelCheck = _module(LOCAL).inspect_model(path, progress=progress, cancel=cancel)
+    return check
 
 
 def open_server(info: ServerInfo, api_key: str | None = None) -> Backend:

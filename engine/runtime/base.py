@@ -208,3 +208,18 @@ class ServerInfo:
         same model are distinct library entries."""
         base = Path(self.model_path).name if self.model_path else self.model
         return f"server:{base or self.model}"
+
+
+@dataclass(frozen=True)
+class ModelCheck:
+    """What ``inspect_model`` learned from llama.cpp about a file it could load."""
+
+    path: Path
+    architecture: str
+    description: str
+    n_vocab: int
+    n_layer: int
+    n_ctx_train: int
+    chat_template: str | None
+    bos_text: str
+    eos_text: str

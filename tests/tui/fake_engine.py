@@ -30,6 +30,7 @@ from engine.modelstore.catalog import (
 )
 from engine.modelstore.hub import HubStatus
 from engine.modelstore.manager import Removal
+from engine.paths import Paths, get_paths
 from engine.pipeline.quotes import Style
 from engine.pipeline.server_batch import ServerCheck
 from engine.pipeline.summarize import FileResult, SummarizeOptions
@@ -720,6 +721,14 @@ class FakeEngine:
     def hardware(self) -> Hardware:
         self._call("hardware")
         return self.hw
+
+    def paths(self) -> Paths:
+        self._call("paths")
+        return get_paths()
+
+    def llama_build(self) -> dict[str, Any]:
+        self._call("llama_build")
+        return {"installed": True, "version": "fake", "gpu_offload": False}
 
     # --- inference servers -----------------------------------------------------------------
 

@@ -18,7 +18,6 @@ from test_tui_real_flows import open_queue, start_queue, workers
 
 from engine.api import Engine
 from engine.library.store import Library
-from engine.modelstore.manager import add_local
 from engine.pipeline.summarize import FileResult
 from tests.conftest import TALKS, require_shared
 from tui.app import VidsumApp
@@ -55,7 +54,7 @@ async def test_quit_during_prompt_processing_ends_within_seconds(
 ) -> None:
     require_shared()
     (tmp_path / TALK).symlink_to(TALKS / TALK)
-    model = add_local(gemma_path, name="gemma").id
+    model = Engine().add_model(gemma_path, name="gemma").id
     engine = WatchedEngine()
     app = make_app(engine)
     async with app.run_test(size=(100, 30)) as pilot:
@@ -96,7 +95,7 @@ async def test_a_looping_chat_template_fails_the_item_within_seconds(
 
     path = write_gguf(tmp_path / "loop.gguf", replace(TINY_LLAMA, n_layer=1), chat_template=LOOP)
     # Registered before `models add` checked templates: written to the registry as it was then.
-    entry = add_local(path, chat_format="mistral-instruct")
+    entry = Engine().add_model(path, chat_format="mistral-instruct")
     data = local._load_registry()
     data["models"][0]["chat_format"] = "gguf-template"
     local._save_registry(data)

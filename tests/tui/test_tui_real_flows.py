@@ -31,7 +31,6 @@ from engine.library.records import NewEntry
 from engine.library.store import Library
 from engine.modelstore import hubcache
 from engine.modelstore.catalog import get_entry
-from engine.modelstore.manager import add_local
 from engine.schema import Summary
 from tui.app import VidsumApp
 from tui.screens.library import LibraryScreen
@@ -83,7 +82,7 @@ def one_cpu() -> Iterator[None]:
 @pytest.fixture
 def tiny_model(tiny_llama_path: Path) -> str:
     """The tiny model registered as a local model (``vidsum models add``): its catalog id."""
-    return add_local(tiny_llama_path, name="tiny-llama").id
+    return Engine().add_model(tiny_llama_path, name="tiny-llama").id
 
 
 @pytest.fixture

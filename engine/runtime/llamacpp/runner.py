@@ -35,7 +35,7 @@ import tempfile
 import threading
 import time
 import weakref
-from dataclasses import dataclass, fields, replace
+from dataclasses import fields, replace
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 from types import TracebackType
@@ -52,7 +52,14 @@ from engine.errors import (
 from engine.hardware import physical_cores
 from engine.paths import get_paths
 from engine.progress import CancelToken, Progress, ProgressCallback, emit
-from engine.runtime.base import Generation, LoadOptions, LocalBackend, ModelInfo, Sampling
+from engine.runtime.base import (
+    Generation,
+    LoadOptions,
+    LocalBackend,
+    ModelCheck,
+    ModelInfo,
+    Sampling,
+)
 from engine.runtime.llamacpp.process import (
     NATIVE_CRASHES,
     describe_exit,
@@ -79,21 +86,6 @@ CLOSE_TIMEOUT_S = 2.0  # an idle worker frees its model and exits well within th
 START_TIMEOUT_S = 120.0  # spawn + import llama_cpp; generous for a cold disk
 QUICK_TIMEOUT_S = 300.0  # tokenize/close: no progress messages, but never this slow
 _POLL_S = 0.05
-
-
-@dataclass(frozen=True)
-class ModelCheck:
-    """What ``inspect_model`` learned from llama.cpp about a file it could load."""
-
-    path: Path
-    architecture: str
-    description: str
-    n_vocab: int
-    n_layer: int
-    n_ctx_train: int
-    chat_template: str | None
-    bos_text: str
-    eos_text: str
 
 
 def inspect_model(

@@ -3,8 +3,8 @@ API, the HTTP client it uses (retries, backoff, streams) and the grammar canary.
 
 Which dialect an endpoint speaks is found by ``engine.runtime.server.dialects``; the event
 stream is parsed by ``engine.runtime.server.sse``. May import: ``engine.runtime.base``,
-``sse`` and the ground floor (plus ``engine.pipeline.grammar``/``engine.schema`` for the
-schema-only stand-in, at call time); never llama.cpp.
+``sse`` and the ground floor (``engine.schema`` and the committed ``grammars`` data for the
+schema-only stand-in); never llama.cpp nor the pipeline.
 
 Dialects (detected from ``/props``, ``/version`` and ``/v1/models``, or set in the profile):
 
@@ -37,6 +37,8 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Callable
+from functools import cache
+from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -467,13 +469,19 @@ class _Stream:
         )
 
 
+@cache
+def _committed_summary_grammar() -> str:
+    # The committed data file itself (what engine.pipeline.grammar.summary_gbnf loads): the
+    # runtime sits below the pipeline and must not import it.
+    return resources.files("grammars").joinpath("summary.gbnf").read_text(encoding="utf-8")
+
+
 def _schema_format(grammar: str) -> dict[str, Any]:
     """The JSON-schema stand-in for a GBNF grammar on a schema-only endpoint: the summary's own
     schema for the summary grammar, any JSON object otherwise (validated afterwards anyway)."""
-    from engine.pipeline.grammar import summary_gbnf
     from engine.schema import Summary
 
-    if grammar == summary_gbnf():
+    if grammar == _committed_summary_grammar():
         return {
             "type": "json_schema",
             "json_schema": {"name": "summary", "schema": Summary.model_json_schema()},

@@ -1,5 +1,5 @@
 """The GGUF format's number tables: metadata value types, ggml tensor types (block sizes), and
-``general.file_type`` quant labels. Data only; read by ``engine.modelstore.gguf_check``.
+``general.file_type`` quant labels. Data only; read by ``engine.modelfile.header``.
 
 May import: nothing.
 """

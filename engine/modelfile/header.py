@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from engine.errors import ModelFileError
-from engine.modelstore.gguf_types import (
+from engine.modelfile.types import (
     ARRAY_TYPE,
     FILE_TYPES,
     GGML_TYPES,
