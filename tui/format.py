@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from engine.schema import GENERAL_FIELDS
+from engine.timefmt import format_span, format_timestamp
 from engine.units import format_bytes
 
 # Short labels for the 12 general fields: any three must fit the library's 20-character topics
@@ -34,17 +35,12 @@ def short_field(name: str) -> str:
 
 
 def hms(seconds: float | None) -> str:
-    """``00:08:25``; ``--:--:--`` when unknown."""
-    if seconds is None:
-        return "--:--:--"
-    s = max(0, round(seconds))
-    return f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
+    """``00:08:25`` (``engine.timefmt``, as the export writes it); ``--:--:--`` when unknown."""
+    return "--:--:--" if seconds is None else format_timestamp(max(0.0, seconds))
 
 
 def time_range(start: float | None, end: float | None) -> str:
-    if start is None or end is None:
-        return ""
-    return f"{hms(start)}–{hms(end)}"
+    return format_span(start, end)
 
 
 def duration(seconds: float | None) -> str:

@@ -12,13 +12,11 @@ from typing import Any, TextIO
 
 from engine.api import Engine, row_to_json
 from engine.fsutil import atomic_write_text
+from engine.timefmt import format_timestamp
 
 
 def _fmt_time(seconds: float | None) -> str:
-    if seconds is None:
-        return "?"
-    s = round(seconds)
-    return f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
+    return "?" if seconds is None else format_timestamp(max(0.0, seconds))
 
 
 def cmd_library(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

@@ -7,6 +7,7 @@
 - ``pending``: summaries that could not be stored, kept as JSON until they can be.
 - ``export``: the JSON and Markdown shapes of records.
 
-May import: ``engine.pipeline`` value helpers (grounding, quality), ``engine.transcripts`` and the
-ground floor. Never the runtime or the model store.
+May import: ``engine.transcripts`` (types) and the ground floor. Never the pipeline (it sits
+above: ``Grounding`` and ``FAILED_ADVICE`` live here for that reason), the runtime or the model
+store.
 """

@@ -29,16 +29,14 @@ from engine.pipeline.prompting import (
     defuse,
     render_messages,
 )
+from engine.timefmt import format_span, format_timestamp
 from engine.transcripts.types import Transcript
 
-
-def hms(seconds: float) -> str:
-    s = round(seconds)
-    return f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
+hms = format_timestamp  # the part markers write times as every export and face does
 
 
 def time_range(start: float | None, end: float | None) -> str:
-    return "" if start is None or end is None else f"{hms(start)}–{hms(end)}"
+    return format_span(start, end)
 
 
 def marker(part: Span, chat: ChatSpec) -> str:

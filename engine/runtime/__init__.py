@@ -4,5 +4,6 @@
 - ``base``: the protocol and every value type the pipeline sees.
 - ``backends``: opens a backend by module name, so callers depend on ``base`` only.
 
-May import: ``engine.pipeline.grammar``/``schema`` value types and the ground floor.
+May import: ``engine.hardware`` (the core count), ``engine.schema`` and the ground floor; never
+the pipeline, the library or the model store.
 """

@@ -1,4 +1,5 @@
-"""Transcripts: the normalized type, chapters, and one reader per file format.
+"""Transcripts: the normalized type (``types``), chapters (``chapters``), and one reader per file
+format (``readers``: txt, SRT/WebVTT, YouTube JSON, yt-dlp ``.info.json``).
 
 May import: the ground floor only.
 """
