@@ -13,6 +13,7 @@ from engine.api import Engine, server_dialects
 
 
 def cmd_servers(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """``vidsum servers add|list|rm|check``: one branch per subcommand (a dispatch table)."""
     engine = Engine()
     try:
         if args.servers_cmd == "add":

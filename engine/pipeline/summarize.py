@@ -318,6 +318,8 @@ def _one(
     progress: ProgressCallback | None,
     cancel: CancelToken | None,
 ) -> FileResult:
+    """One file: skip it when stored, else summarize and store it. Slightly past 60 lines: the
+    skip, the generation and the error-to-result mapping read best as one sequence."""
     title = transcript.display_title
     style = resolve_style(batch.options.style, model.source)
     key = summary_key(transcript, model, style)
