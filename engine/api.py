@@ -157,6 +157,7 @@ class Engine:
         temperature: float | None = None,
         force: bool = False,
         style: Style = "auto",
+        attempts: int | None = None,
     ) -> SummarizeOptions:
         """Options from explicit values (``None``: not given), else ``settings.json``, else
         vidsum's defaults. Raises ``ConfigError`` for a bad settings file."""
@@ -170,6 +171,7 @@ class Engine:
             temperature=temperature,
             force=force,
             style=style,
+            attempts=attempts,
         )
 
     def demo_notice(self, model_id: str) -> str | None:
@@ -479,6 +481,7 @@ class EngineAPI(Protocol):
         temperature: float | None = None,
         force: bool = False,
         style: Style = "auto",
+        attempts: int | None = None,
     ) -> SummarizeOptions: ...
 
     def demo_notice(self, model_id: str) -> str | None: ...

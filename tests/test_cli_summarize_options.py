@@ -178,3 +178,24 @@ def test_stdin_given_twice_or_empty_is_a_clear_error(
     assert "`-` (standard input) can be given only once" in capsys.readouterr().err
     assert main(["summarize", "-"]) == 1
     assert capsys.readouterr().err.strip() == "vidsum: <stdin>: file is empty"
+
+
+def test_attempts_bounds_the_quality_retries(
+    tmp_path: Path, tiny_llama_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The random-weight model's own words always fail the grounding gate: every attempt is
+    used, so the run line counts exactly what --attempts allows."""
+    talk = _talk(tmp_path / "talk.txt", "hash tables")
+    flags = ["--model", str(tiny_llama_path), "--ctx", "4096", "--threads", "1", "--force"]
+    flags += ["--style", "abstractive", "--seed", "3"]
+    lines = {}
+    for n in ("1", "2"):
+        code = main(["summarize", str(talk), *flags, "--attempts", n])
+        out = capsys.readouterr().out
+        assert code == 1, (out, capsys.readouterr().err)  # stored, marked failed
+        lines[n] = next((line for line in out.splitlines() if "coverage" in line), out)
+    assert "in 1 pass;" in lines["1"], lines
+    assert "in 1 pass, 2 attempts;" in lines["2"], lines
+    with pytest.raises(SystemExit):
+        main(["summarize", str(talk), "--attempts", "6"])
+    assert "6 is outside 1..5" in capsys.readouterr().err

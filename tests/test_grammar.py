@@ -367,7 +367,8 @@ def test_gemma_generates_valid_summaries_under_the_grammar(gemma_path: Path) -> 
     """Real generation through llama-cpp-python's own grammar path: the output must validate.
 
     Slow on CPU (the binding masks Gemma's 262k vocabulary at every token), so one example,
-    a short transcript, and two generations: greedy and sampled.
+    a short transcript, and one sampled generation (sampling strays further from the likely
+    path than greedy decoding does, so it is the one that tests the grammar).
     """
     from engine.pipeline.prompting import ChatSpec, build_summary_prompt
 
@@ -380,7 +381,7 @@ def test_gemma_generates_valid_summaries_under_the_grammar(gemma_path: Path) -> 
         )
         tokens = llm.tokenize(prompt.text.encode(), add_bos=False, special=True)
         assert tokens[0] == llm.token_bos() and tokens[1] != llm.token_bos()
-        for temperature, seed in ((0.0, 0), (0.7, 7)):
+        for temperature, seed in ((0.7, 7),):
             out: Any = llm.create_completion(
                 tokens,
                 max_tokens=4096 - len(tokens),

@@ -25,6 +25,7 @@ from engine.errors import Cancelled
 from engine.library.store import Library
 from engine.pipeline.grammar import summary_gbnf
 from engine.pipeline.server_batch import summarize_on_servers
+from engine.pipeline.summarize import SummarizeOptions
 from engine.progress import CancelToken, Progress
 from engine.runtime.base import Sampling
 from engine.runtime.server.dialects import connect
@@ -35,6 +36,9 @@ from tests.conftest import SEED, TALKS
 pytestmark = pytest.mark.slow
 
 FILES = sorted((SEED / "transcripts").glob("*.txt"))
+# Scheduling, failover and resume are the point of these tests, not Gemma's quality retries:
+# one attempt per summary keeps them inside CI's time (issue 13).
+ONE_ATTEMPT = SummarizeOptions(attempts=1)
 
 
 def server_binary() -> Path | None:
@@ -172,6 +176,7 @@ def test_batch_over_two_servers_from_the_cli(
         FILES[0],
     ]
     argv = ["summarize", "--json", "-q", *map(str, files), "--server", "s1", "--server", "s2"]
+    argv += ["--attempts", "1"]  # the batch is the point here, not Gemma's quality retries
     code = main(argv)
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert len(rows) == 3 and all("error" not in r for r in rows), rows
@@ -203,7 +208,11 @@ def test_one_parallel_server_runs_two_files_at_once(
             order.append(f"done {ev.item}")
 
     with Library(tmp_path / "lib.db") as lib:
-        results = list(summarize_on_servers(FILES[:2], ["p2"], library=lib, progress=progress))
+        results = list(
+            summarize_on_servers(
+                FILES[:2], ["p2"], library=lib, options=ONE_ATTEMPT, progress=progress
+            )
+        )
     assert all(r.ok for r in results), [r.error for r in results]
     assert [o.split()[0] for o in order] == ["start", "start", "done", "done"]
 
@@ -225,7 +234,9 @@ def test_a_server_killed_mid_batch_moves_its_work(
         with Library(tmp_path / "lib.db") as lib:
             files = FILES[:2]
             results = list(
-                summarize_on_servers(files, ["keep", "victim"], library=lib, progress=progress)
+                summarize_on_servers(
+                    files, ["keep", "victim"], library=lib, options=ONE_ATTEMPT, progress=progress
+                )
             )
             assert killed.is_set()
             assert all(r.ok for r in results), [r.error for r in results]
@@ -234,7 +245,7 @@ def test_a_server_killed_mid_batch_moves_its_work(
                 lib.get(r.id or 0).provenance.sampling["backend"]["endpoint"] for r in results
             }
             assert done_on == {"keep"}
-            again = list(summarize_on_servers(files, ["keep"], library=lib))
+            again = list(summarize_on_servers(files, ["keep"], library=lib, options=ONE_ATTEMPT))
             assert all(r.skipped for r in again)
     finally:
         victim.stop()

@@ -94,6 +94,7 @@ def summarize_options(args: argparse.Namespace) -> SummarizeOptions:
         temperature=args.temperature,
         force=args.force,
         style=args.style,
+        attempts=args.attempts,
     )
 
 
@@ -329,6 +330,13 @@ def _add_model_run_flags(s: argparse.ArgumentParser) -> None:
         metavar="N",
         help="layers to offload to the GPU, -1 for all, 0 for none (default: "
         "settings' gpu_layers, else what fits this machine's GPU)",
+    )
+    s.add_argument(
+        "--attempts",
+        type=_int_range(1, 5),
+        metavar="N",
+        help="tries of a summary whose answer fails the quality check (default 3); when all "
+        "fail, the least flagged answer is stored, marked failed",
     )
     s.add_argument(
         "--threads",

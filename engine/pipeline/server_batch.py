@@ -152,6 +152,7 @@ class _Item:
 @dataclass
 class _Shared:
     pending: collections.deque[_Item]
+    attempts: int  # SummarizeOptions.attempts
     cond: threading.Condition = field(default_factory=threading.Condition)
     in_flight: int = 0
     events: queue.Queue[tuple[Any, ...]] = field(default_factory=queue.Queue)
@@ -187,7 +188,7 @@ def summarize_on_servers(
     if not items:
         return
     items.sort(key=lambda it: len(it.transcript.text), reverse=True)
-    shared = _Shared(collections.deque(items))
+    shared = _Shared(collections.deque(items), options.attempts)
     threads = [
         threading.Thread(
             target=_work,
@@ -318,7 +319,13 @@ def _work(ep: Endpoint, shared: _Shared, sampling: Sampling, cancel: CancelToken
 
         try:
             result = summarize_long(
-                item.transcript, backend, chat, sampling=sampling, progress=forward, cancel=cancel
+                item.transcript,
+                backend,
+                chat,
+                sampling=sampling,
+                progress=forward,
+                cancel=cancel,
+                max_attempts=shared.attempts,
             )
         except Cancelled:
             _finish(shared)

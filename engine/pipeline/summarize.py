@@ -32,6 +32,7 @@ from engine.modelstore.catalog import ResolvedModel
 from engine.modelstore.manager import resolve_model
 from engine.pipeline.grammar import GRAMMAR_VERSION
 from engine.pipeline.grounding import measure
+from engine.pipeline.longform import MAX_ATTEMPTS
 from engine.pipeline.prompting import PROMPT_VERSION, ChatSpec
 from engine.pipeline.quality import failure_reason
 from engine.pipeline.quotes import QUOTES_GRAMMAR_VERSION, Style, resolve_style
@@ -45,8 +46,6 @@ from engine.transcripts.types import Transcript
 # Tokens reserved for the answer. The grammar bounds every string, so a summary always fits
 # in this many tokens for a real model; a "length" stop is an error, never a stored summary.
 ANSWER_TOKENS = 3072
-# Retries with another seed when the output fails validation (the grammar makes this rare).
-MAX_ATTEMPTS = 3
 CONTEXT_STEP = 1024
 
 
@@ -83,6 +82,9 @@ class SummarizeOptions:
     # auto: quotes for the bundled default model, abstractive for every other
     # (engine.pipeline.quotes)
     style: Style = "auto"
+    # Tries of a summary whose answer fails the quality check (when all fail, the least flagged
+    # answer is kept, marked failed).
+    attempts: int = MAX_ATTEMPTS
 
 
 def options_from_settings(
@@ -94,6 +96,7 @@ def options_from_settings(
     temperature: float | None = None,
     force: bool = False,
     style: Style = "auto",
+    attempts: int | None = None,
 ) -> SummarizeOptions:
     """Options from explicit values (CLI flags; ``None``: not given), else ``settings.json``,
     else vidsum's defaults. Raises ``ConfigError`` for a bad settings file."""
@@ -117,6 +120,7 @@ def options_from_settings(
         n_threads=pick(n_threads, st.threads, None),
         force=force,
         style=style,
+        attempts=MAX_ATTEMPTS if attempts is None else attempts,
     )
 
 
@@ -239,11 +243,23 @@ def summarize_transcript(
     result: LongformResult | QuoteResult
     if resolve_style(batch.options.style, batch.model.source) == "quotes":
         result = summarize_quotes(
-            transcript, runner, chat, sampling=sampling, progress=progress, cancel=cancel
+            transcript,
+            runner,
+            chat,
+            sampling=sampling,
+            progress=progress,
+            cancel=cancel,
+            max_attempts=batch.options.attempts,
         )
     else:
         result = summarize_long(
-            transcript, runner, chat, sampling=sampling, progress=progress, cancel=cancel
+            transcript,
+            runner,
+            chat,
+            sampling=sampling,
+            progress=progress,
+            cancel=cancel,
+            max_attempts=batch.options.attempts,
         )
     coverage = Coverage(
         fraction=result.fraction,

@@ -496,10 +496,16 @@ class FakeEngine:
         temperature: float | None = None,
         force: bool = False,
         style: Style = "auto",
+        attempts: int | None = None,
     ) -> SummarizeOptions:
         self._call("summarize_options")
         return SummarizeOptions(
-            n_ctx=n_ctx, n_gpu_layers=n_gpu_layers, n_threads=n_threads, force=force, style=style
+            n_ctx=n_ctx,
+            n_gpu_layers=n_gpu_layers,
+            n_threads=n_threads,
+            force=force,
+            style=style,
+            attempts=3 if attempts is None else attempts,
         )
 
     def demo_notice(self, model_id: str) -> str | None:
