@@ -47,6 +47,8 @@ class QueueItem:
     cancel_requested: bool = False
     # Stored, but failed the quality check (not about its video): the reason.
     quality_failed: str | None = None
+    # The inference server it runs on (``extra["endpoint"]``); "" on this machine.
+    endpoint: str = ""
 
     @property
     def name(self) -> str:
@@ -61,6 +63,11 @@ class QueueItem:
         return min(1.0, self.done / self.total) if self.total else None
 
     def apply(self, ev: Progress) -> None:
+        # Any event may name the server (even "done": a fast file's events can all be
+        # superseded by its last one before the screen sees them).
+        endpoint = ev.extra.get("endpoint")
+        if endpoint:
+            self.endpoint = str(endpoint)
         if ev.stage not in STAGE_LABEL:
             return
         self.state = "running"
@@ -68,6 +75,8 @@ class QueueItem:
         self.done, self.total, self.rate, self.unit = ev.done, ev.total, ev.rate, ev.unit
         self.eta = ev.eta
         self.detail = ev.message if ev.stage in ("prompt", "generate") else ""
+        if self.endpoint and self.detail == f"on {self.endpoint}":
+            self.detail = ""  # the scheduler's start event: the endpoint is shown anyway
 
     def status(self) -> str:
         """The state in words, as the queue shows it (the gauge is drawn separately)."""
@@ -82,6 +91,8 @@ class QueueItem:
             elif self.stage == "generate":
                 label += f" {self.done:,.0f} tok"
             parts = [label]
+            if self.endpoint:
+                parts.append(f"on {self.endpoint}")
             if self.detail:  # the job's own pass, speed and ETA
                 parts.append(self.detail)
             else:
@@ -93,7 +104,7 @@ class QueueItem:
         if self.state in ("done", "skipped") and self.quality_failed:
             return f"failed the quality check → #{self.entry_id}"
         if self.state == "done":
-            return f"done → #{self.entry_id}"
+            return f"done → #{self.entry_id}" + (f" (on {self.endpoint})" if self.endpoint else "")
         if self.state == "skipped":
             return f"already in the library → #{self.entry_id}"
         if self.state == "failed":
@@ -143,12 +154,18 @@ class Batch:
 
     items: list[QueueItem]
     cancel_all: bool = False
+    servers: tuple[str, ...] = ()  # the server profiles it runs on; () for this machine
 
     def current(self) -> QueueItem | None:
         return next((i for i in self.items if not i.final), None)
 
     def target(self, ev: Progress) -> QueueItem | None:
-        """Which item an engine event is about: the named one, else the one in progress."""
+        """Which item an engine event is about: the named one, else the one in progress (on
+        servers several run at once, so an event that names no file is about none of them)."""
+        if self.servers:
+            if ev.item in self.servers:
+                return None  # "Checking server s1": about the server, not a file
+            return next((i for i in self.items if i.name == ev.item and not i.final), None)
         if ev.item:
             named = next((i for i in self.items if i.name == ev.item and not i.final), None)
             if named is not None:
@@ -174,4 +191,5 @@ class Batch:
             else:
                 item.state = "queued"
             item.stage, item.rate, item.eta, item.detail = "", None, None, ""
+            item.endpoint = ""
         return unsettled

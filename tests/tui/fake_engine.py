@@ -17,6 +17,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
+from fake_servers import FakeServers
+
 from engine.api import EngineAPI, Order
 from engine.errors import Cancelled, NotInLibrary, TranscriptError, VidsumError
 from engine.hardware import GPU, BuildInfo, Hardware
@@ -32,10 +34,8 @@ from engine.modelstore.hub import HubStatus
 from engine.modelstore.manager import Removal
 from engine.paths import Paths, get_paths
 from engine.pipeline.quotes import Style
-from engine.pipeline.server_batch import ServerCheck
 from engine.pipeline.summarize import FileResult, SummarizeOptions
 from engine.progress import CancelToken, Progress, ProgressCallback
-from engine.runtime.server.dialects import as_dialect
 from engine.runtime.server.profiles import ServerProfile
 from engine.schema import GENERAL_FIELDS, GeneralTopic, Summary
 from engine.transcripts.types import Segment, Transcript, TranscriptMeta
@@ -310,7 +310,7 @@ class Gate:
             self.release.wait(0.01)
 
 
-class FakeEngine:
+class FakeEngine(FakeServers):
     def __init__(
         self, entries: Sequence[Entry] | None = None, *, source_dir: Path | None = None
     ) -> None:
@@ -329,6 +329,8 @@ class FakeEngine:
         self.home = Path.home()  # tests point it at a temporary folder
         self.chosen_export_dir: Path | None = None
         self.servers: dict[str, ServerProfile] = {}
+        self.server_checks: dict[str, str] = {}
+        self.check_gate: Gate | None = None
 
     def _call(self, name: str, *args: Any) -> None:
         self.calls.append((name, args))
@@ -735,47 +737,6 @@ class FakeEngine:
     def llama_build(self) -> dict[str, Any]:
         self._call("llama_build")
         return {"installed": True, "version": "fake", "gpu_offload": False}
-
-    # --- inference servers -----------------------------------------------------------------
-
-    def list_servers(self) -> list[ServerProfile]:
-        self._call("list_servers")
-        return list(self.servers.values())
-
-    def add_server(
-        self,
-        name: str,
-        url: str,
-        *,
-        dialect: str | None = None,
-        model: str | None = None,
-        api_key_env: str | None = None,
-        concurrency: int | None = None,
-    ) -> ServerProfile:
-        self._call("add_server", name, url)
-        profile = ServerProfile(name, url, as_dialect(dialect), model, api_key_env, concurrency)
-        self.servers[name] = profile
-        return profile
-
-    def remove_server(self, name: str) -> None:
-        self._call("remove_server", name)
-        self.servers.pop(name, None)
-
-    def check_server(self, name: str, *, cancel: CancelToken | None = None) -> ServerCheck:
-        self._call("check_server", name)
-        return ServerCheck(self.servers[name], None, "unknown", "The fake engine has no servers.")
-
-    def summarize_on_servers(
-        self,
-        paths: Sequence[Path],
-        servers: Sequence[str],
-        *,
-        options: SummarizeOptions | None = None,
-        progress: ProgressCallback | None = None,
-        cancel: CancelToken | None = None,
-    ) -> Iterator[FileResult]:
-        self._call("summarize_on_servers", [Path(p).name for p in paths], list(servers))
-        return self._summarize(list(paths), None, progress, cancel)
 
     def close(self) -> None:
         self.closed = True

@@ -16,6 +16,7 @@ import pytest
 from conftest import quiet_cursors, settle, wait_until
 from fake_engine import FakeEngine, Gate
 from textual.pilot import Pilot
+from textual.widgets import Select
 
 from tui.app import VidsumApp
 from tui.screens.compare import CompareScreen
@@ -149,6 +150,60 @@ def test_models_downloading(
         await pilot.press("j", "p")
         await wait_until(pilot, gate.reached.is_set)
         await pilot.pause(0.1)
+
+    assert shoot(snap_compare, make(tmp_path, fake), size, before)
+
+
+def server_fake() -> FakeEngine:
+    fake = FakeEngine()
+    fake.add_fake_server("gpu-box", "http://10.0.0.7:8080")
+    fake.add_fake_server("laptop", "http://127.0.0.1:8081", grammar="ignored")
+    fake.add_fake_server("old-box", "http://10.0.0.9:8080", grammar="unreachable")
+    return fake
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_models_servers(
+    snap_compare: Callable[..., bool], tmp_path: Path, size: tuple[int, int]
+) -> None:
+    fake = server_fake()
+
+    async def before(pilot: Pilot[Any]) -> None:
+        await pilot.press("3")
+        await settle(pilot)
+        await pilot.press("S")  # check all: ok, refused, unreachable
+        await settle(pilot)
+        pilot.app.screen.query_one("#servers").focus()
+        await pilot.press("down", "down")  # the unreachable one: its reason shows below
+
+    assert shoot(snap_compare, make(tmp_path, fake), size, before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_summarize_on_servers(
+    snap_compare: Callable[..., bool], tmp_path: Path, size: tuple[int, int]
+) -> None:
+    fake = server_fake()
+    del fake.servers["old-box"], fake.servers["laptop"]
+    fake.add_fake_server("laptop", "http://127.0.0.1:8081")
+    gate = fake.summarize_gate["a-long-talk.srt"] = Gate()
+    names = ["a-long-talk.srt", "b-short-talk.srt", "c-lightning.srt"]
+    for name in names:
+        (tmp_path / name).write_text("x")
+
+    async def before(pilot: Pilot[Any]) -> None:
+        from tui.screens.summarize import ALL_SERVERS
+
+        await pilot.press("2")
+        await settle(pilot)
+        screen = pilot.app.screen
+        assert isinstance(screen, SummarizeScreen)
+        screen.query_one("#runs-on", Select).value = ALL_SERVERS
+        screen.add_paths([tmp_path / n for n in names])
+        await pilot.press("s")
+        await wait_until(pilot, gate.reached.is_set)
+        items = screen.queue.items
+        await wait_until(pilot, lambda: items[0].done == 2000 and items[1].endpoint == "laptop")
 
     assert shoot(snap_compare, make(tmp_path, fake), size, before)
 

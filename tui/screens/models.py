@@ -1,7 +1,9 @@
-"""Models screen: the catalog with install and fit state, downloads, default, hardware.
+"""Models screen: the catalog with install and fit state, downloads, default, hardware, and
+the inference servers with their check state.
 
-Listing models probes the hardware (nvidia-smi can take seconds) and downloads take minutes:
-both run in thread workers. A cancelled download keeps its partial file; pulling again resumes.
+Listing models probes the hardware (nvidia-smi can take seconds), downloads take minutes and a
+server check waits on the network: all run in thread workers. A cancelled download keeps its
+partial file; pulling again resumes.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from engine.progress import CancelToken, Progress
 from tui import format as fmt
 from tui.screens.base import VidsumScreen
 from tui.widgets.hardware_panel import HardwarePanel
+from tui.widgets.server_table import ServerTable
 from tui.widgets.top_bar import TopBar
 
 if TYPE_CHECKING:
@@ -28,6 +31,7 @@ if TYPE_CHECKING:
 
     from engine.modelstore.catalog import ModelStatus
     from engine.modelstore.manager import Removal
+    from engine.pipeline.server_batch import ServerCheck
 
 
 def state_label(status: ModelStatus) -> str:
@@ -76,6 +80,8 @@ class ModelsScreen(VidsumScreen):
         Binding("c", "cancel_download", "Cancel download"),
         Binding("u", "use", "Use as default"),
         Binding("d", "delete", "Delete"),
+        Binding("s", "check_server", "Check server"),
+        Binding("S", "check_all_servers", "Check all servers", show=False),
         Binding("r", "reload", "Refresh", show=False),
         Binding("j", "move(1)", "Down", show=False),
         Binding("k", "move(-1)", "Up", show=False),
@@ -99,6 +105,7 @@ class ModelsScreen(VidsumScreen):
         self.models: dict[str, ModelStatus] = {}
         self.downloading: str | None = None
         self.token: CancelToken | None = None
+        self.check_tokens: dict[str, CancelToken] = {}  # server name -> its running check
 
     def compose(self) -> ComposeResult:
         yield TopBar()
@@ -113,25 +120,26 @@ class ModelsScreen(VidsumScreen):
         with Vertical(id="download", classes="-hidden"):
             yield Static(id="download-label")
             yield ProgressBar(id="download-bar", show_eta=False)
+        yield ServerTable(id="server-list")
         yield HardwarePanel(id="hardware")
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one(DataTable).focus()
+        self.query_one("#catalog", DataTable).focus()
         self.action_reload()
 
     def action_move(self, delta: int) -> None:
-        table: DataTable[str] = self.query_one(DataTable)
+        table: DataTable[str] = self.query_one("#catalog", DataTable)
         if delta > 0:
             table.action_cursor_down()
         else:
             table.action_cursor_up()
 
     def action_first(self) -> None:
-        self.query_one(DataTable).move_cursor(row=0, animate=False)
+        self.query_one("#catalog", DataTable).move_cursor(row=0, animate=False)
 
     def action_last(self) -> None:
-        table: DataTable[str] = self.query_one(DataTable)
+        table: DataTable[str] = self.query_one("#catalog", DataTable)
         table.move_cursor(row=max(0, table.row_count - 1), animate=False)
 
     def action_reload(self) -> None:
@@ -144,9 +152,15 @@ class ModelsScreen(VidsumScreen):
             group="hardware",
             exclusive=True,
         )
+        self.call_engine(
+            self.engine.list_servers,
+            self.query_one(ServerTable).set_profiles,
+            group="servers-list",
+            exclusive=True,
+        )
 
     def _set_models(self, models: list[ModelStatus]) -> None:
-        table: DataTable[str] = self.query_one(DataTable)
+        table: DataTable[str] = self.query_one("#catalog", DataTable)
         keep = self._selected_id()
         self.models = {m.entry.id: m for m in models}
         table.clear()
@@ -159,7 +173,7 @@ class ModelsScreen(VidsumScreen):
         self._show_fit()
 
     def _selected_id(self) -> str | None:
-        table: DataTable[str] = self.query_one(DataTable)
+        table: DataTable[str] = self.query_one("#catalog", DataTable)
         if not table.row_count:
             return None
         key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
@@ -169,14 +183,14 @@ class ModelsScreen(VidsumScreen):
         model_id = self._selected_id()
         return self.models.get(model_id) if model_id else None
 
-    @on(DataTable.RowHighlighted)
+    @on(DataTable.RowHighlighted, "#catalog")
     def _show_fit(self) -> None:
         status = self._selected()
         if status is None:
             return
         self.query_one("#fit-detail", Static).update(Content(fit_line(status)))
 
-    @on(DataTable.RowSelected)
+    @on(DataTable.RowSelected, "#catalog")
     def _row_selected(self) -> None:
         self.action_pull()
 
@@ -262,6 +276,53 @@ class ModelsScreen(VidsumScreen):
         self.token.cancel()
         self.query_one("#download-label", Static).update(Content(f"Cancelling {self.downloading}…"))
 
+    # --- servers ----------------------------------------------------------------------------
+
+    @on(DataTable.RowHighlighted, "#servers")
+    def _server_highlighted(self) -> None:
+        self.query_one(ServerTable).show_detail()
+
+    def action_check_server(self) -> None:
+        servers = self.query_one(ServerTable)
+        name = servers.selected()
+        if name is None:
+            self.notify("No inference servers. Add one with `vidsum servers add NAME --url URL`.")
+            return
+        self._check(name)
+
+    def action_check_all_servers(self) -> None:
+        names = list(self.query_one(ServerTable).profiles)
+        if not names:
+            self.notify("No inference servers. Add one with `vidsum servers add NAME --url URL`.")
+        for name in names:
+            self._check(name)
+
+    def _check(self, name: str) -> None:
+        """One server's check in its own thread worker; its token lets quitting cancel it."""
+        if name in self.check_tokens:
+            return  # already being checked
+        token = CancelToken()
+        self.check_tokens[name] = token
+        servers = self.query_one(ServerTable)
+        servers.set_checking(name)
+
+        def checked(check: ServerCheck) -> None:
+            self.check_tokens.pop(name, None)
+            servers.set_check(name, check)
+
+        def failed(exc: Exception) -> None:
+            self.check_tokens.pop(name, None)
+            servers.set_check(name, None)
+            if not isinstance(exc, Cancelled):
+                self.vidsum.report_error(exc)
+
+        self.call_engine(
+            lambda: self.engine.check_server(name, cancel=token),
+            checked,
+            on_error=failed,
+            group=f"server-check-{name}",
+        )
+
     def on_unmount(self) -> None:
         # The app is closing (any way out): the engine thread must not run on unobserved.
         self.cancel_all_work()
@@ -279,6 +340,8 @@ class ModelsScreen(VidsumScreen):
         """Called by the app on quit: the partial file stays for a later resume."""
         if self.token is not None:
             self.token.cancel()
+        for token in self.check_tokens.values():
+            token.cancel()
 
     # --- default / delete -------------------------------------------------------------------
 

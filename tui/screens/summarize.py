@@ -1,8 +1,10 @@
 """Summarize screen: queue transcript files and watch them become summaries.
 
 The queue runs as one ``Engine.summarize`` batch in a thread worker, so one model load serves
-every file. Progress and results come back as messages; a failed file is marked and the batch
-goes on. Cancelling one item cancels the batch and requeues the rest (nothing partial is kept).
+every file; or, when server profiles are chosen ("Run on", o), as one
+``Engine.summarize_on_servers`` batch with several files in flight, each row naming its server.
+Progress and results come back as messages; a failed file is marked and the batch goes on.
+Cancelling one item cancels the batch and requeues the rest (nothing partial is kept).
 """
 
 from __future__ import annotations
@@ -27,8 +29,14 @@ from tui.widgets.queue_row import QueueListItem
 from tui.widgets.top_bar import TopBar
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from engine.modelstore.catalog import ModelStatus
     from engine.pipeline.summarize import FileResult
+    from engine.runtime.base import ServerProfile
+
+LOCAL = "@local"  # "Run on" values: server names start with a letter or digit
+ALL_SERVERS = "@all"
 
 
 class SummarizeScreen(VidsumScreen):
@@ -40,6 +48,7 @@ class SummarizeScreen(VidsumScreen):
         Binding("x", "cancel_item", "Cancel item"),
         Binding("X", "cancel_all", "Cancel all"),
         Binding("c", "clear_finished", "Clear done", show=False),
+        Binding("o", "run_on", "Run on (this machine / servers)", show=False),
         Binding("escape", "focus_queue", "Queue", show=False),
         Binding("j", "move(1)", "Down", show=False),
         Binding("k", "move(-1)", "Up", show=False),
@@ -76,6 +85,8 @@ class SummarizeScreen(VidsumScreen):
         self.running: Batch | None = None
         self.token: CancelToken | None = None
         self.started = False  # once started, files added later run when the batch ends
+        self.server_names: list[str] = []
+        self.server_note = ""  # "checking server s1" while a server batch starts
 
     def compose(self) -> ComposeResult:
         yield TopBar()
@@ -87,6 +98,14 @@ class SummarizeScreen(VidsumScreen):
                 compact=True,
             )
             yield Select[str]([], prompt="Default model", id="model", compact=True)
+            yield Select[str](
+                [("This machine", LOCAL)],
+                value=LOCAL,
+                allow_blank=False,
+                id="runs-on",
+                compact=True,
+                classes="-hidden",  # shown once there are server profiles
+            )
         with Horizontal(id="work"):
             yield TranscriptTree(self.vidsum.browse_dir, id="tree", classes="-hidden")
             with Vertical(id="queue-pane"):
@@ -100,10 +119,45 @@ class SummarizeScreen(VidsumScreen):
     def on_mount(self) -> None:
         self.query_one("#queue", ListView).focus()
         self.call_engine(self.engine.list_models, self._set_models, group="models")
+        self.call_engine(self.engine.list_servers, self._set_servers, group="servers")
 
     def _set_models(self, models: list[ModelStatus]) -> None:
         installed = [m.entry.id for m in models if m.installed is not None]
         self.query_one("#model", Select).set_options([(m, m) for m in installed])
+
+    def _set_servers(self, profiles: list[ServerProfile]) -> None:
+        self.server_names = [p.name for p in profiles]
+        options = [("This machine", LOCAL)] + [(f"Server {p.name}", p.name) for p in profiles]
+        if len(profiles) > 1:
+            options.append((f"All servers ({len(profiles)})", ALL_SERVERS))
+        select = self.query_one("#runs-on", Select)
+        select.set_options(options)
+        select.set_class(not profiles, "-hidden")
+
+    def chosen_servers(self) -> list[str]:
+        """The server profiles the next batch runs on; [] for this machine."""
+        value = self.query_one("#runs-on", Select).value
+        if value == ALL_SERVERS:
+            return list(self.server_names)
+        return [str(value)] if value in self.server_names else []
+
+    @on(Select.Changed, "#runs-on")
+    def _runs_on_changed(self) -> None:
+        # The model choice is this machine's: a server runs the model it serves.
+        self.query_one("#model", Select).disabled = bool(self.chosen_servers())
+        self._show_detail()
+
+    def action_run_on(self) -> None:
+        select = self.query_one("#runs-on", Select)
+        if not self.server_names:
+            self.notify(
+                "The queue runs on this machine. Add an inference server with "
+                "`vidsum servers add NAME --url URL`.",
+                markup=False,
+            )
+            return
+        select.focus()
+        select.action_show_overlay()
 
     # --- adding -----------------------------------------------------------------------------
 
@@ -169,12 +223,20 @@ class SummarizeScreen(VidsumScreen):
             self.notify("Nothing is queued. Add files with a or b.")
             return
         self.started = True
-        batch = Batch(waiting)
+        servers = self.chosen_servers()
+        batch = Batch(waiting, servers=tuple(servers))
         token = CancelToken()
         self.running, self.token = batch, token
         model_value = self.query_one("#model", Select).value
         model = None if model_value is Select.NULL else str(model_value)
         paths = [item.path for item in waiting]
+
+        def results() -> Iterator[FileResult]:
+            if servers:
+                return self.engine.summarize_on_servers(
+                    paths, servers, progress=report, cancel=token
+                )
+            return self.engine.summarize(paths, model=model, progress=report, cancel=token)
 
         def report(ev: Progress) -> None:
             # Runs on the engine's thread, so a waiting item the user cancelled is stopped the
@@ -188,12 +250,7 @@ class SummarizeScreen(VidsumScreen):
         def run() -> None:
             # Thread: every engine event and result goes back as a message (non-blocking).
             try:
-                for result in self.engine.summarize(
-                    paths,
-                    model=model,
-                    progress=report,
-                    cancel=token,
-                ):
+                for result in results():
                     self.post_message(self.ItemResult(batch, result))
             except Cancelled:
                 self.post_message(self.BatchEnded(batch))
@@ -211,10 +268,15 @@ class SummarizeScreen(VidsumScreen):
         if ev.stage == "notice":
             self.notify(ev.message, title="Summarize", markup=False)
             return
-        item = batch.target(ev)
-        if item is None or ev.stage in ("read", "done"):
+        if batch.servers and ev.stage == "load" and ev.item in batch.servers:
+            self.server_note = ev.message or f"checking server {ev.item}"
+            self._show_detail()
             return
-        item.apply(ev)
+        item = batch.target(ev)
+        if item is None:
+            return
+        item.apply(ev)  # "read" and "done" change only the endpoint shown
+        self.server_note = ""  # the servers are answering: the queue rows say the rest
         self._redraw(item)
 
     @on(ItemResult)
@@ -240,6 +302,7 @@ class SummarizeScreen(VidsumScreen):
         for item in batch.finish(str(error) if error is not None else None):
             self._redraw(item)
         self.running, self.token = None, None
+        self.server_note = ""
         if error is not None:
             self.vidsum.report_error(error)
         elif not batch.cancel_all and self.queue.waiting():
@@ -361,6 +424,11 @@ class SummarizeScreen(VidsumScreen):
             f"{counts['failed']} failed, {counts['queued']} queued"
             + (" · running" if self.running is not None else "")
         )
+        servers = self.running.servers if self.running is not None else self.chosen_servers()
+        if servers:
+            head += " · on " + ", ".join(servers)
+        if self.server_note and self.running is not None:
+            head += f" · {self.server_note}"
         if item is None:
             text = head if items else "Add transcript files (a, or b to browse), then s to start."
         else:
