@@ -229,30 +229,27 @@ def cmd_summarize(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return 1 if failures else 0
 
 
-def _int_range(lo: int, hi: int) -> Any:
-    def parse(text: str) -> int:
+def _in_range(convert: Callable[[str], Any], kind: str, lo: float, hi: float) -> Any:
+    """An argparse type: ``convert(text)`` within ``lo..hi``, else a message naming the value."""
+
+    def parse(text: str) -> Any:
         try:
-            value = int(text)
+            value = convert(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+            raise argparse.ArgumentTypeError(f"{text!r} is not {kind}") from None
         if not lo <= value <= hi:
             raise argparse.ArgumentTypeError(f"{value} is outside {lo}..{hi}")
         return value
 
     return parse
+
+
+def _int_range(lo: int, hi: int) -> Any:
+    return _in_range(int, "a whole number", lo, hi)
 
 
 def _float_range(lo: float, hi: float) -> Any:
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-        if not lo <= value <= hi:
-            raise argparse.ArgumentTypeError(f"{value} is outside {lo}..{hi}")
-        return value
-
-    return parse
+    return _in_range(float, "a number", lo, hi)
 
 
 def _add_summarize(sub: Any) -> None:
