@@ -246,6 +246,7 @@ def test_auto_is_quotes_for_the_bundled_model_only() -> None:
     assert resolve_style("auto", "pypi") == "quotes"
     assert resolve_style("auto", "hub") == "abstractive"
     assert resolve_style("auto", "local") == "abstractive"
+    assert resolve_style("auto", "server") == "abstractive"  # a served model: quotes on request
     assert resolve_style("quotes", "hub") == "quotes"
     assert resolve_style("abstractive", "pypi") == "abstractive"
 
@@ -253,8 +254,8 @@ def test_auto_is_quotes_for_the_bundled_model_only() -> None:
 def test_dedupe_key_differs_between_styles() -> None:
     t = Transcript(Path("a.txt"), "txt", "Some text.")
     m = _model("pypi")
-    assert summary_key(t, m, "quotes") != summary_key(t, m, "abstractive")
-    assert summary_key(t, m, "quotes") == summary_key(t, m, "quotes")
+    assert summary_key(t, m.sha256, "quotes") != summary_key(t, m.sha256, "abstractive")
+    assert summary_key(t, m.sha256, "quotes") == summary_key(t, m.sha256, "quotes")
 
 
 def test_bullet_times_are_stored_and_shown_in_markdown() -> None:

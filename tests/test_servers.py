@@ -5,6 +5,7 @@ Real llama-server processes: tests/test_servers_real.py.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -12,17 +13,21 @@ from pathlib import Path
 import pytest
 
 from engine.cli.main import main
-from engine.errors import Cancelled, ConfigError
+from engine.errors import Cancelled, ConfigError, NotInLibrary
+from engine.library.records import TranscriptInfo
 from engine.library.store import Library
+from engine.pipeline.grammar import GRAMMAR_VERSION
 from engine.pipeline.server_batch import check_server, summarize_on_servers
+from engine.pipeline.summarize import SummarizeOptions, summary_key
 from engine.progress import CancelToken, Progress
 from engine.runtime.base import Backend, Sampling
 from engine.runtime.server import http
 from engine.runtime.server.dialects import connect
 from engine.runtime.server.http import GrammarNotHonoured, ServerBackend, ServerRejected
 from engine.runtime.server.profiles import ServerProfile, add_profile, load_profiles, servers_file
+from engine.transcripts.readers import load_transcript
 from tests.conftest import SEED
-from tests.factories import make_summary
+from tests.factories import make_entry, make_provenance, make_summary
 from tests.fake_openai_server import FakeState, fake_openai_server
 
 FILES = sorted((SEED / "transcripts").glob("*.txt"))
@@ -140,6 +145,85 @@ def test_schema_only_endpoint_is_labelled(state: FakeState, tmp_path: Path) -> N
         assert any(f.startswith("schema_only") for f in entry.flags)
 
 
+def test_force_replaces_only_once_the_new_summary_is_stored(
+    state: FakeState, tmp_path: Path
+) -> None:
+    force = SummarizeOptions(force=True, attempts=1)
+    with fake_openai_server(state) as url, Library(tmp_path / "lib.db") as lib:
+        _add("v1", url)
+        [first] = list(summarize_on_servers(FILES[:1], ["v1"], library=lib))
+        old = first.id or 0
+        # The new summary fails (a 400 after the canary): the old entry stays as it was.
+        state.fail_statuses = [200, 400]
+        [bad] = list(summarize_on_servers(FILES[:1], ["v1"], library=lib, options=force))
+        assert not bad.ok and "HTTP 400" in (bad.error or "")
+        assert lib.count() == 1 and lib.get(old).summary == first.summary
+        # Cancelled once the file is in flight: nothing replaced.
+        cancel = CancelToken()
+
+        def stop(ev: Progress) -> None:
+            if ev.extra.get("endpoint") == "v1":
+                cancel.cancel()
+
+        with pytest.raises(Cancelled):
+            list(
+                summarize_on_servers(
+                    FILES[:1], ["v1"], library=lib, options=force, progress=stop, cancel=cancel
+                )
+            )
+        assert lib.count() == 1 and lib.get(old).id == old
+        # Stored: it takes the old one's place under a new id; without --force a rerun skips.
+        n = len(state.requests)
+        [new] = list(summarize_on_servers(FILES[:1], ["v1"], library=lib, options=force))
+        assert new.ok and not new.skipped and new.id not in (None, old)
+        assert len(state.requests) > n + 1  # summarized again, not only the canary
+        assert lib.count() == 1 and lib.get(new.id or 0).provenance.style == "abstractive"
+        with pytest.raises(NotInLibrary):
+            lib.get(old)
+        [again] = list(summarize_on_servers(FILES[:1], ["v1"], library=lib))
+        assert again.skipped and again.id == new.id
+
+
+def test_quotes_and_abstractive_are_separate_entries_on_a_server(
+    state: FakeState, tmp_path: Path
+) -> None:
+    path = FILES[0]
+    transcript = load_transcript(path)
+    identity = "server:model-7b"  # the fake's model
+    quoted = dataclasses.replace(
+        make_entry(
+            transcript=TranscriptInfo.from_transcript(transcript),
+            provenance=make_provenance(
+                identity, model_sha256=identity, grammar_version="q", style="quotes"
+            ),
+        ),
+        dedupe_key=summary_key(transcript, identity, "quotes"),
+    )
+    with fake_openai_server(state) as url, Library(tmp_path / "lib.db") as lib:
+        _add("v1", url)
+        quote_id = lib.add(quoted)
+        # auto is abstractive on a server: not the stored quote summary, a new entry.
+        [auto] = list(summarize_on_servers([path], ["v1"], library=lib))
+        assert auto.ok and not auto.skipped and auto.id != quote_id
+        entry = lib.get(auto.id or 0)
+        assert entry.provenance.style == "abstractive"
+        assert entry.provenance.grammar_version == GRAMMAR_VERSION
+        assert lib.count() == 2
+        n = len(state.requests)
+        quotes = SummarizeOptions(style="quotes")
+        [again] = list(summarize_on_servers([path], ["v1"], library=lib, options=quotes))
+        assert again.skipped and again.id == quote_id
+        assert len(state.requests) == n + 1  # only the canary
+        # Forced, the quotes run is quote mode's passes (the fake cannot answer them: it has
+        # no model, so the run fails) and the stored quote summary stays.
+        forced = SummarizeOptions(style="quotes", force=True, attempts=1)
+        [failed] = list(summarize_on_servers([path], ["v1"], library=lib, options=forced))
+        assert not failed.ok and failed.error
+        sent = state.requests[n + 2]["structured_outputs"]["grammar"]
+        assert "Quote-mode grammar for section 1" in sent, sent[:200]
+        assert lib.count() == 2 and lib.get(quote_id).provenance.style == "quotes"
+
+
 def test_unreachable_server_is_a_clear_error(tmp_path: Path) -> None:
     _add("gone", "http://127.0.0.1:9")
     with Library(tmp_path / "lib.db") as lib, pytest.raises(Exception, match="did not answer"):
@@ -221,6 +305,10 @@ def test_cli_summarize_on_a_server(state: FakeState, capsys: pytest.CaptureFixtu
         assert "dialect vllm" in out and "grammar honoured" in out
         assert main(["summarize", "--brief", "-q", "--server", "v1", str(FILES[0])]) == 0
         assert "saved" in capsys.readouterr().out
+        n = len(state.requests)
+        argv = ["summarize", "--brief", "-q", "--server", "v1", "--force", str(FILES[0])]
+        assert main(argv) == 0
+        assert "saved" in capsys.readouterr().out and len(state.requests) > n + 1
 
 
 def test_server_backend_satisfies_the_protocol(state: FakeState) -> None:

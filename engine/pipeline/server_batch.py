@@ -4,12 +4,14 @@ Before any work every endpoint is asked what it is and given the grammar canary:
 ignores grammars refuses the whole batch (schema-only endpoints are labelled, not refused). Each
 endpoint then gets one thread per slot (``/props`` ``total_slots`` or the profile's
 ``--concurrency``); threads take the longest pending transcript first and run the same pipeline
-as the local path (``engine.pipeline.longform.summarize_long``) on a ``ServerBackend``. An endpoint
-that
-stops answering has its transcript put back at the head of the queue for the others. Results are
-stored by the calling thread only (the library stays single-writer), so a batch killed half-way
-continues where it stopped: the dedupe key holds the server's model identity
-(``server:<model file>``), which keeps server summaries apart from local ones of the same model.
+as the local path (``summarize.summarize_styled``: long-form, or quotes with ``--style quotes``;
+``auto`` is abstractive on a server, see ``quotes.resolve_style``) on a ``ServerBackend``. An
+endpoint that stops answering has its transcript put back at the head of the queue for the
+others. Results are stored by the calling thread only (the library stays single-writer), through
+the local path's ``summarize.add_summary`` (``--force`` replaces the old entry in the storing
+transaction), so a batch killed half-way continues where it stopped: the dedupe key
+(``summarize.summary_key``) holds the server's model identity (``server:<model file>``), which
+keeps server summaries apart from local ones of the same model, and the style.
 """
 
 from __future__ import annotations
@@ -21,17 +23,25 @@ import time
 from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from engine import __version__
 from engine.errors import Cancelled, ConfigError, VidsumError
-from engine.library.records import Coverage, NewEntry, Provenance, TranscriptInfo, dedupe_key
+from engine.library.records import NewEntry, Provenance, TranscriptInfo
 from engine.library.store import Library
-from engine.pipeline.grammar import GRAMMAR_VERSION
 from engine.pipeline.grounding import measure
 from engine.pipeline.prompting import PROMPT_VERSION, ChatSpec
 from engine.pipeline.quality import failure_reason
-from engine.pipeline.summarize import FileResult, SummarizeOptions
+from engine.pipeline.quotes import grammar_version, resolve_style
+from engine.pipeline.summarize import (
+    FileResult,
+    SummarizeOptions,
+    add_summary,
+    coverage_of,
+    store_pending,
+    summarize_styled,
+    summary_key,
+)
 from engine.progress import CancelToken, Progress, ProgressCallback, check, emit
 from engine.runtime.backends import (
     connect_server,
@@ -153,6 +163,8 @@ class _Item:
 class _Shared:
     pending: collections.deque[_Item]
     attempts: int  # SummarizeOptions.attempts
+    style: Literal["abstractive", "quotes"]  # resolved for a server (quotes.resolve_style)
+    force: bool  # SummarizeOptions.force: replace what the library holds
     cond: threading.Condition = field(default_factory=threading.Condition)
     in_flight: int = 0
     events: queue.Queue[tuple[Any, ...]] = field(default_factory=queue.Queue)
@@ -171,24 +183,25 @@ def summarize_on_servers(
 
     Raises ``GrammarNotHonoured`` before any work when an endpoint ignores grammars, and
     ``ServerUnavailable`` when no endpoint answers. Cancel raises ``Cancelled`` once every
-    request is closed; nothing partial is stored.
+    request is closed; nothing partial is stored. ``options.force`` summarizes stored files
+    again; the old entry goes only when the new one is stored.
     """
     if not servers:
         raise ConfigError("Name at least one server (--server NAME).")
     options = options or SummarizeOptions()
-    if options.style == "quotes" or options.force:
-        raise ConfigError(
-            "--style quotes and --force are not available with --server yet; summarize "
-            "locally for those."
-        )
+    style = resolve_style(options.style, "server")
     sampling = options.sampling
     cancel = cancel or CancelToken()
+    library.check_writable("store new summaries")  # before minutes of work, not after
+    store_pending(library, progress)
     endpoints = _open_endpoints(list(dict.fromkeys(servers)), progress, cancel)
-    items = yield from _read_items(paths, library, endpoints, progress, cancel)
+    items = yield from _read_items(
+        paths, library, endpoints, style, options.force, progress, cancel
+    )
     if not items:
         return
     items.sort(key=lambda it: len(it.transcript.text), reverse=True)
-    shared = _Shared(collections.deque(items), options.attempts)
+    shared = _Shared(collections.deque(items), options.attempts, style, options.force)
     threads = [
         threading.Thread(
             target=_work,
@@ -246,10 +259,13 @@ def _read_items(
     paths: Sequence[Path | str],
     library: Library,
     endpoints: Sequence[Endpoint],
+    style: Literal["abstractive", "quotes"],
+    force: bool,
     progress: ProgressCallback | None,
     cancel: CancelToken,
 ) -> Generator[FileResult, None, list[_Item]]:
-    """Read every file: yields the unreadable and the already summarized, returns the rest."""
+    """Read every file: yields the unreadable and the already summarized (none with
+    ``force``), returns the rest."""
     items: list[_Item] = []
     for raw in paths:
         path = Path(raw)
@@ -262,7 +278,7 @@ def _read_items(
         except VidsumError as exc:
             yield FileResult(file=path, error=str(exc))
             continue
-        found = _existing(library, transcript, endpoints)
+        found = None if force else _existing(library, transcript, endpoints, style)
         if found is not None:
             entry = library.get(found)
             yield FileResult(
@@ -279,18 +295,20 @@ def _read_items(
     return items
 
 
-def _existing(lib: Library, transcript: Transcript, endpoints: Sequence[Endpoint]) -> int | None:
+def _existing(
+    lib: Library,
+    transcript: Transcript,
+    endpoints: Sequence[Endpoint],
+    style: Literal["abstractive", "quotes"],
+) -> int | None:
     for identity in dict.fromkeys(ep.info.identity for ep in endpoints):
-        key = dedupe_key(transcript.content_hash, identity, PROMPT_VERSION, GRAMMAR_VERSION)
-        found = lib.find(key)
+        found = lib.find(summary_key(transcript, identity, style))
         if found is not None:
             return found
     return None
 
 
 def _work(ep: Endpoint, shared: _Shared, sampling: Sampling, cancel: CancelToken) -> None:
-    from engine.pipeline.longform import summarize_long
-
     backend = open_server(ep.info, ep.api_key)
     try:
         chat = server_chat_spec(ep.info, backend)
@@ -318,7 +336,8 @@ def _work(ep: Endpoint, shared: _Shared, sampling: Sampling, cancel: CancelToken
             shared.events.put(("progress", item, ev))
 
         try:
-            result = summarize_long(
+            result = summarize_styled(
+                shared.style,
                 item.transcript,
                 backend,
                 chat,
@@ -388,7 +407,7 @@ def _collect(
             if kind == "failed":
                 yield FileResult(file=it.path, title=it.transcript.display_title, error=event[2])
             else:
-                yield _store(it, event[2], event[3], library, sampling, progress)
+                yield _store(it, event[2], event[3], library, shared, sampling, progress)
 
 
 def _abandon(remaining: dict[int, _Item], endpoints: Sequence[Endpoint]) -> Iterator[FileResult]:
@@ -461,16 +480,15 @@ def _store(
     ep: Endpoint,
     result: Any,
     library: Library,
+    shared: _Shared,
     sampling: Sampling,
     progress: ProgressCallback | None,
 ) -> FileResult:
-    """Store one server's summary (over 60 lines: most of it is the provenance record's fields,
-    one per line)."""
+    """Store one server's summary as the local path does (``add_summary``). About 60 lines:
+    most of it is the provenance record's fields, one per line."""
     info = ep.info
-    name = it.path.name
-    emit(progress, Progress("store", item=name, message="Saving to the library"))
+    emit(progress, Progress("store", item=it.path.name, message="Saving to the library"))
     gen = result.generation
-    key = dedupe_key(it.transcript.content_hash, info.identity, PROMPT_VERSION, GRAMMAR_VERSION)
     # The library has no backend columns yet: the server's identity goes in the model fields
     # and the endpoint in the sampling record (see the module docstring).
     provenance = Provenance(
@@ -479,7 +497,7 @@ def _store(
         model_sha256=info.identity,
         quant=None,
         prompt_version=PROMPT_VERSION,
-        grammar_version=GRAMMAR_VERSION,
+        grammar_version=grammar_version(shared.style),
         sampling={
             **dict(sampling.__dict__),
             "backend": {
@@ -498,43 +516,22 @@ def _store(
         generated_tokens=gen.generated_tokens,
         generation_seconds=round(gen.generation_seconds, 3),
         vidsum_version=__version__,
-    )
-    coverage = Coverage(
-        fraction=result.fraction,
-        passes=len(result.passes),
-        chunks=[c.as_dict() for c in result.chunks],
-        truncated=result.fraction < 1.0,
+        style=shared.style,
     )
     flags = result.all_flags()
     if info.schema_only:
         flags = [*flags, "schema_only: the server took a JSON schema, not the grammar"]
-    grounding = measure(result.summary, it.transcript.text)
-    failed = failure_reason(flags)
-    entry_id = library.add(
-        NewEntry(
-            transcript=TranscriptInfo.from_transcript(it.transcript),
-            summary=result.summary,
-            provenance=provenance,
-            coverage=coverage,
-            flags=flags,
-            dedupe_key=key,
-            grounding=grounding,
-            failed=failed,
-        )
-    )
-    seconds = time.monotonic() - it.started
-    emit(
-        progress,
-        Progress("done", item=name, message=f"Done in {seconds:.1f} s on {info.name}"),
-    )
-    return FileResult(
-        file=it.path,
-        id=entry_id,
-        title=it.transcript.display_title,
+    new = NewEntry(
+        transcript=TranscriptInfo.from_transcript(it.transcript),
         summary=result.summary,
-        generation=gen,
-        passes=len(result.passes),
-        attempts=sum(p.attempts for p in result.passes),
-        failed=failed,
-        grounding=grounding,
+        provenance=provenance,
+        coverage=coverage_of(result),
+        flags=flags,
+        dedupe_key=summary_key(it.transcript, info.identity, shared.style),
+        grounding=measure(result.summary, it.transcript.text),
+        failed=failure_reason(flags),
+    )
+    title = it.transcript.display_title
+    return add_summary(
+        it.path, title, new, gen, it.started, library, shared.force, progress, info.name
     )

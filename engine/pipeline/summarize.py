@@ -12,10 +12,10 @@ import contextlib
 import dataclasses
 import shutil
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from engine import __version__
 from engine.errors import Cancelled, LibraryError, VidsumError
@@ -30,12 +30,18 @@ from engine.library.records import (
 from engine.library.store import Library
 from engine.modelstore.catalog import ResolvedModel
 from engine.modelstore.manager import resolve_model
-from engine.pipeline.grammar import GRAMMAR_VERSION
 from engine.pipeline.grounding import measure
-from engine.pipeline.longform import MAX_ATTEMPTS
+from engine.pipeline.longform import MAX_ATTEMPTS, summarize_long
 from engine.pipeline.prompting import PROMPT_VERSION, ChatSpec
 from engine.pipeline.quality import failure_reason
-from engine.pipeline.quotes import QUOTES_GRAMMAR_VERSION, Style, resolve_style
+from engine.pipeline.quotes import (
+    QuoteResult,
+    Style,
+    grammar_version,
+    resolve_style,
+    summarize_quotes,
+)
+from engine.pipeline.results import LongformResult
 from engine.progress import CancelToken, Progress, ProgressCallback, check, emit
 from engine.runtime.backends import open_local
 from engine.runtime.base import Backend, Generation, LoadOptions, LocalBackend, ModelInfo, Sampling
@@ -79,8 +85,8 @@ class SummarizeOptions:
     # Summarize again even when the library has this transcript with the same model, prompt
     # and grammar: the new summary replaces the stored one (same dedupe key, new id).
     force: bool = False
-    # auto: quotes for the bundled default model, abstractive for every other
-    # (engine.pipeline.quotes)
+    # auto: quotes for the bundled default model, abstractive for every other, a server's
+    # included (engine.pipeline.quotes.resolve_style)
     style: Style = "auto"
     # Tries of a summary whose answer fails the quality check (when all fail, the least flagged
     # answer is kept, marked failed).
@@ -234,41 +240,56 @@ def summarize_transcript(
     coverage, and flags: degenerate output that survived the retries, or a reduced
     configuration (no few-shot examples, compact grammar). Empty flags: a clean summary.
     """
-    from engine.pipeline.longform import LongformResult, summarize_long
-    from engine.pipeline.quotes import QuoteResult, summarize_quotes
-
     runner, info = batch.ensure_loaded()
-    chat = chat_spec(batch.model, info, runner)
-    sampling = batch.options.sampling
-    result: LongformResult | QuoteResult
-    if resolve_style(batch.options.style, batch.model.source) == "quotes":
-        result = summarize_quotes(
-            transcript,
-            runner,
-            chat,
-            sampling=sampling,
-            progress=progress,
-            cancel=cancel,
-            max_attempts=batch.options.attempts,
-        )
-    else:
-        result = summarize_long(
-            transcript,
-            runner,
-            chat,
-            sampling=sampling,
-            progress=progress,
-            cancel=cancel,
-            max_attempts=batch.options.attempts,
-        )
-    coverage = Coverage(
+    result = summarize_styled(
+        resolve_style(batch.options.style, batch.model.source),
+        transcript,
+        runner,
+        chat_spec(batch.model, info, runner),
+        sampling=batch.options.sampling,
+        progress=progress,
+        cancel=cancel,
+        max_attempts=batch.options.attempts,
+    )
+    return result.summary, result.generation, coverage_of(result), result.all_flags()
+
+
+def summarize_styled(
+    style: Literal["abstractive", "quotes"],
+    transcript: Transcript,
+    backend: Backend,
+    chat: ChatSpec,
+    *,
+    sampling: Sampling,
+    progress: ProgressCallback | None,
+    cancel: CancelToken | None,
+    max_attempts: int,
+) -> LongformResult | QuoteResult:
+    """One summary of the whole transcript on any backend, in the resolved ``style`` (the
+    local batch and the server batch both run this)."""
+    run: Callable[..., LongformResult | QuoteResult] = (
+        summarize_quotes if style == "quotes" else summarize_long
+    )
+    return run(
+        transcript,
+        backend,
+        chat,
+        sampling=sampling,
+        progress=progress,
+        cancel=cancel,
+        max_attempts=max_attempts,
+    )
+
+
+def coverage_of(result: LongformResult | QuoteResult) -> Coverage:
+    """How much of the transcript a result covered, in how many passes and attempts."""
+    return Coverage(
         fraction=result.fraction,
         passes=len(result.passes),
         chunks=[c.as_dict() for c in result.chunks],
         truncated=result.fraction < 1.0,
         attempts=sum(p.attempts for p in result.passes),
     )
-    return result.summary, result.generation, coverage, result.all_flags()
 
 
 def summarize_files(
@@ -292,7 +313,7 @@ def summarize_files(
     lib = library if library is not None else Library()
     try:
         lib.check_writable("store new summaries")  # before minutes of work, not after
-        _store_pending(lib, progress)
+        store_pending(lib, progress)
         resolved = resolve_model(model, progress=progress, cancel=cancel)
         # Read everything first: bad files are reported without loading a model, and the
         # context can be sized once for the whole batch.
@@ -338,7 +359,7 @@ def _one(
     skip, the generation and the error-to-result mapping read best as one sequence."""
     title = transcript.display_title
     style = resolve_style(batch.options.style, model.source)
-    key = summary_key(transcript, model, style)
+    key = summary_key(transcript, model.sha256, style)
     existing = None if batch.options.force else lib.find(key)
     if existing is not None:
         entry = lib.get(existing)
@@ -370,7 +391,7 @@ def _one(
         model_sha256=model.sha256,
         quant=model.quant,
         prompt_version=PROMPT_VERSION,
-        grammar_version=QUOTES_GRAMMAR_VERSION if style == "quotes" else GRAMMAR_VERSION,
+        grammar_version=grammar_version(style),
         sampling=dict(batch.options.sampling.__dict__),
         n_ctx=batch.info.n_ctx if batch.info else 0,
         prompt_tokens=gen.prompt_tokens,
@@ -390,10 +411,10 @@ def _one(
         grounding=grounding,
         failed=failed,
     )
-    return _add(path, title, new, gen, started, lib, batch.options.force, progress)
+    return add_summary(path, title, new, gen, started, lib, batch.options.force, progress)
 
 
-def _add(
+def add_summary(
     path: Path,
     title: str,
     new: NewEntry,
@@ -402,8 +423,12 @@ def _add(
     lib: Library,
     force: bool,
     progress: ProgressCallback | None,
+    endpoint: str | None = None,
 ) -> FileResult:
-    """Store one new summary; a library error keeps it for the next run (see ``_kept``)."""
+    """Store one new summary; a library error keeps it for the next run (see ``_kept``).
+
+    ``force`` replaces the entry under the same dedupe key in the storing transaction, so the
+    old summary stays until the new one is stored. ``endpoint``: the server that made it."""
     try:
         entry_id = lib.add(new, replace=force)
     except LibraryError as exc:
@@ -418,15 +443,11 @@ def _add(
     coverage = new.coverage
     attempts = coverage.attempts or coverage.passes
     took = f"{time.monotonic() - started:.1f} s ({passes_words(coverage.passes, attempts)})"
-    emit(
-        progress,
-        Progress(
-            "done",
-            item=path.name,
-            message=f"Done in {took}",
-            extra={"passes": coverage.passes, "attempts": attempts},
-        ),
-    )
+    extra: dict[str, Any] = {"passes": coverage.passes, "attempts": attempts}
+    if endpoint:
+        took += f" on {endpoint}"
+        extra["endpoint"] = endpoint
+    emit(progress, Progress("done", item=path.name, message=f"Done in {took}", extra=extra))
     return FileResult(
         file=path,
         id=entry_id,
@@ -469,7 +490,8 @@ def _kept(lib: Library, entry: NewEntry, exc: LibraryError, *, replace: bool) ->
     return f"{reason}. The generated summary was kept in {kept}; {fix}."
 
 
-def _store_pending(lib: Library, progress: ProgressCallback | None) -> None:
+def store_pending(lib: Library, progress: ProgressCallback | None) -> None:
+    """Store the summaries an earlier run generated but could not store (a full disk)."""
     if not lib.pending_files():
         return
     ids = lib.store_pending()
@@ -484,10 +506,10 @@ def _store_pending(lib: Library, progress: ProgressCallback | None) -> None:
     )
 
 
-def summary_key(transcript: Transcript, model: ResolvedModel, style: str) -> str:
-    """The dedupe key: a quote summary and an abstractive one are different entries."""
-    grammar = QUOTES_GRAMMAR_VERSION if style == "quotes" else GRAMMAR_VERSION
-    return dedupe_key(transcript.content_hash, model.sha256, PROMPT_VERSION, grammar)
+def summary_key(transcript: Transcript, model: str, style: Literal["abstractive", "quotes"]) -> str:
+    """The dedupe key: a quote summary and an abstractive one are different entries, and so
+    are a local model's (``model``: its sha256) and a server's (``server:<model file>``)."""
+    return dedupe_key(transcript.content_hash, model, PROMPT_VERSION, grammar_version(style))
 
 
 def _tagged(progress: ProgressCallback | None, item: str) -> ProgressCallback | None:
