@@ -471,8 +471,10 @@ def _store(
     emit(progress, Progress("store", item=name, message="Saving to the library"))
     gen = result.generation
     key = dedupe_key(it.transcript.content_hash, info.identity, PROMPT_VERSION, GRAMMAR_VERSION)
-    # The library has no backend columns yet: the server's identity goes in the model fields
-    # and the endpoint in the sampling record (see the module docstring).
+    # The model fields hold the server's model identity (the dedupe key's, see the module
+    # docstring); where it ran has its own fields. The sampling record keeps its "backend"
+    # object as before (with the served model's id and the schema-only mark) for scripts that
+    # read it.
     provenance = Provenance(
         model_id=info.identity,
         model_path=info.model_path or info.model,
@@ -498,6 +500,10 @@ def _store(
         generated_tokens=gen.generated_tokens,
         generation_seconds=round(gen.generation_seconds, 3),
         vidsum_version=__version__,
+        backend=info.dialect,
+        endpoint=info.name,
+        endpoint_url=info.url,
+        server_build=info.build or None,
     )
     coverage = Coverage(
         fraction=result.fraction,
