@@ -18,7 +18,7 @@ from engine.progress import CancelToken, ProgressCallback
 
 if TYPE_CHECKING:
     from engine.hardware import Hardware
-    from engine.library.records import Entry, EntryRow, Grounding
+    from engine.library.records import Entry, EntryRow, Grounding, Provenance
     from engine.library.store import Library
     from engine.modelstore.catalog import CatalogEntry, ModelStatus, ResolvedModel
     from engine.modelstore.hub import HubStatus
@@ -61,6 +61,8 @@ class Engine:
         general_topic: str | None = None,
         complexity: tuple[float, float] = (0.0, 1.0),
         model: str | None = None,
+        backend: str | None = None,
+        endpoint: str | None = None,
         order: Order = "created_desc",
         offset: int = 0,
         limit: int = 100,
@@ -70,6 +72,8 @@ class Engine:
             general_topic=general_topic,
             complexity=complexity,
             model=model,
+            backend=backend,
+            endpoint=endpoint,
             order=order,
             offset=offset,
             limit=limit,
@@ -82,9 +86,16 @@ class Engine:
         general_topic: str | None = None,
         complexity: tuple[float, float] = (0.0, 1.0),
         model: str | None = None,
+        backend: str | None = None,
+        endpoint: str | None = None,
     ) -> int:
         return self.library.count(
-            query=query, general_topic=general_topic, complexity=complexity, model=model
+            query=query,
+            general_topic=general_topic,
+            complexity=complexity,
+            model=model,
+            backend=backend,
+            endpoint=endpoint,
         )
 
     def get_entry(self, entry_id: int) -> Entry:
@@ -432,6 +443,8 @@ class EngineAPI(Protocol):
         general_topic: str | None = None,
         complexity: tuple[float, float] = (0.0, 1.0),
         model: str | None = None,
+        backend: str | None = None,
+        endpoint: str | None = None,
         order: Order = "created_desc",
         offset: int = 0,
         limit: int = 100,
@@ -444,6 +457,8 @@ class EngineAPI(Protocol):
         general_topic: str | None = None,
         complexity: tuple[float, float] = (0.0, 1.0),
         model: str | None = None,
+        backend: str | None = None,
+        endpoint: str | None = None,
     ) -> int: ...
 
     def get_entry(self, entry_id: int) -> Entry: ...
@@ -578,6 +593,20 @@ def failed_sentence(entry: Entry | EntryRow) -> str:
     return failed_sentence(entry)
 
 
+def backend_label(backend: str, endpoint: str | None) -> str:
+    """Where a summary ran, in a word or two: ``local`` or ``llama-server gpu-box``."""
+    from engine.library.export import backend_label
+
+    return backend_label(backend, endpoint)
+
+
+def backend_text(provenance: Provenance) -> str:
+    """Where a summary ran, in full: the local worker, or the server's endpoint, URL, build."""
+    from engine.library.export import backend_text
+
+    return backend_text(provenance)
+
+
 def grounding_text(grounding: Grounding) -> str:
     """How much of a summary's wording occurs in its transcript, in one phrase."""
     from engine.library.export import grounding_text
@@ -597,6 +626,15 @@ def default_sampling() -> Sampling:
     from engine.runtime.base import Sampling
 
     return Sampling()
+
+
+def backend_kinds() -> tuple[str, ...]:
+    """Where a stored summary can have run: ``local`` (vidsum's llama.cpp worker), then the
+    server dialects (``Provenance.backend``; ``vidsum library list --backend``)."""
+    from engine.library.records import LOCAL_BACKEND
+    from engine.runtime.base import DIALECTS
+
+    return (LOCAL_BACKEND, *DIALECTS)
 
 
 def server_dialects() -> tuple[str, ...]:

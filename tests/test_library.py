@@ -639,8 +639,13 @@ def test_entry_to_json_shape(lib: Library) -> None:
         "generation_seconds",
         "vidsum_version",
         "style",
+        "backend",
+        "endpoint",
+        "endpoint_url",
+        "server_build",
     }
     assert doc["provenance"]["style"] == "abstractive"
+    assert doc["provenance"]["backend"] == "local" and doc["provenance"]["endpoint"] is None
     assert doc["provenance"]["generated_tokens"] == 700
     assert doc["provenance"]["generation_seconds"] == 9.25
 

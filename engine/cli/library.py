@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any, TextIO
 
-from engine.api import Engine, row_to_json
+from engine.api import Engine, backend_kinds, backend_label, row_to_json
 from engine.fsutil import atomic_write_text
 from engine.timefmt import format_timestamp
 
@@ -23,20 +23,29 @@ def cmd_library(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     engine = Engine()
     try:
         if args.library_cmd in ("list", "search"):
-            rows = engine.list_entries(query=args.query, limit=args.limit, offset=0)
+            rows = engine.list_entries(
+                query=args.query,
+                backend=args.backend,
+                endpoint=args.endpoint,
+                limit=args.limit,
+                offset=0,
+            )
             if args.json:
                 out.write(
                     json.dumps([row_to_json(r) for r in rows], ensure_ascii=False, indent=2) + "\n"
                 )
                 return 0
             if not rows:
-                print("The library is empty." if not args.query else "No match.", file=out)
+                narrowed = args.query or args.backend or args.endpoint
+                print("No match." if narrowed else "The library is empty.", file=out)
             for r in rows:
                 gts = ", ".join(f"{t} {c:.2f}" for t, c in r.general_topics)
                 badge = "[FAILED] " if r.failed else ""
+                # Server summaries name where they ran; local ones are the plain case.
+                where = "" if r.is_local else f" on {backend_label(r.backend, r.endpoint)}"
                 print(
                     f"#{r.id:<5} {r.created_at[:10]}  {_fmt_time(r.duration)}  {badge}{r.title}"
-                    f"  [{r.model_id}]  {gts}",
+                    f"  [{r.model_id}{where}]  {gts}",
                     file=out,
                 )
             return 0
@@ -61,6 +70,19 @@ def cmd_library(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     raise AssertionError(args.library_cmd)
 
 
+def _add_filters(parser: argparse.ArgumentParser) -> None:
+    """Where the summaries ran: ``--backend`` and ``--endpoint`` (list and search)."""
+    parser.add_argument(
+        "--backend",
+        choices=backend_kinds(),
+        help="only summaries made there: local (this machine's llama.cpp worker) or a server "
+        "dialect",
+    )
+    parser.add_argument(
+        "--endpoint", metavar="NAME", help="only summaries made on this server profile"
+    )
+
+
 def register(sub: Any) -> None:
     lib = sub.add_parser("library", help="list, show and export stored summaries")
     lsub = lib.add_subparsers(dest="library_cmd", metavar="ACTION", required=True)
@@ -68,12 +90,14 @@ def register(sub: Any) -> None:
     ll.add_argument("--json", action="store_true")
     ll.add_argument("--query", "-s", help="full-text search")
     ll.add_argument("--limit", type=int, default=1000)
+    _add_filters(ll)
     lq = lsub.add_parser("search", help="search stored summaries (same as list -s QUERY)")
     lq.add_argument("query", metavar="QUERY", help="words to find (title, summary, transcript)")
     lq.add_argument("--json", action="store_true")
     lq.add_argument(
         "--limit", type=int, default=1000, help="at most this many (default: %(default)s)"
     )
+    _add_filters(lq)
     ls_ = lsub.add_parser("show", help="show one summary")
     ls_.add_argument("id", type=int)
     ls_.add_argument("--json", action="store_true")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.library.records import Entry, EntryRow, Grounding
+from engine.library.records import LOCAL_BACKEND, Entry, EntryRow, Grounding, Provenance
 from engine.timefmt import format_span, format_timestamp
 
 # What to do about a summary that failed the quality check (the export, the CLI, the TUI).
@@ -31,6 +31,8 @@ def row_to_json(row: EntryRow) -> dict[str, Any]:
         "max_complexity": row.max_complexity,
         "flags": list(row.flags),
         "failed": row.failed,
+        "backend": row.backend,
+        "endpoint": row.endpoint,
     }
 
 
@@ -73,8 +75,32 @@ def entry_to_json(entry: Entry) -> dict[str, Any]:
             "generation_seconds": p.generation_seconds,
             "vidsum_version": p.vidsum_version,
             "style": p.style,
+            "backend": p.backend,
+            "endpoint": p.endpoint,
+            "endpoint_url": p.endpoint_url,
+            "server_build": p.server_build,
         },
     }
+
+
+def backend_label(backend: str, endpoint: str | None) -> str:
+    """Where a summary ran, in a word or two for lists and pane titles: ``local``, or the
+    server dialect and endpoint name (``llama-server gpu-box``)."""
+    if backend == LOCAL_BACKEND or not endpoint:
+        return backend
+    return f"{backend} {endpoint}"
+
+
+def backend_text(p: Provenance) -> str:
+    """Where a summary ran, in full: the local worker, or the server's endpoint, URL and build."""
+    if p.is_local:
+        return "local (vidsum's own llama.cpp worker)"
+    where = f"{p.backend} endpoint"
+    if p.endpoint:
+        where += f" {p.endpoint}"
+    if p.endpoint_url:
+        where += f" at {p.endpoint_url}"
+    return where + (f", build {p.server_build}" if p.server_build else ", build not reported")
 
 
 def grounding_text(g: Grounding) -> str:
@@ -113,6 +139,7 @@ def entry_to_markdown(entry: Entry) -> str:
         + f"; covers {c.fraction:.0%} of the transcript in {passes}"
         + (" (truncated)" if c.truncated else "")
     )
+    meta.append(f"- Backend: {backend_text(p)}")
     if entry.grounding is not None:
         meta.append(f"- Grounding: {grounding_text(entry.grounding)}")
     out += meta

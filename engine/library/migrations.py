@@ -4,6 +4,8 @@
   ``summaries`` holds one row per stored summary: the video metadata it was made from, the
   introduction, provenance and coverage columns, and the denormalized sort/search keys.
   ``sections``, ``topics`` and ``general_topics`` hang off it with ``ON DELETE CASCADE``.
+- Where a summary ran is its own columns (version 5): ``backend`` (``local`` or a server
+  dialect), ``endpoint``, ``endpoint_url``, ``server_build``.
 - ``summaries.dedupe_key`` is UNIQUE: the same transcript + model file + prompt + grammar is
   stored once, so a rerun (e.g. after kill -9) only adds what is missing.
 - ``summary_fts`` is an external-content FTS5 index over a view (title, introduction, sections,
@@ -19,7 +21,7 @@ import json
 import sqlite3
 from collections.abc import Callable, Sequence
 
-from engine.library.records import utc_now
+from engine.library.records import LOCAL_BACKEND, utc_now
 
 # Append only: a released migration never changes. Each runs inside the opening transaction.
 
@@ -172,11 +174,53 @@ _V4_GROUNDING = (
     "ALTER TABLE summaries ADD COLUMN failed TEXT",
 )
 
+
+def _v5_backend(conn: sqlite3.Connection) -> None:
+    """Where a summary ran, as columns: the backend kind (``local`` or a server dialect), the
+    endpoint profile, its URL and the server's build. Summaries stored from a server before
+    these columns existed carry the same facts in their sampling record's ``backend`` object
+    (kept there as it was); every other row ran on the local worker."""
+    conn.execute(
+        f"ALTER TABLE summaries ADD COLUMN backend TEXT NOT NULL DEFAULT '{LOCAL_BACKEND}'"
+    )
+    for column in ("endpoint", "endpoint_url", "server_build"):
+        conn.execute(f"ALTER TABLE summaries ADD COLUMN {column} TEXT")
+    updates = []
+    for sid, sampling in conn.execute("SELECT id, sampling FROM summaries"):
+        found = _backend_record(sampling)
+        if found is not None:
+            updates.append((*found, sid))
+    conn.executemany(
+        "UPDATE summaries SET backend = ?, endpoint = ?, endpoint_url = ?, server_build = ? "
+        "WHERE id = ?",
+        updates,
+    )
+    conn.execute("CREATE INDEX summaries_backend ON summaries(backend, endpoint)")
+
+
+def _backend_record(sampling: str) -> tuple[str, str | None, str | None, str | None] | None:
+    """(kind, endpoint, url, build) of a sampling record's ``backend`` object, else None: a
+    local summary (a damaged record must not stop the upgrade; that row reads as local)."""
+    try:
+        record = json.loads(sampling).get("backend")
+    except (ValueError, AttributeError):
+        return None
+    if not isinstance(record, dict) or not isinstance(record.get("kind"), str):
+        return None
+
+    def text(key: str) -> str | None:
+        value = record.get(key)
+        return value if isinstance(value, str) and value else None  # "": not reported
+
+    return record["kind"], text("endpoint"), text("url"), text("build")
+
+
 MIGRATIONS: tuple[tuple[int, str, Callable[[sqlite3.Connection], None]], ...] = (
     (1, "tables", _statements(_V1)),
     (2, "full-text search and list indexes", _v2_search),
     (3, "quote mode: bullet times and summary style", _statements(_V3_QUOTES)),
     (4, "grounding and failed status", _statements(_V4_GROUNDING)),
+    (5, "backend, endpoint and server build", _v5_backend),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 

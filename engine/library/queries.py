@@ -54,7 +54,7 @@ def fts_query(text: str) -> str | None:
 
 ROW_COLUMNS = (
     "s.id, s.title, s.channel, s.created_at, s.model_id, s.max_complexity, s.duration, "
-    "s.flags, s.failed"
+    "s.flags, s.failed, s.backend, s.endpoint"
 )
 
 ORDER_SQL = {
@@ -74,8 +74,11 @@ def where(
     general_topic: str | None,
     complexity: tuple[float, float],
     model: str | None,
+    backend: str | None = None,
+    endpoint: str | None = None,
 ) -> tuple[str | None, list[str], list[object]]:
-    """(fts query, WHERE clauses, parameters) shared by ``Library.list()`` and ``count()``."""
+    """(fts query, WHERE clauses, parameters) shared by ``Library.list()`` and ``count()``.
+    ``backend``: ``local`` or a server dialect; ``endpoint``: a server profile's name."""
     clauses: list[str] = []
     params: list[object] = []
     match = fts_query(query) if query else None
@@ -94,9 +97,10 @@ def where(
         # ... otherwise to the highest one (what the list shows).
         clauses.append("s.max_complexity BETWEEN ? AND ?")
         params += [lo, hi]
-    if model:
-        clauses.append("s.model_id = ?")
-        params.append(model)
+    for column, value in (("model_id", model), ("backend", backend), ("endpoint", endpoint)):
+        if value:
+            clauses.append(f"s.{column} = ?")
+            params.append(value)
     return match, clauses, params
 
 
@@ -138,6 +142,8 @@ def entry_rows(conn: sqlite3.Connection, rows: Sequence[Any]) -> list[EntryRow]:
             duration=r[6],
             flags=tuple(json.loads(r[7])),
             failed=r[8],
+            backend=r[9],
+            endpoint=r[10],
         )
         for r in rows
     ]
@@ -246,6 +252,10 @@ def entry_from_rows(stored: StoredRows, where: str) -> Entry:
             generation_seconds=s["generation_seconds"],
             vidsum_version=s["vidsum_version"],
             style=s["style"],
+            backend=s["backend"],
+            endpoint=s["endpoint"],
+            endpoint_url=s["endpoint_url"],
+            server_build=s["server_build"],
         ),
         coverage=Coverage(
             fraction=s["coverage_fraction"],

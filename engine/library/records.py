@@ -19,6 +19,9 @@ if TYPE_CHECKING:
     from engine.transcripts.types import Transcript
 
 
+LOCAL_BACKEND = "local"  # Provenance.backend of vidsum's own llama.cpp worker
+
+
 @dataclass(frozen=True)
 class Grounding:
     grounded: float  # share of the summary's content words found in the transcript
@@ -77,6 +80,17 @@ class Provenance:
     generation_seconds: float
     vidsum_version: str
     style: str = "abstractive"  # "abstractive" | "quotes" (engine.pipeline.quotes)
+    # Where it ran: LOCAL_BACKEND (vidsum's own llama.cpp worker) or a server dialect
+    # (engine.runtime.base.DIALECTS), with the endpoint profile's name, its URL and the build
+    # the server reported (None where unknown or local).
+    backend: str = LOCAL_BACKEND
+    endpoint: str | None = None
+    endpoint_url: str | None = None
+    server_build: str | None = None
+
+    @property
+    def is_local(self) -> bool:
+        return self.backend == LOCAL_BACKEND
 
 
 @dataclass(frozen=True)
@@ -134,6 +148,12 @@ class EntryRow:
     duration: float | None
     flags: tuple[str, ...]
     failed: str | None = None  # the reason, when the summary failed the quality check
+    backend: str = LOCAL_BACKEND  # as Provenance.backend
+    endpoint: str | None = None  # as Provenance.endpoint
+
+    @property
+    def is_local(self) -> bool:
+        return self.backend == LOCAL_BACKEND
 
 
 def dedupe_key(

@@ -135,16 +135,22 @@ class Library(LibraryConnection):
         general_topic: str | None = None,
         complexity: tuple[float, float] = (0.0, 1.0),
         model: str | None = None,
+        backend: str | None = None,
+        endpoint: str | None = None,
         order: queries.Order = "created_desc",
         offset: int = 0,
         limit: int = 100,
     ) -> builtins.list[EntryRow]:
-        """One page of rows. ``order="relevance"`` ranks search hits (else newest first)."""
+        """One page of rows. ``order="relevance"`` ranks search hits (else newest first).
+        ``backend`` (``local`` or a server dialect) and ``endpoint`` (a server profile's name)
+        keep the summaries made there."""
         if order not in queries.ORDERS:
             raise LibraryError(
                 f"Unknown sort order {order!r}; choose one of {', '.join(queries.ORDERS)}."
             )
-        match, clauses, params = queries.where(query, general_topic, complexity, model)
+        match, clauses, params = queries.where(
+            query, general_topic, complexity, model, backend, endpoint
+        )
         sql = queries.list_sql(order, match, clauses)
         params += [max(0, limit), max(0, offset)]
         with self._transaction("be searched", write=False) as conn:
@@ -158,8 +164,12 @@ class Library(LibraryConnection):
         general_topic: str | None = None,
         complexity: tuple[float, float] = (0.0, 1.0),
         model: str | None = None,
+        backend: str | None = None,
+        endpoint: str | None = None,
     ) -> int:
-        _, clauses, params = queries.where(query, general_topic, complexity, model)
+        _, clauses, params = queries.where(
+            query, general_topic, complexity, model, backend, endpoint
+        )
         where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
         with self._transaction("be searched", write=False) as conn:
             return int(

@@ -489,8 +489,10 @@ def _store(
     info = ep.info
     emit(progress, Progress("store", item=it.path.name, message="Saving to the library"))
     gen = result.generation
-    # The library has no backend columns yet: the server's identity goes in the model fields
-    # and the endpoint in the sampling record (see the module docstring).
+    # The model fields hold the server's model identity (the dedupe key's, see the module
+    # docstring); where it ran has its own fields. The sampling record keeps its "backend"
+    # object as before (with the served model's id and the schema-only mark) for scripts that
+    # read it.
     provenance = Provenance(
         model_id=info.identity,
         model_path=info.model_path or info.model,
@@ -517,6 +519,10 @@ def _store(
         generation_seconds=round(gen.generation_seconds, 3),
         vidsum_version=__version__,
         style=shared.style,
+        backend=info.dialect,
+        endpoint=info.name,
+        endpoint_url=info.url,
+        server_build=info.build or None,
     )
     flags = result.all_flags()
     if info.schema_only:

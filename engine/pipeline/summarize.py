@@ -20,6 +20,7 @@ from typing import Any, Literal
 from engine import __version__
 from engine.errors import Cancelled, LibraryError, VidsumError
 from engine.library.records import (
+    LOCAL_BACKEND,
     Coverage,
     Grounding,
     NewEntry,
@@ -400,6 +401,7 @@ def _one(
         generation_seconds=round(gen.generation_seconds, 3),
         vidsum_version=__version__,
         style=style,
+        backend=LOCAL_BACKEND,  # vidsum's own llama.cpp worker: no endpoint, URL or build
     )
     new = NewEntry(
         transcript=TranscriptInfo.from_transcript(transcript),

@@ -58,6 +58,8 @@ def row_of(e: Entry) -> EntryRow:
         duration=e.transcript.duration,
         flags=tuple(e.flags),
         failed=e.failed,
+        backend=e.provenance.backend,
+        endpoint=e.provenance.endpoint,
     )
 
 
@@ -169,6 +171,29 @@ def sample_entries() -> list[Entry]:
         ),
         make_entry(4, "btree", s["btree"], model_id=MODELS[1], created_at="2024-05-04T08:00:00"),
     ]
+
+
+def served_copy(entry: Entry, entry_id: int, *, created_at: str = "2024-05-05T09:00:00") -> Entry:
+    """The summary of ``entry``'s transcript made on a llama-server endpoint (``gpu-box``):
+    the same video and model as a local one, told apart only by where it ran."""
+    identity = f"server:{Path(entry.provenance.model_path).name}"
+    prov = replace(
+        entry.provenance,
+        model_id=identity,
+        model_sha256=identity,
+        quant=None,
+        backend="llama-server",
+        endpoint="gpu-box",
+        endpoint_url="http://10.0.0.7:8080",
+        server_build="b6123-abc1234",
+    )
+    return replace(
+        entry,
+        id=entry_id,
+        created_at=created_at,
+        provenance=prov,
+        dedupe_key=f"{entry.transcript.content_hash}:{identity}",
+    )
 
 
 def many_entries(n: int) -> list[Entry]:
@@ -346,6 +371,8 @@ class FakeEngine(FakeServers):
         general_topic: str | None,
         complexity: tuple[float, float],
         model: str | None,
+        backend: str | None = None,
+        endpoint: str | None = None,
     ) -> bool:
         if query:
             hay = " ".join(
@@ -366,7 +393,12 @@ class FakeEngine(FakeServers):
         lo, hi = complexity
         if not lo <= (gts[general_topic] if general_topic else max(gts.values())) <= hi:
             return False
-        return not (model and e.provenance.model_id != model)
+        p = e.provenance
+        return not (
+            (model and p.model_id != model)
+            or (backend and p.backend != backend)
+            or (endpoint and p.endpoint != endpoint)
+        )
 
     def list_entries(
         self,
@@ -375,6 +407,8 @@ class FakeEngine(FakeServers):
         general_topic: str | None = None,
         complexity: tuple[float, float] = (0.0, 1.0),
         model: str | None = None,
+        backend: str | None = None,
+        endpoint: str | None = None,
         order: Order = "created_desc",
         offset: int = 0,
         limit: int = 100,
@@ -383,7 +417,7 @@ class FakeEngine(FakeServers):
         rows = [
             row_of(e)
             for e in self.entries.values()
-            if self._match(e, query, general_topic, complexity, model)
+            if self._match(e, query, general_topic, complexity, model, backend, endpoint)
         ]
         key: tuple[Any, bool] = {
             "created_desc": (lambda r: r.created_at, True),
@@ -403,12 +437,14 @@ class FakeEngine(FakeServers):
         general_topic: str | None = None,
         complexity: tuple[float, float] = (0.0, 1.0),
         model: str | None = None,
+        backend: str | None = None,
+        endpoint: str | None = None,
     ) -> int:
         self._call("count_entries", query, general_topic, complexity, model)
         return sum(
             1
             for e in self.entries.values()
-            if self._match(e, query, general_topic, complexity, model)
+            if self._match(e, query, general_topic, complexity, model, backend, endpoint)
         )
 
     def get_entry(self, entry_id: int) -> Entry:
@@ -446,11 +482,12 @@ class FakeEngine(FakeServers):
     def same_video(self, entry_id: int) -> list[EntryRow]:
         self._call("same_video", entry_id)
         e = self.get_entry(entry_id)
-        return [
+        others = [
             row_of(o)
             for o in self.entries.values()
             if o.id != e.id and o.transcript.content_hash == e.transcript.content_hash
         ]
+        return sorted(others, key=lambda r: (r.created_at, r.id), reverse=True)  # as the library
 
     def load_transcript_bytes(self, data: bytes) -> Transcript:
         self._call("load_transcript_bytes", len(data))

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from conftest import quiet_cursors, settle, wait_until
-from fake_engine import FakeEngine, Gate
+from fake_engine import FakeEngine, Gate, served_copy
 from textual.pilot import Pilot
 from textual.widgets import Select
 
@@ -96,6 +96,37 @@ def test_compare(snap_compare: Callable[..., bool], tmp_path: Path, size: tuple[
 
     async def before(pilot: Pilot[Any]) -> None:
         await pilot.app.push_screen(CompareScreen(fake.entries[4], fake.entries[1]))
+
+    assert shoot(snap_compare, make(tmp_path, fake), size, before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_compare_server_and_local(
+    snap_compare: Callable[..., bool], tmp_path: Path, size: tuple[int, int]
+) -> None:
+    """The same video and model, once on the local worker, once on a llama-server endpoint."""
+    fake = FakeEngine()
+    fake.entries[5] = served_copy(fake.entries[1], 5)
+
+    async def before(pilot: Pilot[Any]) -> None:
+        await pilot.app.push_screen(CompareScreen(fake.entries[5], fake.entries[1]))
+
+    assert shoot(snap_compare, make(tmp_path, fake), size, before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_summary_from_a_server(
+    snap_compare: Callable[..., bool], tmp_path: Path, size: tuple[int, int]
+) -> None:
+    """The detail of a server's summary, scrolled to its end: the provenance line names the
+    backend, endpoint, URL and build (the meta line at its top: tests/tui/test_tui_backend.py)."""
+    fake = FakeEngine()
+    fake.entries[5] = served_copy(fake.entries[1], 5)
+
+    async def before(pilot: Pilot[Any]) -> None:
+        await pilot.app.push_screen(SummaryScreen(5))
+        await settle(pilot)
+        await pilot.press("end")
 
     assert shoot(snap_compare, make(tmp_path, fake), size, before)
 

@@ -11,6 +11,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
+from engine.api import backend_label
 from tui import format as fmt
 from tui.screens.base import VidsumModal, VidsumScreen
 from tui.widgets.summary_view import SummaryView
@@ -18,6 +19,15 @@ from tui.widgets.top_bar import TopBar
 
 if TYPE_CHECKING:
     from engine.library.records import Entry, EntryRow
+
+
+def pane_title(entry: Entry) -> str:
+    """``#4 · model`` over ``where it ran · date``: a server's and the local worker's summaries
+    of the same video and model are told apart by the second line, which a long model name
+    cannot push out of a half-width pane."""
+    p = entry.provenance
+    where = backend_label(p.backend, p.endpoint)
+    return f"#{entry.id} · {p.model_id}\n{where} · {fmt.date(entry.created_at)}"
 
 
 class CompareScreen(VidsumScreen):
@@ -41,11 +51,7 @@ class CompareScreen(VidsumScreen):
         with Horizontal(id="panes"):
             for side, entry in (("left", self.left), ("right", self.right)):
                 with Vertical(classes="pane"):
-                    yield Static(
-                        f"#{entry.id} · {entry.provenance.model_id} · {fmt.date(entry.created_at)}",
-                        classes="pane-title",
-                        markup=False,
-                    )
+                    yield Static(pane_title(entry), classes="pane-title", markup=False)
                     with VerticalScroll(id=side, can_focus=False):
                         yield SummaryView(
                             entry,
@@ -82,7 +88,11 @@ class PickScreen(VidsumModal[int | None]):
             dialog.border_title = "Compare with"
             yield OptionList(
                 *[
-                    Option(f"#{r.id}  {r.model_id}  {fmt.date(r.created_at)}", id=str(r.id))
+                    Option(
+                        f"#{r.id}  {r.model_id}  {backend_label(r.backend, r.endpoint)}  "
+                        f"{fmt.date(r.created_at)}",
+                        id=str(r.id),
+                    )
                     for r in self.rows
                 ]
             )

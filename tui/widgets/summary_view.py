@@ -12,7 +12,7 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.widgets import Static
 
-from engine.api import failed_sentence, grounding_text
+from engine.api import backend_label, backend_text, failed_sentence, grounding_text
 from engine.schema import Section
 from engine.timefmt import format_timestamp
 from tui import format as fmt
@@ -55,18 +55,20 @@ class SectionView(Vertical, can_focus=True):
 
 
 def meta_line(entry: Any) -> str:
-    """Channel · date · length · model, whatever is known."""
-    t = entry.transcript
+    """Channel · date · length · model (and the server it ran on), whatever is known."""
+    t, p = entry.transcript, entry.provenance
     parts = [
         t.channel or "",
         fmt.date(entry.created_at),
         fmt.duration(t.duration),
-        entry.provenance.model_id,
+        # A local summary is the plain case; a server's names where it ran.
+        p.model_id if p.is_local else f"{p.model_id} on {backend_label(p.backend, p.endpoint)}",
     ]
-    return " · ".join(p for p in parts if p)
+    return " · ".join(part for part in parts if part)
 
 
 def provenance_line(entry: Any) -> str:
+    """Coverage, tokens and speed, the versions it was made with, and where it ran."""
     p, c = entry.provenance, entry.coverage
     tps = p.generated_tokens / p.generation_seconds if p.generation_seconds else 0.0
     covered = f"covers {c.fraction:.0%} of the transcript"
@@ -75,7 +77,8 @@ def provenance_line(entry: Any) -> str:
     return (
         f"{covered}; {p.prompt_tokens:,} prompt tokens in {p.prompt_seconds:.1f} s, "
         f"{p.generated_tokens:,} generated in {p.generation_seconds:.1f} s ({tps:.1f} tok/s); "
-        f"{p.quant}, prompt {p.prompt_version}, grammar {p.grammar_version}"
+        + (f"{p.quant}, " if p.quant else "")
+        + f"prompt {p.prompt_version}, grammar {p.grammar_version}; backend: {backend_text(p)}"
     )
 
 
