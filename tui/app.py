@@ -26,6 +26,7 @@ from tui.screens.summary import SummaryScreen
 from tui.screens.transcript import TranscriptScreen
 from tui.widgets.entry_table import EntryTable
 from tui.widgets.path_input import TranscriptTree
+from tui.widgets.server_table import ServerStates
 
 MODE_TITLES: dict[str, str] = {
     "library": "Library",
@@ -71,6 +72,10 @@ class VidsumApp(App[int]):
         self.start_dir = (start_dir or Path.cwd()).resolve()
         # The folder the browser shows next: the last one used in this session.
         self.browse_dir = self.start_dir
+        # Server checks (Models screen) and where the queue runs ("Run on", o: server profile
+        # names, () for this machine): both for this session only, never written to settings.
+        self.server_states = ServerStates()
+        self.run_on: tuple[str, ...] = ()
 
     def on_load(self) -> None:
         # While the app runs, Textual replaces sys.stderr with an object whose fileno() is -1.

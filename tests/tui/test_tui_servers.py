@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Select, Static
 from engine.errors import VidsumError
 from tui.app import VidsumApp
 from tui.screens.models import ModelsScreen
-from tui.screens.summarize import ALL_SERVERS, SummarizeScreen
+from tui.screens.summarize import SummarizeScreen
 from tui.widgets.queue_row import QueueRow
 from tui.widgets.server_table import NO_SERVERS, ServerTable
 
@@ -139,10 +139,12 @@ async def test_queue_on_two_servers(make_app: Callable[..., VidsumApp], tmp_path
     app = make_app(fake)
     async with app.run_test(size=(120, 30)) as pilot:
         screen = await open_summarize(app, pilot)
-        runs_on = screen.query_one("#runs-on", Select)
+        runs_on = screen.query_one("#runs-on", Static)
         assert not runs_on.has_class("-hidden")
-        runs_on.value = ALL_SERVERS
+        assert str(runs_on.render()) == "Run on (o): this machine"
+        screen.set_run_on(("gpu-box", "laptop"))
         await pilot.pause()
+        assert str(runs_on.render()) == "Run on (o): gpu-box, laptop"
         assert screen.query_one("#model", Select).disabled
         screen.add_paths([tmp_path / n for n in names])
         await pilot.press("s")
@@ -169,7 +171,7 @@ async def test_cancel_a_server_queue(make_app: Callable[..., VidsumApp], tmp_pat
     app = make_app(fake)
     async with app.run_test(size=(120, 30)) as pilot:
         screen = await open_summarize(app, pilot)
-        screen.query_one("#runs-on", Select).value = "laptop"
+        screen.set_run_on(("laptop",))
         await pilot.pause()
         screen.add_paths([tmp_path / "a.srt"])
         await pilot.press("s")
@@ -189,7 +191,7 @@ async def test_server_error_is_shown(make_app: Callable[..., VidsumApp], tmp_pat
     async with app.run_test(size=(120, 30)) as pilot:
         notes = capture_notes(app)
         screen = await open_summarize(app, pilot)
-        screen.query_one("#runs-on", Select).value = "gpu-box"
+        screen.set_run_on(("gpu-box",))
         await pilot.pause()
         screen.add_paths([tmp_path / "a.srt"])
         await pilot.press("s")
@@ -205,7 +207,7 @@ async def test_run_on_key_without_servers(make_app: Callable[..., VidsumApp]) ->
     async with app.run_test(size=(100, 30)) as pilot:
         notes = capture_notes(app)
         screen = await open_summarize(app, pilot)
-        assert screen.query_one("#runs-on", Select).has_class("-hidden")
+        assert screen.query_one("#runs-on", Static).has_class("-hidden")
         await pilot.press("o")
         await pilot.pause()
         assert any("vidsum servers add" in n.message for n in notes)

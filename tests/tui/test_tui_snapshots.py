@@ -16,10 +16,10 @@ import pytest
 from conftest import quiet_cursors, settle, wait_until
 from fake_engine import FakeEngine, Gate, served_copy
 from textual.pilot import Pilot
-from textual.widgets import Select
 
 from tui.app import VidsumApp
 from tui.screens.compare import CompareScreen
+from tui.screens.run_on import RunOnScreen
 from tui.screens.summarize import SummarizeScreen
 from tui.screens.summary import SummaryScreen
 
@@ -223,18 +223,41 @@ def test_summarize_on_servers(
         (tmp_path / name).write_text("x")
 
     async def before(pilot: Pilot[Any]) -> None:
-        from tui.screens.summarize import ALL_SERVERS
-
         await pilot.press("2")
         await settle(pilot)
         screen = pilot.app.screen
         assert isinstance(screen, SummarizeScreen)
-        screen.query_one("#runs-on", Select).value = ALL_SERVERS
+        screen.set_run_on(("gpu-box", "laptop"))
         screen.add_paths([tmp_path / n for n in names])
         await pilot.press("s")
         await wait_until(pilot, gate.reached.is_set)
         items = screen.queue.items
         await wait_until(pilot, lambda: items[0].done == 2000 and items[1].endpoint == "laptop")
+
+    assert shoot(snap_compare, make(tmp_path, fake), size, before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_run_on_picker(
+    snap_compare: Callable[..., bool], tmp_path: Path, size: tuple[int, int]
+) -> None:
+    fake = server_fake()
+    (tmp_path / "talk.srt").write_text("x")
+
+    async def before(pilot: Pilot[Any]) -> None:
+        await pilot.press("3")
+        await settle(pilot)
+        await pilot.press("S")  # check all: the picker shows the same states
+        await settle(pilot)
+        await pilot.press("2")
+        await settle(pilot)
+        screen = pilot.app.screen
+        assert isinstance(screen, SummarizeScreen)
+        screen.add_paths([tmp_path / "talk.srt"])
+        screen.set_run_on(("gpu-box", "old-box"))
+        await pilot.press("o")
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, RunOnScreen))
+        await pilot.press("down", "down")  # the highlight on laptop, not chosen
 
     assert shoot(snap_compare, make(tmp_path, fake), size, before)
 
@@ -298,5 +321,6 @@ def test_every_screen_has_a_snapshot() -> None:
         "summarize",
         "models",
         "help",
+        "run_on",
     }
     assert screens - {"__init__", "base"} <= covered

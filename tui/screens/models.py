@@ -120,7 +120,7 @@ class ModelsScreen(VidsumScreen):
         with Vertical(id="download", classes="-hidden"):
             yield Static(id="download-label")
             yield ProgressBar(id="download-bar", show_eta=False)
-        yield ServerTable(id="server-list")
+        yield ServerTable(self.vidsum.server_states, id="server-list")
         yield HardwarePanel(id="hardware")
         yield Footer()
 

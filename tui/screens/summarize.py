@@ -1,8 +1,9 @@
 """Summarize screen: queue transcript files and watch them become summaries.
 
 The queue runs as one ``Engine.summarize`` batch in a thread worker, so one model load serves
-every file; or, when server profiles are chosen ("Run on", o), as one
-``Engine.summarize_on_servers`` batch with several files in flight, each row naming its server.
+every file; or, when server profiles are chosen ("Run on", o: a picker of this machine or any
+set of servers, remembered for the session), as one ``Engine.summarize_on_servers`` batch over
+exactly those servers, several files in flight, each row naming its server.
 Progress and results come back as messages; a failed file is marked and the batch goes on.
 Cancelling one item cancels the batch and requeues the rest (nothing partial is kept).
 """
@@ -24,6 +25,7 @@ from engine.errors import Cancelled
 from engine.progress import CancelToken, Progress
 from tui.queue import Batch, Queue, QueueItem, expand
 from tui.screens.base import VidsumScreen
+from tui.screens.run_on import RunOnScreen, choice_label
 from tui.widgets.path_input import PathSuggester, TranscriptTree
 from tui.widgets.queue_row import QueueListItem
 from tui.widgets.top_bar import TopBar
@@ -34,9 +36,6 @@ if TYPE_CHECKING:
     from engine.modelstore.catalog import ModelStatus
     from engine.pipeline.summarize import FileResult
     from engine.runtime.base import ServerProfile
-
-LOCAL = "@local"  # "Run on" values: server names start with a letter or digit
-ALL_SERVERS = "@all"
 
 
 class SummarizeScreen(VidsumScreen):
@@ -85,7 +84,7 @@ class SummarizeScreen(VidsumScreen):
         self.running: Batch | None = None
         self.token: CancelToken | None = None
         self.started = False  # once started, files added later run when the batch ends
-        self.server_names: list[str] = []
+        self.server_names: list[str] = []  # the profiles, as last listed
         self.server_note = ""  # "checking server s1" while a server batch starts
 
     def compose(self) -> ComposeResult:
@@ -98,14 +97,8 @@ class SummarizeScreen(VidsumScreen):
                 compact=True,
             )
             yield Select[str]([], prompt="Default model", id="model", compact=True)
-            yield Select[str](
-                [("This machine", LOCAL)],
-                value=LOCAL,
-                allow_blank=False,
-                id="runs-on",
-                compact=True,
-                classes="-hidden",  # shown once there are server profiles
-            )
+            # Shown once there are server profiles.
+            yield Static(id="runs-on", markup=False, classes="-hidden")
         with Horizontal(id="work"):
             yield TranscriptTree(self.vidsum.browse_dir, id="tree", classes="-hidden")
             with Vertical(id="queue-pane"):
@@ -127,37 +120,60 @@ class SummarizeScreen(VidsumScreen):
 
     def _set_servers(self, profiles: list[ServerProfile]) -> None:
         self.server_names = [p.name for p in profiles]
-        options = [("This machine", LOCAL)] + [(f"Server {p.name}", p.name) for p in profiles]
-        if len(profiles) > 1:
-            options.append((f"All servers ({len(profiles)})", ALL_SERVERS))
-        select = self.query_one("#runs-on", Select)
-        select.set_options(options)
-        select.set_class(not profiles, "-hidden")
+        gone = [n for n in self.vidsum.run_on if n not in self.server_names]
+        if gone:  # removed with `vidsum servers rm` meanwhile
+            rest = tuple(n for n in self.vidsum.run_on if n not in gone)
+            self.notify(
+                f"No server profile named {', '.join(gone)} any more; the queue runs on "
+                f"{choice_label(rest)}.",
+                severity="warning",
+                markup=False,
+            )
+            self.set_run_on(rest)
+        self.query_one("#runs-on", Static).set_class(not profiles, "-hidden")
+        self._show_run_on()
 
     def chosen_servers(self) -> list[str]:
         """The server profiles the next batch runs on; [] for this machine."""
-        value = self.query_one("#runs-on", Select).value
-        if value == ALL_SERVERS:
-            return list(self.server_names)
-        return [str(value)] if value in self.server_names else []
+        return list(self.vidsum.run_on)
 
-    @on(Select.Changed, "#runs-on")
-    def _runs_on_changed(self) -> None:
-        # The model choice is this machine's: a server runs the model it serves.
-        self.query_one("#model", Select).disabled = bool(self.chosen_servers())
+    def set_run_on(self, servers: tuple[str, ...]) -> None:
+        """Run the next batches on these servers (() for this machine), for this session."""
+        self.vidsum.run_on = servers
+        self._show_run_on()
         self._show_detail()
 
+    def _show_run_on(self) -> None:
+        servers = self.vidsum.run_on
+        self.query_one("#runs-on", Static).update(f"Run on (o): {choice_label(servers)}")
+        # The model choice is this machine's: a server runs the model it serves.
+        self.query_one("#model", Select).disabled = bool(servers)
+
     def action_run_on(self) -> None:
-        select = self.query_one("#runs-on", Select)
-        if not self.server_names:
+        """List the profiles afresh (one may have been added since), then open the picker."""
+        self.call_engine(
+            self.engine.list_servers, self._pick_run_on, group="run-on", exclusive=True
+        )
+
+    def _pick_run_on(self, profiles: list[ServerProfile]) -> None:
+        self._set_servers(profiles)
+        if self.app.screen is not self:
+            return  # a picker is open already (o twice), or the user went elsewhere meanwhile
+        if not profiles:
             self.notify(
                 "The queue runs on this machine. Add an inference server with "
                 "`vidsum servers add NAME --url URL`.",
                 markup=False,
             )
             return
-        select.focus()
-        select.action_show_overlay()
+
+        def chosen(servers: tuple[str, ...] | None) -> None:
+            if servers is not None:  # None: Escape keeps the previous choice
+                self.set_run_on(servers)
+
+        self.app.push_screen(
+            RunOnScreen(profiles, self.vidsum.server_states, self.vidsum.run_on), chosen
+        )
 
     # --- adding -----------------------------------------------------------------------------
 

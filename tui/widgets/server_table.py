@@ -2,11 +2,13 @@
 
 Profiles are added and removed with the CLI (``vidsum servers add|rm``); this table lists them
 and shows what the last ``Engine.check_server`` said. The checks themselves run in the screen's
-thread workers; this widget only holds and draws their states.
+thread workers; their states live in the app's ``ServerStates`` (the session's, so the Summarize
+screen's Run-on picker shows the same words), and this widget draws them.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
@@ -41,6 +43,22 @@ def short(text: str, width: int = STATE_WIDTH) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+@dataclass
+class ServerStates:
+    """The session's server checks: the last result of each, and those running now. Not
+    stored anywhere: a check says how a server answered, which only holds for a while."""
+
+    checks: dict[str, ServerCheck] = field(default_factory=dict)
+    checking: set[str] = field(default_factory=set)
+
+    def label(self, name: str) -> str:
+        """The state in a few words: "checking…", the last check's label, or "not checked"."""
+        if name in self.checking:
+            return "checking…"
+        check = self.checks.get(name)
+        return check_label(check) if check is not None else "not checked"
+
+
 class ServerTable(Vertical):
     """Title, table (name, check state, slots, dialect, model, URL) and a detail line."""
 
@@ -51,11 +69,10 @@ class ServerTable(Vertical):
     ServerTable #servers-detail { height: auto; max-height: 2; padding: 0 1; color: $text-muted; }
     """
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, states: ServerStates | None = None, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.profiles: dict[str, ServerProfile] = {}
-        self.checks: dict[str, ServerCheck] = {}
-        self.checking: set[str] = set()
+        self.states = states if states is not None else ServerStates()
 
     def compose(self) -> ComposeResult:
         yield Static("Servers", id="servers-title")
@@ -75,7 +92,8 @@ class ServerTable(Vertical):
     def set_profiles(self, profiles: list[ServerProfile]) -> None:
         keep = self.selected()
         self.profiles = {p.name: p for p in profiles}
-        self.checks = {n: c for n, c in self.checks.items() if n in self.profiles}
+        for gone in set(self.states.checks) - set(self.profiles):
+            del self.states.checks[gone]
         table = self.table
         table.clear()
         for p in profiles:
@@ -86,7 +104,7 @@ class ServerTable(Vertical):
         self.show_detail()
 
     def _cells(self, name: str) -> tuple[str, ...]:
-        p, check = self.profiles[name], self.checks.get(name)
+        p, check = self.profiles[name], self.states.checks.get(name)
         info = check.info if check is not None else None
         dialect = info.dialect if info else (p.dialect or "auto")
         model = (info.model if info else p.model) or "—"
@@ -94,20 +112,17 @@ class ServerTable(Vertical):
         return (p.name, short(self.state(name)), slots, dialect, short(model, 28), p.url)
 
     def state(self, name: str) -> str:
-        if name in self.checking:
-            return "checking…"
-        check = self.checks.get(name)
-        return check_label(check) if check is not None else "not checked"
+        return self.states.label(name)
 
     def set_checking(self, name: str) -> None:
-        self.checking.add(name)
+        self.states.checking.add(name)
         self._redraw(name)
 
     def set_check(self, name: str, check: ServerCheck | None) -> None:
         """A check ended: its result, or None when it was cancelled or failed."""
-        self.checking.discard(name)
+        self.states.checking.discard(name)
         if check is not None:
-            self.checks[name] = check
+            self.states.checks[name] = check
         self._redraw(name)
 
     def _redraw(self, name: str) -> None:
@@ -130,7 +145,8 @@ class ServerTable(Vertical):
         if name is None:
             text = NO_SERVERS
         else:
-            check = self.checks.get(name)
-            said = check_label(check) if check is not None and name not in self.checking else ""
+            check = self.states.checks.get(name)
+            checking = name in self.states.checking
+            said = check_label(check) if check is not None and not checking else ""
             text = f"{name}: {said}" if len(said) > STATE_WIDTH else HINT
         self.query_one("#servers-detail", Static).update(Content(text))
