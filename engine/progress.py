@@ -8,6 +8,7 @@ messages. Callbacks are invoked from the engine's thread; they must be quick and
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
@@ -64,9 +65,25 @@ class CancelToken:
 
     def __init__(self) -> None:
         self._event = threading.Event()
+        self._lock = threading.Lock()
+        self._children: weakref.WeakSet[CancelToken] = weakref.WeakSet()
 
     def cancel(self) -> None:
-        self._event.set()
+        with self._lock:
+            self._event.set()
+            children = list(self._children)
+        for child in children:
+            child.cancel()
+
+    def child(self) -> CancelToken:
+        """A token cancelled with this one that can also be cancelled on its own (to stop a
+        group of concurrent passes when one of them fails, without cancelling the batch)."""
+        token = CancelToken()
+        with self._lock:
+            self._children.add(token)
+            if self._event.is_set():
+                token.cancel()
+        return token
 
     @property
     def cancelled(self) -> bool:

@@ -63,13 +63,15 @@ def _free_port() -> int:
 
 
 class RealServer:
-    def __init__(self, binary: Path, model: Path, log: Path, *, parallel: int = 2) -> None:
+    def __init__(
+        self, binary: Path, model: Path, log: Path, *, parallel: int = 2, ctx: int = 8192
+    ) -> None:
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
         # Context per slot: 8192 tokens (few-shot prompt + transcript + the answer).
         args = [str(binary), "-m", str(model), "--host", "127.0.0.1", "--port", str(self.port)]
-        args += ["--parallel", str(parallel), "-c", str(8192 * parallel), "-t", "1"]
+        args += ["--parallel", str(parallel), "-c", str(ctx * parallel), "-t", "1"]
         with open(log, "wb") as f:
             self.proc = subprocess.Popen(args, stdout=f, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 180
@@ -313,3 +315,45 @@ def test_quotes_on_a_server_and_force_replaces_them(
     assert entry.provenance.grammar_version == QUOTES_GRAMMAR_VERSION
     assert entry.provenance.model_sha256.startswith("server:")
     assert entry.provenance.sampling["backend"]["endpoint"] == "q1"
+
+
+def test_a_long_transcripts_notes_passes_run_side_by_side_on_idle_slots(
+    binary: Path, tiny_llama_path: Path, tmp_path: Path
+) -> None:
+    """One file longer than a slot's context on a 3-slot server: its notes passes borrow the
+    idle slots (the server itself reports several slots busy at once), and the summary is
+    complete, in chunk order, and stored once."""
+    cs50 = load_transcript(TALKS / "cs50_2017_lecture3_algorithms.srt")
+    stretch = tmp_path / "cs50-first-10-minutes.txt"
+    stretch.write_text(" ".join(s.text for s in cs50.segments if s.end <= 600))
+    server = RealServer(binary, tiny_llama_path, tmp_path / "tiny.log", parallel=3, ctx=4096)
+    busy: list[int] = []
+    done = threading.Event()
+
+    def watch() -> None:  # the server's own view of its slots, every 20 ms
+        while not done.is_set():
+            with (
+                contextlib.suppress(OSError, ValueError),
+                urllib.request.urlopen(server.url + "/slots", timeout=2) as r,
+            ):
+                busy.append(sum(bool(s.get("is_processing")) for s in json.load(r)))
+            time.sleep(0.02)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    try:
+        add_profile(ServerProfile("tiny3", server.url))
+        watcher.start()
+        with Library(tmp_path / "lib.db") as lib:
+            results = list(
+                summarize_on_servers([stretch], ["tiny3"], library=lib, options=ONE_ATTEMPT)
+            )
+            assert [r.ok for r in results] == [True], [r.error for r in results]
+            entry = lib.get(results[0].id or 0)
+    finally:
+        done.set()
+        watcher.join(5)
+        server.stop()
+    assert entry.coverage.fraction == 1.0 and entry.coverage.passes > 3
+    chunks = entry.coverage.chunks
+    assert [c["start_char"] for c in chunks] == sorted(c["start_char"] for c in chunks)
+    assert max(busy) >= 2, busy  # passes of the one file ran side by side

@@ -9,6 +9,7 @@ value types, the quality flags and the progress types; nothing of prompts or tra
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import TypeVar
@@ -83,6 +84,10 @@ class PassRunner:
         self.generations: list[Generation] = []
         self.pass_no = 0
         self.planned = 1  # passes planned in all (grows when merges turn out to be needed)
+        self.width = 1  # passes running side by side (engine.pipeline.lanes), for the ETA
+        # Passes of a group may run in several threads (engine.pipeline.lanes): the counters
+        # and lists above change under this lock.
+        self._lock = threading.Lock()
 
     def where(self) -> str:
         return self.source
@@ -111,13 +116,13 @@ class PassRunner:
         if not self.passes:
             return None
         mean = sum(p.seconds for p in self.passes) / len(self.passes)
-        return mean * max(0, self.planned - len(self.passes))
+        return mean * max(0, self.planned - len(self.passes)) / max(1, self.width)
 
     def _attempt_progress(
-        self, label: str, where: str, attempt: int, tries: int, reason: str | None
+        self, pass_no: int, label: str, where: str, attempt: int, tries: int, reason: str | None
     ) -> ProgressCallback | None:
         line = pass_line(
-            self.pass_no,
+            pass_no,
             self.planned,
             where=where,
             attempt=attempt,
@@ -127,7 +132,7 @@ class PassRunner:
             eta_s=self.eta(),
         )
         extra: dict[str, float | int | str] = {
-            "pass": self.pass_no,
+            "pass": pass_no,
             "passes": self.planned,
             "attempt": attempt,
             "attempts": tries,
@@ -139,6 +144,8 @@ class PassRunner:
 
     def _attempt(
         self,
+        runner: Backend,
+        cancel: CancelToken | None,
         prompt: str,
         n_prompt: int,
         grammar: str,
@@ -152,18 +159,19 @@ class PassRunner:
         )
         # The instructions (and examples) are evaluated in their own batches, so a pass gives
         # the same answer whatever the KV cache held before it (see LlamaRunner.generate).
-        gen = self.runner.generate(
+        gen = runner.generate(
             prompt,
             grammar=grammar,
             sampling=s,
             shared_prefix=shared_prefix,
             progress=progress,
-            cancel=self.cancel,
+            cancel=cancel,
         )
-        self.generations.append(gen)
+        with self._lock:
+            self.generations.append(gen)
         return gen
 
-    def generate(
+    def run_pass(
         self,
         kind: PassKind,
         part: int | None,
@@ -175,15 +183,25 @@ class PassRunner:
         accept: Callable[[T], list[Flag]] | None = None,
         shared_prefix: str | None = None,
         where: str = "",
-    ) -> tuple[T, list[Flag], float]:
-        """Generate until the answer parses (and, with ``accept``, is unflagged).
+        *,
+        runner: Backend | None = None,
+        cancel: CancelToken | None = None,
+    ) -> tuple[T, list[Flag], PassRecord]:
+        """Generate until the answer parses (and, with ``accept``, is unflagged), on ``runner``
+        (default: the job's) and stopping on ``cancel`` (default: the job's).
 
-        Returns the kept answer, its flags and the seconds the pass took. An answer that never
-        parses is a GenerationError; a flagged one is kept only when every attempt is flagged.
-        One loop on purpose (a little over 60 lines): the best answer, the last error and the
-        next attempt's reason are state that every branch of it reads and writes.
+        Returns the kept answer, its flags and the pass's record, which the caller keeps
+        (``generate`` appends it; a group of passes keeps its records in the group's order).
+        An answer that never parses is a GenerationError; a flagged one is kept only when every
+        attempt is flagged. One loop on purpose (a little over 60 lines): the best answer, the
+        last error and the next attempt's reason are state that every branch of it reads and
+        writes.
         """
-        self.pass_no += 1
+        runner = runner or self.runner
+        cancel = cancel or self.cancel
+        with self._lock:
+            self.pass_no += 1
+            pass_no = self.pass_no
         # Notes are intermediate: one retry, then the least flagged is kept (and counted in
         # the summary's flags). Only the summary itself gets every attempt.
         tries = self.max_attempts if kind in ("one-pass", "final") else min(2, self.max_attempts)
@@ -192,11 +210,13 @@ class PassRunner:
         tally = _Tally()
         reason: str | None = None  # what was wrong with the previous attempt's answer
         for attempt in range(tries):
-            check(self.cancel)
+            check(cancel)
             tally.attempts += 1
-            progress = self._attempt_progress(label, where, tally.attempts, tries, reason)
+            progress = self._attempt_progress(pass_no, label, where, tally.attempts, tries, reason)
             emit(progress, Progress("prompt", 0, n_prompt, unit="tok"))
-            gen = self._attempt(prompt, n_prompt, grammar, attempt, shared_prefix, progress)
+            gen = self._attempt(
+                runner, cancel, prompt, n_prompt, grammar, attempt, shared_prefix, progress
+            )
             tally.add(gen)
             try:
                 value = _parse_answer(gen, self.n_ctx - n_prompt, parse)
@@ -215,20 +235,36 @@ class PassRunner:
             if not flags:
                 break
             reason = retry_reason(flags)
-        self.passes.append(
-            PassRecord(
-                kind,
-                part,
-                n_prompt,
-                tally.evaluated,
-                tally.generated,
-                tally.seconds,
-                tally.attempts,
-            )
+        record = PassRecord(
+            kind, part, n_prompt, tally.evaluated, tally.generated, tally.seconds, tally.attempts
         )
         if best is None:
+            with self._lock:
+                self.passes.append(record)  # the failed pass still counts in the records
             raise GenerationError(
                 f"{self.where()}: no valid answer for {label} after {tally.attempts} attempts: "
                 f"{last_error}"
             )
-        return best[1], best[2], tally.seconds
+        return best[1], best[2], record
+
+    def generate(
+        self,
+        kind: PassKind,
+        part: int | None,
+        label: str,
+        prompt: str,
+        n_prompt: int,
+        grammar: str,
+        parse: Callable[[str], T],
+        accept: Callable[[T], list[Flag]] | None = None,
+        shared_prefix: str | None = None,
+        where: str = "",
+    ) -> tuple[T, list[Flag], float]:
+        """``run_pass`` on the job's model, its record kept: the answer, its flags and the
+        seconds the pass took."""
+        value, flags, record = self.run_pass(
+            kind, part, label, prompt, n_prompt, grammar, parse, accept, shared_prefix, where
+        )
+        with self._lock:
+            self.passes.append(record)
+        return value, flags, record.seconds

@@ -27,6 +27,7 @@ imports them all.
 from __future__ import annotations
 
 from engine.pipeline.budget import Config
+from engine.pipeline.lanes import Lanes
 from engine.pipeline.longform_prompts import hms
 from engine.pipeline.multipass import MultiPassJob
 from engine.pipeline.one_pass import try_one_pass
@@ -58,13 +59,16 @@ def summarize_long(
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
     max_attempts: int = MAX_ATTEMPTS,
+    lanes: Lanes | None = None,
 ) -> LongformResult:
     """A summary of the whole transcript on ``runner``'s loaded model, one pass or several.
 
     Raises ``GenerationError`` when no valid summary comes out or when the context is too
     small for even the smallest configuration (nothing is ever cut to make it fit).
+    With ``lanes`` (a server's idle slots) the notes passes run side by side.
     """
     job = MultiPassJob(
         transcript, runner, chat, sampling or Sampling(), progress, cancel, max_attempts
     )
+    job.lanes = lanes
     return try_one_pass(job) or job.run()

@@ -15,8 +15,10 @@ from dataclasses import dataclass, replace
 from engine.errors import GenerationError
 from engine.pipeline.budget import LADDER, MIN_CHUNK_TOKENS, SAFETY_TOKENS, Config
 from engine.pipeline.chunking import ChunkTooSmall, Span
+from engine.pipeline.lanes import Lanes, Task, run_group
 from engine.pipeline.longform_prompts import final_instructions
 from engine.pipeline.notes import (
+    Notes,
     notes_gbnf,
     notes_max_json_chars,
     parse_notes,
@@ -25,8 +27,9 @@ from engine.pipeline.notes import (
 from engine.pipeline.notes_merge import NotesJob, PartNotes
 from engine.pipeline.prompting import common_prefix
 from engine.pipeline.quality import Flag
-from engine.pipeline.results import ChunkRecord, LongformResult
-from engine.progress import Progress, emit
+from engine.pipeline.results import ChunkRecord, LongformResult, PassRecord
+from engine.progress import CancelToken, Progress, emit
+from engine.runtime.base import Backend
 from engine.schema import Summary
 
 
@@ -42,6 +45,8 @@ class _PlannedPart:
 
 class MultiPassJob(NotesJob):
     """Notes passes and the final pass of one transcript too long for one pass."""
+
+    lanes: Lanes | None = None  # extra backends for the notes passes (engine.pipeline.lanes)
 
     # planning
 
@@ -137,53 +142,80 @@ class MultiPassJob(NotesJob):
 
     # notes
 
-    def _notes_on_part(self, planned: _PlannedPart) -> tuple[PartNotes, list[ChunkRecord]]:
-        """One notes pass per chunk of the part."""
-        part, n_parts = planned.part, len(self.parts)
-        part_notes = PartNotes(part)
-        records = []
-        chunks = planned.chunks
-        for i, (c, prompt, n) in enumerate(
-            zip(chunks, planned.prompts, planned.sizes, strict=True)
-        ):
-            notes, flags, seconds = self.generate(
+    def _notes_task(
+        self, planned: _PlannedPart, i: int
+    ) -> Task[tuple[Notes, list[Flag], PassRecord]]:
+        """The notes pass on chunk ``i`` of a part, to run on whichever lane takes it."""
+        part, c = planned.part, planned.chunks[i]
+        label = (
+            f"notes on part {part.index + 1}/{len(self.parts)}, chunk {i + 1}/{len(planned.chunks)}"
+        )
+
+        def run(backend: Backend, cancel: CancelToken) -> tuple[Notes, list[Flag], PassRecord]:
+            return self.run_pass(
                 "notes",
                 part.index + 1,
-                f"notes on part {part.index + 1}/{n_parts}, chunk {i + 1}/{len(chunks)}",
-                prompt,
-                n,
+                label,
+                planned.prompts[i],
+                planned.sizes[i],
                 notes_gbnf(),
                 parse_notes,
                 self.notes_quality(self.text_of(c)),
                 self.notes_prefix,
                 where=self.span_words(c.start_s, c.end_s, part.index + 1),
+                runner=backend,
+                cancel=cancel,
             )
-            self.notes_flags += flags
-            part_notes.notes.append(notes)
-            part_notes.spans.append((c.start_s, c.end_s))
-            records.append(
-                ChunkRecord(
-                    part.index + 1, c.start_char, c.end_char, c.start_s, c.end_s, c.tokens, seconds
-                )
-            )
-        part_notes.rendered_tokens = self.count([x.render() for x in part_notes.notes])
-        return part_notes, records
+
+        return run
 
     def _take_notes(
         self, planned: Sequence[_PlannedPart]
     ) -> tuple[list[PartNotes], list[ChunkRecord], float]:
-        """Notes on every chunk, the chunk records (exact token counts) and the coverage."""
-        part_notes: list[PartNotes] = []
+        """Notes on every chunk (side by side when the job has lanes: the passes are
+        independent), the chunk records (exact token counts) and the coverage. Records,
+        flags and notes are kept in chunk order whatever order the passes finish in."""
+        order = [(p, i) for p in planned for i in range(len(p.chunks))]
+
+        def started(width: int) -> None:
+            self.width = width
+
+        outcomes = run_group(
+            [self._notes_task(p, i) for p, i in order],
+            self.runner,
+            self.lanes,
+            self.cancel,
+            on_start=started,
+        )
+        self.width = 1
+        by_part: dict[int, PartNotes] = {p.part.index: PartNotes(p.part) for p in planned}
         records: list[ChunkRecord] = []
-        for p in planned:
-            notes, part_records = self._notes_on_part(p)
-            part_notes.append(notes)
-            records += part_records
+        for (p, i), (notes, flags, record) in zip(order, outcomes, strict=True):
+            self.passes.append(record)
+            self.notes_flags += flags
+            c = p.chunks[i]
+            part_notes = by_part[p.part.index]
+            part_notes.notes.append(notes)
+            part_notes.spans.append((c.start_s, c.end_s))
+            records.append(
+                ChunkRecord(
+                    p.part.index + 1,
+                    c.start_char,
+                    c.end_char,
+                    c.start_s,
+                    c.end_s,
+                    c.tokens,
+                    record.seconds,
+                )
+            )
+        part_notes_list = [by_part[p.part.index] for p in planned]
+        for part_notes in part_notes_list:
+            part_notes.rendered_tokens = self.count([x.render() for x in part_notes.notes])
         fraction, tokens = self.coverage(
             [c for p in planned for c in p.chunks], [x for p in planned for x in p.prompts]
         )
         records = [replace(r, tokens=n) for r, n in zip(records, tokens, strict=True)]
-        return part_notes, records, fraction
+        return part_notes_list, records, fraction
 
     # the summary
 

@@ -71,6 +71,7 @@ class Endpoint:
     api_key: str | None
     dead: str | None = None  # why it was dropped mid-batch
     done: int = 0
+    free: int = 0  # slots not running a pass (set when the batch starts; under _Shared.cond)
 
 
 @dataclass(frozen=True)
@@ -202,6 +203,8 @@ def summarize_on_servers(
         return
     items.sort(key=lambda it: len(it.transcript.text), reverse=True)
     shared = _Shared(collections.deque(items), options.attempts, style, options.force)
+    for ep in endpoints:
+        ep.free = max(1, ep.info.slots)
     threads = [
         threading.Thread(
             target=_work,
@@ -322,9 +325,10 @@ def _work(ep: Endpoint, shared: _Shared, sampling: Sampling, cancel: CancelToken
             while True:
                 if cancel.cancelled or ep.dead:
                     return
-                if shared.pending:
+                if shared.pending and ep.free > 0:
                     item = shared.pending.popleft()
                     shared.in_flight += 1
+                    ep.free -= 1
                     break
                 if shared.in_flight == 0:
                     return
@@ -345,15 +349,17 @@ def _work(ep: Endpoint, shared: _Shared, sampling: Sampling, cancel: CancelToken
                 progress=forward,
                 cancel=cancel,
                 max_attempts=shared.attempts,
+                lanes=_SlotLanes(ep, shared),
             )
         except Cancelled:
-            _finish(shared)
+            _finish(ep, shared)
             return
         except ServerUnavailable as exc:
             with shared.cond:
                 ep.dead = str(exc)
                 shared.pending.appendleft(replace(item, started=0.0, endpoint=""))
                 shared.in_flight -= 1
+                ep.free += 1
                 shared.cond.notify_all()
             shared.events.put(("moved", item, ep, str(exc)))
             return
@@ -364,13 +370,40 @@ def _work(ep: Endpoint, shared: _Shared, sampling: Sampling, cancel: CancelToken
         else:
             ep.done += 1
             shared.events.put(("ok", item, ep, result))
-        _finish(shared)
+        _finish(ep, shared)
 
 
-def _finish(shared: _Shared) -> None:
+def _finish(ep: Endpoint, shared: _Shared) -> None:
     with shared.cond:
         shared.in_flight -= 1
+        ep.free += 1
         shared.cond.notify_all()
+
+
+class _SlotLanes:
+    """An endpoint's idle slots, lent to the notes passes of a transcript it is summarizing
+    (``engine.pipeline.lanes``). Only when no file is waiting: a waiting file takes a free slot
+    first (it is longer, and a whole file keeps a slot busy longer than one pass). Lanes stay
+    on the same endpoint, so every pass of a summary is made by the same model."""
+
+    def __init__(self, ep: Endpoint, shared: _Shared) -> None:
+        self.ep = ep
+        self.shared = shared
+
+    def borrow(self, want: int) -> list[Backend]:
+        with self.shared.cond:
+            if self.shared.pending or self.ep.dead:
+                return []
+            n = min(want, self.ep.free)
+            self.ep.free -= n
+        return [open_server(self.ep.info, self.ep.api_key) for _ in range(n)]
+
+    def give_back(self, backends: list[Backend]) -> None:
+        for backend in backends:
+            backend.close()
+        with self.shared.cond:
+            self.ep.free += len(backends)
+            self.shared.cond.notify_all()
 
 
 def _collect(

@@ -12,7 +12,7 @@ import contextlib
 import dataclasses
 import shutil
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -32,6 +32,7 @@ from engine.library.store import Library
 from engine.modelstore.catalog import ResolvedModel
 from engine.modelstore.manager import resolve_model
 from engine.pipeline.grounding import measure
+from engine.pipeline.lanes import Lanes
 from engine.pipeline.longform import MAX_ATTEMPTS, summarize_long
 from engine.pipeline.prompting import PROMPT_VERSION, ChatSpec
 from engine.pipeline.quality import failure_reason
@@ -265,13 +266,22 @@ def summarize_styled(
     progress: ProgressCallback | None,
     cancel: CancelToken | None,
     max_attempts: int,
+    lanes: Lanes | None = None,
 ) -> LongformResult | QuoteResult:
     """One summary of the whole transcript on any backend, in the resolved ``style`` (the
-    local batch and the server batch both run this)."""
-    run: Callable[..., LongformResult | QuoteResult] = (
-        summarize_quotes if style == "quotes" else summarize_long
-    )
-    return run(
+    local batch and the server batch both run this). ``lanes`` (a server's idle slots) run a
+    long-form summary's notes passes side by side; quote passes run one after another."""
+    if style == "quotes":
+        return summarize_quotes(
+            transcript,
+            backend,
+            chat,
+            sampling=sampling,
+            progress=progress,
+            cancel=cancel,
+            max_attempts=max_attempts,
+        )
+    return summarize_long(
         transcript,
         backend,
         chat,
@@ -279,6 +289,7 @@ def summarize_styled(
         progress=progress,
         cancel=cancel,
         max_attempts=max_attempts,
+        lanes=lanes,
     )
 
 
