@@ -46,7 +46,8 @@ from engine.pipeline.prompting import (  # noqa: E402
 from engine.pipeline.quality import check_summary  # noqa: E402
 from engine.pipeline.summarize import chat_spec  # noqa: E402
 from engine.pipeline.validate import parse_summary  # noqa: E402
-from engine.runtime.llamacpp.runner import LlamaRunner, LoadOptions, Sampling  # noqa: E402
+from engine.runtime.base import LoadOptions, Sampling  # noqa: E402
+from engine.runtime.llamacpp.runner import LlamaRunner  # noqa: E402
 from engine.transcripts.readers import load_transcript  # noqa: E402
 from engine.transcripts.types import Transcript  # noqa: E402
 

@@ -28,12 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from engine.hardware import physical_cores
 from engine.pipeline.grammar import summary_gbnf
-from engine.runtime.llamacpp.runner import (
-    Generation,
-    LlamaRunner,
-    LoadOptions,
-    Sampling,
-)
+from engine.runtime.base import Generation, LoadOptions, Sampling
+from engine.runtime.llamacpp.runner import LlamaRunner
 
 SEED_RUN = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "seed-run"
 SAMPLING = Sampling()  # the defaults the pipeline uses

@@ -31,10 +31,12 @@ from engine.errors import VidsumError  # noqa: E402
 from engine.hardware import physical_cores  # noqa: E402
 from engine.modelstore.manager import resolve_model  # noqa: E402
 from engine.pipeline.grounding import measure  # noqa: E402
-from engine.pipeline.longform import LongformResult, hms, summarize_long  # noqa: E402
+from engine.pipeline.longform import LongformResult, summarize_long  # noqa: E402
+from engine.pipeline.longform_prompts import hms  # noqa: E402
 from engine.pipeline.summarize import chat_spec  # noqa: E402
 from engine.progress import Progress, ProgressCallback  # noqa: E402
-from engine.runtime.llamacpp.runner import LlamaRunner, LoadOptions, Sampling  # noqa: E402
+from engine.runtime.base import LoadOptions, Sampling  # noqa: E402
+from engine.runtime.llamacpp.runner import LlamaRunner  # noqa: E402
 from engine.transcripts.readers import load_transcript  # noqa: E402
 
 TALKS = (REPO.parent / "shared" / "data" / "talks").resolve()

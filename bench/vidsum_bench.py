@@ -38,13 +38,8 @@ from engine.errors import ConfigError, VidsumError
 
 if TYPE_CHECKING:  # the rest is imported where needed: `vidsum --help` stays fast
     from engine.pipeline.prompting import ChatSpec, Message, Prompt
-    from engine.runtime.llamacpp.runner import (
-        Generation,
-        LlamaRunner,
-        LoadOptions,
-        ModelInfo,
-        Sampling,
-    )
+    from engine.runtime.base import Generation, LoadOptions, ModelInfo, Sampling
+    from engine.runtime.llamacpp.runner import LlamaRunner
     from engine.transcripts.types import Transcript
 
 REPO = Path(__file__).resolve().parent.parent
@@ -396,7 +391,7 @@ def bench_e2e_and_prefix(
 ) -> None:
     """Sections 2 and 4: both paths start cold and take the same transcripts, interleaved."""
     from engine.pipeline.grammar import summary_gbnf
-    from engine.runtime.llamacpp.runner import Sampling
+    from engine.runtime.base import Sampling
 
     gbnf = summary_gbnf()
     cap = opts.e2e_tokens or ANSWER_TOKENS
@@ -466,7 +461,8 @@ def bench_decode(
 ) -> None:
     """Section 1: the same prompt (cached) and budget, with and without the grammar."""
     from engine.pipeline.grammar import summary_gbnf
-    from engine.runtime.llamacpp.runner import DecodeOptions, Sampling
+    from engine.runtime.base import Sampling
+    from engine.runtime.llamacpp.runner import DecodeOptions
 
     gbnf = summary_gbnf()
     n = opts.decode_tokens
@@ -532,7 +528,8 @@ def bench_memory(
     """Section 3: a fresh worker, ``mem_runs`` summaries cycling the inputs, longest first
     (so summary 1 already reaches the batch's KV high-water mark; growth then means a leak)."""
     from engine.pipeline.grammar import summary_gbnf
-    from engine.runtime.llamacpp.runner import LlamaRunner, Sampling
+    from engine.runtime.base import Sampling
+    from engine.runtime.llamacpp.runner import LlamaRunner
 
     gbnf = summary_gbnf()
     s = Sampling(max_tokens=opts.mem_tokens)
@@ -585,7 +582,8 @@ def bench_settings(
     """Section 5: each group's variants loaded side by side, measured round-robin."""
     from engine.hardware import physical_cores
     from engine.pipeline.grammar import summary_gbnf
-    from engine.runtime.llamacpp.runner import LlamaRunner, Sampling
+    from engine.runtime.base import Sampling
+    from engine.runtime.llamacpp.runner import LlamaRunner
 
     gbnf = summary_gbnf()
     s = Sampling(max_tokens=opts.settings_tokens)
@@ -709,7 +707,8 @@ def _resolve(opts: BenchOptions) -> tuple[Path, str, str]:
 def run(opts: BenchOptions, out: TextIO = sys.stdout) -> Results:
     """The default mode: every measurement on one model, one run."""
     from engine.pipeline.prompting import build_summary_prompt
-    from engine.runtime.llamacpp.runner import LlamaRunner, LoadOptions
+    from engine.runtime.base import LoadOptions
+    from engine.runtime.llamacpp.runner import LlamaRunner
 
     if opts.full_size:
         return run_full_size(opts, out)
@@ -803,7 +802,8 @@ def full_size_model(preset: str, progress: TextIO) -> Path:
 def run_full_size(opts: BenchOptions, out: TextIO) -> Results:
     """Tok/s, seconds per seed-sized video and VRAM on a full-size random-weight model."""
     from engine.pipeline.grammar import summary_gbnf
-    from engine.runtime.llamacpp.runner import LlamaRunner, LoadOptions, Sampling
+    from engine.runtime.base import LoadOptions, Sampling
+    from engine.runtime.llamacpp.runner import LlamaRunner
 
     assert opts.full_size is not None
     inputs, _ = load_inputs(opts.data)

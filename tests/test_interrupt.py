@@ -20,7 +20,8 @@ import pytest
 
 from engine.paths import get_paths
 from engine.progress import Progress
-from engine.runtime.llamacpp.runner import LlamaRunner, LoadOptions, sweep_worker_logs
+from engine.runtime.base import LoadOptions
+from engine.runtime.llamacpp.runner import LlamaRunner, sweep_worker_logs
 from tests.conftest import REPO, TALKS, require_shared
 
 VIDSUM = [sys.executable, "-m", "tui.launcher"]
@@ -172,7 +173,8 @@ def test_worker_log_lives_under_vidsum_home(isolated_home: Path, tiny_llama_path
 _OWNER = """
 import sys, time
 from pathlib import Path
-from engine.runtime.llamacpp.runner import LlamaRunner, LoadOptions
+from engine.runtime.base import LoadOptions
+from engine.runtime.llamacpp.runner import LlamaRunner
 runner = LlamaRunner(LoadOptions(Path(sys.argv[1]), n_ctx=256, n_threads=1))
 runner.load()
 print(runner.pid, runner._log_path, flush=True)

@@ -29,7 +29,8 @@ from engine.pipeline.notes_merge import PartNotes
 from engine.pipeline.prompting import ChatSpec, build_summary_prompt
 from engine.pipeline.validate import parse_summary
 from engine.progress import Progress
-from engine.runtime.llamacpp.runner import LlamaRunner, LoadOptions, Sampling
+from engine.runtime.base import LoadOptions, Sampling
+from engine.runtime.llamacpp.runner import LlamaRunner
 from engine.schema import Summary
 from engine.transcripts.readers import load_transcript
 from engine.transcripts.types import Chapter, Transcript

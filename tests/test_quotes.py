@@ -37,7 +37,8 @@ from engine.pipeline.quotes import (
     summarize_quotes,
 )
 from engine.pipeline.summarize import summarize_files, summary_key
-from engine.runtime.llamacpp.runner import LlamaRunner, LoadOptions
+from engine.runtime.base import LoadOptions
+from engine.runtime.llamacpp.runner import LlamaRunner
 from engine.schema import Summary
 from engine.timefmt import format_timestamp
 from engine.transcripts.readers import load_transcript

@@ -15,13 +15,8 @@ import pytest
 from engine.errors import Cancelled, ConfigError, ModelError
 from engine.hardware import physical_cores
 from engine.progress import CancelToken, Progress
-from engine.runtime.llamacpp.runner import (
-    DecodeOptions,
-    Generation,
-    LlamaRunner,
-    LoadOptions,
-    Sampling,
-)
+from engine.runtime.base import Generation, LoadOptions, Sampling
+from engine.runtime.llamacpp.runner import DecodeOptions, LlamaRunner
 
 # A small JSON-ish grammar and a regex that accepts exactly its language.
 PERSON_GBNF = r"""root ::= "{\"name\":\"" name "\",\"age\":" age ",\"tags\":[" tags "]}"

@@ -12,7 +12,8 @@ import pytest
 
 from engine.errors import Cancelled, ModelFileError, WorkerCrashed
 from engine.progress import CancelToken, Progress
-from engine.runtime.llamacpp.runner import LlamaRunner, LoadOptions, Sampling
+from engine.runtime.base import LoadOptions, Sampling
+from engine.runtime.llamacpp.runner import LlamaRunner
 
 PROMPT = "<s>[INST] Say something. [/INST]"
 

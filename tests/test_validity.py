@@ -13,7 +13,8 @@ import pytest
 
 from engine.pipeline.grammar import summary_gbnf
 from engine.pipeline.validate import parse_summary
-from engine.runtime.llamacpp.runner import LlamaRunner, LoadOptions, Sampling
+from engine.runtime.base import LoadOptions, Sampling
+from engine.runtime.llamacpp.runner import LlamaRunner
 
 PROMPT = "<s>[INST] Summarize this talk as JSON: we compared B-trees and LSM trees. [/INST]"
 N_CTX = 16384
@@ -28,7 +29,9 @@ def test_constrained_generations_always_validate(
     path: Path = request.getfixturevalue(fixture)
     grammar = summary_gbnf()
     failures: list[str] = []
-    with LlamaRunner(LoadOptions(model_path=path, n_ctx=N_CTX)) as runner:
+    # One thread: the tiny model's compute is trivial, and two busy-waiting threads crawl when
+    # the machine is shared (385 s instead of 96 s per case under a CPU hog, issue 13).
+    with LlamaRunner(LoadOptions(model_path=path, n_ctx=N_CTX, n_threads=1)) as runner:
         runner.load()
         for seed in range(count):
             gen = runner.generate(

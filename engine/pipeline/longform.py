@@ -28,7 +28,6 @@ from __future__ import annotations
 
 from engine.pipeline.budget import Config
 from engine.pipeline.lanes import Lanes
-from engine.pipeline.longform_prompts import hms
 from engine.pipeline.multipass import MultiPassJob
 from engine.pipeline.one_pass import try_one_pass
 from engine.pipeline.prompting import ChatSpec
@@ -43,7 +42,6 @@ __all__ = [
     "Config",
     "LongformResult",
     "PassRecord",
-    "hms",
     "summarize_long",
 ]
 

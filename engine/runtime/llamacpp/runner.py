@@ -68,18 +68,7 @@ from engine.runtime.llamacpp.process import (
 )
 from engine.runtime.llamacpp.protocol import WORKER_MODULE, DecodeOptions, child_main
 
-__all__ = [
-    "DecodeOptions",
-    "Generation",
-    "LlamaRunner",
-    "LoadOptions",
-    "ModelCheck",
-    "ModelInfo",
-    "Sampling",
-    "close_all",
-    "inspect_model",
-    "sweep_worker_logs",
-]
+__all__ = ["DecodeOptions", "LlamaRunner", "close_all", "inspect_model", "sweep_worker_logs"]
 
 CANCEL_GRACE_S = 1.5  # how long a cancelled worker may take to answer before it is killed
 CLOSE_TIMEOUT_S = 2.0  # an idle worker frees its model and exits well within this
