@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import socket
 import subprocess
 import threading
 import time
@@ -22,26 +21,28 @@ import pytest
 from test_quotes import _parts, check_quoted
 
 from engine.cli.main import main
-from engine.errors import Cancelled
 from engine.library.store import Library
 from engine.pipeline.grammar import summary_gbnf
 from engine.pipeline.quotes import QUOTES_GRAMMAR_VERSION
 from engine.pipeline.server_batch import summarize_on_servers
-from engine.pipeline.summarize import SummarizeOptions
-from engine.progress import CancelToken, Progress
+from engine.progress import Progress
 from engine.runtime.base import Sampling
 from engine.runtime.server.dialects import connect
 from engine.runtime.server.http import ServerBackend, ServerRejected, canary
 from engine.runtime.server.profiles import ServerProfile, add_profile
 from engine.transcripts.readers import load_transcript
-from tests.conftest import SEED, TALKS
+from tests.conftest import TALKS
+from tests.server_support import (
+    FILES,
+    ONE_ATTEMPT,
+    cancel_mid_stream,
+    free_port,
+    head,
+    stop,
+    wait_ready,
+)
 
 pytestmark = pytest.mark.slow
-
-FILES = sorted((SEED / "transcripts").glob("*.txt"))
-# Scheduling, failover and resume are the point of these tests, not Gemma's quality retries:
-# one attempt per summary keeps them inside CI's time (issue 13).
-ONE_ATTEMPT = SummarizeOptions(attempts=1)
 
 
 def server_binary() -> Path | None:
@@ -56,17 +57,11 @@ def server_binary() -> Path | None:
         return None
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class RealServer:
     def __init__(
         self, binary: Path, model: Path, log: Path, *, parallel: int = 2, ctx: int = 8192
     ) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
         # Context per slot: 8192 tokens (few-shot prompt + transcript + the answer).
@@ -74,24 +69,10 @@ class RealServer:
         args += ["--parallel", str(parallel), "-c", str(ctx * parallel), "-t", "1"]
         with open(log, "wb") as f:
             self.proc = subprocess.Popen(args, stdout=f, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 180
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"llama-server exited: {log.read_text()[-2000:]}")
-            with (
-                contextlib.suppress(OSError),
-                urllib.request.urlopen(self.url + "/health", timeout=2) as r,
-            ):
-                if r.status == 200:
-                    return
-            time.sleep(0.3)
-        self.stop()
-        raise RuntimeError(f"llama-server did not start: {log.read_text()[-2000:]}")
+        wait_ready(self.proc, self.url + "/health", log, "llama-server")
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
+        stop(self.proc)
 
 
 @pytest.fixture(scope="module")
@@ -139,33 +120,7 @@ def test_canary_and_the_summary_grammar_on_llama_server(servers: list[RealServer
 
 
 def test_cancel_mid_stream_closes_within_a_second(servers: list[RealServer]) -> None:
-    backend = ServerBackend(connect("s1", servers[0].url))
-    cancel = CancelToken()
-    seen: list[float] = []
-
-    def progress(ev: Progress) -> None:
-        if ev.stage == "generate":
-            seen.append(time.monotonic())
-            if len(seen) == 5:
-                cancel.cancel()
-
-    with pytest.raises(Cancelled):
-        backend.generate(
-            "<bos>Write a very long story.",
-            grammar=None,
-            sampling=Sampling(max_tokens=2000),
-            progress=progress,
-            cancel=cancel,
-        )
-    assert time.monotonic() - seen[4] < 1.0
-    assert canary(backend) == "ok-42"  # the server is fine and its slot free
-
-
-def _head(src: Path, dst: Path, blocks: int) -> Path:
-    """The first ``blocks`` blank-line-separated blocks of a subtitle file (a short talk)."""
-    text = src.read_text(encoding="utf-8").replace("\r\n", "\n")
-    dst.write_text("\n\n".join(text.split("\n\n")[:blocks]) + "\n", encoding="utf-8")
-    return dst
+    cancel_mid_stream(ServerBackend(connect("s1", servers[0].url)), "<bos>Write a very long story.")
 
 
 def test_batch_over_two_servers_from_the_cli(
@@ -174,10 +129,8 @@ def test_batch_over_two_servers_from_the_cli(
     for i, s in enumerate(servers):
         add_profile(ServerProfile(f"s{i + 1}", s.url, concurrency=1))
     files = [
-        _head(TALKS / "cs50_2017_lecture3_algorithms.srt", tmp_path / "a.srt", 60),
-        _head(
-            TALKS / "talkpython_512_jit_compiler_for_cpython.youtube.vtt", tmp_path / "b.vtt", 80
-        ),
+        head(TALKS / "cs50_2017_lecture3_algorithms.srt", tmp_path / "a.srt", 60),
+        head(TALKS / "talkpython_512_jit_compiler_for_cpython.youtube.vtt", tmp_path / "b.vtt", 80),
         FILES[0],
     ]
     argv = ["summarize", "--json", "-q", *map(str, files), "--server", "s1", "--server", "s2"]

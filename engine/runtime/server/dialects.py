@@ -1,16 +1,29 @@
 """What an endpoint is: dialect detection (``/props``, ``/version``, ``/v1/models``), the
 ``ServerInfo`` it reports, profile dialect names and API keys from the environment.
 
-May import: ``engine.runtime.base``, ``engine.runtime.server.http`` (the HTTP client) and the
-ground floor.
+llama-cpp-python's server (``python -m llama_cpp.server``) says little about itself: ``/v1/models``
+lists the model id (by default the GGUF path), nothing reports the context, the chat template
+or the build. The context is read from the error it gives for a prompt that cannot fit
+(``_lcp_context``); the chat template from the GGUF header when the id is a file readable here
+(a server on this machine or a shared disk), else prompts are plain text. Its text prompts get
+the model's BOS from the server itself, so the rendered prompt carries none (``bos_text`` "":
+the same token ids as the local worker's). It runs one request at a time: one slot, whatever
+``--concurrency`` says.
+
+May import: ``engine.runtime.base``, ``engine.runtime.server.http`` (the HTTP client),
+``engine.modelfile`` (the GGUF header, for llama-cpp-python's chat template) and the ground floor.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 from pathlib import Path
 from typing import Any, cast
 
+from engine.errors import VidsumError
+from engine.modelfile.header import check_gguf
 from engine.progress import CancelToken
 from engine.runtime.base import (
     DIALECTS,
@@ -23,6 +36,12 @@ from engine.runtime.base import (
 from engine.runtime.server.http import Client
 
 __all__ = ["DIALECTS", "Dialect", "api_key_from_env", "as_dialect", "connect", "detect"]
+
+# llama-cpp-python's context probe: this many one-token words (" x"), refused before any
+# decoding when they do not fit (~0.7 s of tokenizing on 2 cores; the refusal's time grows
+# with the count, so not larger). A server whose context holds them all is credited with this.
+LCP_CONTEXT_PROBE = 131072
+_MAX_CONTEXT = re.compile(r"maximum context length is (\d+) tokens")
 
 
 def api_key_from_env(name: str, var: str | None) -> str | None:
@@ -108,6 +127,19 @@ def connect(
             if model
             else f"Server {name} ({url}) lists no model at /v1/models."
         )
+    if dialect == "llama-cpp-python":
+        model_id = str(chosen.get("id"))
+        return ServerInfo(
+            name=name,
+            url=url,
+            dialect=dialect,
+            model=model_id,
+            model_path=model_id,
+            n_ctx=_lcp_context(client, model_id, cancel),
+            slots=1,
+            build="",
+            chat_template=_local_chat_template(model_id),
+        )
     n_ctx = int(chosen.get("max_model_len") or chosen.get("context_length") or 0)
     version = said.get("version")
     build = str(version.get("version")) if isinstance(version, dict) else ""
@@ -121,6 +153,28 @@ def connect(
         slots=concurrency or 1,
         build=build,
     )
+
+
+def _lcp_context(client: Client, model_id: str, cancel: CancelToken | None) -> int:
+    """llama-cpp-python's context, from its refusal of a prompt that does not fit (it reports
+    the context nowhere else)."""
+    body = {"model": model_id, "prompt": " x" * LCP_CONTEXT_PROBE, "max_tokens": 1}
+    try:
+        client.json("POST", "/v1/completions", body, cancel=cancel, attempts=1)
+    except ServerRejected as exc:
+        found = _MAX_CONTEXT.search(str(exc))
+        if found is None:
+            raise
+        return int(found.group(1))
+    return LCP_CONTEXT_PROBE
+
+
+def _local_chat_template(model_path: str) -> str | None:
+    """The chat template of the served GGUF when that file is readable here, else None."""
+    with contextlib.suppress(OSError, ValueError, VidsumError):
+        if model_path.endswith(".gguf") and Path(model_path).is_file():
+            return check_gguf(model_path).chat_template
+    return None
 
 
 def as_dialect(value: str | None) -> Dialect | None:

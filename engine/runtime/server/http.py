@@ -14,7 +14,12 @@ Dialects (detected from ``/props``, ``/version`` and ``/v1/models``, or set in t
   per slot, the slot count, the model path, the chat template and the build.
 - ``vllm``: ``/v1/completions`` with ``structured_outputs: {"grammar": ...}`` (xgrammar takes
   GBNF) and ``/tokenize``.
-- ``llama-cpp-python``: ``/v1/completions`` with ``grammar`` and ``/extras/tokenize``.
+- ``llama-cpp-python``: ``/v1/completions`` with ``grammar`` and ``/extras/tokenize`` (which
+  always adds the model's BOS, as its completions do: stripped here unless ``add_bos``). One
+  request at a time; by default a new request cuts the one in flight short (its stream ends
+  without a ``finish_reason``): retried, and the error says to start it with
+  ``--interrupt_requests False``. An invalid grammar crashes it (segfault; vidsum sends only
+  its committed grammars).
 - ``openai-schema``: any OpenAI-compatible endpoint; JSON schema only (``response_format``), no
   grammar and no tokenizer (token counts are estimated generously). Labelled schema-only: its
   outputs are validated and retried like any other, but nothing forces their shape.
@@ -178,9 +183,11 @@ class Client:
         *,
         cancel: CancelToken | None,
         reset: Callable[[], None],
+        ended: Callable[[], None] | None = None,
     ) -> None:
         """POST ``body`` and call ``on_event`` for every ``data:`` JSON event of the stream.
-        ``reset`` runs before each attempt (a retried stream starts again from nothing)."""
+        ``reset`` runs before each attempt (a retried stream starts again from nothing);
+        ``ended`` after the stream's end (it raises ``Retryable`` for a stream cut short)."""
 
         def once() -> None:
             reset()
@@ -209,6 +216,8 @@ class Client:
                     on_event(event)
                 if cancel is not None and cancel.cancelled:
                     raise Cancelled()
+                if ended is not None:
+                    ended()
             finally:
                 done.set()
                 conn.close()
@@ -225,6 +234,7 @@ class ServerBackend:
     def __init__(self, server: ServerInfo, api_key: str | None = None) -> None:
         self.server = server
         self._client = Client(server.name, server.url, api_key)
+        self._bos: list[int] | None = None  # llama-cpp-python: what its tokenizer prepends
         self._info = ModelInfo(
             path=Path(server.model_path or server.model),
             n_ctx=server.n_ctx,
@@ -266,12 +276,21 @@ class ServerBackend:
                 {"model": self.server.model, "prompt": text, "add_special_tokens": add_bos},
             )
         elif d == "llama-cpp-python":
-            out = self._client.json(
-                "POST", "/extras/tokenize", {"model": self.server.model, "input": text}
-            )
+            ids = self._lcp_tokenize(text)
+            if self._bos is None:
+                self._bos = self._lcp_tokenize("")  # [BOS], or [] for a model without one
+            return ids if add_bos or ids[: len(self._bos)] != self._bos else ids[len(self._bos) :]
         else:
             # No tokenizer: placeholder ids, a generous count (see EST_BYTES_PER_TOKEN).
             return [-1] * math.ceil(len(text.encode("utf-8")) / EST_BYTES_PER_TOKEN)
+        return self._token_ids(out)
+
+    def _lcp_tokenize(self, text: str) -> list[int]:
+        """llama-cpp-python's ``/extras/tokenize``: special tokens parsed, the BOS added."""
+        body = {"model": self.server.model, "input": text}
+        return self._token_ids(self._client.json("POST", "/extras/tokenize", body))
+
+    def _token_ids(self, out: Any) -> list[int]:
         tokens = out.get("tokens") if isinstance(out, dict) else None
         if not isinstance(tokens, list):
             raise ServerRejected(
@@ -321,7 +340,9 @@ class ServerBackend:
                 extra={"endpoint": self.server.name},
             ),
         )
-        self._client.stream(path, body, stream.on_event, cancel=cancel, reset=stream.reset)
+        self._client.stream(
+            path, body, stream.on_event, cancel=cancel, reset=stream.reset, ended=stream.ended
+        )
         return stream.generation(n_prompt, started, time.monotonic())
 
     def _native_request(
@@ -355,7 +376,8 @@ class ServerBackend:
         text = prompt
         if self.server.bos_text and text.startswith(self.server.bos_text):
             text = text[len(self.server.bos_text) :]  # the server adds its own BOS
-        n_prompt = len(self.tokenize(prompt)) if d != "openai-schema" else 0
+        # The server adds the model's BOS to a text prompt: counted as it will be decoded.
+        n_prompt = len(self.tokenize(text, add_bos=True)) if d != "openai-schema" else 0
         body: dict[str, Any] = {
             "model": self.server.model,
             "prompt": text,
@@ -366,7 +388,9 @@ class ServerBackend:
             "stream": True,
             "stream_options": {"include_usage": True},
         }
-        if d != "openai-schema":
+        if d == "llama-cpp-python":
+            body.update(top_k=s.top_k, min_p=s.min_p, repeat_penalty=s.repeat_penalty)
+        elif d != "openai-schema":
             body.update(top_k=s.top_k, min_p=s.min_p, repetition_penalty=s.repeat_penalty)
         if grammar is not None:
             if d == "vllm":
@@ -432,6 +456,13 @@ class _Stream:
                     item=self.item,
                     extra={"endpoint": self.item},
                 ),
+            )
+
+    def ended(self) -> None:
+        if self.dialect == "llama-cpp-python" and self.state["stop"] is None:
+            raise Retryable(
+                "its stream ended without a finish_reason (llama-cpp-python's server drops a "
+                "request when another one arrives; start it with --interrupt_requests False)"
             )
 
     def generation(self, n_prompt: int, started: float, ended: float) -> Generation:
