@@ -145,7 +145,10 @@ def test_a_batch_stores_valid_summaries_and_a_cancelled_one_stores_nothing(
     server: LcpServer, tmp_path: Path
 ) -> None:
     add_profile(ServerProfile("lcp", server.url))
-    files = FILES[1:]  # the two shortest (react, rust): Gemma's answers dominate the time
+    # The shortest seed file only: this server masks Gemma's whole 262k vocabulary with the
+    # grammar at every token (~4 tok/s on one thread), so two files cost ~300 s of CI time.
+    # Scheduling over several files is what test_servers_real.py covers on llama-server.
+    files = FILES[-1:]
     with Library(tmp_path / "lib.db") as lib:
         # Cancelled mid-stream first: nothing stored (and the server keeps the evaluated
         # prompt, which the batch below starts with: longest first, as here).
@@ -163,7 +166,7 @@ def test_a_batch_stores_valid_summaries_and_a_cancelled_one_stores_nothing(
 
         results = list(summarize_on_servers(files, ["lcp"], library=lib, options=ONE_ATTEMPT))
         assert all(r.ok for r in results), [r.error for r in results]
-        assert lib.count() == 2
+        assert lib.count() == 1
         entries = [lib.get(r.id or 0) for r in results]
         assert {e.provenance.sampling["backend"]["endpoint"] for e in entries} == {"lcp"}
         assert all(e.coverage.fraction == 1.0 for e in entries)
