@@ -29,9 +29,7 @@ def test_constrained_generations_always_validate(
     path: Path = request.getfixturevalue(fixture)
     grammar = summary_gbnf()
     failures: list[str] = []
-    # One thread: the tiny model's compute is trivial, and two busy-waiting threads crawl when
-    # the machine is shared (385 s instead of 96 s per case under a CPU hog, issue 13).
-    with LlamaRunner(LoadOptions(model_path=path, n_ctx=N_CTX, n_threads=1)) as runner:
+    with LlamaRunner(LoadOptions(model_path=path, n_ctx=N_CTX)) as runner:
         runner.load()
         for seed in range(count):
             gen = runner.generate(
