@@ -201,11 +201,14 @@ def stem(word: str) -> str:
 
 
 def overlaps(a: Key, b: Key) -> bool:
-    """One phrase inside the other ("search" / "binary search"), or the same words spelt
-    together ("open claw" / "OpenClaw", "OpenClaw" / "claw")."""
+    """One phrase inside the other ("search" / "binary search"), a word in common other than
+    a shared head noun ("vanilla transformer" / "transformer model", but not "binary search" /
+    "linear search"), or the same words spelt together ("open claw" / "OpenClaw", "claw")."""
     a, b = tuple(map(stem, a)), tuple(map(stem, b))
     short, long = (a, b) if len(a) <= len(b) else (b, a)
     if any(long[i : i + len(short)] == short for i in range(len(long) - len(short) + 1)):
+        return True
+    if set(a) & set(b) - ({a[-1]} if a[-1] == b[-1] else set()):
         return True
     ja, jb = "".join(a), "".join(b)
     return ja == jb or _affix(ja, b) or _affix(jb, a)
