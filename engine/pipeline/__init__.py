@@ -7,4 +7,6 @@ Every word said to a model is in ``instructions``; ``prompting`` renders chats. 
 ``longform`` (``one_pass``, or ``multipass`` with ``notes_merge``, on ``job`` / ``attempts``,
 sized by ``budget``, prompts from ``longform_prompts``, records in ``results``) or ``quotes``
 (``quote_text``, ``quote_grammar``); ``summarize`` and ``server_batch`` run batches of files.
+``labels`` writes titles, topics and general fields by classical scoring (``keyphrases``,
+``fields`` with ``field_lexicon``; no model).
 """

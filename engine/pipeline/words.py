@@ -36,6 +36,72 @@ _STOP_WORDS = """
 STOP = frozenset(_STOP_WORDS.split())
 _STOP = STOP
 
+# Words that never name a topic, for keyphrases (engine.pipeline.keyphrases): discourse and
+# filler words, greetings, vague nouns, common verbs and adverbs, number words, pronouns, and
+# contractions as captions spell them without the apostrophe ("theyre"). Not part of STOP, so
+# the grounding measure and the quality checks count content words as before.
+_FILLER_WORDS = """
+    away says say saying tell tells told thanks thank thankyou next okay ok yeah yes yep yup nope
+    really actually kind kinda sorta stuff thing things um uh uhm umm hmm mm oh ah aha wow
+    hey hi hello bye goodbye welcome please sorry alright cool awesome great nice good bad
+    fine sure maybe perhaps probably basically literally totally exactly obviously definitely
+    certainly simply pretty quite rather much many lot lots bit bunch whole able enough just
+    even still already always never ever often sometimes usually anyway anyways again here
+    today tonight now later soon yesterday tomorrow ago back else instead though although
+    whether either neither etc versus also yet around somewhere anywhere everywhere
+    mean means meant guess gonna wanna gotta let lets try trying tried tries start starting
+    started starts come comes came coming go goes went gone take takes took taken taking give
+    gives gave given giving put puts keep keeps kept talk talking talked ask asks asked asking
+    look looks looked looking need needs needed feel feels felt seem seems seemed happen
+    happens happened happening doing done getting gets saw seen seeing knew known knowing
+    thought thinking wanted wants wanting makes making tell telling told use used uses
+    sure remember understand understood love like liked likes hope wish
+    i me you he she it we they us them myself yourself himself herself ourselves themselves
+    everybody everyone somebody anybody nobody one ones someone anyone whatever whoever
+    part parts point points question questions answer answers idea ideas
+    year years day days week weeks month months minute minutes second seconds hour hours
+    guys guy folks person world place fact reason reasons way ways end beginning
+    zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen
+    fifteen sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy
+    eighty ninety hundred hundreds thousand thousands million millions billion billions
+    half double triple once twice first second third fourth fifth last
+    im ive id youre youve youll youd hes shes thats theres theyre theyve theyll theyd weve
+    wed dont doesnt didnt cant couldnt wouldnt shouldnt isnt arent wasnt werent wont havent
+    hasnt hadnt whats whos hows wheres heres thatll aint yall dunno
+    laughs laughter applause music inaudible crosstalk plus minus equals
+    essentially generally specifically typically hopefully honestly seriously possibly
+    necessarily anymore somehow ahead may since must mr work show help play man life night
+    includes include included watching watch hurry
+    underscore slash dash called named
+"""
+FILLER = frozenset(_FILLER_WORDS.split())
+# The keyphrase stop list: the content-word stop list plus filler.
+KEYPHRASE_STOP = STOP | FILLER
+# Adjectives and verbs that may start a keyphrase ("high level", "open source") but never end
+# one, so never stand alone as a topic ("best", "fast", "languages provide").
+_NOT_LAST_WORDS = """
+    high low fast slow best better worse worst big bigger small smaller large larger tiny huge
+    new newer old older easy easier hard harder simple complex real true false whole entire
+    main certain specific general common free open public private local global single
+    multiple early late long short wide deep top bottom left next previous final current
+    original basic modern hot nice fancy quick clear possible impossible available
+    interesting ready happy crazy weird strange funny serious powerful useful helpful typical
+    special similar exact various massive tricky obvious smallest largest biggest fastest
+    slowest highest lowest latest greatest simplest easiest hardest
+    provide provides provided allow allows allowed create creates created builds wrote
+    write writes written hate hates hated love loves loved handled calls called adds added
+    find finds found showed shown helped learn learns learned teach teaches taught pays paid
+    buy buys bought sell sells sold win wins won lose loses lost cared matters changed moved
+    checked turned fixes fixed solve solves solved sends sent passed became become becomes
+    bring brings brought happen happens figured supported believe believes wait waits waited
+    replace replaces replaced add
+"""
+NOT_LAST = frozenset(_NOT_LAST_WORDS.split())
+# Vague nouns that name a topic only inside a phrase ("running time", "smallest number").
+_NOT_ALONE_WORDS = """time times number numbers case cases step steps problem problems value
+    values name names line lines lot example"""
+NOT_ALONE = frozenset(_NOT_ALONE_WORDS.split())
+
 
 def words(text: str) -> list[str]:
     return _WORD.findall(text.lower())
