@@ -7,4 +7,5 @@ Every word said to a model is in ``instructions``; ``prompting`` renders chats. 
 ``longform`` (``one_pass``, or ``multipass`` with ``notes_merge``, on ``job`` / ``attempts``,
 sized by ``budget``, prompts from ``longform_prompts``, records in ``results``) or ``quotes``
 (``quote_text``, ``quote_grammar``); ``summarize`` and ``server_batch`` run batches of files.
+``chunking`` cuts the five parts (``segment``: where the topic changes, for quote mode).
 """
