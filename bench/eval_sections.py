@@ -103,10 +103,12 @@ def check_chapters(entry: dict) -> str:
     return "checked"
 
 
-def load(split: str) -> list[Talk]:
+def load(split: str) -> tuple[list[Talk], list[str]]:
+    """The talks of the split, and which chapter lists could not be checked (no mirror)."""
     manifest = json.loads(MANIFEST.read_text(encoding="utf-8"))
     talks: list[Talk] = []
     missing: list[str] = []
+    unchecked: list[str] = []
     for e in manifest["talks"]:
         if split != "all" and e["split"] != split:
             continue
@@ -115,7 +117,8 @@ def load(split: str) -> list[Talk]:
         if text is None:
             missing.append(f"{src['repo']} @ {src['commit'][:12]} : {src['path']}")
             continue
-        check_chapters(e)
+        if check_chapters(e) != "checked":
+            unchecked.append(e["id"])
         chapters = sorted({0.0, *(seconds(s) for s in e["chapter_starts"])})
         talks.append(
             Talk(e["id"], e["split"], float(e["duration_s"]), chapters, read_whisper(e, text))
@@ -126,7 +129,7 @@ def load(split: str) -> list[Talk]:
             print("  " + m)
     if not talks:
         sys.exit("No talk of the set could be read.")
-    return talks
+    return talks, unchecked
 
 
 def hits(bounds: list[float], chapters: list[float], tol: float) -> float:
@@ -195,12 +198,19 @@ def main() -> None:
     args = ap.parse_args()
     segment.WINDOW, segment.STEP, segment.SMOOTH = args.window, args.step, args.smooth
     segment.MIN_SHARE = args.min_share
-    talks = load(args.split)
+    talks, unchecked = load(args.split)
     rows, scores = table(talks)
     params = (
         f"window {args.window}, step {args.step}, smooth {args.smooth}, min share {args.min_share}"
     )
-    lines = [*rows, "", *summary(talks, scores), f"- segment parameters: {params}"]
+    lines = [
+        *rows,
+        "",
+        *summary(talks, scores),
+        f"- segment parameters: {params}",
+        f"- chapter starts checked against a mirrored source: {len(talks) - len(unchecked)} of "
+        f"{len(talks)} talks (not: {', '.join(unchecked) or 'none'})",
+    ]
     print("\n".join(lines))
     if args.record:
         commit = subprocess.run(

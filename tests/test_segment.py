@@ -8,10 +8,13 @@ abstractive summaries use) is today's balanced split.
 
 from __future__ import annotations
 
+import json
 import random
+from pathlib import Path
 
 from test_chunking import check_parts, plain, timed, words
 
+from bench.eval_sections import seconds
 from engine.pipeline import segment
 from engine.pipeline.chunking import N_PARTS, TextMap, split_parts
 from engine.pipeline.job import SummaryJob
@@ -124,3 +127,28 @@ def test_abstractive_parts_are_the_balanced_split() -> None:
     assert split_parts(tm) == split_parts(tm, by="length")
     assert SummaryJob.part_mode == "length" and MultiPassJob.part_mode == "length"
     assert QuoteJob.part_mode == "topic"
+
+
+def test_the_chaptered_set_is_what_its_manifest_says() -> None:
+    """bench/chapters_set.json: 6-10 talks of 20-120 min, increasing chapter starts, a tune
+    and a held-out half, no transcript text in the project, no reserved sources."""
+    manifest = json.loads(
+        (Path(__file__).parent.parent / "bench" / "chapters_set.json").read_text()
+    )
+    talks = manifest["talks"]
+    assert 6 <= len(talks) <= 10
+    assert {t["split"] for t in talks} == {"tune", "held-out"}
+    for t in talks:
+        assert 20 * 60 <= t["duration_s"] <= 120 * 60
+        starts = [seconds(s) for s in t["chapter_starts"]]
+        assert starts == sorted(starts) and len(starts) >= 3 and starts[-1] < t["duration_s"]
+        assert set(t) <= {"id", "title", "video_id", "duration_s", "split", "transcript"} | {
+            "chapters",
+            "chapter_starts",
+        }
+        for src in (t["transcript"], t["chapters"]):
+            assert len(src["commit"]) == 40 and src["path"]
+            assert not any(
+                x in src["repo"].lower()
+                for x in ("3blue1brown", "fridman", "pythonbytes", "python-bytes")
+            )
