@@ -9,4 +9,5 @@ sized by ``budget``, prompts from ``longform_prompts``, records in ``results``) 
 (``quote_text``, ``quote_grammar``); ``summarize`` and ``server_batch`` run batches of files.
 ``labels`` writes titles, topics and general fields by classical scoring (``keyphrases``,
 ``fields`` with ``field_lexicon``; no model).
+``chunking`` cuts the five parts (``segment``: where the topic changes, for quote mode).
 """

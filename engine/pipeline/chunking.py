@@ -13,7 +13,9 @@ cover the text exactly, so parts and chunks (runs of units) do too.
 
 Parts come from chapters when the transcript has at least two that map onto its timings
 (merged or split to get exactly five, balancing duration); otherwise the text is split into
-five runs of balanced token count, each cut at the strongest boundary near its target.
+five runs of balanced token count, each cut at the strongest boundary near its target
+(``by="length"``), or where the topic changes (``by="topic"``, ``engine.pipeline.segment``;
+runs of balanced length when the text is too short to measure).
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from typing import Literal
 
+from engine.pipeline.segment import topic_boundaries
 from engine.transcripts.chapters import parse_description_chapters
 from engine.transcripts.types import Chapter, Transcript
 
@@ -49,6 +53,7 @@ PAUSE_BONUS_PER_S = 0.5
 PAUSE_BONUS_MAX = 1.5
 
 TokenCounter = Callable[[list[str]], list[int]]
+PartMode = Literal["length", "topic"]
 
 _SENTENCE_END = re.compile(r"[.!?…。！？](?:[\"'”’)\]]*)\s+")
 _SENTENCE_TAIL = re.compile(r"[.!?…。！？][\"'”’)\]]*\s*$")
@@ -340,17 +345,20 @@ def video_end(t: Transcript, tm: TextMap) -> float | None:
     return max(ends)
 
 
-def split_parts(tm: TextMap, n_parts: int = N_PARTS) -> list[Span]:
+def split_parts(tm: TextMap, n_parts: int = N_PARTS, by: PartMode = "length") -> list[Span]:
     """The ``n_parts`` contiguous parts (sections) of the transcript, in order.
 
     Timed: the first starts at 0 and the last ends at the video's end, each ending where the
-    next starts. A chapter boundary keeps the chapter's own start time.
+    next starts. A chapter boundary keeps the chapter's own start time. Without chapters,
+    ``by`` says where the parts end: balanced lengths, or topic changes.
     """
     t = tm.transcript
     end = video_end(t, tm)
     pieces = _chapter_pieces(tm, chapters_of(t), end) if tm.times is not None else None
     if pieces is None or len(pieces) < 2:
-        cuts = tm.cuts(0, tm.n_units, n_parts)
+        cuts = (_topic_cuts(tm, n_parts) if by == "topic" else None) or tm.cuts(
+            0, tm.n_units, n_parts
+        )
         assert cuts is not None
         bounds = [(b, tm.time(b)) for b in cuts]
         titles: list[str | None] = [None] * n_parts
@@ -365,6 +373,18 @@ def split_parts(tm: TextMap, n_parts: int = N_PARTS) -> list[Span]:
         (lo, ta), (hi, tb) = bounds[n], bounds[n + 1]
         out.append(Span(n, tm.char(lo), tm.char(hi), ta, tb, tm.tokens(lo, hi), titles[n]))
     return out
+
+
+def _topic_cuts(tm: TextMap, n_parts: int) -> list[int] | None:
+    """Unit boundaries of ``n_parts`` runs cut where the vocabulary changes; each run at least
+    a share of the talk's duration (of its tokens when untimed). None: too short to measure."""
+    texts = [tm.text[u.start : u.end] for u in tm.units]
+    if tm.times is not None:
+        sizes = [tm.times[b + 1] - tm.times[b] for b in range(tm.n_units)]
+    else:
+        sizes = [float(tm.tokens(b, b + 1)) for b in range(tm.n_units)]
+    inner = topic_boundaries(texts, sizes, tm.strength, n_parts)
+    return None if inner is None else [0, *inner, tm.n_units]
 
 
 def _chapter_pieces(

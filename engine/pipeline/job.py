@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import Literal
+from typing import ClassVar, Literal
 
 from engine.pipeline.attempts import PassRunner
 from engine.pipeline.budget import Config, chars_per_token
-from engine.pipeline.chunking import Span, TextMap, split_parts
+from engine.pipeline.chunking import PartMode, Span, TextMap, split_parts
 from engine.pipeline.instructions import notes_instructions
 from engine.pipeline.longform_prompts import LongformPrompts, time_range
 from engine.pipeline.notes import Notes
@@ -31,6 +31,10 @@ from engine.transcripts.types import Transcript
 class SummaryJob(PassRunner):
     """One transcript's passes: its five parts, token budget and the checks of answers."""
 
+    # Where parts end without chapters: abstractive summaries keep balanced lengths (their
+    # prompt and results are keyed by version); quote mode cuts where the topic changes.
+    part_mode: ClassVar[PartMode] = "length"
+
     def __init__(
         self,
         transcript: Transcript,
@@ -46,7 +50,7 @@ class SummaryJob(PassRunner):
         self.chat = chat
         self.title = transcript.meta.title
         self.text_map = TextMap(transcript, runner.count_tokens)
-        self.parts = split_parts(self.text_map)
+        self.parts = split_parts(self.text_map, by=self.part_mode)
         self.part_texts = [self.text_of(p) for p in self.parts]
         self.prompts = LongformPrompts(transcript, self.parts, chat)
         self.chars_per_token = chars_per_token(runner)

@@ -127,6 +127,8 @@ class QuoteJob(SummaryJob):
     """Stretch-by-stretch passes on the loaded model (shares the long-form job's retries,
     pass records, progress and token accounting)."""
 
+    part_mode = "topic"
+
     def setup(self) -> None:
         self.quotes = [quotes_of(self.text_map, p) for p in self.parts]
         for part, qs in zip(self.parts, self.quotes, strict=True):
