@@ -2,7 +2,8 @@
 
     python bench/eval_units.py [--code DIR] [--no-record]
 
-Table 1, per transcript, the quotes ``quote_text.quotes_of`` cuts from the five parts: how many,
+Table 1, per transcript, the quotes ``quote_text.quotes_of`` cuts from the five parts (cut where
+the topic changes, as quote mode does): how many,
 how many are marked filler, the share that are whole sentences (start after a sentence end and
 end at one), the share that start or end mid-sentence (neither at a sentence end nor at a
 clause boundary: ``;`` ``:`` ``,``, a dash, a conjunction or a sentence opener such as
@@ -95,7 +96,11 @@ def quote_row(path: Path) -> str:
 
     t = load_transcript(path)
     tm = TextMap(t, _count)
-    quotes = [q for p in split_parts(tm) for q in quotes_of(tm, p)]
+    try:
+        parts = split_parts(tm, by="topic")  # as quote mode cuts them
+    except TypeError:  # a checkout from before topic parts (--code)
+        parts = split_parts(tm)
+    quotes = [q for p in parts for q in quotes_of(tm, p)]
     toks = [(m.start(), m.group()) for m in re.finditer(r"\S+", t.text)]
     starts = [s for s, _ in toks]
     named = _labels(t.text)
