@@ -10,4 +10,6 @@ sized by ``budget``, prompts from ``longform_prompts``, records in ``results``) 
 ``labels`` writes titles, topics and general fields by classical scoring (``keyphrases``,
 ``fields`` with ``field_lexicon``; no model).
 ``chunking`` cuts the five parts (``segment``: where the topic changes, for quote mode).
+``sentences`` cuts a part into the units ``quote_text`` quotes (sentences and clauses; speaker
+labels and stage text left out, back-channel marked).
 """

@@ -91,6 +91,7 @@ class TextMap:
         self.text = transcript.text
         seg_spans = _segment_spans(transcript)
         self.seg_spans = seg_spans
+        self.seg_starts = [s for s, _ in seg_spans]
         units, strengths = _units(self.text, seg_spans, transcript)
         self.units = units
         # strength[i]: how good a cut *before* unit i is (i = 0 and i = len(units) are the ends).
@@ -135,24 +136,23 @@ class TextMap:
             title,
         )
 
-    def _boundary_times(self) -> list[float]:
+    def time_at(self, c: int) -> float | None:
+        """The time at character ``c`` (interpolated inside a cue); None when untimed."""
+        if not self.seg_spans:
+            return None
         segs = self.transcript.segments
-        starts = [s for s, _ in self.seg_spans]
-        out: list[float] = []
-        for c in self.bounds:
-            i = bisect.bisect_right(starts, c) - 1
-            if i < 0:
-                t = segs[0].start
-            else:
-                s, e = self.seg_spans[i]
-                seg = segs[i]
-                if c >= e and i + 1 < len(segs):
-                    t = segs[i + 1].start  # in the space between two cues
-                elif c >= e:
-                    t = seg.end
-                else:
-                    t = seg.start + (seg.end - seg.start) * (c - s) / max(1, e - s)
-            out.append(t)
+        i = bisect.bisect_right(self.seg_starts, c) - 1
+        if i < 0:
+            return segs[0].start
+        s, e = self.seg_spans[i]
+        if c >= e and i + 1 < len(segs):
+            return segs[i + 1].start  # in the space between two cues
+        if c >= e:
+            return segs[i].end
+        return segs[i].start + (segs[i].end - segs[i].start) * (c - s) / max(1, e - s)
+
+    def _boundary_times(self) -> list[float]:
+        out = [t for c in self.bounds if (t := self.time_at(c)) is not None]
         # Caption timings may overlap or jitter; boundaries must never go back in time.
         for i in range(1, len(out)):
             out[i] = max(out[i], out[i - 1])

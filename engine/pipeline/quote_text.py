@@ -1,27 +1,24 @@
 """Quote mode's raw material: the transcript's sentences as quotes, and its words.
 
-A part's text is cut into *quotes*: sentences, or caption groups for unpunctuated captions,
-whitespace-normalized and at most ``schema.MAX_BULLET`` characters (an over-long sentence is
-already split at word gaps into units of the text map). Topic and title words come from the
-same text. Imports the schema, the text map and the stop words.
+A part's text is cut into *quotes*: the sentence-like units of ``engine.pipeline.sentences``
+(whole sentences joined across cues, verbatim clauses of long ones, units rebuilt from pauses
+for unpunctuated captions; speaker labels and stage text left out, back-channel marked),
+whitespace-normalized and at most ``schema.MAX_BULLET`` characters. Topic and title words come
+from the same text. Imports the schema, the text map, the units and the stop words.
 """
 
 from __future__ import annotations
 
-import bisect
 import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from engine import schema
-from engine.pipeline.chunking import S_CUE, S_SENTENCE, Span, TextMap
+from engine.pipeline.chunking import Span, TextMap
+from engine.pipeline.sentences import halves, is_filler, units_of
 from engine.pipeline.words import _STOP
 
-# A quote ends at a sentence end once it has this many characters ...
-MIN_QUOTE_CHARS = 40
-# ... or at any cue end once it has this many (unpunctuated captions).
-TARGET_QUOTE_CHARS = 160
 # Words used in titles and topics: at most this long, so the word counts in
 # ``engine.pipeline.quote_grammar`` keep every string inside the schema's limits.
 MAX_WORD_CHARS = 15
@@ -36,6 +33,8 @@ class Quote:
     start_char: int
     end_char: int
     start_s: float | None
+    speaker: str | None = None  # the speaker label in force ("DAVID MALAN"), never in ``text``
+    filler: bool = False  # back-channel ("OK, good.") or too few content words: never a bullet
 
     @property
     def json(self) -> str:
@@ -48,54 +47,40 @@ def clean(text: str) -> str:
 
 
 def quotes_of(text_map: TextMap, part: Span) -> list[Quote]:
-    """The part's text as quotes: runs of units ending at a sentence end (or, when long
-    enough, a cue end), never longer than a bullet. Distinct texts only (first kept)."""
-    lo = bisect.bisect_left(text_map.bounds, part.start_char)
-    hi = bisect.bisect_left(text_map.bounds, part.end_char)
+    """The part's text as quotes: its sentence-like units (``engine.pipeline.sentences``),
+    each at most a bullet long. Distinct texts only (first kept)."""
     out: list[Quote] = []
     seen: set[str] = set()
-
-    def flush(a: int, b: int, text: str) -> None:
-        if text and text not in seen:
-            seen.add(text)
-            start = text_map.time(a)
-            if start is not None and part.start_s is not None and part.end_s is not None:
-                start = min(max(start, part.start_s), part.end_s)
-            out.append(Quote(text, text_map.char(a), text_map.char(b), start))
-
-    a, text = lo, ""
-    for i in range(lo, hi):
-        piece = clean(text_map.text[text_map.char(i) : text_map.char(i + 1)])
-        joined = f"{text} {piece}".strip()
-        if len(joined) > schema.MAX_BULLET and text:
-            flush(a, i, text)
-            a, joined = i, piece
-        text = joined
-        after = text_map.strength[i + 1] if i + 1 < text_map.n_units else S_SENTENCE
-        if (after >= S_SENTENCE and len(text) >= MIN_QUOTE_CHARS) or (
-            after >= S_CUE and len(text) >= TARGET_QUOTE_CHARS
-        ):
-            flush(a, i + 1, text)
-            a, text = i + 1, ""
-    flush(a, hi, text)
-    return _at_least_four(out)
+    last = part.start_s
+    for u in units_of(text_map, part.start_char, part.end_char):
+        text = clean(text_map.text[u.start : u.end])
+        if not text or text in seen:
+            continue
+        seen.add(text)
+        start = text_map.time_at(u.start)
+        if start is not None and part.start_s is not None and part.end_s is not None:
+            start = min(max(start, part.start_s), part.end_s)
+        if start is not None and last is not None:
+            start = max(start, last)  # overlapping cues must not put a quote back in time
+        last = start
+        out.append(Quote(text, u.start, u.end, start, u.speaker, u.filler))
+    return _at_least_four(out, text_map.text)
 
 
-def _at_least_four(quotes: list[Quote]) -> list[Quote]:
-    """Split the longest quotes at their middle word gap until there are four (a short part)."""
+def _at_least_four(quotes: list[Quote], text: str) -> list[Quote]:
+    """Cut the longest quotes in two at a clause boundary near their middle until there are
+    four (a short part)."""
     quotes = list(quotes)
     while len(quotes) < schema.N_SECTION_BULLETS:
         i = max(range(len(quotes)), key=lambda k: len(quotes[k].text.split()), default=None)
-        if i is None or len(quotes[i].text.split()) < 2:
+        cut = None if i is None else halves(text, quotes[i].start_char, quotes[i].end_char)
+        if i is None or cut is None:
             break
-        words = quotes[i].text.split()
-        half = len(words) // 2
         q = quotes[i]
-        first, second = " ".join(words[:half]), " ".join(words[half:])
-        mid = q.start_char + len(first)
+        first, second = clean(text[q.start_char : cut[0]]), clean(text[cut[1] : q.end_char])
         quotes[i : i + 1] = [
-            Quote(first, q.start_char, mid, q.start_s),
-            Quote(second, mid, q.end_char, q.start_s),
+            Quote(first, q.start_char, cut[0], q.start_s, q.speaker, is_filler(first)),
+            Quote(second, cut[1], q.end_char, q.start_s, q.speaker, is_filler(second)),
         ]
     return quotes
 
