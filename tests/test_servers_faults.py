@@ -265,6 +265,10 @@ def test_retry_after_is_waited_for_within_a_bound(
         state.loading = ["1", "5"]
         with pytest.raises(ServerUnavailable, match="retry in 5 s.*at most 2 s"):
             connect("v1", url)
+        state.loading = ["0"] * 100  # "now", for ever: still bounded (0.5 s a wait at least)
+        with pytest.raises(ServerUnavailable, match="at most 2 s"):
+            connect("v1", url)
+        assert len(state.loading) >= 95
         update_settings(server_retry_wait=600.0)
         state.loading = ["300"]
         cancel = CancelToken()

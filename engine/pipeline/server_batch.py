@@ -426,13 +426,14 @@ def _collect(
     in_flight: list[str] = []  # file names, oldest first: its progress drives the bar
     last_forward: dict[str, float] = {}
     while remaining:
-        if cancel.cancelled:
-            raise Cancelled()
         try:
             event = shared.events.get(timeout=0.1)
         except queue.Empty:
-            # A cancel ends the workers without an event: not a reason to call them gone.
-            check(cancel)
+            event = None
+        # After the wait: a cancel ends the workers without an event (they are not "gone"),
+        # and what they sent while it came is dropped (nothing more is stored or reported).
+        check(cancel)
+        if event is None:
             if not any(t.is_alive() for t in threads) and shared.events.empty():
                 # Every endpoint is gone: what is left cannot be done in this batch.
                 yield from _abandon(remaining, endpoints)

@@ -57,6 +57,7 @@ CONNECT_TIMEOUT_S = 10.0
 FIRST_BYTE_S = 600.0  # a stream's headers: after the whole prompt on a llama-server
 STALL_S = 60.0  # silence in the middle of an answer (setting server_stall_timeout)
 RETRY_WAIT_S = 120.0  # all Retry-After waits of one request (setting server_retry_wait)
+RETRY_AFTER_MIN_S = 0.5  # "Retry-After: 0" again and again still ends within the bound
 LOADING_POLL_S = 2.0  # a 503 "Loading model" without Retry-After: asked again this often
 NOTICE_EVERY_S = 10.0  # "waiting for ..." said at most this often
 MAX_BODY_BYTES = 16 << 20  # any answer; /props, /v1/models and errors are a few KiB
@@ -152,7 +153,7 @@ class Client:
                     raise Cancelled() from None
                 last = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             if after is not None:
-                if waited + after > self.retry_wait_s:
+                if waited + max(after, RETRY_AFTER_MIN_S) > self.retry_wait_s:
                     raise ServerUnavailable(
                         f"The {self.where(path)} still asked vidsum to wait ({last}; retry in "
                         f"{after:.0f} s) after {waited:.0f} s of waiting; it waits at most "
@@ -169,8 +170,8 @@ class Client:
                             message=f"Waiting for {self.name} ({why}, retry in {after:.0f} s)",
                         ),
                     )
-                waited += after
-                delay = after
+                delay = max(after, RETRY_AFTER_MIN_S)
+                waited += delay
             else:
                 failed += 1
                 if failed >= attempts:
@@ -303,6 +304,10 @@ class Client:
                         f"The {self.where(path)} stopped sending in the middle of its answer: "
                         f"nothing for {self.stall_s:.0f} s (setting server_stall_timeout)."
                     ) from None
+                except ServerError:
+                    if cancel is not None and cancel.cancelled:
+                        raise Cancelled() from None  # a line cut by the cancel, not garbage
+                    raise
                 if cancel is not None and cancel.cancelled:
                     raise Cancelled()
                 if ended is not None:

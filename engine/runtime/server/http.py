@@ -319,8 +319,8 @@ class _Stream:
                 "request when another one arrives; start it with --interrupt_requests False)"
             )
         raise Retryable(
-            f"its answer was cut short: the stream ended after {self.state['n']} pieces "
-            "without saying the answer was finished"
+            "its answer was cut short: the stream ended without saying the answer was finished "
+            f"({self.state['n']} pieces in)"
         )
 
     def generation(self, n_prompt: int, started: float, ended: float) -> Generation:
