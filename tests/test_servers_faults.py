@@ -30,23 +30,14 @@ from engine.runtime.server.dialects import connect
 from engine.runtime.server.http import ServerBackend
 from engine.runtime.server.profiles import ServerProfile, add_profile, load_profiles, servers_file
 from engine.settings import update_settings
-from tests.factories import make_entry, make_provenance, make_summary
+from tests.factories import make_entry, make_provenance
 from tests.fake_openai_server import FakeState, fake_openai_server
-from tests.test_servers import FILES, _grounded_answer
+# The same fixtures as the other fake-server tests: retries without waiting, a fresh fake.
+from tests.test_servers import FILES, _grounded_answer, fast_backoff, state  # noqa: F401
 
 REPO = Path(__file__).resolve().parent.parent
 SECRET = "secretpw"
 GRAMMAR = "root ::= x"  # not the canary's: the fake answers it with the summary (or the fault)
-
-
-@pytest.fixture(autouse=True)
-def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(client, "BACKOFF_S", 0.01)
-
-
-@pytest.fixture
-def state() -> FakeState:
-    return FakeState(answer=make_summary().model_dump_json())
 
 
 def _write_servers(*servers: dict[str, object]) -> None:

@@ -29,7 +29,6 @@ import email.utils
 import http.client
 import json
 import random
-import socket
 import threading
 import time
 import urllib.parse
@@ -299,7 +298,7 @@ class Client:
                         if cancel is not None and cancel.cancelled:
                             raise Cancelled()
                         on_event(event)
-                except (TimeoutError, socket.timeout):
+                except TimeoutError:  # socket.timeout is TimeoutError
                     raise ServerUnavailable(
                         f"The {self.where(path)} stopped sending in the middle of its answer: "
                         f"nothing for {self.stall_s:.0f} s (setting server_stall_timeout)."
