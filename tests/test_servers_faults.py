@@ -30,14 +30,20 @@ from engine.runtime.server.dialects import connect
 from engine.runtime.server.http import ServerBackend
 from engine.runtime.server.profiles import ServerProfile, add_profile, load_profiles, servers_file
 from engine.settings import update_settings
-from tests.factories import make_entry, make_provenance
+from tests.factories import make_entry, make_provenance, make_summary
 from tests.fake_openai_server import FakeState, fake_openai_server
-# The same fixtures as the other fake-server tests: retries without waiting, a fresh fake.
-from tests.test_servers import FILES, _grounded_answer, fast_backoff, state  # noqa: F401
+
+# The autouse fixture of the other fake-server tests: retries without waiting.
+from tests.test_servers import FILES, _grounded_answer, fast_backoff  # noqa: F401
 
 REPO = Path(__file__).resolve().parent.parent
 SECRET = "secretpw"
 GRAMMAR = "root ::= x"  # not the canary's: the fake answers it with the summary (or the fault)
+
+
+@pytest.fixture
+def state() -> FakeState:
+    return FakeState(answer=make_summary().model_dump_json())
 
 
 def _write_servers(*servers: dict[str, object]) -> None:
@@ -155,7 +161,7 @@ def test_a_bad_server_list_names_its_file(capsys: pytest.CaptureFixture[str]) ->
     err = capsys.readouterr().err
     assert f"{path}: the server list is not UTF-8 text (byte 0xff" in err
     _write_servers({"name": "s1", "url": "http://h:1", "dialect": "nope"})
-    with pytest.raises(ConfigError, match="the server list has a bad server .*'nope'") as exc:
+    with pytest.raises(ConfigError, match=r"the server list has a bad server .*'nope'") as exc:
         load_profiles()
     assert str(path) in str(exc.value)
     assert main(["summarize", "--server", "s1", str(FILES[0])]) == 1
@@ -212,7 +218,7 @@ def test_garbage_and_cut_streams_are_reported_as_such(state: FakeState, tmp_path
     with fake_openai_server(state) as url:
         backend = ServerBackend(connect("v1", url))
         state.stream_fault = "garbage"
-        with pytest.raises(ServerRejected, match="not JSON server-sent events.*502 Bad Gateway"):
+        with pytest.raises(ServerRejected, match=r"not JSON server-sent events.*502 Bad Gateway"):
             backend.generate("x", grammar=GRAMMAR)
         state.stream_fault = "cut"
         n = len(state.requests)
@@ -254,7 +260,7 @@ def test_retry_after_is_waited_for_within_a_bound(
         assert len(said) == 6
         update_settings(server_retry_wait=2.0)
         state.loading = ["1", "5"]
-        with pytest.raises(ServerUnavailable, match="retry in 5 s.*at most 2 s"):
+        with pytest.raises(ServerUnavailable, match=r"retry in 5 s.*at most 2 s"):
             connect("v1", url)
         state.loading = ["0"] * 100  # "now", for ever: still bounded (0.5 s a wait at least)
         with pytest.raises(ServerUnavailable, match="at most 2 s"):
@@ -300,4 +306,3 @@ def test_ctrl_c_on_a_server_batch_exits_130_with_the_cancel_message(state: FakeS
     assert "FAILED" not in out + err and "no server was left" not in out + err
     with Library(get_paths().library_db) as lib:
         assert lib.count() == 0
-

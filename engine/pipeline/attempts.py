@@ -235,9 +235,7 @@ class PassRunner:
             )
             tally.add(gen)
             try:
-                value = _parse_answer(
-                    gen, self.n_ctx - n_prompt, parse, runner.info.grammar_server
-                )
+                value = _parse_answer(gen, self.n_ctx - n_prompt, parse, runner.info.grammar_server)
             except _Rejected as rejected:
                 last_error, reason = rejected.error, rejected.reason
                 log.info("%s, attempt %d: %s", label, attempt + 1, last_error)

@@ -4,8 +4,8 @@ API, and the grammar canary.
 Which dialect an endpoint speaks is found by ``engine.runtime.server.dialects``; the HTTP
 (retries, ``Retry-After``, the stall timeout, size caps) is ``engine.runtime.server.client``;
 the event stream is parsed by ``engine.runtime.server.sse``. May import:
-``engine.runtime.base``, ``client``, ``sse`` and the ground floor (``engine.schema`` and the committed ``grammars`` data for the
-schema-only stand-in); never llama.cpp nor the pipeline.
+``engine.runtime.base``, ``client``, ``sse`` and the ground floor (``engine.schema`` and the
+committed ``grammars`` data for the schema-only stand-in); never llama.cpp nor the pipeline.
 
 Dialects (detected from ``/props``, ``/version`` and ``/v1/models``, or set in the profile):
 
