@@ -12,9 +12,10 @@ summary. Faults are injected on purpose:
   ``Retry-After`` values (None: no header), as a server still loading its model;
 - ``stream_fault`` on every summary (canary requests still pass): ``"stall"`` (headers, then
   nothing), ``"endless"`` (pieces forever, never finished), ``"long-line"`` (one event line that
-  never ends), ``"garbage"`` (text that is not events), ``"cut"`` (half the answer, then the
-  connection closes without a finish_reason), ``"no-grammar"`` (free text, as a server that
-  passed the canary and then dropped the grammar);
+  never ends), ``"error-line"`` (llama-server's ``error:`` event), ``"garbage"`` (text that is
+  not events), ``"cut"`` (half the answer, then the connection closes without a
+  finish_reason), ``"no-grammar"`` (free text, as a server that passed the canary and then
+  dropped the grammar);
 - ``big_get``: ``/props`` and ``/v1/models`` answer a JSON body this many bytes long;
 - ``piece_delay``: seconds between streamed pieces (a slow server, for Ctrl-C).
 
@@ -190,6 +191,8 @@ def _handler(state: FakeState) -> type[BaseHTTPRequestHandler]:
                 self.wfile.write(b'data: {"choices": [{"text": "')
                 while not state.stop.is_set():
                     self.wfile.write(b"y" * (1 << 16))
+            elif fault == "error-line":  # as llama-server reports an error mid-stream
+                self.wfile.write(b'error: {"error": {"message": "injected failure"}}\n\n')
             elif fault == "garbage":
                 self.wfile.write(b"<html><body>502 Bad Gateway</body></html>\n")
             elif fault == "cut":

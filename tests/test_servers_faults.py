@@ -220,6 +220,9 @@ def test_garbage_and_cut_streams_are_reported_as_such(state: FakeState, tmp_path
         state.stream_fault = "garbage"
         with pytest.raises(ServerRejected, match=r"not JSON server-sent events.*502 Bad Gateway"):
             backend.generate("x", grammar=GRAMMAR)
+        state.stream_fault = "error-line"  # an event stream's error: reported, and retried
+        with pytest.raises(ServerUnavailable, match="ended with an error: injected failure"):
+            backend.generate("x", grammar=GRAMMAR)
         state.stream_fault = "cut"
         n = len(state.requests)
         with pytest.raises(ServerUnavailable, match="cut short"):

@@ -72,9 +72,10 @@ def sse_events(lines: CappedLines, where: str) -> Iterator[dict[str, Any]]:
         if not raw or raw.startswith(_OTHER_FIELDS):
             continue
         text = raw.decode("utf-8", "replace")
-        if not text.startswith("data:"):
+        field, _, payload = text.partition(":")
+        if field not in ("data", "error"):  # llama-server sends "error: {...}" mid-stream
             raise _garbage(where, text)
-        payload = text[5:].strip()
+        payload = payload.strip()
         if payload == "[DONE]":
             break
         if not payload:
@@ -83,6 +84,8 @@ def sse_events(lines: CappedLines, where: str) -> Iterator[dict[str, Any]]:
             event = json.loads(payload)
         except ValueError:
             raise _garbage(where, text) from None
+        if field == "error" and not (isinstance(event, dict) and "error" in event):
+            event = {"error": event}
         if isinstance(event, dict):
             if "error" in event and not event.get("choices") and "content" not in event:
                 err = event["error"]
