@@ -200,7 +200,7 @@ def test_a_line_without_end_is_refused_past_the_byte_cap(state: FakeState) -> No
     state.stream_fault = "long-line"
     with fake_openai_server(state) as url:
         backend = ServerBackend(connect("v1", url))
-        with pytest.raises(client.ResponseTooLarge, match=r"server v1 .* larger than 16 MiB"):
+        with pytest.raises(client.ResponseTooLarge, match=r"server v1 .* larger than 4 MiB"):
             backend.generate("x", grammar=GRAMMAR, sampling=Sampling(max_tokens=50))
 
 
@@ -211,7 +211,7 @@ def test_an_oversized_props_body_is_an_error_not_schema_only(state: FakeState) -
             connect("v1", url)
         add_profile(ServerProfile("v1", url))
         c = check_server("v1")
-    assert c.grammar == "unknown" and "larger than 16 MiB" in (c.error or "")
+    assert c.grammar == "unknown" and "larger than 4 MiB" in (c.error or "")
 
 
 def test_garbage_and_cut_streams_are_reported_as_such(state: FakeState, tmp_path: Path) -> None:

@@ -59,7 +59,7 @@ RETRY_WAIT_S = 120.0  # all Retry-After waits of one request (setting server_ret
 RETRY_AFTER_MIN_S = 0.5  # "Retry-After: 0" again and again still ends within the bound
 LOADING_POLL_S = 2.0  # a 503 "Loading model" without Retry-After: asked again this often
 NOTICE_EVERY_S = 10.0  # "waiting for ..." said at most this often
-MAX_BODY_BYTES = 16 << 20  # any answer; /props, /v1/models and errors are a few KiB
+MAX_BODY_BYTES = 4 << 20  # any answer; /props, /v1/models and errors are a few KiB
 # A tokenize answer lists ids for the text sent: at most a token per byte, under 16 bytes each.
 BYTES_PER_REQUEST_BYTE = 16
 # A stream event is one token's JSON (~200 bytes on llama-server and vLLM): far under this.
