@@ -17,6 +17,10 @@ Fields (``vidsum summarize`` flags win over these; these win over vidsum's own d
 - ``threads``: CPU threads (``--threads``); absent: the physical cores.
 - ``seed``: sampling seed (``--seed``).
 - ``temperature``: sampling temperature (``--temperature``).
+- ``server_stall_timeout``: seconds an inference server may send nothing once its answer has
+  begun before it is given up as stalled (default 60: ``engine.runtime.server.client``).
+- ``server_retry_wait``: seconds in all vidsum waits on a server that answers 429/503 with
+  ``Retry-After`` (a llama-server still loading its model) before giving up (default 120).
 
 A leaf: imports only the ground floor (never ``engine.modelstore``), so every layer may read it.
 There are no environment overrides (``VIDSUM_HOME`` moves the whole config dir:
@@ -61,6 +65,12 @@ class Settings(BaseModel):
         min_length=1,
         description="the default model just removed; the next summarize says what replaces it",
     )
+    server_stall_timeout: float | None = Field(
+        default=None, gt=0, le=3600, description="seconds a server may go silent mid-answer"
+    )
+    server_retry_wait: float | None = Field(
+        default=None, ge=0, le=3600, description="seconds in all to wait on a server's Retry-After"
+    )
 
     def to_json(self) -> str:
         return json.dumps(self.model_dump(exclude_none=True), indent=2, sort_keys=True) + "\n"
@@ -84,8 +94,9 @@ def get_settings() -> Settings:
     path = settings_path()
     data = read_json_object(path, WHAT)
     # JSON has no int/float distinction for whole numbers: 1 is a fine temperature.
-    if isinstance(data.get("temperature"), int) and not isinstance(data["temperature"], bool):
-        data["temperature"] = float(data["temperature"])
+    for key in ("temperature", "server_stall_timeout", "server_retry_wait"):
+        if isinstance(data.get(key), int) and not isinstance(data[key], bool):
+            data[key] = float(data[key])
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:

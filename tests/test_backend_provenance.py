@@ -15,7 +15,7 @@ import pytest
 
 from engine.cli.main import main
 from engine.library.store import Library
-from engine.runtime.server import http
+from engine.runtime.server import client
 from engine.runtime.server.profiles import ServerProfile, add_profile
 from tests.conftest import SEED, TALKS, require_shared
 from tests.factories import make_summary
@@ -41,7 +41,7 @@ def test_local_and_server_summaries_of_one_transcript(
     capsys: pytest.CaptureFixture[str], tiny_llama_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     require_shared()
-    monkeypatch.setattr(http, "BACKOFF_S", 0.01)
+    monkeypatch.setattr(client, "BACKOFF_S", 0.01)
     local = summarize_json(capsys, str(RUST), "--model", str(tiny_llama_path), "--threads", "1")
     state = FakeState(answer=make_summary().model_dump_json())
     with fake_openai_server(state) as url:

@@ -21,7 +21,7 @@ from engine.pipeline.server_batch import check_server, summarize_on_servers
 from engine.pipeline.summarize import SummarizeOptions, summary_key
 from engine.progress import CancelToken, Progress
 from engine.runtime.base import Backend, Sampling
-from engine.runtime.server import http
+from engine.runtime.server import client, http
 from engine.runtime.server.dialects import connect
 from engine.runtime.server.http import GrammarNotHonoured, ServerBackend, ServerRejected
 from engine.runtime.server.profiles import ServerProfile, add_profile, load_profiles, servers_file
@@ -35,7 +35,7 @@ FILES = sorted((SEED / "transcripts").glob("*.txt"))
 
 @pytest.fixture(autouse=True)
 def fast_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(http, "BACKOFF_S", 0.01)
+    monkeypatch.setattr(client, "BACKOFF_S", 0.01)
 
 
 @pytest.fixture
@@ -231,7 +231,7 @@ def test_unreachable_server_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_cancel_stops_a_retry_wait(state: FakeState, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(http, "BACKOFF_S", 30.0)
+    monkeypatch.setattr(client, "BACKOFF_S", 30.0)
     with fake_openai_server(state) as url:
         backend = ServerBackend(connect("v1", url))
         state.fail_statuses = [503]

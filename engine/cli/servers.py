@@ -10,6 +10,7 @@ import json
 from typing import Any, TextIO
 
 from engine.api import Engine, server_dialects
+from engine.errors import VidsumError
 
 
 def cmd_servers(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -54,7 +55,12 @@ def cmd_servers(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             names = args.names or [p.name for p in engine.list_servers()]
             bad = 0
             for name in names:
-                c = engine.check_server(name)
+                try:
+                    c = engine.check_server(name)
+                except VidsumError as exc:  # one bad profile does not stop the others
+                    print(f"vidsum: {exc}", file=err)
+                    bad += 1
+                    continue
                 d: dict[str, Any] = c.as_dict()
                 if args.json:
                     out.write(json.dumps(d) + "\n")
@@ -83,7 +89,9 @@ def register(sub: Any) -> None:
     ssub = s.add_subparsers(dest="servers_cmd", metavar="ACTION", required=True)
     a = ssub.add_parser("add", help="name an endpoint")
     a.add_argument("name")
-    a.add_argument("--url", required=True, help="e.g. http://127.0.0.1:8080")
+    a.add_argument(
+        "--url", required=True, help="e.g. http://127.0.0.1:8080 (no password: --api-key-env)"
+    )
     a.add_argument("--dialect", choices=server_dialects(), help="default: detected from the server")
     a.add_argument("--model", help="model id to request (servers serving several)")
     a.add_argument("--api-key-env", metavar="VAR", help="environment variable with the API key")

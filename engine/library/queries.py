@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from engine.errors import LibraryError
 from engine.library.records import Coverage, Entry, EntryRow, Grounding, Provenance, TranscriptInfo
 from engine.schema import Summary
+from engine.urls import without_userinfo
 
 Order = Literal[
     "created_desc", "created_asc", "title", "complexity_desc", "duration_desc", "relevance"
@@ -244,7 +245,7 @@ def entry_from_rows(stored: StoredRows, where: str) -> Entry:
             quant=s["quant"],
             prompt_version=s["prompt_version"],
             grammar_version=s["grammar_version"],
-            sampling=json.loads(s["sampling"]),
+            sampling=_without_url_credentials(json.loads(s["sampling"])),
             n_ctx=s["n_ctx"],
             prompt_tokens=s["prompt_tokens"],
             prompt_seconds=s["prompt_seconds"],
@@ -254,7 +255,7 @@ def entry_from_rows(stored: StoredRows, where: str) -> Entry:
             style=s["style"],
             backend=s["backend"],
             endpoint=s["endpoint"],
-            endpoint_url=s["endpoint_url"],
+            endpoint_url=without_userinfo(s["endpoint_url"]) if s["endpoint_url"] else None,
             server_build=s["server_build"],
         ),
         coverage=Coverage(
@@ -272,3 +273,12 @@ def entry_from_rows(stored: StoredRows, where: str) -> Entry:
         ),
         failed=s["failed"],
     )
+
+
+def _without_url_credentials(sampling: Any) -> Any:
+    """A server summary's sampling record without a password its URL may hold (stored by a
+    vidsum from before URLs with credentials were refused: ``engine.urls``)."""
+    backend = sampling.get("backend") if isinstance(sampling, dict) else None
+    if isinstance(backend, dict) and isinstance(backend.get("url"), str):
+        sampling = {**sampling, "backend": {**backend, "url": without_userinfo(backend["url"])}}
+    return sampling

@@ -8,6 +8,7 @@ value types, the quality flags and the progress types; nothing of prompts or tra
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Callable
@@ -34,7 +35,9 @@ class _Rejected(Exception):
         self.reason = reason
 
 
-def _parse_answer(gen: Generation, max_tokens: int, parse: Callable[[str], T]) -> T:
+def _parse_answer(
+    gen: Generation, max_tokens: int, parse: Callable[[str], T], grammar_server: str = ""
+) -> T:
     if gen.stop_reason == "length":
         raise _Rejected(
             f"the answer filled the {max_tokens} tokens left in the context before it was complete",
@@ -43,7 +46,20 @@ def _parse_answer(gen: Generation, max_tokens: int, parse: Callable[[str], T]) -
     try:
         return parse(gen.text)
     except GenerationError as exc:
-        raise _Rejected(str(exc), "previous answer did not parse") from None
+        error = str(exc)
+        if grammar_server and not _is_json(gen.text):
+            # Every vidsum grammar allows JSON only: a finished answer that is not JSON means
+            # the server dropped the grammar (after passing the canary).
+            error = f"server {grammar_server} ignored the grammar ({error})"
+        raise _Rejected(error, "previous answer did not parse") from None
+
+
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
 
 
 @dataclass
@@ -219,7 +235,7 @@ class PassRunner:
             )
             tally.add(gen)
             try:
-                value = _parse_answer(gen, self.n_ctx - n_prompt, parse)
+                value = _parse_answer(gen, self.n_ctx - n_prompt, parse, runner.info.grammar_server)
             except _Rejected as rejected:
                 last_error, reason = rejected.error, rejected.reason
                 log.info("%s, attempt %d: %s", label, attempt + 1, last_error)

@@ -99,7 +99,11 @@ class ServerCheck:
         }
 
 
-def open_endpoint(profile: ServerProfile, cancel: CancelToken | None = None) -> Endpoint:
+def open_endpoint(
+    profile: ServerProfile,
+    cancel: CancelToken | None = None,
+    progress: ProgressCallback | None = None,
+) -> Endpoint:
     key = server_api_key(profile.name, profile.api_key_env)
     info = connect_server(
         profile.name,
@@ -109,6 +113,7 @@ def open_endpoint(profile: ServerProfile, cancel: CancelToken | None = None) -> 
         api_key=key,
         concurrency=profile.concurrency,
         cancel=cancel,
+        progress=progress,
     )
     return Endpoint(profile, info, key)
 
@@ -237,7 +242,7 @@ def _open_endpoints(
         profile = server_profile(name)
         emit(progress, Progress("load", 0, 1, item=name, message=f"Checking server {name}"))
         try:
-            ep = open_endpoint(profile, cancel)
+            ep = open_endpoint(profile, cancel, progress)
         except ServerUnavailable as exc:
             unreachable.append(str(exc))
             emit(progress, Progress("notice", message=f"Skipping server {name}: {exc}"))
@@ -421,11 +426,14 @@ def _collect(
     in_flight: list[str] = []  # file names, oldest first: its progress drives the bar
     last_forward: dict[str, float] = {}
     while remaining:
-        if cancel.cancelled:
-            raise Cancelled()
         try:
             event = shared.events.get(timeout=0.1)
         except queue.Empty:
+            event = None
+        # After the wait: a cancel ends the workers without an event (they are not "gone"),
+        # and what they sent while it came is dropped (nothing more is stored or reported).
+        check(cancel)
+        if event is None:
             if not any(t.is_alive() for t in threads) and shared.events.empty():
                 # Every endpoint is gone: what is left cannot be done in this batch.
                 yield from _abandon(remaining, endpoints)

@@ -66,8 +66,10 @@ def connect_server(
     api_key: str | None = None,
     concurrency: int | None = None,
     cancel: CancelToken | None = None,
+    progress: ProgressCallback | None = None,
 ) -> ServerInfo:
-    """Ask an endpoint what it is (``ServerUnavailable`` when it does not answer)."""
+    """Ask an endpoint what it is (``ServerUnavailable`` when it does not answer; waits on a
+    ``Retry-After`` are said through ``progress``)."""
     info: ServerInfo = _module(SERVER_DIALECTS).connect(
         name,
         url,
@@ -76,6 +78,7 @@ def connect_server(
         api_key=api_key,
         concurrency=concurrency,
         cancel=cancel,
+        progress=progress,
     )
     return info
 

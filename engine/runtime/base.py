@@ -95,6 +95,9 @@ class ModelInfo:
     add_bos: bool = True  # the vocabulary expects BOS at the start of a prompt
     description: str = ""  # llama.cpp's one-line description, e.g. "llama 7B Q4_K - Medium"
     n_threads: int = 0
+    # A server backend that enforces grammars: its name (an answer that is not JSON then means
+    # the server ignored the grammar); "" for the local worker and schema-only endpoints.
+    grammar_server: str = ""
 
 
 @dataclass(frozen=True)

@@ -177,7 +177,9 @@ class LlamaRunner:
             resolved = replace(opts, n_threads=opts.n_threads or physical_cores())
             payload = self._request(("load", resolved), "loading", progress, cancel, item, None)
             payload["path"] = path
-            self._info = ModelInfo(**{k: payload[k] for k in _field_names(ModelInfo)})
+            # Fields the worker does not send keep their defaults (grammar_server: servers only).
+            known = [k for k in _field_names(ModelInfo) if k in payload]
+            self._info = ModelInfo(**{k: payload[k] for k in known})
             emit(progress, Progress("load", 1, 1, message="Model loaded", item=item))
             return self._info
 

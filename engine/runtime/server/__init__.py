@@ -2,11 +2,14 @@
 schema-only OpenAI-compatible endpoints.
 
 - ``engine.runtime.server.http``: ``ServerBackend`` (the ``engine.runtime.base.Backend``
-  protocol over HTTP), the HTTP client with its retries, the grammar canary.
+  protocol over HTTP), the grammar canary.
+- ``engine.runtime.server.client``: the HTTP client: retries, ``Retry-After``, the stall
+  timeout and the size caps that bound what a misbehaving server can do.
 - ``engine.runtime.server.dialects``: dialect detection and ``connect`` (what an endpoint is).
 - ``engine.runtime.server.sse``: server-sent events and error bodies.
 - ``engine.runtime.server.profiles``: named endpoints (``vidsum servers add``), one JSON file
-  under the config directory, written atomically; API keys only from the environment.
+  under the config directory, written atomically; API keys only from the environment, URLs
+  checked and stripped of credentials by ``engine.urls``.
 
 ``engine.pipeline.server_batch`` spreads a batch over endpoints through
 ``engine.runtime.backends``. Nothing here imports llama.cpp; the pipeline

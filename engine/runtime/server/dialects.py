@@ -10,7 +10,7 @@ the model's BOS from the server itself, so the rendered prompt carries none (``b
 the same token ids as the local worker's). It runs one request at a time: one slot, whatever
 ``--concurrency`` says.
 
-May import: ``engine.runtime.base``, ``engine.runtime.server.http`` (the HTTP client),
+May import: ``engine.runtime.base``, ``engine.runtime.server.client`` (the HTTP client),
 ``engine.modelfile`` (the GGUF header, for llama-cpp-python's chat template) and the ground floor.
 """
 
@@ -24,7 +24,7 @@ from typing import Any, cast
 
 from engine.errors import VidsumError
 from engine.modelfile.header import check_gguf
-from engine.progress import CancelToken
+from engine.progress import CancelToken, ProgressCallback
 from engine.runtime.base import (
     DIALECTS,
     Dialect,
@@ -33,7 +33,7 @@ from engine.runtime.base import (
     ServerRejected,
     ServerUnavailable,
 )
-from engine.runtime.server.http import Client
+from engine.runtime.server.client import Client
 
 __all__ = ["DIALECTS", "Dialect", "api_key_from_env", "as_dialect", "connect", "detect"]
 
@@ -57,15 +57,18 @@ def api_key_from_env(name: str, var: str | None) -> str | None:
     return key
 
 
-def detect(client: Client, cancel: CancelToken | None = None) -> tuple[Dialect, dict[str, Any]]:
-    """The server's dialect and what it said about itself (``/props`` or ``/v1/models``)."""
+def detect(
+    client: Client, cancel: CancelToken | None = None, progress: ProgressCallback | None = None
+) -> tuple[Dialect, dict[str, Any]]:
+    """The server's dialect and what it said about itself (``/props`` or ``/v1/models``). An
+    over-large answer is an error, never a reason to take the server for another dialect."""
     try:
-        props = client.json("GET", "/props", cancel=cancel, attempts=2)
-    except ServerRejected:
+        props = client.json("GET", "/props", cancel=cancel, attempts=2, progress=progress)
+    except ServerRejected:  # a 4xx: no /props here (ResponseTooLarge is not one)
         props = None
     if isinstance(props, dict) and ("total_slots" in props or "model_path" in props):
         return "llama-server", props
-    models = client.json("GET", "/v1/models", cancel=cancel)
+    models = client.json("GET", "/v1/models", cancel=cancel, progress=progress)
     try:
         version = client.json("GET", "/version", cancel=cancel, attempts=1)
     except (ServerRejected, ServerUnavailable):
@@ -88,10 +91,11 @@ def connect(
     api_key: str | None = None,
     concurrency: int | None = None,
     cancel: CancelToken | None = None,
+    progress: ProgressCallback | None = None,
 ) -> ServerInfo:
     """Ask the endpoint what it is (raises ``ServerUnavailable`` when it does not answer)."""
     client = Client(name, url, api_key)
-    found, said = detect(client, cancel)
+    found, said = detect(client, cancel, progress)
     dialect = dialect or found
     if dialect == "llama-server" and found != "llama-server":
         raise ServerError(

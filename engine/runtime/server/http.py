@@ -1,10 +1,11 @@
 """``ServerBackend``: the ``engine.runtime.base.Backend`` protocol over an inference server's HTTP
-API, the HTTP client it uses (retries, backoff, streams) and the grammar canary.
+API, and the grammar canary.
 
-Which dialect an endpoint speaks is found by ``engine.runtime.server.dialects``; the event
-stream is parsed by ``engine.runtime.server.sse``. May import: ``engine.runtime.base``,
-``sse`` and the ground floor (``engine.schema`` and the committed ``grammars`` data for the
-schema-only stand-in); never llama.cpp nor the pipeline.
+Which dialect an endpoint speaks is found by ``engine.runtime.server.dialects``; the HTTP
+(retries, ``Retry-After``, the stall timeout, size caps) is ``engine.runtime.server.client``;
+the event stream is parsed by ``engine.runtime.server.sse``. May import:
+``engine.runtime.base``, ``client``, ``sse`` and the ground floor (``engine.schema`` and the
+committed ``grammars`` data for the schema-only stand-in); never llama.cpp nor the pipeline.
 
 Dialects (detected from ``/props``, ``/version`` and ``/v1/models``, or set in the profile):
 
@@ -25,29 +26,22 @@ Dialects (detected from ``/props``, ``/version`` and ``/v1/models``, or set in t
   outputs are validated and retried like any other, but nothing forces their shape.
 
 Every answer streams, so progress (tokens, tok/s) reaches the callback, and a cancel shuts the
-socket down within ~0.2 s (llama-server then drops the task). Retries: connection errors, 429,
-503 and other 5xx, with jittered exponential backoff; after ``RETRIES`` the endpoint is
-``ServerUnavailable`` (the batch moves its work elsewhere). A 4xx is ``ServerRejected``: a clear
-error for that file. A ``stop_type=limit`` / ``finish_reason=length`` answer comes back with
-``stop_reason="length"``, which the pipeline treats as a failed attempt.
+socket down within ~0.2 s (llama-server then drops the task). A ``stop_type=limit`` /
+``finish_reason=length`` answer comes back with ``stop_reason="length"``, which the pipeline
+treats as a failed attempt. A stream that sends more pieces than the tokens asked for is cut at
+once (``ServerRejected``); one that ends without saying it is finished is retried as cut short
+and, when every attempt is, reported as such (``ServerUnavailable``).
 """
 
 from __future__ import annotations
 
-import http.client
-import json
 import math
-import random
-import threading
 import time
-import urllib.parse
-from collections.abc import Callable
 from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from engine.errors import Cancelled
 from engine.progress import CancelToken, Progress, ProgressCallback, emit
 from engine.runtime.base import (
     Backend,
@@ -55,18 +49,12 @@ from engine.runtime.base import (
     GrammarNotHonoured,
     ModelInfo,
     Sampling,
-    ServerError,
     ServerInfo,
     ServerRejected,
-    ServerUnavailable,
 )
-from engine.runtime.server.sse import Retryable, error_detail, shut_on_cancel, sse_events
+from engine.runtime.server.client import Client
+from engine.runtime.server.sse import Retryable
 
-RETRIES = 4  # attempts per request on retryable failures
-BACKOFF_S = 0.5  # first backoff; doubles, with +-50% jitter, capped at BACKOFF_MAX_S
-BACKOFF_MAX_S = 8.0
-CONNECT_TIMEOUT_S = 10.0
-READ_TIMEOUT_S = 600.0  # a silent stream this long is a dead server
 # Schema-only endpoints have no tokenizer: 1 token per 2.5 UTF-8 bytes over-counts every
 # tokenizer vidsum targets, so a context is never overfilled.
 EST_BYTES_PER_TOKEN = 2.5
@@ -74,157 +62,6 @@ EST_BYTES_PER_TOKEN = 2.5
 CANARY_GRAMMAR = 'root ::= "ok-42"'
 CANARY_TEXT = "ok-42"
 CANARY_PROMPT = "Write a long story about a dragon who learns to fly. Once upon a time"
-
-
-def _jitter(attempt: int) -> float:
-    return min(BACKOFF_MAX_S, BACKOFF_S * 2**attempt) * random.uniform(0.5, 1.5)
-
-
-class Client:
-    """One endpoint's HTTP: JSON requests and server-sent-event streams, with retries."""
-
-    def __init__(self, name: str, url: str, api_key: str | None) -> None:
-        parts = urllib.parse.urlsplit(url if "://" in url else f"http://{url}")
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ServerError(f"Server {name}: {url!r} is not an http(s) URL.")
-        self.name = name
-        self.url = url
-        self.https = parts.scheme == "https"
-        self.host = parts.hostname
-        self.port = parts.port or (443 if self.https else 80)
-        self.base = parts.path.rstrip("/")
-        self.api_key = api_key
-
-    def _conn(self) -> http.client.HTTPConnection:
-        if self.https:
-            return http.client.HTTPSConnection(self.host, self.port, timeout=CONNECT_TIMEOUT_S)
-        return http.client.HTTPConnection(self.host, self.port, timeout=CONNECT_TIMEOUT_S)
-
-    def _headers(self) -> dict[str, str]:
-        h = {"Content-Type": "application/json", "Accept": "application/json"}
-        if self.api_key:
-            h["Authorization"] = f"Bearer {self.api_key}"
-        return h
-
-    def _where(self, path: str) -> str:
-        return f"server {self.name} ({self.url}{path})"
-
-    def _retrying(
-        self, path: str, cancel: CancelToken | None, once: Callable[[], Any], attempts: int
-    ) -> Any:
-        last = ""
-        for attempt in range(attempts):
-            if cancel is not None and cancel.cancelled:
-                raise Cancelled()
-            try:
-                return once()
-            except Retryable as exc:
-                last = str(exc)
-            except (OSError, http.client.HTTPException) as exc:
-                if cancel is not None and cancel.cancelled:
-                    raise Cancelled() from None
-                last = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-            if attempt + 1 < attempts:
-                delay = _jitter(attempt)
-                if cancel is not None:
-                    if cancel.wait(delay):
-                        raise Cancelled()
-                else:
-                    time.sleep(delay)
-        raise ServerUnavailable(
-            f"The {self._where(path)} did not answer after {attempts} attempts: {last}."
-        )
-
-    def _check_status(self, path: str, resp: http.client.HTTPResponse) -> None:
-        if resp.status < 300:
-            return
-        body = resp.read(4000).decode("utf-8", "replace")
-        detail = error_detail(body)
-        if resp.status == 429 or resp.status >= 500:
-            raise Retryable(f"HTTP {resp.status} {detail}".strip())
-        raise ServerRejected(
-            f"The {self._where(path)} refused the request with HTTP {resp.status}: "
-            f"{detail or resp.reason}."
-        )
-
-    def json(
-        self,
-        method: str,
-        path: str,
-        body: Any = None,
-        *,
-        cancel: CancelToken | None = None,
-        attempts: int = RETRIES,
-    ) -> Any:
-        def once() -> Any:
-            conn = self._conn()
-            try:
-                data = None if body is None else json.dumps(body).encode("utf-8")
-                conn.request(method, self.base + path, body=data, headers=self._headers())
-                resp = conn.getresponse()
-                self._check_status(path, resp)
-                raw = resp.read()
-            finally:
-                conn.close()
-            try:
-                return json.loads(raw)
-            except ValueError:
-                raise ServerRejected(
-                    f"The {self._where(path)} answered with something that is not JSON."
-                ) from None
-
-        return self._retrying(path, cancel, once, attempts)
-
-    def stream(
-        self,
-        path: str,
-        body: Any,
-        on_event: Callable[[dict[str, Any]], None],
-        *,
-        cancel: CancelToken | None,
-        reset: Callable[[], None],
-        ended: Callable[[], None] | None = None,
-    ) -> None:
-        """POST ``body`` and call ``on_event`` for every ``data:`` JSON event of the stream.
-        ``reset`` runs before each attempt (a retried stream starts again from nothing);
-        ``ended`` after the stream's end (it raises ``Retryable`` for a stream cut short)."""
-
-        def once() -> None:
-            reset()
-            conn = self._conn()
-            done = threading.Event()
-            watcher: threading.Thread | None = None
-            try:
-                conn.request(
-                    "POST",
-                    self.base + path,
-                    body=json.dumps(body).encode("utf-8"),
-                    headers={**self._headers(), "Accept": "text/event-stream"},
-                )
-                if conn.sock is not None:
-                    conn.sock.settimeout(READ_TIMEOUT_S)
-                if cancel is not None and conn.sock is not None:
-                    watcher = threading.Thread(
-                        target=shut_on_cancel, args=(conn.sock, cancel, done), daemon=True
-                    )
-                    watcher.start()
-                resp = conn.getresponse()
-                self._check_status(path, resp)
-                for event in sse_events(resp):
-                    if cancel is not None and cancel.cancelled:
-                        raise Cancelled()
-                    on_event(event)
-                if cancel is not None and cancel.cancelled:
-                    raise Cancelled()
-                if ended is not None:
-                    ended()
-            finally:
-                done.set()
-                conn.close()
-                if watcher is not None:
-                    watcher.join(1.0)
-
-        self._retrying(path, cancel, once, RETRIES)
 
 
 class ServerBackend:
@@ -253,6 +90,7 @@ class ServerBackend:
             eos_text=server.eos_text,
             add_bos=bool(server.bos_text),
             description=f"{server.dialect} {server.name} at {server.url}",
+            grammar_server="" if server.schema_only else server.name,
         )
 
     @property
@@ -341,7 +179,14 @@ class ServerBackend:
             ),
         )
         self._client.stream(
-            path, body, stream.on_event, cancel=cancel, reset=stream.reset, ended=stream.ended
+            path,
+            body,
+            stream.on_event,
+            cancel=cancel,
+            reset=stream.reset,
+            ended=stream.ended,
+            max_tokens=s.max_tokens,
+            progress=progress,
         )
         return stream.generation(n_prompt, started, time.monotonic())
 
@@ -440,6 +285,12 @@ class _Stream:
         if piece:
             state["text"].append(piece)
             state["n"] += 1
+            if state["n"] > self.max_tokens:
+                # Every dialect sends at most one piece per token: the server ignores the limit.
+                raise ServerRejected(
+                    f"Server {self.item} kept sending past the {self.max_tokens}-token limit "
+                    "of the request; vidsum cut its answer off."
+                )
             now = time.monotonic()
             if state["first"] is None:
                 state["first"] = now
@@ -459,11 +310,18 @@ class _Stream:
             )
 
     def ended(self) -> None:
-        if self.dialect == "llama-cpp-python" and self.state["stop"] is None:
+        """A stream that ended without saying it was finished was cut short: retried."""
+        if self.state["stop"] is not None:
+            return
+        if self.dialect == "llama-cpp-python":
             raise Retryable(
                 "its stream ended without a finish_reason (llama-cpp-python's server drops a "
                 "request when another one arrives; start it with --interrupt_requests False)"
             )
+        raise Retryable(
+            "its answer was cut short: the stream ended without saying the answer was finished "
+            f"({self.state['n']} pieces in)"
+        )
 
     def generation(self, n_prompt: int, started: float, ended: float) -> Generation:
         state = self.state
@@ -486,9 +344,6 @@ class _Stream:
             prompt_s = first - started
             gen_n = int(usage.get("completion_tokens") or state["n"])
             gen_s = ended - first
-        if stop is None:
-            # The stream ended without saying why: treat as cut off (never stored).
-            length = True
         return Generation(
             text=text_out,
             prompt_tokens=total_prompt,

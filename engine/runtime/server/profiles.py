@@ -1,7 +1,9 @@
 """Named server endpoints (``vidsum servers add NAME --url URL ...``).
 
-Stored in ``<config>/servers.json`` (written atomically). API keys are never stored: a profile
-names the environment variable that holds its key (``--api-key-env``). The ``ServerProfile``
+Stored in ``<config>/servers.json`` (written atomically, read through
+``engine.fsutil.read_json_object`` like every state file). API keys are never stored: a profile
+names the environment variable that holds its key (``--api-key-env``); a URL with a password in
+it is refused at ``add`` and stripped when read (``engine.urls``). The ``ServerProfile``
 value type lives in ``engine.runtime.base`` (the pipeline sees it).
 
 May import: ``engine.runtime.base``, ``engine.runtime.server.dialects`` and the ground floor.
@@ -9,6 +11,7 @@ May import: ``engine.runtime.base``, ``engine.runtime.server.dialects`` and the 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from dataclasses import asdict
@@ -16,10 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import ConfigError
-from engine.fsutil import atomic_write_text
+from engine.fsutil import atomic_write_text, read_json_object, state_error
 from engine.paths import get_paths
-from engine.runtime.base import DIALECTS, ServerProfile
+from engine.runtime.base import DIALECTS, ServerError, ServerProfile
 from engine.runtime.server.dialects import as_dialect
+from engine.urls import check_server_url, without_userinfo
 
 __all__ = [
     "ServerProfile",
@@ -30,6 +34,7 @@ __all__ = [
     "servers_file",
 ]
 
+WHAT = "server list"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
@@ -38,32 +43,37 @@ def servers_file() -> Path:
 
 
 def load_profiles() -> dict[str, ServerProfile]:
+    """The stored profiles, read as every state file is (``engine.fsutil.read_json_object``).
+    A URL is not validated here (``servers check`` reports a bad one per profile), but any
+    credentials in it (a file from before they were refused) are dropped on the way in."""
     path = servers_file()
-    try:
-        raw = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return {}
-    except OSError as exc:
-        raise ConfigError(f"{path}: the server list could not be read ({exc}).") from None
-    try:
-        data = json.loads(raw)
-        items = data["servers"]
-        out: dict[str, ServerProfile] = {}
-        for item in items:
+    data = read_json_object(path, WHAT)
+    items = data.get("servers", [])
+    if not isinstance(items, list):
+        raise state_error(path, WHAT, 'must hold a "servers" list')
+    out: dict[str, ServerProfile] = {}
+    stripped = False
+    for n, item in enumerate(items, 1):
+        try:
             p = _profile(item)
-            out[p.name] = p
-        return out
-    except (ValueError, KeyError, TypeError) as exc:
-        raise ConfigError(
-            f"{path}: the server list is not valid ({exc}); fix or delete the file."
-        ) from None
+        except (ValueError, KeyError, TypeError, ServerError) as exc:
+            detail = f"missing {exc}" if isinstance(exc, KeyError) else str(exc).rstrip(".")
+            raise state_error(path, WHAT, f"has a bad server (entry {n}: {detail})") from None
+        out[p.name] = p
+        stripped = stripped or p.url != item.get("url")
+    if stripped:
+        with contextlib.suppress(OSError):  # a read-only config dir: still stripped when read
+            _save(out)  # the password leaves the file too
+    return out
 
 
-def _profile(item: dict[str, Any]) -> ServerProfile:
+def _profile(item: Any) -> ServerProfile:
+    if not isinstance(item, dict):
+        raise TypeError("not a JSON object")
     conc = item.get("concurrency")
     return ServerProfile(
         name=str(item["name"]),
-        url=str(item["url"]),
+        url=without_userinfo(str(item["url"])),
         dialect=as_dialect(item.get("dialect")),
         model=item.get("model"),
         api_key_env=item.get("api_key_env"),
@@ -81,8 +91,7 @@ def add_profile(profile: ServerProfile, *, replace: bool = False) -> ServerProfi
         raise ConfigError(
             f"{profile.name!r} is not a usable server name (letters, digits, '.', '_', '-')."
         )
-    if not profile.url.startswith(("http://", "https://")):
-        raise ConfigError(f"Server {profile.name}: {profile.url!r} is not an http(s) URL.")
+    check_server_url(profile.name, profile.url)
     if profile.dialect is not None and profile.dialect not in DIALECTS:
         raise ConfigError(f"Server {profile.name}: unknown dialect {profile.dialect!r}.")
     if profile.concurrency is not None and profile.concurrency < 1:
