@@ -423,10 +423,11 @@ def delete_question(status: ModelStatus) -> str:
     elif status.in_use:
         said.append("It is the model summaries use now (☆, the automatic choice).")
     if e.source == "pypi":
+        package = default_model.PACKAGE_DIST
         said.append(
             f"This frees {format_bytes(on_disk)} only until a summary needs it again: it is the "
-            f"offline default, re-assembled from the installed package {default_model.PACKAGE_DIST} "
-            "whenever no other model is installed (uninstall that package to remove it for good)."
+            f"offline default, re-assembled from the installed package {package} whenever no "
+            "other model is installed (uninstall that package to remove it for good)."
         )
     else:
         said.append(f"This frees {format_bytes(on_disk)}.")

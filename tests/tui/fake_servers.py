@@ -23,7 +23,6 @@ from engine.runtime.base import ServerInfo
 from engine.runtime.server.dialects import as_dialect
 from engine.runtime.server.profiles import ServerProfile
 
-
 CHECKED_AT = datetime(2026, 12, 6, 21, 5, tzinfo=timezone.utc)
 
 

@@ -95,9 +95,7 @@ async def test_compare_says_which_side_is_quotes(make_app: Callable[..., VidsumA
         await settle(pilot)
         await app.push_screen(CompareScreen(fake.entries[4], fake.entries[1]))
         await settle(pilot)
-        left, right = (
-            str(s.render()) for s in app.screen.query(".pane-title").results(Static)
-        )
+        left, right = (str(s.render()) for s in app.screen.query(".pane-title").results(Static))
         assert left.startswith("#4 · quotes (verbatim sentences)")
         assert right.startswith("#1 · abstractive (model's words)")
 

@@ -8,6 +8,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
 from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
@@ -23,7 +24,10 @@ if TYPE_CHECKING:
 
 # How each side's bullets were made (``Provenance.style``): quotes are sentences of the
 # transcript, an abstractive summary is the model's own wording.
-STYLE_WORDS = {"quotes": "quotes (verbatim sentences)", "abstractive": "abstractive (model's words)"}
+STYLE_WORDS = {
+    "quotes": "quotes (verbatim sentences)",
+    "abstractive": "abstractive (model's words)",
+}
 
 
 def pane_title(entry: Entry) -> str:
@@ -54,6 +58,8 @@ class CompareScreen(VidsumScreen):
 
     def compose(self) -> ComposeResult:
         yield TopBar()
+        # The video's whole title (the top bar has room for its start only at 80 columns).
+        yield Static(Content(self.left.title), id="compare-title")
         # The titles in one row (as tall as the taller), so the panes below start level.
         with Horizontal(id="pane-titles"):
             for entry in (self.left, self.right):

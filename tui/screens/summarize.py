@@ -155,6 +155,7 @@ class SummarizeScreen(EntryScreen):
 
     def action_run_on(self) -> None:
         """List the profiles afresh (one may have been added since), then open the picker."""
+
         def profiles_and_checks() -> tuple[list[ServerProfile], dict[str, LastCheck]]:
             return self.engine.list_servers(), self.engine.last_server_checks()
 

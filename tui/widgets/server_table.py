@@ -156,14 +156,10 @@ class ServerTable(Vertical):
 
     def _cells(self, name: str) -> tuple[str, ...]:
         model, slots, dialect = self._model_slots_dialect(name)
-        cells = dict(
-            zip(
-                KEYS,
-                (name, short(self.state(name)), slots, dialect, short(model, 28), self.profiles[name].url),
-                strict=True,
-            )
-        )
-        return tuple(cells[k] for k in self.keys)
+        url = self.profiles[name].url
+        cells = (name, short(self.state(name)), slots, dialect, short(model, 28), url)
+        by_key = dict(zip(KEYS, cells, strict=True))
+        return tuple(by_key[k] for k in self.keys)
 
     def state(self, name: str) -> str:
         return self.states.label(name)
@@ -212,5 +208,5 @@ class ServerTable(Vertical):
                 parts.append(said)
             if self.states.when(name) and name not in self.states.checking:
                 parts.append(f"checked {self.states.when(name)}")
-            text = f"{name}: " + "; ".join(parts) if parts else HINT
+            text = f"{name}: " + " · ".join(parts) if parts else HINT
         self.query_one("#servers-detail", Static).update(Content(text))
