@@ -7,6 +7,9 @@ import json
 from datetime import datetime, timezone
 from pathlib import Path
 
+import pytest
+
+from engine.cli.main import main
 from engine.modelstore import manager
 from engine.modelstore.catalog import ModelStatus, default_model_entry, get_entry
 from engine.paths import get_paths
@@ -48,6 +51,20 @@ def test_a_broken_record_file_is_replaced_by_the_next_check() -> None:
     path.write_bytes(b"\xff not json")
     record(ServerCheck(profile("s1"), None, "unknown", "refused"), AT)
     assert last_checks()["s1"].message == "refused"
+
+
+def test_a_bad_record_file_is_one_clear_line_in_servers_list(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = get_paths().server_checks_file
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text('{"s1": 5}')
+    assert main(["servers", "list"]) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        f"vidsum: {path}: the server check record has a record for 's1' that is not a check; "
+        "fix or delete the file."
+    ]
 
 
 def test_the_default_notice_when_the_bundled_default_comes_back() -> None:

@@ -18,7 +18,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from engine.errors import ConfigError
-from engine.fsutil import atomic_write_text, read_json_object
+from engine.fsutil import atomic_write_text, read_json_object, state_error
 from engine.paths import get_paths
 from engine.pipeline.server_batch import ServerCheck
 
@@ -75,14 +75,15 @@ def _save(records: dict[str, Any]) -> None:
 
 
 def last_checks() -> dict[str, LastCheck]:
-    """Every recorded check by server name. A record of another shape (an older or hand-edited
-    file) is skipped; a file that is not a JSON object raises ``ConfigError`` naming it."""
+    """Every recorded check by server name. A file that cannot be read, or a record of another
+    shape, raises ``ConfigError`` naming the file (the next check replaces it)."""
     out: dict[str, LastCheck] = {}
     for name, raw in _load().items():
         try:
             out[name] = LastCheck(**{**raw, "name": name})
-        except TypeError:
-            continue
+        except TypeError as exc:
+            problem = f"has a record for {name!r} that is not a check"
+            raise state_error(get_paths().server_checks_file, WHAT, problem) from exc
     return out
 
 

@@ -30,6 +30,7 @@ from tui.screens.models import ModelsScreen
 from tui.screens.summarize import SummarizeScreen
 from tui.screens.summary import SummaryScreen
 from tui.screens.transcript import TranscriptScreen
+from tui.widgets.queue_row import QueueRow
 
 pytestmark = pytest.mark.asyncio
 SMALL = (80, 24)
@@ -142,6 +143,29 @@ async def test_summarize_placeholder_and_model_fit_at_80(
         model = app.screen.query_one("#model", Select)
         label = model.query_one("#label", Static)
         assert fits_one_line(label, "mixtral-8x7b-instruct-v0.1:Q4_K_M")
+
+
+async def test_a_long_queue_status_wraps_instead_of_being_cut_at_80(
+    make_app: Callable[..., VidsumApp], tmp_path: Path
+) -> None:
+    (tmp_path / "a-bad-file-with-a-long-name.srt").write_text("x")
+    app = make_app()
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.press("2")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, SummarizeScreen)
+        screen.add_paths([tmp_path / "a-bad-file-with-a-long-name.srt"])
+        await pilot.press("s")
+        await wait_until(pilot, lambda: screen.queue.items[0].state == "failed")
+        await settle(pilot)
+        row = screen.query_one(QueueRow)
+        assert len(row.plain) > row.size.width  # the status needs more than one line...
+        assert row.size.height >= 2  # ...and gets it
+        shown = " ".join(
+            "".join(seg.text for seg in row.render_line(y)).strip() for y in range(row.size.height)
+        )
+        assert shown.endswith("a cue has no end time.")
 
 
 async def test_models_table_and_lines_fit_at_80_with_the_widest_catalog_values(

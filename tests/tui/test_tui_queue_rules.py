@@ -43,7 +43,7 @@ def batches(fake: FakeEngine) -> list[list[str]]:
 
 
 def row_text(screen: SummarizeScreen, index: int) -> str:
-    return str(screen.query(QueueRow)[index].render())
+    return screen.query(QueueRow)[index].plain
 
 
 async def test_a_failed_file_is_retried_with_r(

@@ -49,6 +49,11 @@ class QueueRow(Widget):
         super().__init__()
         self.item = item
 
+    @property
+    def plain(self) -> str:
+        """The row's words on one line (as a screen reader or a test reads it)."""
+        return f"{MARK[self.item.state]} {self.item.name} {self.item.status()}"
+
     def render(self) -> RenderResult:
         """Mark, name and gauge in a fixed column; the status words beside them wrap under
         each other when the row is narrower than they are (never cut off)."""
