@@ -19,7 +19,7 @@ from textual.widgets import Footer, Input, Select, Static
 
 from engine.api import Order
 from tui.paging import RowPager
-from tui.screens.base import EXPORT_KEYS_UNSHOWN, EntryScreen
+from tui.screens.export import EXPORT_KEYS_UNSHOWN, EntryScreen
 from tui.widgets.entry_table import EntryTable
 from tui.widgets.top_bar import TopBar
 

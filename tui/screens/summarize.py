@@ -24,7 +24,7 @@ from textual.widgets import DirectoryTree, Footer, Input, ListView, Select, Stat
 from engine.errors import Cancelled
 from engine.progress import CancelToken, Progress
 from tui.queue import RETRYABLE, Batch, Queue, QueueItem, expand
-from tui.screens.base import EXPORT_KEYS_UNSHOWN, EntryScreen
+from tui.screens.export import EXPORT_KEYS_UNSHOWN, EntryScreen
 from tui.screens.run_on import RunOnScreen, choice_label
 from tui.widgets.path_input import PathSuggester, TranscriptTree
 from tui.widgets.queue_row import QueueListItem

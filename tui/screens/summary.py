@@ -9,7 +9,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import Footer, Static
 
-from tui.screens.base import EXPORT_KEYS, EntryScreen
+from tui.screens.export import EXPORT_KEYS, EntryScreen
 from tui.widgets.summary_view import SectionView, SummaryView
 from tui.widgets.top_bar import TopBar
 

@@ -21,7 +21,7 @@ from textual.widgets.text_area import Selection
 
 from engine.errors import VidsumError
 from tui import format as fmt
-from tui.screens.base import EXPORT_KEYS_UNSHOWN, EntryScreen
+from tui.screens.export import EXPORT_KEYS_UNSHOWN, EntryScreen
 from tui.widgets.top_bar import TopBar
 
 if TYPE_CHECKING:
