@@ -321,6 +321,13 @@ def bundled_default_status(
     return ModelStatus(entry, path, True, 0, is_default, "full", fit, in_use=in_use)
 
 
+def with_bundled_default(fake: FakeEngine, folder: Path | None, *, is_default: bool) -> None:
+    """The catalog's models with the bundled default last, as the model in use (set as the
+    default, or the automatic choice); no other model is the default."""
+    fake.models = [replace(m, is_default=False, in_use=False) for m in fake.models]
+    fake.models.append(bundled_default_status(folder, is_default=is_default, in_use=True))
+
+
 def hardware_fixture(*, offload: bool = True) -> Hardware:
     gb = 1024**3
     return Hardware(
@@ -810,4 +817,5 @@ __all__ = [
     "many_entries",
     "row_of",
     "sample_entries",
+    "with_bundled_default",
 ]

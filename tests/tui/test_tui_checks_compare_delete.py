@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from conftest import capture_notes, settle, wait_until
-from fake_engine import FakeEngine, bundled_default_status
+from fake_engine import FakeEngine, with_bundled_default
 from textual.widgets import DataTable, Static
 
 from engine.api import Engine
@@ -104,8 +104,7 @@ async def test_deleting_the_bundled_default_says_it_is_the_default_and_comes_bac
     make_app: Callable[..., VidsumApp], tmp_path: Path
 ) -> None:
     fake = FakeEngine()
-    fake.models = [replace(m, is_default=False, in_use=False) for m in fake.models]
-    fake.models.append(bundled_default_status(tmp_path, is_default=True, in_use=True))
+    with_bundled_default(fake, tmp_path, is_default=True)
     app = make_app(fake)
     async with app.run_test(size=(80, 24)) as pilot:
         notes = capture_notes(app)

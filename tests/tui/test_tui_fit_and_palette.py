@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from conftest import settle, wait_until
-from fake_engine import FakeEngine, bundled_default_status
+from fake_engine import FakeEngine, with_bundled_default
 from rich.cells import cell_len
 from textual.pilot import Pilot
 from textual.widget import Widget
@@ -172,8 +172,7 @@ async def test_models_table_and_lines_fit_at_80_with_the_widest_catalog_values(
     make_app: Callable[..., VidsumApp], tmp_path: Path
 ) -> None:
     fake = FakeEngine()
-    fake.models = [replace(m, is_default=False, in_use=False) for m in fake.models]
-    fake.models.append(bundled_default_status(None, in_use=True))  # ☆, the longest line
+    with_bundled_default(fake, None, is_default=False)  # ☆, and the longest detail line
     fake.models[3] = replace(fake.models[3], verified=False, installed=Path("/hf/x.gguf"))
     fake.add_fake_server("old-box", "http://10.0.0.9:8080", grammar="unreachable")
     app = make_app(fake)

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import capture_notes, settle, wait_until
 from fake_engine import FakeEngine, Gate
+from test_tui_summarize import files, open_queue
+from textual.pilot import Pilot
 from textual.widgets import ListView
 
 from tui.app import VidsumApp
@@ -24,18 +27,16 @@ from tui.widgets.queue_row import QueueRow
 pytestmark = pytest.mark.asyncio
 
 
-def files(tmp_path: Path, *names: str) -> list[Path]:
-    paths = [tmp_path / name for name in names]
-    for path in paths:
-        path.write_text("1\n00:00:01,000 --> 00:00:02,000\nhello\n")
-    return paths
-
-
-async def open_queue(app: VidsumApp, pilot: object) -> SummarizeScreen:
-    await pilot.press("2")  # type: ignore[attr-defined]
-    await settle(pilot)  # type: ignore[arg-type]
-    assert isinstance(app.screen, SummarizeScreen)
-    return app.screen
+async def start_held(
+    app: VidsumApp, pilot: Pilot[Any], fake: FakeEngine, paths: list[Path]
+) -> tuple[SummarizeScreen, Gate]:
+    """The queue of ``paths`` started, its first file held half-way by a gate."""
+    gate = fake.summarize_gate[paths[0].name] = Gate()
+    screen = await open_queue(app, pilot)
+    screen.add_paths(paths)
+    await pilot.press("s")
+    await wait_until(pilot, gate.reached.is_set)
+    return screen, gate
 
 
 def batches(fake: FakeEngine) -> list[list[str]]:
@@ -79,14 +80,10 @@ async def test_a_failed_file_is_retried_with_r(
 async def test_a_cancelled_file_is_retried_into_the_active_run(
     make_app: Callable[..., VidsumApp], fake: FakeEngine, tmp_path: Path
 ) -> None:
-    paths = files(tmp_path, "first.srt", "second.srt", "third.srt")
-    gate = fake.summarize_gate["first.srt"] = Gate()
     app = make_app(fake)
     async with app.run_test(size=(100, 30)) as pilot:
-        screen = await open_queue(app, pilot)
-        screen.add_paths(paths)
-        await pilot.press("s")
-        await wait_until(pilot, gate.reached.is_set)
+        paths = files(tmp_path, "first.srt", "second.srt", "third.srt")
+        screen, gate = await start_held(app, pilot, fake, paths)
         view = screen.query_one("#queue", ListView)
         view.index = 2
         await pilot.press("x")
@@ -133,14 +130,10 @@ async def test_added_while_running_joins_the_run_added_while_idle_waits_for_s(
 async def test_a_waiting_file_that_is_cancelled_says_cancelled_at_once(
     make_app: Callable[..., VidsumApp], fake: FakeEngine, tmp_path: Path
 ) -> None:
-    paths = files(tmp_path, "first.srt", "second.srt")
-    gate = fake.summarize_gate["first.srt"] = Gate()
     app = make_app(fake)
     async with app.run_test(size=(100, 30)) as pilot:
-        screen = await open_queue(app, pilot)
-        screen.add_paths(paths)
-        await pilot.press("s")
-        await wait_until(pilot, gate.reached.is_set)
+        paths = files(tmp_path, "first.srt", "second.srt")
+        screen, gate = await start_held(app, pilot, fake, paths)
         screen.query_one("#queue", ListView).index = 1
         await pilot.press("x")
         await pilot.pause()

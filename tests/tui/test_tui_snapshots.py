@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from conftest import quiet_cursors, settle, wait_until
-from fake_engine import FakeEngine, Gate, bundled_default_status, served_copy
+from fake_engine import FakeEngine, Gate, served_copy, with_bundled_default
 from textual.pilot import Pilot
 
 from tui.app import VidsumApp
@@ -331,10 +331,9 @@ def test_delete_the_bundled_default(
 ) -> None:
     """The dialog says it is the default, what it frees and that it comes back."""
     fake = FakeEngine()
-    fake.models = [replace(m, is_default=False, in_use=False) for m in fake.models]
     folder = tmp_path / "models"
     folder.mkdir()
-    fake.models.append(bundled_default_status(folder, is_default=True, in_use=True))
+    with_bundled_default(fake, folder, is_default=True)
 
     async def before(pilot: Pilot[Any]) -> None:
         await pilot.press("3")
