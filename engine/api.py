@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from engine.paths import Paths
     from engine.pipeline.quotes import Style
     from engine.pipeline.server_batch import ServerCheck
+    from engine.pipeline.server_checks import LastCheck
     from engine.pipeline.summarize import FileResult, SummarizeOptions
     from engine.runtime.base import Sampling
     from engine.runtime.server.profiles import ServerProfile
@@ -377,23 +378,38 @@ class Engine:
         api_key_env: str | None = None,
         concurrency: int | None = None,
     ) -> ServerProfile:
+        from engine.pipeline.server_checks import forget
         from engine.runtime.server.dialects import as_dialect
         from engine.runtime.server.profiles import ServerProfile, add_profile
 
-        return add_profile(
+        profile = add_profile(
             ServerProfile(name, url, as_dialect(dialect), model, api_key_env, concurrency)
         )
+        forget(profile.name)  # a check of an earlier profile of that name says nothing now
+        return profile
 
     def remove_server(self, name: str) -> None:
+        from engine.pipeline.server_checks import forget
         from engine.runtime.server.profiles import remove_profile
 
         remove_profile(name)
+        forget(name)
 
     def check_server(self, name: str, *, cancel: CancelToken | None = None) -> ServerCheck:
-        """Dialect, model, context, slots, and whether the server enforces a grammar."""
+        """Dialect, model, context, slots, and whether the server enforces a grammar; kept as
+        the server's last check (``last_server_checks``) for both faces."""
         from engine.pipeline.server_batch import check_server
+        from engine.pipeline.server_checks import record
 
-        return check_server(name, cancel)
+        check = check_server(name, cancel)
+        record(check)
+        return check
+
+    def last_server_checks(self) -> dict[str, LastCheck]:
+        """Each server's last check (from either face): when, passed or not, what it said."""
+        from engine.pipeline.server_checks import last_checks
+
+        return last_checks()
 
     def summarize_on_servers(
         self,
@@ -547,6 +563,8 @@ class EngineAPI(Protocol):
 
     def check_server(self, name: str, *, cancel: CancelToken | None = None) -> ServerCheck: ...
 
+    def last_server_checks(self) -> dict[str, LastCheck]: ...
+
     def summarize_on_servers(
         self,
         paths: Sequence[Path],
@@ -635,6 +653,14 @@ def backend_kinds() -> tuple[str, ...]:
     from engine.runtime.base import DIALECTS
 
     return (LOCAL_BACKEND, *DIALECTS)
+
+
+def delete_model_question(status: ModelStatus) -> str:
+    """What deleting a model does (what goes, how much it frees, the default, the offline
+    default's return from its package), asked before it is done."""
+    from engine.modelstore.manager import delete_question
+
+    return delete_question(status)
 
 
 def server_dialects() -> tuple[str, ...]:

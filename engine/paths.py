@@ -36,6 +36,12 @@ class Paths:
         return self.config / "settings.json"
 
     @property
+    def server_checks_file(self) -> Path:
+        """The last check of each inference server (``engine.pipeline.server_checks``): a
+        cache of what a server said, rebuilt by the next check."""
+        return self.cache / "server-checks.json"
+
+    @property
     def downloads_dir(self) -> Path:
         return self.cache / "downloads"
 

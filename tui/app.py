@@ -35,8 +35,40 @@ MODE_TITLES: dict[str, str] = {
 }
 
 
-# Keys that mean nothing from another screen (cursor, focus, back), left out of the palette.
-NOT_FROM_ELSEWHERE = ("move", "focus_queue", "back", "quit", "help", "command_palette")
+# Keys that mean nothing from another screen (cursor, focus, back, and actions on the summary
+# highlighted there), left out of the palette's lists of the other screens' actions.
+NOT_FROM_ELSEWHERE = (
+    "move",
+    "focus_queue",
+    "back",
+    "quit",
+    "help",
+    "command_palette",
+    "export",
+    "retry",
+)
+
+
+# Moving a cursor or switching mode by key: not commands (the palette has "Go to ..." for modes).
+NOT_COMMANDS = ("cursor_", "page_", "first", "last", "move", "scroll", "switch_mode", "focus_queue")
+
+
+def palette_label(binding: Binding) -> str:
+    """The full label: the tooltip where the footer's word is short ("JSON"), else the word."""
+    return binding.tooltip or binding.description
+
+
+def vidsum_keys(node: DOMNode) -> set[tuple[str, str]]:
+    """(key, action) of every binding vidsum's own classes declare in the node's class tree:
+    Textual's (ctrl+q, cursor keys, copy) are not vidsum actions."""
+    return {
+        (key.strip(), b.action)
+        for cls in type(node).__mro__
+        if cls.__module__.split(".")[0] == "tui"
+        for b in cls.__dict__.get("BINDINGS", ())
+        if isinstance(b, Binding)
+        for key in b.key.split(",")
+    }
 
 
 class VidsumApp(App[int]):
@@ -50,8 +82,9 @@ class VidsumApp(App[int]):
     }
     DEFAULT_MODE: ClassVar[str] = "library"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("q", "quit", "Quit"),
-        Binding("question_mark", "help", "Help"),
+        Binding("q", "quit", "Quit", tooltip="Quit vidsum"),
+        # Not in the footer: the top bar says "? help" on every screen.
+        Binding("question_mark", "help", "Help", show=False),
         Binding("1", "switch_mode('library')", "Library", show=False),
         Binding("2", "switch_mode('summarize')", "Summarize", show=False),
         Binding("3", "switch_mode('models')", "Models", show=False),
@@ -152,18 +185,22 @@ class VidsumApp(App[int]):
     # --- command palette --------------------------------------------------------------------
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
-        """Every binding of the current screen (and its focused widget) is a palette command."""
-        yield from super().get_system_commands(screen)
-        seen = {"quit", "command_palette", "help"}
+        """vidsum's own actions only, by their full labels (Textual's cursor, focus and copy
+        commands are no part of vidsum): the current screen's keys (its focused widget's
+        included), the other screens with their actions, and help."""
+        seen = {"command_palette", "help"}
         for active in screen.active_bindings.values():
             binding = active.binding
             if not binding.description or binding.action in seen or not active.enabled:
                 continue
+            if (binding.key, binding.action) not in vidsum_keys(active.node):
+                continue
+            if binding.action.startswith(NOT_COMMANDS):
+                continue
             seen.add(binding.action)
-            key = self.get_key_display(binding)
             yield SystemCommand(
-                binding.description,
-                binding.tooltip or f"Key: {key}",
+                palette_label(binding),
+                f"Key: {self.get_key_display(binding)}",
                 lambda node=active.node, action=binding.action: self._palette_run(node, action),
             )
         for mode, title in MODE_TITLES.items():
@@ -184,7 +221,7 @@ class VidsumApp(App[int]):
                 if bound.action.startswith(NOT_FROM_ELSEWHERE):
                     continue
                 yield SystemCommand(
-                    f"{short}: {bound.description}",
+                    f"{short}: {palette_label(bound)}",
                     f"Switches to {title} · key {bound.key.split(',')[0]} there",
                     lambda mode=mode, action=bound.action: self._palette_run_in(mode, action),
                 )

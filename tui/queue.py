@@ -16,6 +16,16 @@ from tui import format as fmt
 
 State = Literal["queued", "running", "done", "skipped", "failed", "cancelled"]
 FINAL: frozenset[str] = frozenset({"done", "skipped", "failed", "cancelled"})
+# What a queued file waits for. The rule: files added while a run is active join it (they run
+# when its files are done, on the same choice of model or servers); files added while nothing
+# runs wait for s. A retried file (r) starts at once, or joins the run that is active.
+Wait = Literal["", "run", "start"]
+QUEUED_WORDS: dict[str, str] = {
+    "": "queued",  # one of the running batch's own files
+    "run": "queued · joins this run",
+    "start": "queued · s starts it",
+}
+RETRYABLE: frozenset[str] = frozenset({"failed", "cancelled"})
 TRANSCRIPT_SUFFIXES = (".txt", ".srt", ".vtt", ".json")
 
 STAGE_LABEL = {
@@ -49,6 +59,7 @@ class QueueItem:
     quality_failed: str | None = None
     # The inference server it runs on (``extra["endpoint"]``); "" on this machine.
     endpoint: str = ""
+    wait: Wait = "start"
 
     @property
     def name(self) -> str:
@@ -61,6 +72,13 @@ class QueueItem:
     @property
     def fraction(self) -> float | None:
         return min(1.0, self.done / self.total) if self.total else None
+
+    def reset(self) -> None:
+        """Back to the queue for another try (r): what the last try said is forgotten."""
+        self.state, self.stage, self.detail, self.endpoint = "queued", "", "", ""
+        self.done, self.total, self.rate, self.eta = 0, None, None, None
+        self.entry_id, self.title, self.error, self.quality_failed = None, None, None, None
+        self.cancel_requested = False
 
     def apply(self, ev: Progress) -> None:
         # Any event may name the server (even "done": a fast file's events can all be
@@ -81,7 +99,7 @@ class QueueItem:
     def status(self) -> str:
         """The state in words, as the queue shows it (the gauge is drawn separately)."""
         if self.state == "queued":
-            return "cancelling…" if self.cancel_requested else "queued"
+            return QUEUED_WORDS[self.wait]
         if self.state == "running":
             if self.cancel_requested:
                 return "cancelling…"
@@ -160,17 +178,15 @@ class Batch:
         return next((i for i in self.items if not i.final), None)
 
     def target(self, ev: Progress) -> QueueItem | None:
-        """Which item an engine event is about: the named one, else the one in progress (on
-        servers several run at once, so an event that names no file is about none of them)."""
-        if self.servers:
-            if ev.item in self.servers:
-                return None  # "Checking server s1": about the server, not a file
-            return next((i for i in self.items if i.name == ev.item and not i.final), None)
-        if ev.item:
-            named = next((i for i in self.items if i.name == ev.item and not i.final), None)
-            if named is not None:
-                return named
-        return self.current()
+        """Which item an engine event is about: the named one (none when that one is settled
+        already, e.g. cancelled while it waited), else the one in progress (on servers several
+        run at once, so an event that names no file is about none of them)."""
+        if self.servers and ev.item in self.servers:
+            return None  # "Checking server s1": about the server, not a file
+        named = [i for i in self.items if ev.item and i.name == ev.item]
+        if named:
+            return next((i for i in named if not i.final), None)
+        return None if self.servers else self.current()
 
     def result_item(self, file: Path) -> QueueItem | None:
         resolved = Path(file).resolve()

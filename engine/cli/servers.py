@@ -37,8 +37,13 @@ def cmd_servers(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             return 0
         if args.servers_cmd == "list":
             profiles = engine.list_servers()
+            checked = engine.last_server_checks()  # from this face or the TUI
             if args.json:
-                out.write(json.dumps([p.__dict__ for p in profiles], indent=2) + "\n")
+                rows = [
+                    {**p.__dict__, "last_check": _last_check_json(checked.get(p.name))}
+                    for p in profiles
+                ]
+                out.write(json.dumps(rows, indent=2) + "\n")
                 return 0
             if not profiles:
                 print("No servers yet: vidsum servers add NAME --url http://host:8080", file=out)
@@ -50,6 +55,10 @@ def cmd_servers(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                     *([f"concurrency {p.concurrency}"] if p.concurrency else []),
                 ]
                 print(f"{p.name:<12} {p.url}  ({', '.join(extra)})", file=out)
+                last = checked.get(p.name)
+                if last is not None:
+                    said = "passed" if last.ok else f"failed: {last.message or last.grammar}"
+                    print(f"{'':<12} last check {last.when}: {said}", file=out)
             return 0
         if args.servers_cmd == "check":
             names = args.names or [p.name for p in engine.list_servers()]
@@ -80,6 +89,13 @@ def cmd_servers(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     finally:
         engine.close()
     raise AssertionError(args.servers_cmd)
+
+
+def _last_check_json(last: Any) -> dict[str, Any] | None:
+    """A server's last check in ``servers list --json`` (None: never checked)."""
+    if last is None:
+        return None
+    return {"at": last.checked_at, "ok": last.ok, "grammar": last.grammar, "message": last.message}
 
 
 def register(sub: Any) -> None:

@@ -34,6 +34,7 @@ from engine.modelstore.catalog import (
     size_hint,
 )
 from engine.progress import CancelToken, Progress, ProgressCallback, emit
+from engine.units import format_bytes
 
 # --- install state ---------------------------------------------------------------------------
 
@@ -240,12 +241,20 @@ def _say_default_removed(used: str, progress: ProgressCallback | None) -> None:
     removed = settings.get_settings().removed_default
     if removed is None:
         return
+    if used.lower() == removed.lower():
+        # The offline default, deleted and chosen again: it came back from its package.
+        said = (
+            f"The default model {removed} was deleted; it was re-assembled from its installed "
+            f"package ({default_model.PACKAGE_DIST}) because no other model is installed"
+        )
+    else:
+        said = f"The default model {removed} was removed; using {used} instead"
     emit(
         progress,
         Progress(
             "notice",
-            message=f"The default model {removed} was removed; using {used} instead (the default "
-            "is now automatic; choose one with `vidsum models use ID`).",
+            message=f"{said} (the default is now automatic; choose one with "
+            "`vidsum models use ID`).",
         ),
     )
     settings.update_settings(removed_default=None)
@@ -380,10 +389,50 @@ class Removal:
         """Set when the removed model was the default: what vidsum uses from now on."""
         if not self.cleared_default:
             return None
+        if self.now_used.lower() == self.entry.id.lower():  # the offline default, again
+            return (
+                f"{self.entry.id} was the default model; the default is now automatic, and "
+                "with no other model installed that is this one again: it is re-assembled "
+                "from its package at the next summary."
+            )
         return (
             f"{self.entry.id} was the default model; the default is now automatic: vidsum "
             f"will use {self.now_used}."
         )
+
+
+def delete_question(status: ModelStatus) -> str:
+    """What deleting a model does, asked before it is done (the TUI's dialog): what goes, how
+    much it frees, whether it is the default, and, for the offline default, that it comes
+    back from its installed package."""
+    e = status.entry
+    if e.source == "local":
+        return (
+            f"Forget {e.id}? Its file {e.path} stays where it is (vidsum never deletes a file "
+            "you added). Summaries made with it stay in the library."
+        )
+    if status.installed is None:
+        return (
+            f"Delete the partial download of {e.id} ({format_bytes(status.partial_bytes)})? "
+            "A later download starts over."
+        )
+    on_disk = status.installed.stat().st_size if status.installed.is_file() else e.size
+    said = [f"Delete {e.id} from {'vidsum' if e.source == 'pypi' else 'the model cache'}?"]
+    if status.is_default:
+        said.append("It is the default model (★); the default becomes automatic.")
+    elif status.in_use:
+        said.append("It is the model summaries use now (☆, the automatic choice).")
+    if e.source == "pypi":
+        package = default_model.PACKAGE_DIST
+        said.append(
+            f"This frees {format_bytes(on_disk)} only until a summary needs it again: it is the "
+            f"offline default, re-assembled from the installed package {package} whenever no "
+            "other model is installed (uninstall that package to remove it for good)."
+        )
+    else:
+        said.append(f"This frees {format_bytes(on_disk)}.")
+    said.append("Summaries made with it stay in the library.")
+    return " ".join(said)
 
 
 def remove_model(model_id: str) -> Removal:

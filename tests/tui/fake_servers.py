@@ -10,16 +10,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from engine.errors import Cancelled, ConfigError, VidsumError
 from engine.pipeline.server_batch import ServerCheck
+from engine.pipeline.server_checks import LastCheck
 from engine.pipeline.summarize import FileResult, SummarizeOptions
 from engine.progress import CancelToken, Progress, ProgressCallback
 from engine.runtime.base import ServerInfo
 from engine.runtime.server.dialects import as_dialect
 from engine.runtime.server.profiles import ServerProfile
+
+CHECKED_AT = datetime(2026, 12, 6, 21, 5, tzinfo=timezone.utc)
 
 
 def server_info(profile: ServerProfile, slots: int = 2) -> ServerInfo:
@@ -48,6 +52,7 @@ class FakeServers:
 
     servers: dict[str, ServerProfile]
     server_checks: dict[str, str]  # name -> "honoured" | "schema-only" | "ignored" | "unreachable"
+    stored_checks: dict[str, LastCheck]  # each server's last check, as the engine keeps them
     check_gate: Any  # a Gate holding every check, or None
     _call: Callable[..., None]
     _summarize: Callable[..., Iterator[FileResult]]
@@ -75,11 +80,13 @@ class FakeServers:
         self._call("add_server", name, url)
         profile = ServerProfile(name, url, as_dialect(dialect), model, api_key_env, concurrency)
         self.servers[name] = profile
+        self.stored_checks.pop(name, None)
         return profile
 
     def remove_server(self, name: str) -> None:
         self._call("remove_server", name)
         self.servers.pop(name, None)
+        self.stored_checks.pop(name, None)
 
     def check_server(self, name: str, *, cancel: CancelToken | None = None) -> ServerCheck:
         self._call("check_server", name)
@@ -93,7 +100,14 @@ class FakeServers:
             "unreachable": f"Server {name} ({self.servers[name].url}) did not answer: "
             "connection refused.",
         }.get(grammar)
-        return check_result(self.servers[name], grammar, error)
+        check = check_result(self.servers[name], grammar, error)
+        # As the engine: kept as the server's last check (a fixed time: snapshots).
+        self.stored_checks[name] = LastCheck.of(check, CHECKED_AT)
+        return check
+
+    def last_server_checks(self) -> dict[str, LastCheck]:
+        self._call("last_server_checks")
+        return dict(self.stored_checks)
 
     def summarize_on_servers(
         self,

@@ -77,6 +77,7 @@ async def test_compare_puts_server_and_local_side_by_side(
         compare = app.screen
         assert isinstance(compare, CompareScreen)
         assert texts(compare, ".pane-title") == [
-            "#1 · mistral-7b-instruct-v0.2:Q4_K_M\nlocal · 2024-05-01",
-            "#5 · server:mistral-7b-instruct-v0.2:Q4_K_M.gguf\nllama-server gpu-box · 2024-05-05",
+            "#1 · abstractive (model's words)\nmistral-7b-instruct-v0.2:Q4_K_M\nlocal · 2024-05-01",
+            "#5 · abstractive (model's words)\nserver:mistral-7b-instruct-v0.2:Q4_K_M.gguf\n"
+            "llama-server gpu-box · 2024-05-05",
         ]

@@ -35,11 +35,10 @@ async def test_catalog_shows_install_and_fit(make_app: Callable[..., VidsumApp])
     async with app.run_test(size=(100, 30)) as pilot:
         screen = await open_models(app, pilot)
         assert row(screen, "mistral-7b-instruct-v0.2:Q4_K_M") == [
-            "Mistral-7B-Instruct v0.2 Q4_K_M",
+            "★ mistral-7b-instruct-v0.2:Q4_K_M",  # ★: the default
             "4.07 GiB",
             "installed",
             "full",
-            "★",
         ]
         assert row(screen, PARTIAL)[2] == "partial 25%"
         assert row(screen, "mixtral-8x7b-instruct-v0.1:Q4_K_M")[3] == "too big"
@@ -116,8 +115,8 @@ async def test_set_default_and_delete(make_app: Callable[..., VidsumApp], fake: 
         screen = await open_models(app, pilot)
         await pilot.press("j", "u")
         await settle(pilot)
-        assert row(screen, PARTIAL)[4] == "★"
-        assert row(screen, "mistral-7b-instruct-v0.2:Q4_K_M")[4] == ""
+        assert row(screen, PARTIAL)[0] == f"★ {PARTIAL}"
+        assert row(screen, "mistral-7b-instruct-v0.2:Q4_K_M")[0][0] == " "
         await pilot.press("k", "d")
         await settle(pilot)
         assert isinstance(app.screen, ConfirmScreen)

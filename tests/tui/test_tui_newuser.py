@@ -167,7 +167,7 @@ async def test_models_use_on_an_uninstalled_model_warns_and_keys_move(
         assert "not installed yet" in warning.message
         assert "vidsum models pull mixtral-8x7b-instruct-v0.1:Q4_K_M" in warning.message
         cells = [str(c) for c in table.get_row("mixtral-8x7b-instruct-v0.1:Q4_K_M")]
-        assert cells[-1] == "★"
+        assert cells[0][0] == "★"
 
 
 async def test_models_star_the_automatic_choice_and_the_fit_line_is_readable(
@@ -189,7 +189,7 @@ async def test_models_star_the_automatic_choice_and_the_fit_line_is_readable(
         screen = app.screen
         assert isinstance(screen, ModelsScreen)
         table = screen.query_one(DataTable)
-        assert str(table.get_row(default)[-1]) == "★ auto"
+        assert str(table.get_row(default)[0]).startswith("☆ ")  # the automatic choice
         detail = screen.query_one("#fit-detail", Static)
         assert "It is used by default (automatic" in str(detail.render())
         await pilot.press("j")
@@ -235,7 +235,7 @@ async def test_deleting_the_default_in_the_tui_clears_it_and_says_what_is_used_n
         assert "the default is now automatic" in said
         assert "vidsum will use mistral-7b-instruct-v0.1:Q8_0" in said
         await settle(pilot)
-        assert str(table.get_row("mistral-7b-instruct-v0.1:Q8_0")[-1]) == "★ auto"
+        assert str(table.get_row("mistral-7b-instruct-v0.1:Q8_0")[0]).startswith("☆ ")
     assert get_default_model() is None
     assert resolve_model(None).id == "mistral-7b-instruct-v0.1:Q8_0"
 

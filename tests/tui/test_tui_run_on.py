@@ -84,7 +84,7 @@ async def test_pick_two_of_three_and_run(
         items = screen.queue.items
         assert [i.state for i in items] == ["done", "done", "done"]
         assert [i.endpoint for i in items] == ["gpu-box", "old-box", "gpu-box"]
-        rows = [str(row.render()) for row in screen.query(QueueRow)]
+        rows = [row.plain for row in screen.query(QueueRow)]
         for row, endpoint in zip(rows, ["gpu-box", "old-box", "gpu-box"], strict=True):
             assert f"(on {endpoint})" in row
         assert not any("laptop" in row for row in rows)

@@ -127,7 +127,7 @@ async def open_summarize(app: VidsumApp, pilot: object) -> SummarizeScreen:
 
 
 def queue_texts(screen: SummarizeScreen) -> list[str]:
-    return [str(row.render()) for row in screen.query(QueueRow)]
+    return [row.plain for row in screen.query(QueueRow)]
 
 
 async def test_queue_on_two_servers(make_app: Callable[..., VidsumApp], tmp_path: Path) -> None:

@@ -9,12 +9,13 @@ SVG report of a failure.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import quiet_cursors, settle, wait_until
-from fake_engine import FakeEngine, Gate, served_copy
+from fake_engine import FakeEngine, Gate, served_copy, with_bundled_default
 from textual.pilot import Pilot
 
 from tui.app import VidsumApp
@@ -150,7 +151,7 @@ def test_summarize_queue(
     fake = FakeEngine()
     gate = fake.summarize_gate["04-running.srt"] = Gate()
     names = ["01-done.srt", "02-bad.srt", "03-cancelled.srt", "04-running.srt", "05-queued.srt"]
-    for name in names:
+    for name in [*names, "06-joined.srt"]:
         (tmp_path / name).write_text("x")
 
     async def before(pilot: Pilot[Any]) -> None:
@@ -163,7 +164,8 @@ def test_summarize_queue(
         await pilot.press("s")
         await wait_until(pilot, gate.reached.is_set)
         await wait_until(pilot, lambda: screen.queue.items[3].stage == "prompt")
-        await pilot.press("j")  # highlight the failed one: its error shows below
+        screen.add_paths([tmp_path / "06-joined.srt"])  # while running: it joins the run
+        await pilot.press("j")  # highlight the failed one: its error and r show below
 
     assert shoot(snap_compare, make(tmp_path, fake), size, before)
 
@@ -304,6 +306,54 @@ def test_quit_while_summarizing(
 def test_help(snap_compare: Callable[..., bool], tmp_path: Path, size: tuple[int, int]) -> None:
     async def before(pilot: Pilot[Any]) -> None:
         await pilot.press("question_mark")
+
+    assert shoot(snap_compare, make(tmp_path), size, before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_compare_quotes_and_abstractive(
+    snap_compare: Callable[..., bool], tmp_path: Path, size: tuple[int, int]
+) -> None:
+    """Each side says its style: verbatim quotes on the left, the model's words on the right."""
+    fake = FakeEngine()
+    quoted = fake.entries[4]
+    fake.entries[4] = replace(quoted, provenance=replace(quoted.provenance, style="quotes"))
+
+    async def before(pilot: Pilot[Any]) -> None:
+        await pilot.app.push_screen(CompareScreen(fake.entries[4], fake.entries[1]))
+
+    assert shoot(snap_compare, make(tmp_path, fake), size, before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_delete_the_bundled_default(
+    snap_compare: Callable[..., bool], tmp_path: Path, size: tuple[int, int]
+) -> None:
+    """The dialog says it is the default, what it frees and that it comes back."""
+    fake = FakeEngine()
+    folder = tmp_path / "models"
+    folder.mkdir()
+    with_bundled_default(fake, folder, is_default=True)
+
+    async def before(pilot: Pilot[Any]) -> None:
+        await pilot.press("3")
+        await settle(pilot)
+        await pilot.press("G", "d")
+
+    assert shoot(snap_compare, make(tmp_path, fake), size, before)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_palette_on_a_summary(
+    snap_compare: Callable[..., bool], tmp_path: Path, size: tuple[int, int]
+) -> None:
+    """The command palette lists vidsum's actions only, by their full labels."""
+
+    async def before(pilot: Pilot[Any]) -> None:
+        await pilot.app.push_screen(SummaryScreen(2))
+        await settle(pilot)
+        await pilot.press("ctrl+p")
+        await settle(pilot)
 
     assert shoot(snap_compare, make(tmp_path), size, before)
 

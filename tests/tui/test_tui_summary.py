@@ -127,7 +127,8 @@ async def test_compare_shows_two_models_side_by_side(make_app: Callable[..., Vid
         await settle(pilot)
         assert isinstance(app.screen, CompareScreen)
         titles = [str(s.render()) for s in app.screen.query(".pane-title").results(Static)]
-        assert titles[0].startswith("#1 · mistral") and titles[1].startswith("#4 · mixtral")
+        assert titles[0].startswith("#1 · abstractive (model's words)\nmistral")
+        assert titles[1].startswith("#4 · abstractive (model's words)\nmixtral")
         await pilot.press("x")
         await settle(pilot)
         titles = [str(s.render()) for s in app.screen.query(".pane-title").results(Static)]

@@ -8,6 +8,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.content import Content
 from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
@@ -21,13 +22,22 @@ if TYPE_CHECKING:
     from engine.library.records import Entry, EntryRow
 
 
+# How each side's bullets were made (``Provenance.style``): quotes are sentences of the
+# transcript, an abstractive summary is the model's own wording.
+STYLE_WORDS = {
+    "quotes": "quotes (verbatim sentences)",
+    "abstractive": "abstractive (model's words)",
+}
+
+
 def pane_title(entry: Entry) -> str:
-    """``#4 · model`` over ``where it ran · date``: a server's and the local worker's summaries
-    of the same video and model are told apart by the second line, which a long model name
-    cannot push out of a half-width pane."""
+    """``#4 · style``, the model, then ``where it ran · date``: one line each, so neither a long
+    model name nor a server name pushes another out of a half-width pane; a line too long for
+    it wraps."""
     p = entry.provenance
     where = backend_label(p.backend, p.endpoint)
-    return f"#{entry.id} · {p.model_id}\n{where} · {fmt.date(entry.created_at)}"
+    style = STYLE_WORDS.get(p.style, p.style)
+    return f"#{entry.id} · {style}\n{p.model_id}\n{where} · {fmt.date(entry.created_at)}"
 
 
 class CompareScreen(VidsumScreen):
@@ -48,17 +58,21 @@ class CompareScreen(VidsumScreen):
 
     def compose(self) -> ComposeResult:
         yield TopBar()
+        # The video's whole title (the top bar has room for its start only at 80 columns).
+        yield Static(Content(self.left.title), id="compare-title")
+        # The titles in one row (as tall as the taller), so the panes below start level.
+        with Horizontal(id="pane-titles"):
+            for entry in (self.left, self.right):
+                yield Static(pane_title(entry), classes="pane-title", markup=False)
         with Horizontal(id="panes"):
             for side, entry in (("left", self.left), ("right", self.right)):
-                with Vertical(classes="pane"):
-                    yield Static(pane_title(entry), classes="pane-title", markup=False)
-                    with VerticalScroll(id=side, can_focus=False):
-                        yield SummaryView(
-                            entry,
-                            demo_notice=self.engine.demo_notice(entry.provenance.model_id),
-                            focusable=False,
-                            classes="-compare",
-                        )
+                with VerticalScroll(id=side, can_focus=False, classes="pane"):
+                    yield SummaryView(
+                        entry,
+                        demo_notice=self.engine.demo_notice(entry.provenance.model_id),
+                        focusable=False,
+                        classes="-compare",
+                    )
         yield Footer()
 
     def action_scroll(self, lines: int) -> None:

@@ -46,7 +46,9 @@ def _section(title: str, bindings: list[Any]) -> str:
     lines = [f"[b $text-accent]{title}[/]"]
     for b in bindings:
         if b.description:
-            lines.append(f"  [b]{escape(_key(b)):<12}[/b] {escape(b.description)}")
+            # The full label where the footer's word is short ("JSON": Export summary as JSON).
+            label = b.tooltip or b.description
+            lines.append(f"  [b]{escape(_key(b)):<12}[/b] {escape(label)}")
     return "\n".join(lines)
 
 

@@ -12,14 +12,14 @@ from typing import TYPE_CHECKING, Any, ClassVar, cast
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal
+from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.timer import Timer
 from textual.widgets import Footer, Input, Select, Static
 
 from engine.api import Order
 from tui.paging import RowPager
-from tui.screens.base import VidsumScreen
+from tui.screens.export import EXPORT_KEYS_UNSHOWN, EntryScreen
 from tui.widgets.entry_table import EntryTable
 from tui.widgets.top_bar import TopBar
 
@@ -83,7 +83,7 @@ class Filters:
         return " · ".join(parts)
 
 
-class LibraryScreen(VidsumScreen):
+class LibraryScreen(EntryScreen):
     SUB_TITLE = "Library"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "focus_search", "Search"),
@@ -91,6 +91,7 @@ class LibraryScreen(VidsumScreen):
         Binding("s", "cycle_sort", "Sort"),
         Binding("r", "reload", "Reload", show=False),
         Binding("escape", "back", "Clear search", show=False),
+        *EXPORT_KEYS_UNSHOWN,  # the highlighted summary
     ]
 
     def __init__(self) -> None:
@@ -109,22 +110,26 @@ class LibraryScreen(VidsumScreen):
             id="search",
             compact=True,
         )
-        with Horizontal(id="filters", classes="-hidden"):
-            yield Select[str]([], prompt="Any general topic", id="topic", compact=True)
-            yield Select[str]([], prompt="Any model", id="model", compact=True)
-            yield Select[float](
-                [(f"≥ {b:.1f}", b) for b in BOUNDS], prompt="≥ 0.0", id="low", compact=True
-            )
-            yield Select[float](
-                [(f"≤ {b:.1f}", b) for b in BOUNDS], prompt="≤ 1.0", id="high", compact=True
-            )
-            yield Select[str](
-                [(label, key) for key, label in ORDER_LABELS.items()],
-                allow_blank=False,
-                value="created_desc",
-                id="order",
-                compact=True,
-            )
+        # Two rows, so that the longest field name (49 characters) and model id fit at 80
+        # columns: the field and the order, then the model and the complexity range.
+        with Vertical(id="filters", classes="-hidden"):
+            with Horizontal(classes="filter-row"):
+                yield Select[str]([], prompt="Any general topic", id="topic", compact=True)
+                yield Select[str](
+                    [(label, key) for key, label in ORDER_LABELS.items()],
+                    allow_blank=False,
+                    value="created_desc",
+                    id="order",
+                    compact=True,
+                )
+            with Horizontal(classes="filter-row"):
+                yield Select[str]([], prompt="Any model", id="model", compact=True)
+                yield Select[float](
+                    [(f"≥ {b:.1f}", b) for b in BOUNDS], prompt="≥ 0.0", id="low", compact=True
+                )
+                yield Select[float](
+                    [(f"≤ {b:.1f}", b) for b in BOUNDS], prompt="≤ 1.0", id="high", compact=True
+                )
         yield EntryTable(self.pager, id="entries")
         yield Static(id="status")
         yield Footer()
@@ -222,6 +227,10 @@ class LibraryScreen(VidsumScreen):
     @property
     def table(self) -> EntryTable:
         return self.query_one(EntryTable)
+
+    def current_entry(self) -> tuple[int, str] | None:
+        row = self.table.current_row if self.pager.total else None
+        return (row.id, row.title) if row is not None else None
 
     @on(Input.Changed, "#search")
     def _search_changed(self, event: Input.Changed) -> None:

@@ -18,6 +18,7 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import DataTable, Footer, ProgressBar, Static
 
+from engine.api import delete_model_question
 from engine.errors import Cancelled
 from engine.progress import CancelToken, Progress
 from tui import format as fmt
@@ -45,10 +46,18 @@ def state_label(status: ModelStatus) -> str:
 
 
 def default_mark(status: ModelStatus) -> str:
-    """★ on the model a summarize uses: the default set with u, or the automatic choice."""
+    """The mark before the model a summarize uses: ★ the default set with u, ☆ the automatic
+    choice (no default is set)."""
     if status.is_default:
         return "★"
-    return "★ auto" if status.in_use else ""
+    return "☆" if status.in_use else " "
+
+
+def model_cell(status: ModelStatus) -> str:
+    """The mark and the model's id (what `vidsum models ...` takes). The id, not the longer
+    name ("Gemma 3 270M (base) Q4_K_M, offline default"), and the mark in the same cell: the
+    whole row fits 80 columns with the widest catalog values and a scrollbar."""
+    return f"{default_mark(status)} {status.entry.id}"
 
 
 def fit_line(status: ModelStatus) -> str:
@@ -67,9 +76,9 @@ def fit_line(status: ModelStatus) -> str:
     else:
         text = "Its fit on this machine could not be worked out for this model."
     if status.is_default:
-        text += " It is the default model."
+        text += " ★ It is the default model."
     elif status.in_use:
-        text += " It is used by default (automatic: no default is set)."
+        text += " ☆ It is used by default (automatic: no default is set)."
     return f"{e.id}: {text}"
 
 
@@ -77,9 +86,10 @@ class ModelsScreen(VidsumScreen):
     SUB_TITLE = "Models"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("p", "pull", "Download"),
-        Binding("c", "cancel_download", "Cancel download"),
+        # Not in the footer (the download line says "c cancels"): the rest fits 80 columns.
+        Binding("c", "cancel_download", "Cancel download", show=False),
         Binding("u", "use", "Use as default"),
-        Binding("d", "delete", "Delete"),
+        Binding("d", "delete", "Delete", tooltip="Delete model file"),
         Binding("s", "check_server", "Check server"),
         Binding("S", "check_all_servers", "Check all servers", show=False),
         Binding("r", "reload", "Refresh", show=False),
@@ -110,11 +120,10 @@ class ModelsScreen(VidsumScreen):
     def compose(self) -> ComposeResult:
         yield TopBar()
         table: DataTable[str] = DataTable(id="catalog", cursor_type="row", zebra_stripes=True)
-        table.add_column("Model", key="name")
+        table.add_column("  Model", key="name")
         table.add_column("Size", key="size")
         table.add_column("State", key="state")
         table.add_column("Fit", key="fit")
-        table.add_column("", key="default")
         yield table
         yield Static("Loading the catalog…", id="fit-detail")
         with Vertical(id="download", classes="-hidden"):
@@ -158,6 +167,16 @@ class ModelsScreen(VidsumScreen):
             group="servers-list",
             exclusive=True,
         )
+        self._load_stored_checks()
+
+    def _load_stored_checks(self) -> None:
+        """The last check of each server, whichever face ran it (`vidsum servers check` too)."""
+        self.call_engine(
+            self.engine.last_server_checks,
+            self.query_one(ServerTable).set_stored,
+            group="servers-checked",
+            exclusive=True,
+        )
 
     def _set_models(self, models: list[ModelStatus]) -> None:
         table: DataTable[str] = self.query_one("#catalog", DataTable)
@@ -167,7 +186,7 @@ class ModelsScreen(VidsumScreen):
         for m in models:
             size = fmt.size(m.entry.size, approx=not m.entry.size_exact) if m.entry.size else "?"
             fit = m.fit if m.fit != "unknown" else "?"
-            table.add_row(m.entry.name, size, state_label(m), fit, default_mark(m), key=m.entry.id)
+            table.add_row(model_cell(m), size, state_label(m), fit, key=m.entry.id)
         if keep in self.models:
             table.move_cursor(row=table.get_row_index(keep), animate=False)
         self._show_fit()
@@ -309,6 +328,7 @@ class ModelsScreen(VidsumScreen):
         def checked(check: ServerCheck) -> None:
             self.check_tokens.pop(name, None)
             servers.set_check(name, check)
+            self._load_stored_checks()  # the engine kept it, with its time
 
         def failed(exc: Exception) -> None:
             self.check_tokens.pop(name, None)
@@ -397,12 +417,6 @@ class ModelsScreen(VidsumScreen):
             )
             self.action_reload()
 
-        size = fmt.size(status.entry.size) if status.entry.size else "its file"
         self.app.push_screen(
-            ConfirmScreen(
-                f"Delete {model_id} ({size}) from the model cache? Summaries made with it stay "
-                "in the library.",
-                title="Delete model",
-            ),
-            answered,
+            ConfirmScreen(delete_model_question(status), title="Delete model"), answered
         )

@@ -23,8 +23,8 @@ from textual.widgets import DirectoryTree, Footer, Input, ListView, Select, Stat
 
 from engine.errors import Cancelled
 from engine.progress import CancelToken, Progress
-from tui.queue import Batch, Queue, QueueItem, expand
-from tui.screens.base import VidsumScreen
+from tui.queue import RETRYABLE, Batch, Queue, QueueItem, expand
+from tui.screens.export import EXPORT_KEYS_UNSHOWN, EntryScreen
 from tui.screens.run_on import RunOnScreen, choice_label
 from tui.widgets.path_input import PathSuggester, TranscriptTree
 from tui.widgets.queue_row import QueueListItem
@@ -34,23 +34,26 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from engine.modelstore.catalog import ModelStatus
+    from engine.pipeline.server_checks import LastCheck
     from engine.pipeline.summarize import FileResult
     from engine.runtime.base import ServerProfile
 
 
-class SummarizeScreen(VidsumScreen):
+class SummarizeScreen(EntryScreen):
     SUB_TITLE = "Summarize"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("a", "add", "Add file"),
         Binding("b", "browse", "Browse"),
         Binding("s", "start", "Start"),
-        Binding("x", "cancel_item", "Cancel item"),
-        Binding("X", "cancel_all", "Cancel all"),
+        Binding("x", "cancel_item", "Cancel", tooltip="Cancel item"),
+        Binding("r", "retry", "Retry", tooltip="Retry failed item"),
+        Binding("X", "cancel_all", "Cancel all", show=False),
         Binding("c", "clear_finished", "Clear done", show=False),
         Binding("o", "run_on", "Run on (this machine / servers)", show=False),
         Binding("escape", "focus_queue", "Queue", show=False),
         Binding("j", "move(1)", "Down", show=False),
         Binding("k", "move(-1)", "Up", show=False),
+        *EXPORT_KEYS_UNSHOWN,  # the highlighted file's summary, once it is made
     ]
 
     class ItemProgress(Message):
@@ -83,19 +86,20 @@ class SummarizeScreen(VidsumScreen):
         self.queue = Queue()
         self.running: Batch | None = None
         self.token: CancelToken | None = None
-        self.started = False  # once started, files added later run when the batch ends
         self.server_names: list[str] = []  # the profiles, as last listed
         self.server_note = ""  # "checking server s1" while a server batch starts
 
     def compose(self) -> ComposeResult:
         yield TopBar()
-        with Horizontal(id="add-bar"):
-            yield Input(
-                placeholder="a  Path to a transcript or a folder (→ completes, Enter adds)",
-                suggester=PathSuggester(self.vidsum.start_dir),
-                id="path",
-                compact=True,
-            )
+        # The path on a line of its own, so its placeholder fits at 80 columns; the model and
+        # where the queue runs below it.
+        yield Input(
+            placeholder="a  Path to a transcript or a folder (→ completes, Enter adds)",
+            suggester=PathSuggester(self.vidsum.start_dir),
+            id="path",
+            compact=True,
+        )
+        with Horizontal(id="run-bar"):
             yield Select[str]([], prompt="Default model", id="model", compact=True)
             # Shown once there are server profiles.
             yield Static(id="runs-on", markup=False, classes="-hidden")
@@ -151,11 +155,16 @@ class SummarizeScreen(VidsumScreen):
 
     def action_run_on(self) -> None:
         """List the profiles afresh (one may have been added since), then open the picker."""
+
+        def profiles_and_checks() -> tuple[list[ServerProfile], dict[str, LastCheck]]:
+            return self.engine.list_servers(), self.engine.last_server_checks()
+
         self.call_engine(
-            self.engine.list_servers, self._pick_run_on, group="run-on", exclusive=True
+            profiles_and_checks, lambda got: self._pick_run_on(*got), group="run-on", exclusive=True
         )
 
-    def _pick_run_on(self, profiles: list[ServerProfile]) -> None:
+    def _pick_run_on(self, profiles: list[ServerProfile], checks: dict[str, LastCheck]) -> None:
+        self.vidsum.server_states.stored = checks  # the picker says what the last check found
         self._set_servers(profiles)
         if self.app.screen is not self:
             return  # a picker is open already (o twice), or the user went elsewhere meanwhile
@@ -183,12 +192,12 @@ class SummarizeScreen(VidsumScreen):
         for path in paths:
             item = self.queue.add(path)
             if item is not None:
+                # The rule (tui.queue.QUEUED_WORDS): join the active run, else wait for s.
+                item.wait = "run" if self.running is not None else "start"
                 view.append(QueueListItem(item))
                 added += 1
         if added and view.index is None:
             view.index = 0
-        if added and self.started and self.running is None:
-            self.action_start()
         self._show_detail()
         return added
 
@@ -238,7 +247,10 @@ class SummarizeScreen(VidsumScreen):
         if not waiting:
             self.notify("Nothing is queued. Add files with a or b.")
             return
-        self.started = True
+        for item in waiting:
+            if item.wait:
+                item.wait = ""
+                self._redraw(item)
         servers = self.chosen_servers()
         batch = Batch(waiting, servers=tuple(servers))
         token = CancelToken()
@@ -259,7 +271,7 @@ class SummarizeScreen(VidsumScreen):
             # moment the engine starts on it, before any of its work is stored.
             if ev.stage in ("prompt", "generate") and ev.item:
                 named = next((i for i in batch.items if i.name == ev.item), None)
-                if named is not None and named.cancel_requested and not named.final:
+                if named is not None and named.cancel_requested:
                     token.cancel()
             self.post_message(self.ItemProgress(batch, ev))
 
@@ -321,11 +333,21 @@ class SummarizeScreen(VidsumScreen):
         self.server_note = ""
         if error is not None:
             self.vidsum.report_error(error)
-        elif not batch.cancel_all and self.queue.waiting():
-            self.action_start()  # requeued after a single cancel, or added meanwhile
+        if error is None and not batch.cancel_all and self.queue.waiting():
+            self.action_start()  # requeued after a single cancel, or joined meanwhile
+        else:
+            for item in self.queue.waiting():  # the run is over: they wait for s
+                item.wait = "start"
+                self._redraw(item)
         self._show_detail()
 
     # --- cancelling -------------------------------------------------------------------------
+
+    def current_entry(self) -> tuple[int, str] | None:
+        item = self._selected()
+        if item is None or item.entry_id is None:
+            return None
+        return item.entry_id, item.title or item.name
 
     def _selected(self) -> QueueItem | None:
         highlighted = self.query_one("#queue", ListView).highlighted_child
@@ -336,13 +358,33 @@ class SummarizeScreen(VidsumScreen):
         if item is None or item.final:
             return
         in_batch = self.running is not None and item in self.running.items
-        if not in_batch:
-            item.state = "cancelled"
-        else:
+        if in_batch:
+            # Marked for the engine thread: the batch stops if it reaches this file.
             item.cancel_requested = True
-            if item.state == "running" and self.token is not None:
-                self.token.cancel()
+        if item.state == "running" and self.token is not None:
+            self.token.cancel()  # "cancelling…" until the engine has stopped
+        else:
+            item.state = "cancelled"  # waiting: nothing of it runs, so it is cancelled now
         self._redraw(item)
+        self._show_detail()
+
+    def action_retry(self) -> None:
+        """r: the highlighted failed or cancelled file again; it starts now, or joins the
+        active run."""
+        item = self._selected()
+        if item is None or item.state not in RETRYABLE:
+            self.notify("Only a failed or cancelled file can be retried (r).")
+            return
+        if any(i.path == item.path and not i.final for i in self.queue.items):
+            self.notify(f"{item.name} is already in the queue.", markup=False)
+            return
+        in_batch = self.running is not None and item in self.running.items
+        item.reset()
+        item.wait = "" if in_batch else "run"
+        self._redraw(item)
+        if self.running is None:
+            self.action_start()
+        self._show_detail()
 
     def action_cancel_all(self) -> None:
         self.cancel_all_work()
@@ -350,7 +392,6 @@ class SummarizeScreen(VidsumScreen):
             if item.state == "queued" and (self.running is None or item not in self.running.items):
                 item.state = "cancelled"
                 self._redraw(item)
-        self.started = False
 
     def on_unmount(self) -> None:
         # The app is closing (any way out): the engine thread must not run on unobserved.
@@ -453,6 +494,8 @@ class SummarizeScreen(VidsumScreen):
                 text += f" · {item.title}"
             if item.error:
                 text += f"\n{item.error}"
+            if item.state in RETRYABLE:
+                text += "\nr retries it."
             elif item.entry_id is not None:
                 text += "\nEnter opens the summary."
         self.query_one("#detail", Static).update(Content(text))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import ComposeResult
@@ -10,8 +9,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import Footer, Static
 
-from tui.export import Format, export_path
-from tui.screens.base import VidsumScreen
+from tui.screens.export import EXPORT_KEYS, EntryScreen
 from tui.widgets.summary_view import SectionView, SummaryView
 from tui.widgets.top_bar import TopBar
 
@@ -30,18 +28,17 @@ ENTRY_ACTIONS = {
 }
 
 
-class SummaryScreen(VidsumScreen):
+class SummaryScreen(EntryScreen):
     SUB_TITLE = "Summary"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back"),
         Binding("j", "next_section", "Next section", show=False),
         Binding("k", "prev_section", "Previous section", show=False),
-        Binding("e", "export('json')", "JSON"),
-        Binding("m", "export('md')", "MD"),
-        Binding("c", "copy", "Copy"),
-        Binding("t", "transcript", "Transcript"),
-        Binding("v", "compare", "Compare"),
-        Binding("d", "delete", "Delete"),
+        *EXPORT_KEYS,
+        Binding("c", "copy", "Copy", show=False, tooltip="Copy summary as Markdown"),
+        Binding("t", "transcript", "Transcript", tooltip="Show transcript"),
+        Binding("v", "compare", "Compare", tooltip="Compare with another summary of this video"),
+        Binding("d", "delete", "Delete", tooltip="Delete summary"),
     ]
 
     def __init__(self, entry_id: int, *, title: str = "") -> None:
@@ -80,6 +77,9 @@ class SummaryScreen(VidsumScreen):
         self.vidsum.report_error(exc)
         self.query_one("#loading", Static).update("This summary could not be loaded.")
 
+    def current_entry(self) -> tuple[int, str] | None:
+        return (self.entry.id, self.entry.title) if self.entry is not None else None
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ENTRY_ACTIONS and self.entry is None:
             return None  # shown, but disabled
@@ -114,46 +114,6 @@ class SummaryScreen(VidsumScreen):
 
     def action_back(self) -> None:
         self.dismiss()
-
-    def action_export(self, fmt: Format) -> None:
-        """Ask where (the remembered folder, prefilled), then write through the engine."""
-        entry = self.entry
-        assert entry is not None
-        given = self.vidsum.export_dir
-
-        def ask(folder: Path) -> None:
-            from tui.screens.export import ExportScreen
-
-            what = "as JSON" if fmt == "json" else "as Markdown"
-            self.app.push_screen(
-                ExportScreen(export_path(folder, entry.id, entry.title, fmt), what=what),
-                lambda chosen: self._write_export(entry.id, fmt, folder, chosen),
-            )
-
-        if given is not None:
-            ask(given)
-        else:
-            self.call_engine(self.engine.export_dir, ask, group="export")
-
-    def _write_export(self, entry_id: int, fmt: Format, folder: Path, chosen: Path | None) -> None:
-        if chosen is None:
-            return
-
-        def write() -> Path:
-            written = self.engine.export_to_file(entry_id, fmt, chosen)
-            if written.parent != folder:
-                self.engine.set_export_dir(written.parent)  # remembered for the next export
-                if self.vidsum.export_dir is not None:
-                    self.vidsum.export_dir = written.parent
-            return written
-
-        self.call_engine(
-            write,
-            lambda written: self.notify(
-                f"Exported to {written}", title="Export", markup=False, timeout=10
-            ),
-            group="export",
-        )
 
     def action_copy(self) -> None:
         entry = self.entry

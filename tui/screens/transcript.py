@@ -21,7 +21,7 @@ from textual.widgets.text_area import Selection
 
 from engine.errors import VidsumError
 from tui import format as fmt
-from tui.screens.base import VidsumScreen
+from tui.screens.export import EXPORT_KEYS_UNSHOWN, EntryScreen
 from tui.widgets.top_bar import TopBar
 
 if TYPE_CHECKING:
@@ -71,12 +71,13 @@ def section_rows(
     return first, min(last, n - 1)
 
 
-class TranscriptScreen(VidsumScreen):
+class TranscriptScreen(EntryScreen):
     SUB_TITLE = "Transcript"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back"),
         Binding("n", "section(1)", "Next section"),
         Binding("p", "section(-1)", "Previous section"),
+        *EXPORT_KEYS_UNSHOWN,  # the summary this transcript belongs to
     ]
 
     def __init__(self, entry: Entry, section: int = 0) -> None:
@@ -91,6 +92,9 @@ class TranscriptScreen(VidsumScreen):
         yield Static("Loading the transcript…", id="where")
         yield TextArea("", read_only=True, soft_wrap=True, id="transcript")
         yield Footer()
+
+    def current_entry(self) -> tuple[int, str] | None:
+        return self.entry.id, self.entry.title
 
     def on_mount(self) -> None:
         entry = self.entry

@@ -1,9 +1,11 @@
-"""One line of the summarize queue: state mark, file name, progress gauge, status words."""
+"""One row of the summarize queue: state mark, file name, progress gauge, status words (which
+wrap onto a second line rather than being cut on a narrow terminal)."""
 
 from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.table import Table
 from rich.text import Text
 from textual.app import RenderResult
 from textual.widget import Widget
@@ -34,7 +36,7 @@ class QueueRow(Widget):
     }
     DEFAULT_CSS = """
     QueueRow {
-        height: 1;
+        height: auto;
         & > .queue-row--failed { color: $text-error; }
         & > .queue-row--done { color: $text-success; }
         & > .queue-row--muted { color: $text-muted; }
@@ -47,7 +49,14 @@ class QueueRow(Widget):
         super().__init__()
         self.item = item
 
+    @property
+    def plain(self) -> str:
+        """The row's words on one line (as a screen reader or a test reads it)."""
+        return f"{MARK[self.item.state]} {self.item.name} {self.item.status()}"
+
     def render(self) -> RenderResult:
+        """Mark, name and gauge in a fixed column; the status words beside them wrap under
+        each other when the row is narrower than they are (never cut off)."""
         item = self.item
         style = {
             "failed": "queue-row--failed",
@@ -59,10 +68,11 @@ class QueueRow(Widget):
         rich_style = self.get_component_rich_style(style) if style else None
         name = Text(item.name)
         name.truncate(NAME_WIDTH, overflow="ellipsis", pad=True)
-        text = Text.assemble(f"{MARK[item.state]} ", name, " ")
+        head = Text.assemble(f"{MARK[item.state]} ", name, " ")
+        status = Text()
         fraction = item.fraction
         if item.state == "running" and item.stage == "prompt" and fraction is not None:
-            text.append_text(
+            status.append_text(
                 gauge_text(
                     fraction,
                     GAUGE_WIDTH,
@@ -70,10 +80,13 @@ class QueueRow(Widget):
                     self.get_component_rich_style("queue-row--gauge-empty"),
                 )
             )
-            text.append(" ")
-        text.append(item.status(), rich_style or "")
-        text.truncate(self.size.width or 80, overflow="ellipsis")
-        return text
+            status.append(" ")
+        status.append(item.status(), rich_style or "")
+        grid = Table.grid()
+        grid.add_column(width=head.cell_len, no_wrap=True)
+        grid.add_column(ratio=1)
+        grid.add_row(head, status)
+        return grid
 
 
 class QueueListItem(ListItem):

@@ -104,6 +104,8 @@ class SummaryView(Vertical):
         if entry.failed:
             # Never shown as a good summary: what happened and what to do, before anything.
             yield Static(Content(failed_sentence(entry)), classes="failed-banner")
+        # The whole title (the top bar has room for its start only at 80 columns).
+        yield Static(Content(entry.title), classes="title")
         yield Static(Content(meta_line(entry)), classes="meta")
         if self.demo_notice is not None:
             yield Static(Content(self.demo_notice), classes="demo-notice")
