@@ -259,7 +259,8 @@ def _add_summarize(sub: Any) -> None:
         "files",
         nargs="+",
         metavar="FILE",
-        help=".txt, .srt, .vtt, youtube-transcript-api .json or yt-dlp .info.json; "
+        help=".txt, .srt, .vtt, Whisper .json (openai-whisper, faster-whisper, WhisperX, "
+        "whisper.cpp -oj), youtube-transcript-api .json or yt-dlp .info.json; "
         "- reads one transcript from standard input",
     )
     s.add_argument(
