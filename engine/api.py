@@ -327,16 +327,21 @@ class Engine:
 
         set_export_dir(path)
 
-    def export_to_file(self, entry_id: int, fmt: Literal["json", "md"], path: Path) -> Path:
-        """Write the export of one summary to ``path`` atomically; the absolute path written.
-        A folder that cannot be written is an ``ExportError`` naming it."""
-        from engine.errors import ExportError
+    def export_to_file(
+        self, entry_id: int, fmt: Literal["json", "md"], path: Path, *, overwrite: bool = False
+    ) -> Path:
+        """Write the export of one summary to ``path`` atomically, with the usual permissions
+        (umask); the absolute path written. A file already there is ``ExportExists`` unless
+        ``overwrite``; a folder that cannot be written is an ``ExportError`` naming it."""
+        from engine.errors import ExportError, ExportExists
         from engine.fsutil import atomic_write_text
 
         text = self.export_entry(entry_id, fmt)
         target = path.expanduser().absolute()
+        if not overwrite and (target.exists() or target.is_symlink()):
+            raise ExportExists(f"{target} already exists; it was not overwritten.")
         try:
-            atomic_write_text(target, text if text.endswith("\n") else text + "\n")
+            atomic_write_text(target, text if text.endswith("\n") else text + "\n", private=False)
         except OSError as exc:
             raise ExportError(
                 f"{target}: the export could not be written ({exc.strerror or exc})."
@@ -521,7 +526,9 @@ class EngineAPI(Protocol):
 
     def set_export_dir(self, path: Path) -> None: ...
 
-    def export_to_file(self, entry_id: int, fmt: Literal["json", "md"], path: Path) -> Path: ...
+    def export_to_file(
+        self, entry_id: int, fmt: Literal["json", "md"], path: Path, *, overwrite: bool = False
+    ) -> Path: ...
 
     def paths(self) -> Paths: ...
 

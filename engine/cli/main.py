@@ -24,8 +24,8 @@ from engine.cli.library import register as register_library
 from engine.cli.models import register as register_models
 from engine.cli.progress_bar import ProgressBar
 from engine.cli.servers import register as register_servers
-from engine.errors import Cancelled, ConfigError, VidsumError
-from engine.fsutil import atomic_write_text
+from engine.cli.library import export_file
+from engine.errors import Cancelled, ConfigError, ExportError, VidsumError
 from engine.progress import CancelToken
 
 if TYPE_CHECKING:
@@ -118,8 +118,11 @@ def _sigint_cancels(cancel: CancelToken) -> Callable[[], None]:
     return restore
 
 
-def _print_result(res: FileResult, engine: Engine, args: argparse.Namespace, out: TextIO) -> None:
-    """One input's outcome on stdout: a JSON object, a FAILED line, or the saved summary."""
+def _print_result(
+    res: FileResult, engine: Engine, args: argparse.Namespace, out: TextIO, err: TextIO
+) -> None:
+    """One input's outcome: a JSON object (stdout, errors included), the saved summary
+    (stdout), or a FAILED line for an input that could not be summarized (stderr)."""
     to_files = bool(args.output)  # -o DIR: the summaries go to files, not stdout
     if args.json:
         if res.error is not None:
@@ -138,7 +141,7 @@ def _print_result(res: FileResult, engine: Engine, args: argparse.Namespace, out
                 out,
             )
     elif res.error is not None:
-        print(f"FAILED  {_failure(res.file, res.error)}", file=out)
+        print(f"FAILED  {_failure(res.file, res.error)}", file=err)
     elif res.failed is not None:
         print(
             f"FAILED  {res.file} -> #{res.id} {res.title}: failed the quality check "
@@ -170,9 +173,9 @@ def _write_result(
     assert res.id is not None
     target = Path(args.output).expanduser() / _output_name(res, args.format, written)
     try:
-        atomic_write_text(target, engine.export_entry(res.id, args.format) + "\n")
-    except OSError as exc:
-        print(f"vidsum: could not write {target}: {exc.strerror or exc}.", file=err)
+        target = export_file(engine, res.id, args.format, target, args.force)
+    except ExportError as exc:
+        print(f"vidsum: {exc}", file=err)
         return False
     print(f"wrote   {target}", file=err)
     return True
@@ -202,10 +205,11 @@ def cmd_summarize(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         )
         for res in results:
             bar.close()
-            _print_result(res, engine, args, out)
+            _print_result(res, engine, args, out, err)
             if res.error is not None or res.failed is not None:
                 failures += 1
-            if res.id is not None and demo_notice is None:
+            made = res.id is not None and not res.skipped  # the note is for a new summary
+            if made and demo_notice is None:
                 demo_notice = engine.demo_notice(engine.get_entry(res.id).provenance.model_id)
             good = res.error is None and res.failed is None
             if (
@@ -291,7 +295,8 @@ def _add_summarize(sub: Any) -> None:
         "--force",
         action="store_true",
         help="summarize again even if the library has this transcript with the same model, "
-        "prompt and grammar; the new summary replaces the stored one (it gets a new id)",
+        "prompt and grammar; the new summary replaces the stored one (it gets a new id); "
+        "with -o, also replace files already in DIR",
     )
     s.add_argument(
         "-o",
@@ -299,7 +304,8 @@ def _add_summarize(sub: Any) -> None:
         metavar="DIR",
         help="write each summary to DIR/<input name>.<format> instead of printing it (DIR is "
         "created; `-o .` is the current folder; standard input becomes stdin.<format>; a "
-        "summary already in the library is written too)",
+        "summary already in the library is written too; a file already there is kept unless "
+        "--force)",
     )
     s.add_argument(
         "--format",
