@@ -133,6 +133,28 @@ class Engine:
 
         return load_transcript_bytes(data)
 
+    def with_video_url(self, transcript: Transcript, url: str) -> Transcript:
+        """``transcript`` with the web page of its video (``summarize --url``): stored with a
+        new summary, it links the export's timestamps to the video. ``ConfigError`` for
+        anything but an http(s) URL with a host."""
+        import dataclasses
+        from urllib.parse import urlsplit
+
+        from engine.errors import ConfigError
+
+        try:
+            parts = urlsplit(url)
+            ok = parts.scheme in ("http", "https") and bool(parts.hostname) and " " not in url
+        except ValueError:  # e.g. "http://[::1"
+            ok = False
+        if not ok:
+            raise ConfigError(
+                f"--url {url!r} is not a web address; give the video's page, e.g. "
+                "https://www.youtube.com/watch?v=ID."
+            )
+        meta = dataclasses.replace(transcript.meta, url=url)
+        return dataclasses.replace(transcript, meta=meta)
+
     # --- summarizing --------------------------------------------------------------------------
 
     def summarize(
@@ -479,6 +501,8 @@ class EngineAPI(Protocol):
     def load_transcript(self, path: Path) -> Transcript: ...
 
     def load_transcript_bytes(self, data: bytes) -> Transcript: ...
+
+    def with_video_url(self, transcript: Transcript, url: str) -> Transcript: ...
 
     # --- summarizing
     def summarize(

@@ -74,6 +74,15 @@ def _summarize_inputs(
     return items
 
 
+def _with_url(engine: Engine, inputs: list[Any], args: argparse.Namespace) -> Any:
+    """``--url``: the one input, read now, carrying its video's page."""
+    if len(inputs) != 1 or args.server:
+        raise ConfigError("--url names the video of one transcript: give one FILE, no --server.")
+    item = inputs[0]
+    transcript = engine.load_transcript(item) if isinstance(item, Path) else item
+    return engine.with_video_url(transcript, args.url)
+
+
 def _output_name(res: Any, fmt: str, used: set[str]) -> str:
     """``<input stem>.<md|json>``; a second input with the same stem gets ``-<id>`` added."""
     stem = res.file.stem.strip("<>") or "summary"
@@ -185,6 +194,8 @@ def cmd_summarize(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     options = summarize_options(args)
     engine = Engine()
     inputs = _summarize_inputs(engine, args.files, sys.stdin, err)
+    if args.url is not None:
+        inputs = [_with_url(engine, inputs, args)]
     written: set[str] = set()
     bar = ProgressBar(err, enabled=not args.quiet)
     cancel = CancelToken()
@@ -286,6 +297,12 @@ def _add_summarize(sub: Any) -> None:
         action="append",
         metavar="NAME",
         help="summarize on this server profile (vidsum servers add); repeat to spread a batch",
+    )
+    s.add_argument(
+        "--url",
+        metavar="URL",
+        help="the video's web page (one FILE): stored with a new summary, it links the "
+        "Markdown export's timestamps to the video (a yt-dlp .info.json brings its own)",
     )
     s.add_argument("--json", action="store_true", help="one JSON object per input on stdout")
     s.add_argument("--brief", action="store_true", help="print one line per file, not the summary")

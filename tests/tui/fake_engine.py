@@ -496,6 +496,10 @@ class FakeEngine(FakeServers):
             source=Path("<stdin>"), format="txt", text=text, segments=(), meta=TranscriptMeta()
         )
 
+    def with_video_url(self, transcript: Transcript, url: str) -> Transcript:
+        self._call("with_video_url", url)
+        return replace(transcript, meta=replace(transcript.meta, url=url))
+
     def load_transcript(self, path: Path) -> Transcript:
         self._call("load_transcript", path)
         for e in self.entries.values():

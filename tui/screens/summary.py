@@ -10,6 +10,8 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import Footer, Static
 
+from engine.errors import ExportExists
+from engine.timefmt import video_time_url
 from tui.export import Format, export_path
 from tui.screens.base import VidsumScreen
 from tui.widgets.summary_view import SectionView, SummaryView
@@ -27,6 +29,10 @@ ENTRY_ACTIONS = {
     "delete",
     "next_section",
     "prev_section",
+    "next_line",
+    "prev_line",
+    "copy_link",
+    "open_link",
 }
 
 
@@ -39,6 +45,10 @@ class SummaryScreen(VidsumScreen):
         Binding("e", "export('json')", "JSON"),
         Binding("m", "export('md')", "MD"),
         Binding("c", "copy", "Copy"),
+        Binding("]", "next_line", "Next line", show=False),
+        Binding("[", "prev_line", "Previous line", show=False),
+        Binding("l", "copy_link", "Link"),
+        Binding("o", "open_link", "Open video"),
         Binding("t", "transcript", "Transcript"),
         Binding("v", "compare", "Compare"),
         Binding("d", "delete", "Delete"),
@@ -110,6 +120,57 @@ class SummaryScreen(VidsumScreen):
     def action_prev_section(self) -> None:
         self._focus_section(max(0, self.current_section - 1))
 
+    # --- links to the video ------------------------------------------------------------------
+
+    def _highlighted_section(self) -> SectionView | None:
+        """The focused section (the first one when none is): its highlighted line is linked."""
+        if self.current_section < 0:
+            self._focus_section(0)
+            sections = self.sections
+            return sections[0] if sections else None
+        focused = self.focused
+        return focused if isinstance(focused, SectionView) else None
+
+    def action_next_line(self) -> None:
+        section = self._highlighted_section()
+        if section is not None:
+            section.move_highlight(+1)
+
+    def action_prev_line(self) -> None:
+        section = self._highlighted_section()
+        if section is not None:
+            section.move_highlight(-1)
+
+    def highlighted_link(self) -> str | None:
+        """The link to the video at the highlighted line; None (and a note saying why) when
+        the transcript does not name its video or the line has no time."""
+        entry, section = self.entry, self._highlighted_section()
+        assert entry is not None
+        at = section.highlighted_time if section is not None else None
+        t = entry.transcript
+        link = video_time_url(t.url, t.video_id, at) if at is not None else None
+        if link is None:
+            why = (
+                "this summary has no times (its transcript is untimed)"
+                if at is None
+                else "its transcript does not name a video that opens at a time (summarize it "
+                "from a yt-dlp .info.json, or with --url)"
+            )
+            self.notify(f"No link to the video: {why}.", title="Link", severity="warning")
+        return link
+
+    def action_copy_link(self) -> None:
+        link = self.highlighted_link()
+        if link is not None:
+            self.app.copy_to_clipboard(link)
+            self.notify(f"Copied {link}", title="Link", markup=False)
+
+    def action_open_link(self) -> None:
+        link = self.highlighted_link()
+        if link is not None:
+            self.app.open_url(link)
+            self.notify(f"Opening {link}", title="Link", markup=False)
+
     # --- actions ----------------------------------------------------------------------------
 
     def action_back(self) -> None:
@@ -135,12 +196,19 @@ class SummaryScreen(VidsumScreen):
         else:
             self.call_engine(self.engine.export_dir, ask, group="export")
 
-    def _write_export(self, entry_id: int, fmt: Format, folder: Path, chosen: Path | None) -> None:
+    def _write_export(
+        self,
+        entry_id: int,
+        fmt: Format,
+        folder: Path,
+        chosen: Path | None,
+        overwrite: bool = False,
+    ) -> None:
         if chosen is None:
             return
 
         def write() -> Path:
-            written = self.engine.export_to_file(entry_id, fmt, chosen)
+            written = self.engine.export_to_file(entry_id, fmt, chosen, overwrite=overwrite)
             if written.parent != folder:
                 self.engine.set_export_dir(written.parent)  # remembered for the next export
                 if self.vidsum.export_dir is not None:
@@ -153,6 +221,30 @@ class SummaryScreen(VidsumScreen):
                 f"Exported to {written}", title="Export", markup=False, timeout=10
             ),
             group="export",
+            on_error=lambda exc: self._export_failed(exc, entry_id, fmt, folder, chosen),
+        )
+
+    def _export_failed(
+        self, exc: Exception, entry_id: int, fmt: Format, folder: Path, chosen: Path
+    ) -> None:
+        """A file already there is replaced only when the user says so."""
+        from tui.screens.confirm import ConfirmScreen
+
+        if not isinstance(exc, ExportExists):
+            self.vidsum.report_error(exc)
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._write_export(entry_id, fmt, folder, chosen, overwrite=True)
+
+        self.app.push_screen(
+            ConfirmScreen(
+                f"{chosen} already exists. Replace it with this export?",
+                confirm="Replace",
+                title="Export",
+            ),
+            answered,
         )
 
     def action_copy(self) -> None:
