@@ -82,20 +82,32 @@ async def test_l_copies_and_o_opens_the_highlighted_line(
         assert opened.read_text(encoding="utf-8") == bullet + "\n"
 
 
-async def test_without_a_video_l_says_why(
+async def test_link_keys_only_where_the_video_is_known(
     make_app: Callable[..., VidsumApp], fake: FakeEngine
 ) -> None:
-    _quoted(fake, 1, None)
+    _quoted(fake, 1, None)  # timed, but no video
+    fake.entries[3] = replace(
+        fake.entries[3], transcript=replace(fake.entries[3].transcript, url=VIDEO)
+    )  # a video, but untimed (its sections have no times)
     app = make_app(fake)
     notes = capture_notes(app)
     async with app.run_test(size=(100, 40)) as pilot:
-        await _open(app, pilot, 1)
+        screen = await _open(app, pilot, 1)
+        assert screen.check_action("copy_link", ()) is False  # no footer key, no action
+        await pilot.press("l")
+        await settle(pilot)
+        assert app.clipboard == "" and not notes
+        screen.dismiss()
+        await settle(pilot)
+        screen = await _open(app, pilot, 3)
+        assert screen.check_action("copy_link", ()) is True
         await pilot.press("l")
         await settle(pilot)
         assert app.clipboard == ""
-        assert any(
-            n.severity == "warning" and "does not name a video" in n.message for n in notes
-        ), notes
+        assert [(n.severity, n.message) for n in notes] == [
+            ("warning", "No link to the video: this summary has no times (its transcript is "
+             "untimed)."),
+        ]  # fmt: skip
 
 
 async def test_export_asks_before_replacing_a_file(

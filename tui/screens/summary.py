@@ -34,6 +34,8 @@ ENTRY_ACTIONS = {
     "copy_link",
     "open_link",
 }
+# Shown once the entry is loaded only when its transcript names a video that opens at a time.
+LINK_ACTIONS = {"next_line", "prev_line", "copy_link", "open_link"}
 
 
 class SummaryScreen(VidsumScreen):
@@ -48,7 +50,7 @@ class SummaryScreen(VidsumScreen):
         Binding("]", "next_line", "Next line", show=False),
         Binding("[", "prev_line", "Previous line", show=False),
         Binding("l", "copy_link", "Link"),
-        Binding("o", "open_link", "Open video"),
+        Binding("o", "open_link", "Video"),
         Binding("t", "transcript", "Transcript"),
         Binding("v", "compare", "Compare"),
         Binding("d", "delete", "Delete"),
@@ -93,6 +95,10 @@ class SummaryScreen(VidsumScreen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ENTRY_ACTIONS and self.entry is None:
             return None  # shown, but disabled
+        if action in LINK_ACTIONS and self.entry is not None:
+            # Only where there is a video to open: the footer has no room to spare at 80 columns.
+            t = self.entry.transcript
+            return video_time_url(t.url, t.video_id, 0) is not None
         return True
 
     # --- sections ---------------------------------------------------------------------------
@@ -143,20 +149,18 @@ class SummaryScreen(VidsumScreen):
 
     def highlighted_link(self) -> str | None:
         """The link to the video at the highlighted line; None (and a note saying why) when
-        the transcript does not name its video or the line has no time."""
+        the summary has no times (the keys are only offered when the video is known)."""
         entry, section = self.entry, self._highlighted_section()
         assert entry is not None
         at = section.highlighted_time if section is not None else None
         t = entry.transcript
         link = video_time_url(t.url, t.video_id, at) if at is not None else None
         if link is None:
-            why = (
-                "this summary has no times (its transcript is untimed)"
-                if at is None
-                else "its transcript does not name a video that opens at a time (summarize it "
-                "from a yt-dlp .info.json, or with --url)"
+            self.notify(
+                "No link to the video: this summary has no times (its transcript is untimed).",
+                title="Link",
+                severity="warning",
             )
-            self.notify(f"No link to the video: {why}.", title="Link", severity="warning")
         return link
 
     def action_copy_link(self) -> None:
