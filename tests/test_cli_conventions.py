@@ -44,12 +44,16 @@ def test_export_never_replaces_a_file_without_force(
     )
     assert existing.read_text(encoding="utf-8") == "my own notes\n"
 
-    code, out, err = _run(capsys, "library", "export", str(entry_id), "-o", str(existing), "--force")
+    code, out, err = _run(
+        capsys, "library", "export", str(entry_id), "-o", str(existing), "--force"
+    )
     assert code == 0 and out == "" and err == f"Wrote {existing}\n"
     assert existing.read_text(encoding="utf-8").startswith("# Talk 1\n")
 
     new = tmp_path / "new.json"
-    assert _run(capsys, "library", "export", str(entry_id), "-o", str(new), "--format", "json")[0] == 0
+    assert (
+        _run(capsys, "library", "export", str(entry_id), "-o", str(new), "--format", "json")[0] == 0
+    )
     # The usual mode for a file the user asked for (0666 less the umask), not private 0600.
     for written in (existing, new):
         assert stat.S_IMODE(written.stat().st_mode) == 0o644

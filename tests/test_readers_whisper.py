@@ -30,7 +30,8 @@ WORDS = [
         {"word": " split", "start": 70.4, "end": 70.7, "score": 0.8},
     ]},
     {"start": 71.5, "end": 73.0, "words": [
-        {"word": "Then", "start": 71.5, "end": 71.8}, {"word": "merge.", "start": 71.8, "end": 73.0},
+        {"word": "Then", "start": 71.5, "end": 71.8},
+        {"word": "merge.", "start": 71.8, "end": 73.0},
     ]},
 ]  # fmt: skip
 

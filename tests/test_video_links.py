@@ -63,7 +63,9 @@ def _links(md: str) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
         return h * 3600 + m * 60 + s
 
     bullets = re.findall(r"^- \[\[(\d\d:\d\d:\d\d)\]\]\((\S+)\) ", md, re.M)
-    heads = re.findall(r"^### Section \d: .* \(\[(\d\d:\d\d:\d\d)–\d\d:\d\d:\d\d\]\((\S+)\)\)$", md, re.M)
+    heads = re.findall(
+        r"^### Section \d: .* \(\[(\d\d:\d\d:\d\d)–\d\d:\d\d:\d\d\]\((\S+)\)\)$", md, re.M
+    )
     return [(seconds(t), u) for t, u in bullets], [(seconds(t), u) for t, u in heads]
 
 

@@ -119,9 +119,7 @@ def register(sub: Any) -> None:
         default="md",
         help="Markdown or the `show --json` object (default: %(default)s)",
     )
-    le.add_argument(
-        "-o", "--output", metavar="FILE", help="write to this file instead of stdout"
-    )
+    le.add_argument("-o", "--output", metavar="FILE", help="write to this file instead of stdout")
     le.add_argument("--force", action="store_true", help="replace FILE if it exists")
     ld = lsub.add_parser("delete", help="delete one summary")
     ld.add_argument("id", type=int, metavar="ID", help=which)

@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from engine import __version__
 from engine.api import Engine, default_sampling, failed_advice, passes_words
+from engine.cli.library import export_file
 from engine.cli.library import register as register_library
 from engine.cli.models import register as register_models
 from engine.cli.progress_bar import ProgressBar
 from engine.cli.servers import register as register_servers
-from engine.cli.library import export_file
 from engine.errors import Cancelled, ConfigError, ExportError, VidsumError
 from engine.progress import CancelToken
 
@@ -219,8 +219,8 @@ def cmd_summarize(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             _print_result(res, engine, args, out, err)
             if res.error is not None or res.failed is not None:
                 failures += 1
-            made = res.id is not None and not res.skipped  # the note is for a new summary
-            if made and demo_notice is None:
+            # The note is for a new summary, not one already in the library.
+            if res.id is not None and not res.skipped and demo_notice is None:
                 demo_notice = engine.demo_notice(engine.get_entry(res.id).provenance.model_id)
             good = res.error is None and res.failed is None
             if (

@@ -48,10 +48,13 @@ def whisper_kind(data: Any) -> str | None:
             return "whisper-cpp-json"
         return None
     segments = data.get("segments") if isinstance(data, dict) else data
-    if isinstance(segments, list) and all(_is_segment(d) for d in segments[:10]):
-        # An empty list is Whisper's only when it says so (openai-whisper on silence).
-        if segments or isinstance(data, dict):
-            return "whisper-json"
+    # An empty list is Whisper's only inside its object (openai-whisper on silence).
+    if (
+        isinstance(segments, list)
+        and (segments or isinstance(data, dict))
+        and all(_is_segment(d) for d in segments[:10])
+    ):
+        return "whisper-json"
     return None
 
 
