@@ -4,6 +4,7 @@ unless asked and get the usual permissions; every empty listing says so."""
 from __future__ import annotations
 
 import os
+import socket
 import stat
 from collections.abc import Iterator
 from pathlib import Path
@@ -64,7 +65,7 @@ def test_a_missing_file_prints_nothing_on_stdout(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], tiny_llama_path: Path
 ) -> None:
     missing = tmp_path / "missing.txt"
-    code, out, err = _run(capsys, "summarize", str(missing), "--model", str(tiny_llama_path))
+    code, out, err = _run(capsys, "summarize", str(missing), "-q", "--model", str(tiny_llama_path))
     assert code == 1 and out == ""
     assert err == f"FAILED  {missing}: file not found\n"
 
@@ -76,3 +77,26 @@ def test_an_empty_listing_says_so_like_search(capsys: pytest.CaptureFixture[str]
     for argv in (["list", "--backend", "vllm"], ["search", "nothing-like-this"]):
         code, out, err = _run(capsys, "library", *argv)
         assert (code, out, err) == (0, "No match.\n", "")
+
+
+def test_models_add_says_what_it_checks(
+    tiny_llama_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = _run(capsys, "models", "add", str(tiny_llama_path), "--name", "tiny")
+    assert code == 0, err
+    assert "  : " not in err  # no line without its subject
+    assert f"  Checking that llama.cpp can load {tiny_llama_path.name}...\n" in err
+
+
+def test_a_server_that_does_not_answer_is_not_said_to_load_a_model(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.socket() as s:  # a loopback port with nothing listening on it
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    assert _run(capsys, "servers", "add", "x", "--url", f"http://127.0.0.1:{port}")[0] == 0
+    talk = tmp_path / "talk.txt"
+    talk.write_text("Hello there. " * 20, encoding="utf-8")
+    code, out, err = _run(capsys, "summarize", str(talk), "--server", "x")
+    assert code != 0
+    assert "loading model" not in err and "  Checking server x...\n" in err
