@@ -82,7 +82,7 @@ def test_an_empty_listing_says_so_like_search(capsys: pytest.CaptureFixture[str]
 def test_models_add_says_what_it_checks(
     tiny_llama_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code, out, err = _run(capsys, "models", "add", str(tiny_llama_path), "--name", "tiny")
+    code, _out, err = _run(capsys, "models", "add", str(tiny_llama_path), "--name", "tiny")
     assert code == 0, err
     assert "  : " not in err  # no line without its subject
     assert f"  Checking that llama.cpp can load {tiny_llama_path.name}...\n" in err
@@ -97,6 +97,6 @@ def test_a_server_that_does_not_answer_is_not_said_to_load_a_model(
     assert _run(capsys, "servers", "add", "x", "--url", f"http://127.0.0.1:{port}")[0] == 0
     talk = tmp_path / "talk.txt"
     talk.write_text("Hello there. " * 20, encoding="utf-8")
-    code, out, err = _run(capsys, "summarize", str(talk), "--server", "x")
+    code, _out, err = _run(capsys, "summarize", str(talk), "--server", "x")
     assert code != 0
     assert "loading model" not in err and "  Checking server x...\n" in err
