@@ -134,6 +134,28 @@ class Engine:
 
         return load_transcript_bytes(data)
 
+    def with_video_url(self, transcript: Transcript, url: str) -> Transcript:
+        """``transcript`` with the web page of its video (``summarize --url``): stored with a
+        new summary, it links the export's timestamps to the video. ``ConfigError`` for
+        anything but an http(s) URL with a host."""
+        import dataclasses
+        from urllib.parse import urlsplit
+
+        from engine.errors import ConfigError
+
+        try:
+            parts = urlsplit(url)
+            ok = parts.scheme in ("http", "https") and bool(parts.hostname) and " " not in url
+        except ValueError:  # e.g. "http://[::1"
+            ok = False
+        if not ok:
+            raise ConfigError(
+                f"--url {url!r} is not a web address; give the video's page, e.g. "
+                "https://www.youtube.com/watch?v=ID."
+            )
+        meta = dataclasses.replace(transcript.meta, url=url)
+        return dataclasses.replace(transcript, meta=meta)
+
     # --- summarizing --------------------------------------------------------------------------
 
     def summarize(
@@ -328,16 +350,21 @@ class Engine:
 
         set_export_dir(path)
 
-    def export_to_file(self, entry_id: int, fmt: Literal["json", "md"], path: Path) -> Path:
-        """Write the export of one summary to ``path`` atomically; the absolute path written.
-        A folder that cannot be written is an ``ExportError`` naming it."""
-        from engine.errors import ExportError
+    def export_to_file(
+        self, entry_id: int, fmt: Literal["json", "md"], path: Path, *, overwrite: bool = False
+    ) -> Path:
+        """Write the export of one summary to ``path`` atomically, with the usual permissions
+        (umask); the absolute path written. A file already there is ``ExportExists`` unless
+        ``overwrite``; a folder that cannot be written is an ``ExportError`` naming it."""
+        from engine.errors import ExportError, ExportExists
         from engine.fsutil import atomic_write_text
 
         text = self.export_entry(entry_id, fmt)
         target = path.expanduser().absolute()
+        if not overwrite and (target.exists() or target.is_symlink()):
+            raise ExportExists(f"{target} already exists; it was not overwritten.")
         try:
-            atomic_write_text(target, text if text.endswith("\n") else text + "\n")
+            atomic_write_text(target, text if text.endswith("\n") else text + "\n", private=False)
         except OSError as exc:
             raise ExportError(
                 f"{target}: the export could not be written ({exc.strerror or exc})."
@@ -491,6 +518,8 @@ class EngineAPI(Protocol):
 
     def load_transcript_bytes(self, data: bytes) -> Transcript: ...
 
+    def with_video_url(self, transcript: Transcript, url: str) -> Transcript: ...
+
     # --- summarizing
     def summarize(
         self,
@@ -537,7 +566,9 @@ class EngineAPI(Protocol):
 
     def set_export_dir(self, path: Path) -> None: ...
 
-    def export_to_file(self, entry_id: int, fmt: Literal["json", "md"], path: Path) -> Path: ...
+    def export_to_file(
+        self, entry_id: int, fmt: Literal["json", "md"], path: Path, *, overwrite: bool = False
+    ) -> Path: ...
 
     def paths(self) -> Paths: ...
 

@@ -103,5 +103,9 @@ class ExportError(VidsumError):
     """An export could not be written; names the file and the reason."""
 
 
+class ExportExists(ExportError):
+    """An export would replace a file that is already there (only ever replaced when asked)."""
+
+
 class LibraryReadOnly(LibraryError):
     """The library can be read (listed, shown, exported) but not written."""

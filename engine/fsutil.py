@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,19 +12,36 @@ from typing import Any, BinaryIO
 
 from engine.errors import ConfigError
 
+_O_BINARY = getattr(os, "O_BINARY", 0)  # Windows: no newline translation
+
+
+def _new_temp(path: Path, perms: int) -> tuple[int, str]:
+    """A new hidden ``.<name>.<random>.tmp`` beside ``path``, created with ``perms`` (less the
+    umask), as ``mkstemp`` does with 0600."""
+    for _ in range(100):
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY, perms), str(tmp)
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary file name beside {path}")
+
 
 @contextmanager
-def atomic_output(path: Path, *, mode: int | None = None) -> Iterator[BinaryIO]:
+def atomic_output(
+    path: Path, *, mode: int | None = None, private: bool = True
+) -> Iterator[BinaryIO]:
     """A binary file that replaces ``path`` when the block ends, fsynced first; an error in the
     block deletes it instead. A crash at any point leaves either the old file or the new one
-    (and at worst a hidden ``.<name>.*.tmp`` beside it). ``mode``: the new file's permissions
-    (default: private to the user, as ``mkstemp`` makes it).
+    (and at worst a hidden ``.<name>.*.tmp`` beside it). ``mode``: the new file's permissions;
+    without it, state is private to the user (0600) and, with ``private=False``, a file made
+    for the user (an export) gets the usual 0666 less the umask (0644 under umask 022).
 
     The one temp-file-then-replace writer in vidsum: state files, grammars, exports and the
     assembled default model all go through here.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = _new_temp(path, 0o600 if private else 0o666)
     try:
         with os.fdopen(fd, "wb") as f:
             yield f
@@ -38,15 +55,15 @@ def atomic_output(path: Path, *, mode: int | None = None) -> Iterator[BinaryIO]:
         raise
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
+def atomic_write_bytes(path: Path, data: bytes, *, private: bool = True) -> None:
     """Write ``data`` to ``path`` so that a crash leaves either the old file or the new one."""
-    with atomic_output(path) as f:
+    with atomic_output(path, private=private) as f:
         f.write(data)
 
 
-def atomic_write_text(path: Path, text: str) -> None:
+def atomic_write_text(path: Path, text: str, *, private: bool = True) -> None:
     """:func:`atomic_write_bytes` of UTF-8 text, written as given (no newline translation)."""
-    atomic_write_bytes(path, text.encode("utf-8"))
+    atomic_write_bytes(path, text.encode("utf-8"), private=private)
 
 
 def read_json_state(path: Path, what: str, *, missing: Any = None) -> Any:

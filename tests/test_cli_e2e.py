@@ -152,7 +152,8 @@ def test_a_failed_file_is_named_once(
     empty.write_text("")
     res = run(["summarize", str(empty), "--brief", "--model", str(tiny_llama_path)], isolated_home)
     assert res.returncode == 1
-    line = next(x for x in res.stdout.splitlines() if x.startswith("FAILED"))
+    assert res.stdout == ""  # a per-file error is a diagnostic: stderr only
+    line = next(x for x in res.stderr.splitlines() if x.startswith("FAILED"))
     assert line.count(str(empty)) == 1 and line.startswith(f"FAILED  {empty}: "), line
 
 

@@ -99,5 +99,5 @@ def test_no_demo_notice_when_every_input_failed(
     bad = tmp_path / "broken.srt"
     bad.write_bytes(b"\x00\x01\x02garbage")
     code, out, err = run(capsys, "summarize", str(bad))
-    assert code == 1 and out.startswith("FAILED  ")
+    assert code == 1 and out == "" and err.startswith("FAILED  ")
     assert "demonstration model" not in err and "models pull" not in err

@@ -94,6 +94,11 @@ def test_flags_stdin_output_and_force_end_to_end(
     assert code == 0, err
     forced = json.loads(out.splitlines()[0])
     assert forced["skipped"] is False and forced["id"] == 4
+    # The same transcript piped in: already stored, named by its stored title (not "stdin").
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(a.read_bytes())))
+    code = main(["summarize", "-", *flags])
+    out, err = capsys.readouterr()
+    assert code == 0 and out.startswith("exists  <stdin> -> #4 talk (already summarized"), out
     with Library() as lib:
         assert sorted(r.id for r in lib.list(limit=10)) == [2, 3, 4]
         assert lib.count(query="hash") == 1  # the search index holds the new one only

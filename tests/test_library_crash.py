@@ -185,3 +185,58 @@ time.sleep(60)
         if holder.poll() is None:
             holder.kill()
             holder.wait()
+
+
+# A process that holds the write lock of a library file that is not yet in WAL mode: what a
+# second vidsum meets while the first one is creating the library.
+_HOLD_NEW_FILE = """
+import sqlite3, sys, time
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("BEGIN IMMEDIATE")
+print("locked", flush=True)
+time.sleep(float(sys.argv[2]))
+conn.execute("ROLLBACK")
+"""
+
+
+def _hold_new_file(path: Path, seconds: float) -> subprocess.Popen[str]:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLD_NEW_FILE, str(path), str(seconds)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+    return holder
+
+
+def test_first_open_waits_for_a_held_lock(tmp_path: Path) -> None:
+    """Creating the library, switching it to WAL and migrating wait within the busy timeout
+    (SQLite alone refuses the switch to WAL at once: "database is locked")."""
+    path = tmp_path / "lib.sqlite3"
+    holder = _hold_new_file(path, 1.0)
+    try:
+        started = time.monotonic()
+        with Library(path) as lib:
+            waited = time.monotonic() - started
+            lib.add(make_entry(0))
+            assert lib.count() == 1
+        assert waited >= 0.5  # it opened once the lock was released, not beside it
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_first_open_gives_library_busy_after_the_timeout(tmp_path: Path) -> None:
+    path = tmp_path / "lib.sqlite3"
+    holder = _hold_new_file(path, 60)
+    try:
+        started = time.monotonic()
+        with pytest.raises(LibraryBusy) as err:
+            Library(path, busy_timeout=0.3)
+        assert time.monotonic() - started >= 0.25  # it waited for the timeout, then gave up
+        assert str(err.value) == (
+            f"The library at {path} is busy (another vidsum is writing); try again."
+        )
+    finally:
+        holder.kill()
+        holder.wait()

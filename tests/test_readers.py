@@ -29,7 +29,7 @@ CS50 = TALKS / "cs50_2017_lecture3_algorithms.srt"
 AUTO_VTT = TALKS / "nat_eliason_felix_ai_agent_interview.yt-dlp-auto.en.vtt"
 TALKPY_VTT = TALKS / "talkpython_512_jit_compiler_for_cpython.youtube.vtt"
 GOTIME_TXT = TALKS / "gotime_100_rob_pike_robert_griesemer.txt"
-FORMATS = {"txt", "srt", "vtt", "youtube-json", "info-json"}
+FORMATS = {"txt", "srt", "vtt", "youtube-json", "whisper-json", "whisper-cpp-json", "info-json"}
 MARKUP = re.compile(r"<[/a-zA-Z0-9]|&(?:gt|lt|amp|nbsp);|-->|\d\d:\d\d:\d\d[.,]\d")
 
 
@@ -472,8 +472,8 @@ def test_youtube_json_v1_shape_carries_id_and_language(tmp_path: Path) -> None:
         ([{"text": "a", "start": 1}, {"text": 2, "start": 2}], "item 1: 'text' is not a string"),
         ([{"text": "a", "start": 100}, {"text": "b", "start": 10}], "item 1: starts at"),
         ([{"text": "a\u0000b", "start": 1}], "item 0: contains NUL"),
-        ({"some": "thing"}, "not a youtube-transcript-api transcript"),
-        ("a string", "not a youtube-transcript-api transcript"),
+        ({"some": "thing"}, "JSON is not a transcript vidsum reads"),
+        ("a string", "JSON is not a transcript vidsum reads"),
     ],
 )
 def test_bad_youtube_json_is_a_clear_error(tmp_path: Path, data: object, expect: str) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from engine.api import Engine, backend_kinds, backend_label, row_to_json
-from engine.fsutil import atomic_write_text
+from engine.errors import ExportExists
 from engine.timefmt import format_timestamp
 
 
@@ -54,12 +54,11 @@ def cmd_library(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             out.write(engine.export_entry(args.id, "json" if args.json else "md") + "\n")
             return 0
         if args.library_cmd == "export":
-            text = engine.export_entry(args.id, args.format)
             if args.output:
-                atomic_write_text(Path(args.output), text + "\n")
-                print(f"Wrote {args.output}", file=err)
+                written = export_file(engine, args.id, args.format, Path(args.output), args.force)
+                print(f"Wrote {written}", file=err)
             else:
-                out.write(text + "\n")
+                out.write(engine.export_entry(args.id, args.format) + "\n")
             return 0
         if args.library_cmd == "delete":
             engine.delete_entry(args.id)
@@ -68,6 +67,14 @@ def cmd_library(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     finally:
         engine.close()
     raise AssertionError(args.library_cmd)
+
+
+def export_file(engine: Engine, entry_id: int, fmt: Any, path: Path, force: bool) -> Path:
+    """``-o FILE`` of `library export` and `summarize`: an existing file only with --force."""
+    try:
+        return engine.export_to_file(entry_id, fmt, path, overwrite=force)
+    except ExportExists as exc:
+        raise ExportExists(f"{exc} Add --force to replace it.") from None
 
 
 def _add_filters(parser: argparse.ArgumentParser) -> None:
@@ -86,25 +93,34 @@ def _add_filters(parser: argparse.ArgumentParser) -> None:
 def register(sub: Any) -> None:
     lib = sub.add_parser("library", help="list, show and export stored summaries")
     lsub = lib.add_subparsers(dest="library_cmd", metavar="ACTION", required=True)
+    as_json = "JSON on stdout instead of text (a stable shape for scripts)"
+    at_most = "at most this many (default: %(default)s)"
     ll = lsub.add_parser("list", help="list stored summaries")
-    ll.add_argument("--json", action="store_true")
-    ll.add_argument("--query", "-s", help="full-text search")
-    ll.add_argument("--limit", type=int, default=1000)
+    ll.add_argument("--json", action="store_true", help=as_json)
+    ll.add_argument("--query", "-s", help="only summaries with these words (full-text search)")
+    ll.add_argument("--limit", type=int, default=1000, help=at_most)
     _add_filters(ll)
     lq = lsub.add_parser("search", help="search stored summaries (same as list -s QUERY)")
     lq.add_argument("query", metavar="QUERY", help="words to find (title, summary, transcript)")
-    lq.add_argument("--json", action="store_true")
-    lq.add_argument(
-        "--limit", type=int, default=1000, help="at most this many (default: %(default)s)"
-    )
+    lq.add_argument("--json", action="store_true", help=as_json)
+    lq.add_argument("--limit", type=int, default=1000, help=at_most)
     _add_filters(lq)
+    which = "the summary's number (#ID in `vidsum library list`)"
     ls_ = lsub.add_parser("show", help="show one summary")
-    ls_.add_argument("id", type=int)
-    ls_.add_argument("--json", action="store_true")
+    ls_.add_argument("id", type=int, metavar="ID", help=which)
+    ls_.add_argument(
+        "--json", action="store_true", help="the `export --format json` object, not Markdown"
+    )
     le = lsub.add_parser("export", help="export one summary")
-    le.add_argument("id", type=int)
-    le.add_argument("--format", choices=["json", "md"], default="md")
-    le.add_argument("-o", "--output", help="write to this file instead of stdout")
+    le.add_argument("id", type=int, metavar="ID", help=which)
+    le.add_argument(
+        "--format",
+        choices=["json", "md"],
+        default="md",
+        help="Markdown or the `show --json` object (default: %(default)s)",
+    )
+    le.add_argument("-o", "--output", metavar="FILE", help="write to this file instead of stdout")
+    le.add_argument("--force", action="store_true", help="replace FILE if it exists")
     ld = lsub.add_parser("delete", help="delete one summary")
-    ld.add_argument("id", type=int)
+    ld.add_argument("id", type=int, metavar="ID", help=which)
     lib.set_defaults(func=cmd_library)

@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from engine import __version__
 from engine.api import Engine, default_sampling, failed_advice, passes_words
+from engine.cli.library import export_file
 from engine.cli.library import register as register_library
 from engine.cli.models import register as register_models
 from engine.cli.progress_bar import ProgressBar
 from engine.cli.servers import register as register_servers
-from engine.errors import Cancelled, ConfigError, VidsumError
-from engine.fsutil import atomic_write_text
+from engine.errors import Cancelled, ConfigError, ExportError, VidsumError
 from engine.progress import CancelToken
 
 if TYPE_CHECKING:
@@ -74,6 +74,15 @@ def _summarize_inputs(
     return items
 
 
+def _with_url(engine: Engine, inputs: list[Any], args: argparse.Namespace) -> Any:
+    """``--url``: the one input, read now, carrying its video's page."""
+    if len(inputs) != 1 or args.server:
+        raise ConfigError("--url names the video of one transcript: give one FILE, no --server.")
+    item = inputs[0]
+    transcript = engine.load_transcript(item) if isinstance(item, Path) else item
+    return engine.with_video_url(transcript, args.url)
+
+
 def _output_name(res: Any, fmt: str, used: set[str]) -> str:
     """``<input stem>.<md|json>``; a second input with the same stem gets ``-<id>`` added."""
     stem = res.file.stem.strip("<>") or "summary"
@@ -118,8 +127,11 @@ def _sigint_cancels(cancel: CancelToken) -> Callable[[], None]:
     return restore
 
 
-def _print_result(res: FileResult, engine: Engine, args: argparse.Namespace, out: TextIO) -> None:
-    """One input's outcome on stdout: a JSON object, a FAILED line, or the saved summary."""
+def _print_result(
+    res: FileResult, engine: Engine, args: argparse.Namespace, out: TextIO, err: TextIO
+) -> None:
+    """One input's outcome: a JSON object (stdout, errors included), the saved summary
+    (stdout), or a FAILED line for an input that could not be summarized (stderr)."""
     to_files = bool(args.output)  # -o DIR: the summaries go to files, not stdout
     if args.json:
         if res.error is not None:
@@ -138,7 +150,7 @@ def _print_result(res: FileResult, engine: Engine, args: argparse.Namespace, out
                 out,
             )
     elif res.error is not None:
-        print(f"FAILED  {_failure(res.file, res.error)}", file=out)
+        print(f"FAILED  {_failure(res.file, res.error)}", file=err)
     elif res.failed is not None:
         print(
             f"FAILED  {res.file} -> #{res.id} {res.title}: failed the quality check "
@@ -170,9 +182,9 @@ def _write_result(
     assert res.id is not None
     target = Path(args.output).expanduser() / _output_name(res, args.format, written)
     try:
-        atomic_write_text(target, engine.export_entry(res.id, args.format) + "\n")
-    except OSError as exc:
-        print(f"vidsum: could not write {target}: {exc.strerror or exc}.", file=err)
+        target = export_file(engine, res.id, args.format, target, args.force)
+    except ExportError as exc:
+        print(f"vidsum: {exc}", file=err)
         return False
     print(f"wrote   {target}", file=err)
     return True
@@ -182,6 +194,8 @@ def cmd_summarize(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     options = summarize_options(args)
     engine = Engine()
     inputs = _summarize_inputs(engine, args.files, sys.stdin, err)
+    if args.url is not None:
+        inputs = [_with_url(engine, inputs, args)]
     written: set[str] = set()
     bar = ProgressBar(err, enabled=not args.quiet)
     cancel = CancelToken()
@@ -202,10 +216,11 @@ def cmd_summarize(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         )
         for res in results:
             bar.close()
-            _print_result(res, engine, args, out)
+            _print_result(res, engine, args, out, err)
             if res.error is not None or res.failed is not None:
                 failures += 1
-            if res.id is not None and demo_notice is None:
+            # The note is for a new summary, not one already in the library.
+            if res.id is not None and not res.skipped and demo_notice is None:
                 demo_notice = engine.demo_notice(engine.get_entry(res.id).provenance.model_id)
             good = res.error is None and res.failed is None
             if (
@@ -259,7 +274,8 @@ def _add_summarize(sub: Any) -> None:
         "files",
         nargs="+",
         metavar="FILE",
-        help=".txt, .srt, .vtt, youtube-transcript-api .json or yt-dlp .info.json; "
+        help=".txt, .srt, .vtt, Whisper .json (openai-whisper, faster-whisper, WhisperX, "
+        "whisper.cpp -oj), youtube-transcript-api .json or yt-dlp .info.json; "
         "- reads one transcript from standard input",
     )
     s.add_argument(
@@ -282,6 +298,12 @@ def _add_summarize(sub: Any) -> None:
         metavar="NAME",
         help="summarize on this server profile (vidsum servers add); repeat to spread a batch",
     )
+    s.add_argument(
+        "--url",
+        metavar="URL",
+        help="the video's web page (one FILE): stored with a new summary, it links the "
+        "Markdown export's timestamps to the video (a yt-dlp .info.json brings its own)",
+    )
     s.add_argument("--json", action="store_true", help="one JSON object per input on stdout")
     s.add_argument("--brief", action="store_true", help="print one line per file, not the summary")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -290,7 +312,8 @@ def _add_summarize(sub: Any) -> None:
         "--force",
         action="store_true",
         help="summarize again even if the library has this transcript with the same model, "
-        "prompt and grammar; the new summary replaces the stored one (it gets a new id)",
+        "prompt and grammar; the new summary replaces the stored one (it gets a new id); "
+        "with -o, also replace files already in DIR",
     )
     s.add_argument(
         "-o",
@@ -298,7 +321,8 @@ def _add_summarize(sub: Any) -> None:
         metavar="DIR",
         help="write each summary to DIR/<input name>.<format> instead of printing it (DIR is "
         "created; `-o .` is the current folder; standard input becomes stdin.<format>; a "
-        "summary already in the library is written too)",
+        "summary already in the library is written too; a file already there is kept unless "
+        "--force)",
     )
     s.add_argument(
         "--format",

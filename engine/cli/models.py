@@ -34,7 +34,7 @@ def register(subparsers: Any) -> None:
     ml.set_defaults(func=cmd_list)
 
     mp = msub.add_parser("pull", help="download (or resume) a model and verify its sha256")
-    mp.add_argument("id", metavar="ID")
+    mp.add_argument("id", metavar="ID", help="a catalog id from `vidsum models list`")
     mp.add_argument("--retries", type=int, default=2, help="resume this often after a drop (2)")
     mp.add_argument(
         "--stall-timeout",
@@ -47,15 +47,15 @@ def register(subparsers: Any) -> None:
     mp.set_defaults(func=cmd_pull)
 
     mr = msub.add_parser("rm", help="delete a downloaded model (or forget a local one)")
-    mr.add_argument("id", metavar="ID")
+    mr.add_argument("id", metavar="ID", help="an installed catalog model or a local model's name")
     mr.set_defaults(func=cmd_rm)
 
     mu = msub.add_parser("use", help="make a model the default")
-    mu.add_argument("id", metavar="ID")
+    mu.add_argument("id", metavar="ID", help="a catalog id or a local model's name")
     mu.set_defaults(func=cmd_use)
 
     ma = msub.add_parser("add", help="register a local .gguf (checked and hashed, not copied)")
-    ma.add_argument("path", metavar="PATH")
+    ma.add_argument("path", metavar="PATH", help="the .gguf file (it stays where it is)")
     ma.add_argument("--name", help="display name (default: from the GGUF)")
     ma.add_argument(
         "--chat-format",
@@ -67,13 +67,13 @@ def register(subparsers: Any) -> None:
     ma.set_defaults(func=cmd_add)
 
     mi = msub.add_parser("info", help="everything vidsum knows about one model")
-    mi.add_argument("id", metavar="ID")
-    mi.add_argument("--json", action="store_true")
+    mi.add_argument("id", metavar="ID", help="a catalog id or a local model's name")
+    mi.add_argument("--json", action="store_true", help="a JSON object on stdout")
     mi.add_argument("--ctx", type=int, default=8192, help="context for the fit verdict (8192)")
     mi.set_defaults(func=cmd_info)
 
     d = subparsers.add_parser("doctor", help="hardware, llama.cpp build, installed models, paths")
-    d.add_argument("--json", action="store_true")
+    d.add_argument("--json", action="store_true", help="a JSON object on stdout")
     d.set_defaults(func=cmd_doctor)
 
 

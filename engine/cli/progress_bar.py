@@ -58,17 +58,23 @@ class ProgressBar:
         desc = _STAGE_WORDS.get(ev.stage, ev.stage)
         if passes and ev.message:
             desc = f"{ev.message} · {desc}"
+        elif ev.stage == "load" and ev.message and (not ev.item or ev.item in ev.message):
+            # A sentence of its own ("Checking server gpu1", "Checking that llama.cpp can load
+            # x.gguf"): no model is loading yet, so "loading model" would be wrong.
+            desc = ev.message
+        # The item once: not "  : ..." without one, nor twice when the message names it.
+        prefix = f"{ev.item}: " if ev.item and ev.item not in desc else ""
         if not self.interactive:
             if key != self._key:
                 self._key = key
-                print(f"  {ev.item or ''}: {desc}...", file=self.stream)
+                print(f"  {prefix}{desc}...", file=self.stream)
             return
         if key != self._key:
             self._close()
             self._key = key
             self._bar = tqdm(
                 total=ev.total,
-                desc=f"{ev.item + ': ' if ev.item else ''}{desc}",
+                desc=f"{prefix}{desc}",
                 unit=ev.unit or "it",
                 unit_scale=ev.unit == "B",
                 file=self.stream,

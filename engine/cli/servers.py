@@ -104,7 +104,7 @@ def register(sub: Any) -> None:
     )
     ssub = s.add_subparsers(dest="servers_cmd", metavar="ACTION", required=True)
     a = ssub.add_parser("add", help="name an endpoint")
-    a.add_argument("name")
+    a.add_argument("name", help="the profile's name (summarize --server NAME)")
     a.add_argument(
         "--url", required=True, help="e.g. http://127.0.0.1:8080 (no password: --api-key-env)"
     )
@@ -113,10 +113,10 @@ def register(sub: Any) -> None:
     a.add_argument("--api-key-env", metavar="VAR", help="environment variable with the API key")
     a.add_argument("--concurrency", type=int, metavar="N", help="requests at once (default: slots)")
     r = ssub.add_parser("rm", help="forget an endpoint")
-    r.add_argument("name")
+    r.add_argument("name", help="the profile's name")
     ls = ssub.add_parser("list", help="list endpoints")
-    ls.add_argument("--json", action="store_true")
+    ls.add_argument("--json", action="store_true", help="a JSON array on stdout")
     c = ssub.add_parser("check", help="dialect, model, context, slots; is the grammar honoured?")
-    c.add_argument("names", nargs="*", metavar="NAME")
-    c.add_argument("--json", action="store_true")
+    c.add_argument("names", nargs="*", metavar="NAME", help="profiles to check (default: all)")
+    c.add_argument("--json", action="store_true", help="one JSON object per server on stdout")
     s.set_defaults(func=cmd_servers)

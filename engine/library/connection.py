@@ -12,8 +12,10 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import random
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -133,12 +135,31 @@ class LibraryConnection:
             raise LibraryError(f"The library at {self.path} could not be opened: {exc}.") from exc
         self._conn = conn
         try:
-            with self._guard("be opened"):
-                self._open()
+            self._open_waiting()
         except BaseException:
             self._conn = None
             conn.close()
             raise
+
+    def _open_waiting(self) -> None:
+        """``_open``, retried until ``busy_timeout`` while another process holds a lock.
+
+        SQLite's own busy wait does not cover all of opening: switching a new file to WAL from
+        within a read (the schema check) while another process holds its write lock fails at
+        once with "database is locked", which is what two vidsum processes starting on a fresh
+        library meet. Every step of ``_open`` may be repeated, so the whole of it is retried.
+        """
+        deadline = time.monotonic() + self.busy_timeout
+        while True:
+            try:
+                with self._guard("be opened"):
+                    self._open()
+                return
+            except LibraryBusy:
+                if time.monotonic() >= deadline:
+                    raise
+            # Jittered, so two processes that collided do not collide again in step.
+            time.sleep(random.uniform(0.005, 0.05))
 
     def _open_read_only(self) -> None:
         """``mode=ro``; when SQLite cannot set up WAL reading (no ``-shm`` and a folder it may

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.library.records import LOCAL_BACKEND, Entry, EntryRow, Grounding, Provenance
-from engine.timefmt import format_span, format_timestamp
+from engine.timefmt import format_span, format_timestamp, video_time_url
 
 # What to do about a summary that failed the quality check (the export, the CLI, the TUI).
 FAILED_ADVICE = (
@@ -119,6 +119,12 @@ def failed_sentence(entry: Entry | EntryRow) -> str:
     )
 
 
+def _linked(text: str, url: str | None, video_id: str | None, seconds: float) -> str:
+    """``text`` as a Markdown link to the video at ``seconds`` when the video is known."""
+    link = video_time_url(url, video_id, seconds)
+    return f"[{text}]({link})" if link else text
+
+
 def entry_to_markdown(entry: Entry) -> str:
     """``vidsum library export --format md``."""
     t, p, c, s = entry.transcript, entry.provenance, entry.coverage, entry.summary
@@ -148,12 +154,13 @@ def entry_to_markdown(entry: Entry) -> str:
     out += ["", "## Introduction", "", s.introduction, "", "## Sections", ""]
     for sec in s.sections:
         span = format_span(sec.start, sec.end)
-        span = f" ({span})" if span else ""
+        if span and sec.start is not None:
+            span = f" ({_linked(span, t.url, t.video_id, sec.start)})"
         out += [f"### {sec.title}{span}", ""]
         if sec.content_times is not None:
             out += [
-                f"- [{format_timestamp(t)}] {b}"
-                for b, t in zip(sec.content, sec.content_times, strict=True)
+                f"- {_linked(f'[{format_timestamp(at)}]', t.url, t.video_id, at)} {b}"
+                for b, at in zip(sec.content, sec.content_times, strict=True)
             ]
         else:
             out += [f"- {b}" for b in sec.content]

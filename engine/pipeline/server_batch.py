@@ -292,7 +292,7 @@ def _read_items(
             yield FileResult(
                 file=path,
                 id=found,
-                title=transcript.display_title,
+                title=entry.transcript.title,
                 summary=entry.summary,
                 skipped=True,
                 failed=entry.failed,

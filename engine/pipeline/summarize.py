@@ -378,7 +378,7 @@ def _one(
         return FileResult(
             file=path,
             id=existing,
-            title=title,
+            title=entry.transcript.title,  # the stored title, not this input's (stdin's)
             summary=entry.summary,
             skipped=True,
             failed=entry.failed,

@@ -44,7 +44,8 @@ class Transcript:
     """
 
     source: Path
-    format: str  # "txt", "srt", "vtt", "youtube-json", "info-json"
+    # "txt", "srt", "vtt", "youtube-json", "whisper-json", "whisper-cpp-json", "info-json"
+    format: str
     text: str
     segments: tuple[Segment, ...] = ()
     chapters: tuple[Chapter, ...] = ()

@@ -20,7 +20,7 @@ from typing import Any, Literal
 from fake_servers import FakeServers
 
 from engine.api import EngineAPI, Order
-from engine.errors import Cancelled, NotInLibrary, TranscriptError, VidsumError
+from engine.errors import Cancelled, ExportExists, NotInLibrary, TranscriptError, VidsumError
 from engine.hardware import GPU, BuildInfo, Hardware
 from engine.library.records import Coverage, Entry, EntryRow, Provenance, TranscriptInfo
 from engine.modelstore.catalog import (
@@ -521,6 +521,10 @@ class FakeEngine(FakeServers):
             source=Path("<stdin>"), format="txt", text=text, segments=(), meta=TranscriptMeta()
         )
 
+    def with_video_url(self, transcript: Transcript, url: str) -> Transcript:
+        self._call("with_video_url", url)
+        return replace(transcript, meta=replace(transcript.meta, url=url))
+
     def load_transcript(self, path: Path) -> Transcript:
         self._call("load_transcript", path)
         for e in self.entries.values():
@@ -780,10 +784,14 @@ class FakeEngine(FakeServers):
         self._call("set_export_dir", path)
         self.chosen_export_dir = path
 
-    def export_to_file(self, entry_id: int, fmt: Literal["json", "md"], path: Path) -> Path:
+    def export_to_file(
+        self, entry_id: int, fmt: Literal["json", "md"], path: Path, *, overwrite: bool = False
+    ) -> Path:
         self._call("export_to_file", entry_id, fmt, path)
         text = self.export_entry(entry_id, fmt)
         target = path.expanduser().absolute()
+        if target.exists() and not overwrite:
+            raise ExportExists(f"{target} already exists; it was not overwritten.")
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(text + "\n", encoding="utf-8")
         return target

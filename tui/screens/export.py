@@ -16,6 +16,7 @@ from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.widgets import Button, Input, Static
 
+from engine.errors import ExportExists
 from tui.export import Format, export_path
 from tui.screens.base import VidsumModal, VidsumScreen
 from tui.widgets.path_input import PathSuggester
@@ -120,12 +121,19 @@ class EntryScreen(VidsumScreen):
         else:
             self.call_engine(self.engine.export_dir, ask, group="export")
 
-    def _write_export(self, entry_id: int, fmt: Format, folder: Path, chosen: Path | None) -> None:
+    def _write_export(
+        self,
+        entry_id: int,
+        fmt: Format,
+        folder: Path,
+        chosen: Path | None,
+        overwrite: bool = False,
+    ) -> None:
         if chosen is None:
             return
 
         def write() -> Path:
-            written = self.engine.export_to_file(entry_id, fmt, chosen)
+            written = self.engine.export_to_file(entry_id, fmt, chosen, overwrite=overwrite)
             if written.parent != folder:
                 self.engine.set_export_dir(written.parent)  # remembered for the next export
                 if self.vidsum.export_dir is not None:
@@ -138,4 +146,28 @@ class EntryScreen(VidsumScreen):
                 f"Exported to {written}", title="Export", markup=False, timeout=10
             ),
             group="export",
+            on_error=lambda exc: self._export_failed(exc, entry_id, fmt, folder, chosen),
+        )
+
+    def _export_failed(
+        self, exc: Exception, entry_id: int, fmt: Format, folder: Path, chosen: Path
+    ) -> None:
+        """A file already there is replaced only when the user says so."""
+        from tui.screens.confirm import ConfirmScreen
+
+        if not isinstance(exc, ExportExists):
+            self.vidsum.report_error(exc)
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._write_export(entry_id, fmt, folder, chosen, overwrite=True)
+
+        self.app.push_screen(
+            ConfirmScreen(
+                f"{chosen} already exists. Replace it with this export?",
+                confirm="Replace",
+                title="Export",
+            ),
+            answered,
         )

@@ -75,6 +75,8 @@ def fit_line(status: ModelStatus) -> str:
         text = "Its fit on this machine is worked out once the model is downloaded (p)."
     else:
         text = "Its fit on this machine could not be worked out for this model."
+    if not text.endswith("."):  # the planner's sentence has no full stop of its own
+        text += "."
     if status.is_default:
         text += " ★ It is the default model."
     elif status.in_use:

@@ -9,6 +9,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import Footer, Static
 
+from engine.timefmt import video_time_url
 from tui.screens.export import EXPORT_KEYS, EntryScreen
 from tui.widgets.summary_view import SectionView, SummaryView
 from tui.widgets.top_bar import TopBar
@@ -25,7 +26,13 @@ ENTRY_ACTIONS = {
     "delete",
     "next_section",
     "prev_section",
+    "next_line",
+    "prev_line",
+    "copy_link",
+    "open_link",
 }
+# Shown once the entry is loaded only when its transcript names a video that opens at a time.
+LINK_ACTIONS = {"next_line", "prev_line", "copy_link", "open_link"}
 
 
 class SummaryScreen(EntryScreen):
@@ -36,6 +43,19 @@ class SummaryScreen(EntryScreen):
         Binding("k", "prev_section", "Previous section", show=False),
         *EXPORT_KEYS,
         Binding("c", "copy", "Copy", show=False, tooltip="Copy summary as Markdown"),
+        Binding("]", "next_line", "Next line", show=False),
+        Binding("[", "prev_line", "Previous line", show=False),
+        # Not in the footer (no room at 80 columns): the screen says them when the video is known.
+        Binding(
+            "l",
+            "copy_link",
+            "Link",
+            show=False,
+            tooltip="Copy the link to the video at the highlighted line",
+        ),
+        Binding(
+            "o", "open_link", "Video", show=False, tooltip="Open the video at the highlighted line"
+        ),
         Binding("t", "transcript", "Transcript", tooltip="Show transcript"),
         Binding("v", "compare", "Compare", tooltip="Compare with another summary of this video"),
         Binding("d", "delete", "Delete", tooltip="Delete summary"),
@@ -66,6 +86,15 @@ class SummaryScreen(EntryScreen):
         self.sub_title = entry.title
         body = self.query_one("#body", VerticalScroll)
         body.remove_children()
+        if video_time_url(entry.transcript.url, entry.transcript.video_id, 0) is not None:
+            # The link keys are not in the footer (no room at 80 columns): say them here.
+            body.mount(
+                Static(
+                    "[ ] picks a line · l copies its link to the video · o opens it",
+                    id="link-keys",
+                    markup=False,
+                )
+            )
         body.mount(
             SummaryView(entry, demo_notice=self.engine.demo_notice(entry.provenance.model_id))
         )
@@ -83,6 +112,10 @@ class SummaryScreen(EntryScreen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ENTRY_ACTIONS and self.entry is None:
             return None  # shown, but disabled
+        if action in LINK_ACTIONS and self.entry is not None:
+            # Only where there is a video to open: the footer has no room to spare at 80 columns.
+            t = self.entry.transcript
+            return video_time_url(t.url, t.video_id, 0) is not None
         return True
 
     # --- sections ---------------------------------------------------------------------------
@@ -109,6 +142,55 @@ class SummaryScreen(EntryScreen):
 
     def action_prev_section(self) -> None:
         self._focus_section(max(0, self.current_section - 1))
+
+    # --- links to the video ------------------------------------------------------------------
+
+    def _highlighted_section(self) -> SectionView | None:
+        """The focused section (the first one when none is): its highlighted line is linked."""
+        if self.current_section < 0:
+            self._focus_section(0)
+            sections = self.sections
+            return sections[0] if sections else None
+        focused = self.focused
+        return focused if isinstance(focused, SectionView) else None
+
+    def action_next_line(self) -> None:
+        section = self._highlighted_section()
+        if section is not None:
+            section.move_highlight(+1)
+
+    def action_prev_line(self) -> None:
+        section = self._highlighted_section()
+        if section is not None:
+            section.move_highlight(-1)
+
+    def highlighted_link(self) -> str | None:
+        """The link to the video at the highlighted line; None (and a note saying why) when
+        the summary has no times (the keys are only offered when the video is known)."""
+        entry, section = self.entry, self._highlighted_section()
+        assert entry is not None
+        at = section.highlighted_time if section is not None else None
+        t = entry.transcript
+        link = video_time_url(t.url, t.video_id, at) if at is not None else None
+        if link is None:
+            self.notify(
+                "No link to the video: this summary has no times (its transcript is untimed).",
+                title="Link",
+                severity="warning",
+            )
+        return link
+
+    def action_copy_link(self) -> None:
+        link = self.highlighted_link()
+        if link is not None:
+            self.app.copy_to_clipboard(link)
+            self.notify(f"Copied {link}", title="Link", markup=False)
+
+    def action_open_link(self) -> None:
+        link = self.highlighted_link()
+        if link is not None:
+            self.app.open_url(link)
+            self.notify(f"Opening {link}", title="Link", markup=False)
 
     # --- actions ----------------------------------------------------------------------------
 

@@ -23,13 +23,34 @@ if TYPE_CHECKING:
 
 
 class SectionView(Vertical, can_focus=True):
-    """One of the five sections; focusable so keys can act on "this section"."""
+    """One of the five sections; focusable so keys can act on "this section".
+
+    Within it one line is highlighted (the heading, or one bullet): the one whose time the
+    summary screen links to the video.
+    """
 
     def __init__(self, index: int, section: Section, *, focusable: bool = True) -> None:
         super().__init__(classes="section")
         self.index = index
         self.section = section
         self.can_focus = focusable
+        self.highlighted = -1  # -1: the heading; 0..3: that bullet
+
+    def move_highlight(self, step: int) -> None:
+        """Highlight the next (+1) or previous (-1) line, heading included, within bounds."""
+        self.highlighted = max(-1, min(len(self.section.content) - 1, self.highlighted + step))
+        lines = [self.query_one(".section-head"), *self.query(".bullet")]
+        for i, line in enumerate(lines, start=-1):
+            line.set_class(i == self.highlighted, "-highlighted")
+
+    @property
+    def highlighted_time(self) -> float | None:
+        """When the highlighted line is said: a quoted bullet's own time, else the section's
+        start (a written bullet sums up the whole section)."""
+        times = self.section.content_times
+        if self.highlighted >= 0 and times is not None:
+            return times[self.highlighted]
+        return self.section.start
 
     def compose(self) -> ComposeResult:
         s = self.section
@@ -38,7 +59,10 @@ class SectionView(Vertical, can_focus=True):
         # (textual.markup.escape misses forms such as "[ a ]", which then vanish or crash).
         span = fmt.time_range(s.start, s.end)
         head = "[b]$title[/b]" + ("  [$text-secondary]$span[/]" if span else "")
-        yield Static(Content.from_markup(head, title=s.title, span=span), classes="section-head")
+        yield Static(
+            Content.from_markup(head, title=s.title, span=span),
+            classes="section-head -highlighted",
+        )
         times: list[float | None] = (
             list(s.content_times) if s.content_times else [None] * len(s.content)
         )

@@ -23,6 +23,7 @@ from engine.transcripts.readers.info_json import (
     is_info_json,
     sibling_info,
 )
+from engine.transcripts.readers.whisper_json import parse_whisper_json, whisper_kind
 from engine.transcripts.readers.youtube_json import parse_json, parse_youtube_json, transcript_items
 from engine.transcripts.types import Chapter, Segment, Transcript, TranscriptMeta
 
@@ -53,7 +54,8 @@ def load_transcript_bytes(data: bytes, name: str = "stdin") -> Transcript:
 
 
 def load_transcript(path: Path) -> Transcript:
-    """Read a transcript (txt, srt, vtt, youtube-transcript-api JSON, yt-dlp .info.json).
+    """Read a transcript (txt, srt, vtt, Whisper JSON, youtube-transcript-api JSON, yt-dlp
+    .info.json).
 
     A subtitle or text file with a yt-dlp ``<base>.info.json`` beside it gets that file's
     metadata and chapters. Raises ``TranscriptError(path, problem)`` for every bad input.
@@ -93,10 +95,7 @@ def _read_content(path: Path) -> _Content:
         return _Content("info-json", info=_info_data(path, text))
     fmt, data = _detect(path, text)
     if fmt == "json":
-        if is_info_json(data):
-            return _Content("info-json", info=data)
-        segments, language, video_id = parse_youtube_json(path, data)
-        return _Content("youtube-json", segments, language=language, video_id=video_id)
+        return _json_content(path, data)
     if fmt in ("srt", "vtt"):
         parsed = parse_cues(path, text, vtt=fmt == "vtt")
         return _Content(fmt, parsed.segments, language=parsed.language, duration=parsed.end)
@@ -115,7 +114,7 @@ def _detect(path: Path, text: str) -> tuple[str, Any]:
             data = parse_json(path, text)
         except TranscriptError:
             data = None  # "[Music] hello ..." is text, not JSON
-        if data is not None and (transcript_items(data) is not None or is_info_json(data)):
+        if data is not None and _json_kind(data) is not None:
             return "json", data
     if ext in (".srt", ".vtt"):
         if "-->" not in text:
@@ -131,6 +130,39 @@ def _detect(path: Path, text: str) -> tuple[str, Any]:
     if head[:15].lower().startswith(("<!doctype html", "<html")):
         raise TranscriptError(path, "is an HTML page, not a transcript")
     return "txt", None
+
+
+# The JSON shapes read, as the error for any other JSON names them.
+JSON_SHAPES = (
+    'openai-whisper ({"text", "segments": [{"start", "end", "text"}], "language"}), '
+    'faster-whisper or WhisperX segments ([{"start", "end", "text", "words"}] or '
+    '{"segments": [...]}), whisper.cpp -oj ({"transcription": [{"offsets", "text"}]}), '
+    'youtube-transcript-api ([{"text", "start", "duration"}]) or a yt-dlp .info.json'
+)
+
+
+def _json_kind(data: Any) -> str | None:
+    """Which reader a parsed JSON file is for: the one place JSON transcripts are told apart."""
+    if is_info_json(data):
+        return "info-json"
+    # Before youtube-transcript-api's: a Whisper segment also has "text" and "start".
+    kind = whisper_kind(data)
+    if kind is not None:
+        return kind
+    return "youtube-json" if transcript_items(data) is not None else None
+
+
+def _json_content(path: Path, data: Any) -> _Content:
+    kind = _json_kind(data)
+    if kind == "info-json":
+        return _Content(kind, info=data)
+    if kind == "youtube-json":
+        segments, language, video_id = parse_youtube_json(path, data)
+        return _Content(kind, segments, language=language, video_id=video_id)
+    if kind is not None:
+        segments, language, end = parse_whisper_json(path, data, kind)
+        return _Content(kind, segments, language=language, duration=end)
+    raise TranscriptError(path, f"JSON is not a transcript vidsum reads; it reads {JSON_SHAPES}")
 
 
 def _info_data(path: Path, text: str) -> dict[str, Any]:
