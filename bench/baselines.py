@@ -18,6 +18,7 @@ the chosen units' text. The baselines choose the same number of units from the s
 
 from __future__ import annotations
 
+import itertools
 import random
 import re
 from collections import Counter
@@ -53,7 +54,7 @@ def recall(chosen: Sequence[str], keys: Sequence[str]) -> float:
 def stretches(n_units: int, n: int) -> list[range]:
     """``n`` runs of consecutive unit indices of (nearly) equal size (fewer when short)."""
     cuts = sorted({round(i * n_units / n) for i in range(n + 1)})
-    return [range(a, b) for a, b in zip(cuts, cuts[1:], strict=False) if b > a]
+    return [range(a, b) for a, b in itertools.pairwise(cuts) if b > a]
 
 
 def lead(units: Sequence[str], n: int) -> list[int]:
@@ -63,9 +64,10 @@ def lead(units: Sequence[str], n: int) -> list[int]:
 def random_recall(units: Sequence[str], n: int, keys: Sequence[str], seed: int = 0) -> float:
     rng = random.Random(seed)
     k = min(n, len(units))
-    draws = [recall([units[i] for i in rng.sample(range(len(units)), k)], keys) for _ in range(
-        RANDOM_DRAWS
-    )]
+    draws = [
+        recall([units[i] for i in rng.sample(range(len(units)), k)], keys)
+        for _ in range(RANDOM_DRAWS)
+    ]
     return sum(draws) / len(draws)
 
 

@@ -86,7 +86,6 @@ def _mid_sentence(bullets: list[str], text: str) -> int:
 def quote_measures(t: Transcript, summary: Summary) -> str:
     """The issue-18 columns of one quote summary (see the module doc)."""
     from bench.baselines import baseline_recalls, key_terms, recall
-
     from engine.pipeline.chunking import TextMap, split_parts
     from engine.pipeline.extractive import N_PICKS, candidates, n_words, punctuated
     from engine.pipeline.quote_text import clean
@@ -105,7 +104,9 @@ def quote_measures(t: Transcript, summary: Summary) -> str:
     text = clean(t.text)
     mid = f"{_mid_sentence(bullets, text)}/{len(bullets)}" if punctuated(t.text) else "n/a"
     kept = sum(n_words(x) for x in chosen) / max(1, n_words(t.text))
-    fields = ", ".join(f"{g.topic.split(' ')[0]} {g.complexity:.2f}" for g in summary.general_topics)
+    fields = ", ".join(
+        f"{g.topic.split(' ')[0]} {g.complexity:.2f}" for g in summary.general_topics
+    )
     return (
         f"{recall(chosen, keys):.2f} ({base['lead']:.2f} / {base['random']:.2f} / "
         f"{base['lexrank']:.2f}) | {titles}/{len(summary.sections)} | "

@@ -15,7 +15,6 @@ from bench.baselines import (
 )
 
 
-
 def test_key_terms_are_frequent_here_and_rare_in_english() -> None:
     text = (
         "The kernel schedules threads. People said the kernel was fine. The scheduler "
@@ -59,4 +58,6 @@ def test_random_recall_is_the_mean_of_draws() -> None:
     assert random_recall(units, 2, keys) == pytest.approx(0.5, abs=0.06)
     assert random_recall(units, 4, keys) == 1.0
     got = baseline_recalls(units, 2, keys)
-    assert got["lead"] == 0.5 and got["lexrank"] >= 0.0 and set(got) == {"lead", "random", "lexrank"}
+    assert (
+        got["lead"] == 0.5 and got["lexrank"] >= 0.0 and set(got) == {"lead", "random", "lexrank"}
+    )

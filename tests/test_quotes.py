@@ -9,9 +9,7 @@ the model picking.
 
 from __future__ import annotations
 
-import itertools
 import json
-import re
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -28,8 +26,8 @@ from engine.library.store import Library
 from engine.modelstore.catalog import ResolvedModel
 from engine.paths import get_paths
 from engine.pipeline.chunking import TextMap, split_parts
-from engine.pipeline.grammar import GRAMMAR_VERSION, summary_gbnf
 from engine.pipeline.extractive import TOP_K
+from engine.pipeline.grammar import GRAMMAR_VERSION, summary_gbnf
 from engine.pipeline.prompting import PROMPT_VERSION
 from engine.pipeline.quote_grammar import section_grammar
 from engine.pipeline.quote_text import clean, phrases_of, quotes_of, words_of
@@ -347,8 +345,9 @@ def test_gemma_picks_four_of_the_top_candidates(gemma_path: Path) -> None:
     _gemma_home(gemma_path)
     path = SEED / "transcripts" / "rust.txt"
     with Library() as lib:
-        [res] = list(summarize_files([path], library=lib, options=SummarizeOptions(
-            quote_pick="model")))
+        [res] = list(
+            summarize_files([path], library=lib, options=SummarizeOptions(quote_pick="model"))
+        )
         assert res.ok, res.error
         assert res.summary is not None and res.id is not None
         entry = lib.get(res.id)

@@ -4,7 +4,6 @@ transcripts without a model (``engine.pipeline.rank``, ``engine.pipeline.extract
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,8 +12,7 @@ from conftest import SEED, TALKS, require_shared
 from engine import schema
 from engine.pipeline.chunking import Span
 from engine.pipeline.extractive import MAX_BULLET_WORDS, Candidates, choose, share, usable
-from engine.pipeline.quote_text import Quote
-from engine.pipeline.quote_text import clean
+from engine.pipeline.quote_text import Quote, clean
 from engine.pipeline.quotes import summarize_ranked
 from engine.pipeline.rank import lexrank, rank, terms
 from engine.transcripts.readers import load_transcript
@@ -93,9 +91,7 @@ def test_filler_is_never_chosen() -> None:
     quotes = [Quote(x, 0, 0, None) for x in texts]
     part_of = [i // len(HASHING) for i in range(30)] + [i % 5 for i in range(20)]
     parts = [Span(k, 0, 0, None, None, 0) for k in range(5)]
-    cands = Candidates(
-        quotes, part_of, usable(quotes), [len(x.split()) for x in texts], 1000, 5000
-    )
+    cands = Candidates(quotes, part_of, usable(quotes), [len(x.split()) for x in texts], 1000, 5000)
     assert usable(quotes) == [True] * 30 + [False] * 20
     choice = choose(cands, rank(texts), parts)
     chosen = [choice.intro.text] + [q.text for qs in choice.picked for q in qs]

@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from engine import schema
+from engine.errors import GenerationError
 from engine.pipeline.chunking import Span, TextMap
 from engine.pipeline.labels import general_topics, section_labels, talk_topics
 from engine.pipeline.quality import loop_of
@@ -120,11 +121,19 @@ def candidates(transcript: Transcript, tm: TextMap, parts: Sequence[Span]) -> Ca
     quotes: list[Quote] = []
     part_of: list[int] = []
     for part in parts:
-        for q in quotes_of(tm, part):
+        qs = quotes_of(tm, part)
+        if not qs:
+            raise GenerationError(
+                f"{transcript.source}: part {part.index + 1} of the transcript holds no text "
+                "to quote from; summarize it with --style abstractive"
+            )
+        for q in qs:
             for w in windows(tm, part, q, unit_max) if cut else [q]:
                 quotes.append(w)
                 part_of.append(part.index)
-    return Candidates(quotes, part_of, usable(quotes), [n_words(q.text) for q in quotes], budget, total)
+    return Candidates(
+        quotes, part_of, usable(quotes), [n_words(q.text) for q in quotes], budget, total
+    )
 
 
 def usable(quotes: Sequence[Quote]) -> list[bool]:
@@ -177,9 +186,12 @@ class Chooser:
         """``k`` picks among ``among``: within the allowance by MMR, else the shortest."""
         out: list[int] = []
         for _ in range(k):
-            [*pick] = self.ranking.mmr(among, 1, self.chosen, self.fits)
-            if not pick:
+            pick = self.ranking.mmr(among, 1, self.chosen, self.fits)
+            if not pick:  # none short enough: the shortest (over budget) ...
                 rest = [i for i in among if i not in self.chosen]
+                # ... or, in a part of four units or fewer, the introduction's unit or a
+                # bullet again (a very short transcript)
+                rest = rest or [i for i in among if i not in out] or among
                 pick = sorted(rest, key=lambda i: (self.c.words[i], i))[:1]
             if not pick:
                 break
@@ -192,8 +204,10 @@ class Chooser:
         taken yet), filled up to four with its shortest units."""
         cap = self.allowance()
         top = self.ranking.mmr(among, k, self.chosen, lambda i: self.c.words[i] <= cap)
-        short = sorted((i for i in among if i not in top and i not in self.chosen),
-                       key=lambda i: (self.c.words[i], i))
+        short = sorted(
+            (i for i in among if i not in top and i not in self.chosen),
+            key=lambda i: (self.c.words[i], i),
+        )
         return top + short[: max(0, schema.N_SECTION_BULLETS - len(top))]
 
 

@@ -7,7 +7,6 @@ phrases of it. Imports the grammar building blocks and the quotes.
 
 from __future__ import annotations
 
-
 from collections.abc import Sequence
 
 from engine import schema

@@ -143,7 +143,13 @@ def _result(
     flags = check_summary(summary, transcript=transcript.text, parts=part_texts)
     chunks = [
         ChunkRecord(
-            p.index + 1, p.start_char, p.end_char, p.start_s, p.end_s, p.tokens, seconds.get(p.index, 0.0)
+            p.index + 1,
+            p.start_char,
+            p.end_char,
+            p.start_s,
+            p.end_s,
+            p.tokens,
+            seconds.get(p.index, 0.0),
         )
         for p in parts
     ]
@@ -297,16 +303,15 @@ class QuoteJob(SummaryJob):
         """The model's four of ``candidates`` (a part's top units, in transcript order)."""
         self.tokens.update(zip(candidates, self.count([q.text for q in candidates]), strict=True))
         groups = self.fit_groups(part, candidates)
-        self.planned += sum(len(g[0]) > schema.N_SECTION_BULLETS for g in groups) + (
-            len(groups) > 1
-        )
+        if len(groups) > 1:  # a small context: a pass per group and one among their picks
+            self.planned += len(groups)
         sec = self.pick(part, groups)
         by_text = {q.text: q for q in candidates}
         return [by_text[c] for c in sec.content]
 
     def run(self) -> QuoteResult:
         self.setup()
-        self.planned = 0
+        self.planned = len(self.parts)
         made = extract(self.transcript, self.text_map, self.parts, self.part_texts, self.pick_top)
         return _result(
             self.transcript,

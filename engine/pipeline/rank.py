@@ -14,8 +14,8 @@ A unit's score combines
 Both are scaled to 0..1 and averaged. ``mmr`` then picks greedily by maximal marginal
 relevance (Carbonell & Goldstein 1998): score against the highest similarity to anything
 already chosen, and a unit nearly the same as a chosen one (cosine over ``REDUNDANT``) only
-when nothing else is left, so the picks do not repeat each other. numpy only; imports the stemmer and
-the stop words.
+when nothing else is left, so the picks do not repeat each other. numpy only; imports the
+stemmer and the stop words.
 """
 
 from __future__ import annotations
@@ -41,11 +41,12 @@ MMR_LAMBDA = 0.6
 REDUNDANT = 0.5
 # Back-channel and stage words: they make no unit worth choosing ("Thank you so much.",
 # "[LAUGHTER]", "Bye.").
-FILLER = frozenset(
-    """thank thanks much good great yes yeah yep okay sure cool awesome wow hmm oh exactly
+_FILLER_WORDS = """
+    thank thanks much good great yes yeah yep okay sure cool awesome wow hmm oh exactly
     absolutely totally definitely bye goodbye hello welcome laughs laughter applause music
-    playing inaudible crosstalk audience""".split()
-)
+    playing inaudible crosstalk audience
+"""
+FILLER = frozenset(_FILLER_WORDS.split())
 _ITERATIONS = 200
 _TOLERANCE = 1e-9
 

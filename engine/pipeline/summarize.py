@@ -220,7 +220,8 @@ def _context_for(
     if options.n_ctx:
         return options.n_ctx
     if resolve_style(options.style, model.source) == "quotes":
-        # Stretch by stretch (the model is loaded only when it picks among the top candidates): one part's sentences at a time, in any context.
+        # Stretch by stretch: one part's sentences at a time, in any context (the model is
+        # loaded only when it picks among the ranking's top candidates).
         part = max((_estimate_tokens(t.text) // 5 for t in transcripts), default=0)
         want = _round_up(part + 2048, CONTEXT_STEP)
         return max(4096, min(want, 8192, model.n_ctx_train or want))
@@ -547,9 +548,7 @@ def summary_key(
     """The dedupe key: a quote summary and an abstractive one are different entries, and so
     are a local model's (``model``: its sha256) and a server's (``server:<model file>``), and
     quotes chosen by the ranking or by the model."""
-    return dedupe_key(
-        transcript.content_hash, model, PROMPT_VERSION, grammar_version(style, pick)
-    )
+    return dedupe_key(transcript.content_hash, model, PROMPT_VERSION, grammar_version(style, pick))
 
 
 def _tagged(progress: ProgressCallback | None, item: str) -> ProgressCallback | None:
