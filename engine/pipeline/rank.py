@@ -139,9 +139,13 @@ class Ranking:
             if not ok:
                 break
             idx = np.array(ok)
-            redundancy = self.sim[np.ix_(idx, against)].max(axis=1) if against else 0.0
+            redundancy = (
+                self.sim[np.ix_(idx, np.array(against))].max(axis=1)
+                if against
+                else np.zeros(len(ok))
+            )
             value = MMR_LAMBDA * self.score[idx] - (1.0 - MMR_LAMBDA) * redundancy
-            value = value - 2.0 * (np.asarray(redundancy) > REDUNDANT)
+            value = value - 2.0 * (redundancy > REDUNDANT)
             best = ok[int(np.argmax(value))]
             picked.append(best)
             against.append(best)
