@@ -11,7 +11,14 @@ from conftest import SEED, TALKS, require_shared
 
 from engine import schema
 from engine.pipeline.chunking import Span
-from engine.pipeline.extractive import MAX_BULLET_WORDS, Candidates, choose, share, usable
+from engine.pipeline.extractive import (
+    MAX_BULLET_WORDS,
+    Candidates,
+    choose,
+    punctuated,
+    share,
+    usable,
+)
 from engine.pipeline.quote_text import Quote, clean
 from engine.pipeline.quotes import summarize_ranked
 from engine.pipeline.rank import lexrank, rank, terms
@@ -80,6 +87,11 @@ def _check(t: Transcript, limit: float) -> list[str]:
     assert kept <= limit * len(t.text.split()), (kept, len(t.text.split()))
     assert res.method["words_kept"] == kept and res.method["model_picks"] is False
     assert all(len(b.split()) <= MAX_BULLET_WORDS for b in bullets)
+    if punctuated(t.text):  # whole sentences: none starts or ends inside one
+        for x in [s.introduction, *bullets]:
+            before = text[: text.index(x)].rstrip()
+            assert re.search(r"[.!?…][\"')\]]*$", x), x
+            assert not before or re.search(r"[.!?…][\"')\]]*$", before), (before[-40:], x)
     assert res.passes == [] and res.fraction == 1.0
     assert res.flags == []
     return bullets
@@ -91,8 +103,9 @@ def test_filler_is_never_chosen() -> None:
     quotes = [Quote(x, 0, 0, None) for x in texts]
     part_of = [i // len(HASHING) for i in range(30)] + [i % 5 for i in range(20)]
     parts = [Span(k, 0, 0, None, None, 0) for k in range(5)]
-    cands = Candidates(quotes, part_of, usable(quotes), [len(x.split()) for x in texts], 1000, 5000)
-    assert usable(quotes) == [True] * 30 + [False] * 20
+    tiers = [0 if ok else 2 for ok in usable(quotes)]
+    cands = Candidates(quotes, part_of, tiers, [len(x.split()) for x in texts], 1000, 5000)
+    assert tiers == [0] * 30 + [2] * 20
     choice = choose(cands, rank(texts), parts)
     chosen = [choice.intro.text] + [q.text for qs in choice.picked for q in qs]
     assert not set(chosen) & set(filler)

@@ -47,6 +47,7 @@ PUNCTUATED_WORDS = 40
 N_PICKS = 1 + schema.N_SECTIONS * schema.N_SECTION_BULLETS  # introduction + bullets
 
 _SENTENCE_END = re.compile(r"[.!?…](?:[\"'”’)\]]*)(?:\s|$)")
+_SENTENCE_TAIL = re.compile(r"[.!?…][\"'”’)\]]*$")
 _TOKEN = re.compile(r"\S+")
 
 # (part, its candidates in transcript order) -> the four it keeps
@@ -104,7 +105,10 @@ class Candidates:
 
     quotes: list[Quote]
     part_of: list[int]  # index of each quote's part
-    usable: list[bool]  # says enough (not a back-channel line, a label or a fragment)
+    # 0: a whole sentence (punctuated input) that says enough, 1: says enough but starts or
+    # ends inside a sentence, 2: a back-channel line, bare label or fragment. A part's picks
+    # come from the best tier that holds four units.
+    tier: list[int]
     words: list[int]
     budget: int  # words the whole summary may keep
     total_words: int
@@ -131,8 +135,18 @@ def candidates(transcript: Transcript, tm: TextMap, parts: Sequence[Span]) -> Ca
             for w in windows(tm, part, q, unit_max) if cut else [q]:
                 quotes.append(w)
                 part_of.append(part.index)
-    return Candidates(
-        quotes, part_of, usable(quotes), [n_words(q.text) for q in quotes], budget, total
+    tiers = [
+        0 if ok and (cut or whole(tm.text, q)) else 1 if ok else 2
+        for q, ok in zip(quotes, usable(quotes), strict=True)
+    ]
+    return Candidates(quotes, part_of, tiers, [n_words(q.text) for q in quotes], budget, total)
+
+
+def whole(text: str, q: Quote) -> bool:
+    """``q`` starts after a sentence end (or at the start) and ends with one."""
+    before = text[: q.start_char].rstrip()
+    return bool(_SENTENCE_TAIL.search(q.text)) and (
+        not before or bool(_SENTENCE_TAIL.search(before))
     )
 
 
@@ -173,10 +187,13 @@ class Chooser:
     def fits(self, i: int) -> bool:
         return self.c.words[i] <= self.allowance()
 
-    def pool(self, among: list[int]) -> list[int]:
-        """The usable units of ``among``, or all of them when too few are usable."""
-        good = [i for i in among if self.c.usable[i] and i not in self.chosen]
-        return good if len(good) >= schema.N_SECTION_BULLETS else among
+    def pool(self, among: list[int], need: int = schema.N_SECTION_BULLETS) -> list[int]:
+        """The units of ``among`` in the best tier that still holds ``need`` of them."""
+        for tier in (0, 1):
+            good = [i for i in among if self.c.tier[i] <= tier and i not in self.chosen]
+            if len(good) >= need:
+                return good
+        return among
 
     def take(self, i: int) -> None:
         self.chosen.append(i)
@@ -219,8 +236,7 @@ def choose(
 ) -> Choice:
     """The introduction (the talk's best unit within the budget) and four units per part."""
     ch = Chooser(cands, ranking)
-    everything = [i for i, ok in enumerate(cands.usable) if ok] or list(range(len(cands.quotes)))
-    [intro] = ch.best(everything, 1)
+    [intro] = ch.best(ch.pool(list(range(len(cands.quotes))), 1), 1)
     picked: list[list[Quote]] = []
     for part in parts:
         among = ch.pool(cands.of_part(part.index))
