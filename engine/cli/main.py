@@ -36,6 +36,11 @@ if TYPE_CHECKING:
 def _coverage_line(entry: Any, attempts: int | None = None) -> str:
     c = entry.coverage
     p = entry.provenance
+    if not c.passes and p.sampling.get("extractive"):  # quote mode's ranking: no model pass
+        return (
+            f"coverage {c.fraction:.0%}: sentences chosen by ranking "
+            f"({p.sampling['extractive']}), no model pass"
+        )
     tps = p.generated_tokens / p.generation_seconds if p.generation_seconds else 0.0
     return (
         f"coverage {c.fraction:.0%} in {passes_words(c.passes, attempts or c.passes)}; "
