@@ -495,7 +495,10 @@ def add_summary(
 
 
 def passes_words(passes: int, attempts: int) -> str:
-    """``1 pass``, ``1 pass, 3 attempts``, ``21 passes, 23 attempts``: retries are counted."""
+    """``1 pass``, ``1 pass, 3 attempts``, ``21 passes, 23 attempts``: retries are counted;
+    ``no model pass`` (quote mode's ranking)."""
+    if passes == 0:
+        return "no model pass"
     words = f"{passes} pass{'' if passes == 1 else 'es'}"
     return words if attempts == passes else f"{words}, {attempts} attempts"
 
