@@ -47,8 +47,9 @@ def test_flags_stdin_output_and_force_end_to_end(
     out_dir = tmp_path / "out"
     flags = ["--model", str(tiny_llama_path), "--ctx", "4096", "--threads", "1"]
     flags += ["--gpu-layers", "0", "--seed", "5", "--temperature", "0", "-q"]
-    # Quotes: the random-weight model's own words would fail the grounding gate (exit 1).
-    flags += ["--style", "quotes"]
+    # Quotes: the random-weight model's own words would fail the grounding gate (exit 1); the
+    # model picks the bullets, so it is loaded with these flags.
+    flags += ["--style", "quotes", "--pick", "model"]
     code = main(["summarize", str(a), "-", str(b), *flags, "-o", str(out_dir), "--format", "json"])
     out, err = capsys.readouterr()
     assert code == 0, out + err

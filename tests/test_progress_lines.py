@@ -42,6 +42,7 @@ def test_retry_reason_names_the_worst_flag() -> None:
 
 def test_result_line_counts_passes_and_attempts() -> None:
     assert passes_words(1, 1) == "1 pass"
+    assert passes_words(0, 0) == "no model pass"
     assert passes_words(1, 3) == "1 pass, 3 attempts"
     assert passes_words(21, 23) == "21 passes, 23 attempts"
 

@@ -214,14 +214,13 @@ def test_quotes_and_abstractive_are_separate_entries_on_a_server(
         [again] = list(summarize_on_servers([path], ["v1"], library=lib, options=quotes))
         assert again.skipped and again.id == quote_id
         assert len(state.requests) == n + 1  # only the canary
-        # Forced, the quotes run is quote mode's passes (the fake cannot answer them: it has
-        # no model, so the run fails) and the stored quote summary stays.
+        # Forced, quote mode's ranking chooses the sentences without a model pass (only the
+        # canary reaches the server) and its summary replaces the stored quote summary.
         forced = SummarizeOptions(style="quotes", force=True, attempts=1)
-        [failed] = list(summarize_on_servers([path], ["v1"], library=lib, options=forced))
-        assert not failed.ok and failed.error
-        sent = state.requests[n + 2]["structured_outputs"]["grammar"]
-        assert "Quote-mode grammar for section 1" in sent, sent[:200]
-        assert lib.count() == 2 and lib.get(quote_id).provenance.style == "quotes"
+        [done] = list(summarize_on_servers([path], ["v1"], library=lib, options=forced))
+        assert done.ok and done.id != quote_id, done.error
+        assert len(state.requests) == n + 2
+        assert lib.count() == 2 and lib.get(done.id or 0).provenance.style == "quotes"
 
 
 def test_unreachable_server_is_a_clear_error(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ progress, fsutil). Benchmarks are not commands: they live in ``bench/`` (a sourc
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import signal
 import sys
@@ -35,6 +36,11 @@ if TYPE_CHECKING:
 def _coverage_line(entry: Any, attempts: int | None = None) -> str:
     c = entry.coverage
     p = entry.provenance
+    if not c.passes and p.sampling.get("extractive"):  # quote mode's ranking: no model pass
+        return (
+            f"coverage {c.fraction:.0%}: sentences chosen by ranking "
+            f"({p.sampling['extractive']}), no model pass"
+        )
     tps = p.generated_tokens / p.generation_seconds if p.generation_seconds else 0.0
     return (
         f"coverage {c.fraction:.0%} in {passes_words(c.passes, attempts or c.passes)}; "
@@ -95,7 +101,7 @@ def _output_name(res: Any, fmt: str, used: set[str]) -> str:
 
 def summarize_options(args: argparse.Namespace) -> SummarizeOptions:
     """The engine's options from `summarize` flags; a flag not given falls back to settings."""
-    return Engine().summarize_options(
+    options = Engine().summarize_options(
         n_ctx=args.ctx,
         n_gpu_layers=args.gpu_layers,
         n_threads=args.threads,
@@ -105,6 +111,7 @@ def summarize_options(args: argparse.Namespace) -> SummarizeOptions:
         style=args.style,
         attempts=args.attempts,
     )
+    return dataclasses.replace(options, quote_pick=args.pick)
 
 
 def _sigint_cancels(cancel: CancelToken) -> Callable[[], None]:
@@ -205,6 +212,8 @@ def cmd_summarize(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     try:
         if args.server and not all(isinstance(i, Path) for i in inputs):
             raise ConfigError("`-` (standard input) cannot be summarized on a server yet.")
+        if args.server and args.pick == "model":
+            raise ConfigError("`--pick model` runs on the local model only, not on a server.")
         results = (
             engine.summarize_on_servers(
                 inputs, args.server, options=options, progress=bar, cancel=cancel
@@ -291,6 +300,13 @@ def _add_summarize(sub: Any) -> None:
         help="quotes: each bullet a verbatim sentence of its stretch of the video; "
         "abstractive: written by the model; auto (default): quotes for the bundled demo "
         "model, abstractive for the others (a server's model included)",
+    )
+    s.add_argument(
+        "--pick",
+        choices=["rank", "model"],
+        default="rank",
+        help="quote mode: the bullets chosen by the ranking alone (default, no model pass) or "
+        "by the model among each section's best-ranked sentences",
     )
     s.add_argument(
         "--server",

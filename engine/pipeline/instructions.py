@@ -176,12 +176,4 @@ QUOTE_SECTION_INSTRUCTIONS = (
     'exactly and in order; "title" is "Section N: " and a short name for the part made of '
     'its own words; "topics" holds three key topics of the part, one to three words each.'
 )
-QUOTE_FINAL_INSTRUCTIONS = (
-    "Below are the five sections of a video's summary: their titles and key sentences. "
-    'Answer in JSON: "introduction" is the two sentences that together best introduce the '
-    'whole video, copied exactly; "topics" holds five topics of the whole video, one or two '
-    'words each; "general_topics" holds three different fields from the list below, each '
-    '{"topic": field, "complexity": 0.00 to 1.00}.\n'
-    + "\n".join(f"- {f}" for f in schema.GENERAL_FIELDS)
-)
 QUOTE_SECTION_HEADING = "Sentences of this part:\n"

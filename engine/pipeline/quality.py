@@ -198,20 +198,26 @@ def empty_content(bullets: Sequence[str], what: str) -> list[Flag]:
     return [Flag("empty_content", f"{n} of {len(bullets)} {what} say nothing (placeholders)")]
 
 
+def loop_of(text: str) -> tuple[str, int] | None:
+    """The short phrase that keeps coming back in ``text`` and how often, or None."""
+    toks = words(text)
+    grams = Counter(tuple(toks[i : i + LOOP_NGRAM]) for i in range(len(toks) - LOOP_NGRAM + 1))
+    if grams:
+        gram, n = grams.most_common(1)[0]
+        if n >= LOOP_COUNT:
+            return " ".join(gram), n
+    return None
+
+
 def looping(s: Summary) -> list[Flag]:
     """A string in which one short phrase keeps coming back: the model was stuck."""
     for text in summary_strings(s):
-        toks = words(text)
-        grams = Counter(tuple(toks[i : i + LOOP_NGRAM]) for i in range(len(toks) - LOOP_NGRAM + 1))
-        if grams:
-            gram, n = grams.most_common(1)[0]
-            if n >= LOOP_COUNT:
-                return [
-                    Flag(
-                        "looping",
-                        f"the phrase \u201c{' '.join(gram)}\u201d repeats {n} times in one entry",
-                    )
-                ]
+        found = loop_of(text)
+        if found:
+            phrase, n = found
+            return [
+                Flag("looping", f"the phrase \u201c{phrase}\u201d repeats {n} times in one entry")
+            ]
     return []
 
 

@@ -1,22 +1,19 @@
-"""Quote mode's grammars: a section picked from a part's quotes, and the closing answer.
+"""Quote mode's grammar: a section's four bullets picked among a part's candidate quotes.
 
 The four bullets are an alternation of the quotes' exact JSON literals, picked in transcript
 order (so distinct); the title is ``Section N: `` plus words of that stretch; topics are
-phrases of it. The introduction is two of the sections' bullets in order. Imports the grammar
-building blocks and the quotes.
+phrases of it. Imports the grammar building blocks and the quotes.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 
 from engine import schema
-from engine.pipeline.grammar import GbnfBuilder, complexity_rule, gbnf_literal, json_literal
+from engine.pipeline.grammar import GbnfBuilder, gbnf_literal, json_literal
 from engine.pipeline.quote_text import MAX_WORD_CHARS, Quote
 
 TITLE_WORDS = (schema.MAX_TITLE - len("Section 5: ")) // (MAX_WORD_CHARS + 1)
-INTRO_QUOTES = 2
 
 
 def _ordered_pick(b: GbnfBuilder, name: str, items: Sequence[str], k: int, sep: str) -> str:
@@ -77,35 +74,3 @@ def section_grammar(
         b.obj([("content", f'"[" {content} "]"'), ("title", title), ("topics", topics)]),
     )
     return b.render([f"Quote-mode grammar for section {n} (engine/pipeline/quotes.py)."])
-
-
-def final_grammar(bullets: Sequence[str], phrases: Sequence[str]) -> str:
-    """``{"introduction":"<bullet> <bullet>","topics":[5],"general_topics":[3]}``."""
-    b = GbnfBuilder()
-    b.rule("root", "final")
-    bodies = [
-        b.rule(f"b{i}", gbnf_literal(json.dumps(t, ensure_ascii=False)[1:-1]))
-        for i, t in enumerate(bullets)
-    ]
-    intro = _ordered_pick(b, "intro", bodies, INTRO_QUOTES, " ")
-    topics = _topics(b, "topics", phrases, schema.N_TOPICS)
-    complexity = complexity_rule(b)
-    general = b.distinct_array(
-        "general-topics",
-        schema.GENERAL_FIELDS,
-        schema.N_GENERAL_TOPICS,
-        lambda f: b.obj([("topic", json_literal(f)), ("complexity", complexity)]),
-    )
-    b.rule(
-        "final",
-        b.obj(
-            [
-                ("introduction", f'"\\"" {intro} "\\""'),
-                ("topics", topics),
-                ("general_topics", general),
-            ]
-        ),
-    )
-    return b.render(
-        ["Quote-mode grammar for the introduction and topics (engine/pipeline/quotes.py)."]
-    )

@@ -1,26 +1,21 @@
 """Quote mode: a summary built from the transcript's own sentences, so it cannot invent.
 
-The transcript is split into the same five parts as every summary (``engine.pipeline.chunking``:
-chapters when present, else balanced stretches in order). Each part's text is cut into
-*quotes*: sentences, or caption groups for unpunctuated captions, whitespace-normalized and at
-most ``schema.MAX_BULLET`` characters (an over-long sentence is already split at word gaps into
-units of the text map). Then, stretch by stretch:
+The transcript is split into the same five parts as every summary (``engine.pipeline.chunking``)
+and the choice is classical (``engine.pipeline.extractive``): the whole talk's units ranked by
+LexRank centrality and informativeness, four per part by maximal marginal relevance within a
+word budget, the introduction the talk's top-ranked unit, titles and topics from
+``engine.pipeline.labels``. Measured on the shared talks (EVALUATION.md), the bundled model's own
+choice did no better than random sentences, so by default no model is loaded at all
+(``summarize_ranked``).
 
-- **one pass per part** with only that part's quotes in the prompt, one per line, and a
-  grammar built from them: the four bullets are an alternation of the quotes' exact JSON
-  literals, picked in transcript order (so distinct), the title is ``Section N: `` plus words
-  of that stretch, the three topics words of that stretch. A part too long for the context is
-  cut into groups of quotes that fit; four candidates are picked per group, and a last pass
-  picks the final four among the candidates (again in groups, if they still do not fit).
-- **a final pass** over a compact prompt (the five sections' titles and bullets): the
-  introduction is two of those bullets in order (verbatim transcript sentences), the five
-  topics one or two words of that text, the general topics as in the normal grammar.
+``pick="model"`` keeps the model where it may add: per part, one pass chooses the four bullets
+among the part's ``extractive.TOP_K`` best units under the section grammar
+(``quote_grammar.section_grammar``; the model's title and topics are not used). A part whose
+candidates do not fit one prompt is cut into groups that do; four candidates are picked per
+group and a last pass picks the final four among them.
 
-Every bullet keeps the start time of its quote (``Section.content_times``) when the
-transcript is timed. Any context size works: only one part (or group) is ever in a prompt.
-
-The quotes and words are cut in ``quote_text``, the grammars built in ``quote_grammar``, the
-instructions live in ``instructions``; this module runs the passes (on ``job.SummaryJob``).
+Every bullet keeps the start time of its unit (``Section.content_times``) when the transcript
+is timed.
 """
 
 from __future__ import annotations
@@ -36,39 +31,39 @@ from pydantic import ValidationError
 from engine import schema
 from engine.errors import GenerationError
 from engine.pipeline.budget import SAFETY_TOKENS
-from engine.pipeline.chunking import Span
+from engine.pipeline.chunking import Span, TextMap, split_parts
+from engine.pipeline.extractive import TOP_K, Choice, extract
 from engine.pipeline.grammar import GRAMMAR_VERSION
-from engine.pipeline.instructions import (
-    QUOTE_FINAL_INSTRUCTIONS,
-    QUOTE_SECTION_HEADING,
-    QUOTE_SECTION_INSTRUCTIONS,
-)
+from engine.pipeline.instructions import QUOTE_SECTION_HEADING, QUOTE_SECTION_INSTRUCTIONS
 from engine.pipeline.job import SummaryJob
 from engine.pipeline.longform_prompts import marker
 from engine.pipeline.prompting import ChatSpec, Message, common_prefix, defuse, render_messages
 from engine.pipeline.quality import check_summary
-from engine.pipeline.quote_grammar import final_grammar, section_grammar
-from engine.pipeline.quote_text import Quote, phrases_of, quotes_of, words_of
+from engine.pipeline.quote_grammar import section_grammar
+from engine.pipeline.quote_text import Quote, phrases_of, words_of
 from engine.pipeline.results import ChunkRecord, PassRecord, total_generation
-from engine.pipeline.validate import parse_summary
-from engine.progress import CancelToken, ProgressCallback
+from engine.progress import CancelToken, Progress, ProgressCallback, check, emit
 from engine.runtime.base import Backend, Generation, Sampling
 from engine.schema import Summary
 from engine.transcripts.types import Transcript
 
 Style = Literal["auto", "abstractive", "quotes"]
+# Who picks a section's four bullets in quote mode: the ranking alone, or the model among the
+# ranking's top TOP_K.
+Pick = Literal["rank", "model"]
 
 # Part of the dedupe key and provenance: a quote summary and an abstractive one of the same
-# transcript and model are different entries. Bump the revision when the grammar changes.
-_REVISION = "1"
+# transcript and model are different entries. Bump the revision when the method or the
+# grammar changes (2: ranked choice, no model pass for the introduction and topics).
+_REVISION = "2-lexrank"
 QUOTES_GRAMMAR_VERSION = (
     "quotes-"
     + hashlib.sha256(
-        "\x1f".join((_REVISION, QUOTE_SECTION_INSTRUCTIONS, QUOTE_FINAL_INSTRUCTIONS)).encode(
-            "utf-8"
-        )
+        "\x1f".join((_REVISION, QUOTE_SECTION_INSTRUCTIONS)).encode("utf-8")
     ).hexdigest()[:12]
 )
+# The model picks among the ranking's top candidates: another method, another entry.
+QUOTES_MODEL_PICK_VERSION = f"{QUOTES_GRAMMAR_VERSION}-model{TOP_K}"
 
 
 def resolve_style(style: Style, model_source: str) -> Literal["abstractive", "quotes"]:
@@ -84,9 +79,11 @@ def resolve_style(style: Style, model_source: str) -> Literal["abstractive", "qu
     return style
 
 
-def grammar_version(style: Literal["abstractive", "quotes"]) -> str:
+def grammar_version(style: Literal["abstractive", "quotes"], pick: Pick = "rank") -> str:
     """The grammar part of a summary's dedupe key and provenance for a resolved style."""
-    return QUOTES_GRAMMAR_VERSION if style == "quotes" else GRAMMAR_VERSION
+    if style != "quotes":
+        return GRAMMAR_VERSION
+    return QUOTES_MODEL_PICK_VERSION if pick == "model" else QUOTES_GRAMMAR_VERSION
 
 
 def _loads(text: str, what: str) -> dict[str, Any]:
@@ -101,49 +98,116 @@ def _loads(text: str, what: str) -> dict[str, Any]:
     return data
 
 
-# --- the job -----------------------------------------------------------------------------------
+# --- the result ---------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class QuoteResult:
     summary: Summary  # sections carry start/end and content_times when the transcript is timed
     flags: list[str]
-    fraction: float  # quote tokens that reached a prompt / all quote tokens
+    fraction: float  # share of the transcript's units that were ranked (all: 1.0)
     transcript_tokens: int
     parts: list[Span]
     chunks: list[ChunkRecord]
-    passes: list[PassRecord]
+    passes: list[PassRecord]  # model passes (none when the ranking alone chose)
     generation: Generation  # totals over every pass
     n_ctx: int
+    # How the summary was made, for the provenance: method, whether the model picked, words
+    # kept against the budget and the transcript's words.
+    method: dict[str, Any]
 
     def all_flags(self) -> list[str]:
         return list(self.flags)
 
 
+_NO_GENERATION = Generation("", 0, 0, 0.0, 0, 0.0, "stop")
+
+
+def _estimate_tokens(texts: list[str]) -> list[int]:
+    """About four characters a token: parts are balanced by it when no tokenizer is loaded."""
+    return [len(t) // 4 + 1 for t in texts]
+
+
+def _result(
+    transcript: Transcript,
+    tm: TextMap,
+    parts: list[Span],
+    part_texts: list[str],
+    made: tuple[Summary, Choice],
+    passes: list[PassRecord],
+    generations: list[Generation],
+    n_ctx: int,
+    seconds: dict[int, float],
+) -> QuoteResult:
+    summary, choice = made
+    flags = check_summary(summary, transcript=transcript.text, parts=part_texts)
+    chunks = [
+        ChunkRecord(
+            p.index + 1,
+            p.start_char,
+            p.end_char,
+            p.start_s,
+            p.end_s,
+            p.tokens,
+            seconds.get(p.index, 0.0),
+        )
+        for p in parts
+    ]
+    return QuoteResult(
+        summary=summary,
+        flags=[str(f) for f in flags],
+        fraction=1.0,
+        transcript_tokens=tm.total_tokens,
+        parts=parts,
+        chunks=chunks,
+        passes=passes,
+        generation=total_generation(generations) if generations else _NO_GENERATION,
+        n_ctx=n_ctx,
+        method={
+            "extractive": "lexrank+mmr",
+            "model_picks": bool(passes),
+            "top_k": TOP_K if passes else None,
+            "words_kept": choice.words_kept,
+            "word_budget": choice.budget,
+            "transcript_words": choice.total_words,
+        },
+    )
+
+
+def summarize_ranked(
+    transcript: Transcript,
+    *,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> QuoteResult:
+    """A quote-mode summary chosen by the ranking alone: no model, no tokenizer."""
+    check(cancel)
+    emit(progress, Progress("generate", message="Ranking the transcript's sentences"))
+    tm = TextMap(transcript, _estimate_tokens)
+    parts = split_parts(tm, by="topic")
+    texts = [transcript.text[p.start_char : p.end_char].strip() for p in parts]
+    made = extract(transcript, tm, parts, texts)
+    check(cancel)
+    return _result(transcript, tm, parts, texts, made, [], [], 0, {})
+
+
+# --- the model picks among the top candidates ---------------------------------------------------
+
 _Group = tuple[list[Quote], str, int]  # quotes, prompt, prompt tokens
 
 
 class QuoteJob(SummaryJob):
-    """Stretch-by-stretch passes on the loaded model (shares the long-form job's retries,
-    pass records, progress and token accounting)."""
+    """Per part, the model chooses four of the ranking's top candidates (shares the long-form
+    job's retries, pass records, progress and token accounting)."""
 
     part_mode = "topic"
 
     def setup(self) -> None:
-        self.quotes = [quotes_of(self.text_map, p) for p in self.parts]
-        for part, qs in zip(self.parts, self.quotes, strict=True):
-            if not qs:
-                raise GenerationError(
-                    f"{self.where()}: part {part.index + 1} of the transcript holds no text to "
-                    "quote from; summarize it with --style abstractive"
-                )
-        flat = [q for qs in self.quotes for q in qs]
-        self.tokens = dict(zip(flat, self.count([q.text for q in flat]), strict=True))
-        self.reached: set[Quote] = set()
-        self.records: list[ChunkRecord] = []
+        self.tokens: dict[Quote, int] = {}
         self.section_prefix = common_prefix(
             self.section_prompt(self.parts[0], ["a"]), self.section_prompt(self.parts[-1], ["b"])
         )
+        self.part_seconds: dict[int, float] = {}
 
     def section_prompt(self, part: Span, lines: Sequence[str]) -> str:
         title = self.title.strip() if self.title else ""
@@ -210,8 +274,7 @@ class QuoteJob(SummaryJob):
         sec, _, seconds = self.generate(
             "section", part.index + 1, label, prompt, n, grammar, parse, None, self.section_prefix
         )
-        self.reached.update(q for q in quotes if defuse(q.text, self.chat) in prompt)
-        self.group_seconds[id(quotes)] = seconds
+        self.part_seconds[part.index] = self.part_seconds.get(part.index, 0.0) + seconds
         return sec
 
     def pick(self, part: Span, groups: list[_Group]) -> schema.Section:
@@ -238,136 +301,53 @@ class QuoteJob(SummaryJob):
         self.planned += sum(len(g[0]) > schema.N_SECTION_BULLETS for g in nxt) + (len(nxt) > 1)
         return self.pick(part, nxt)
 
-    def record(self, part: Span, groups: list[_Group]) -> None:
-        """One chunk record per first-round group: the stretch one prompt held."""
-        for k, (quotes, _, _) in enumerate(groups):
-            end = groups[k + 1][0][0].start_s if k + 1 < len(groups) else part.end_s
-            self.records.append(
-                ChunkRecord(
-                    part.index + 1,
-                    quotes[0].start_char,
-                    quotes[-1].end_char,
-                    quotes[0].start_s if k else part.start_s,
-                    end,
-                    sum(self.tokens[q] for q in quotes),
-                    self.group_seconds.get(id(quotes), 0.0),
-                )
-            )
-
-    def closing_prompt(self, sections: Sequence[schema.Section], words: int | None = None) -> str:
-        """The sections' titles and bullets; ``words``: show only each bullet's first words
-        (a small context: the grammar still holds the whole sentences)."""
-
-        def show(b: str) -> str:
-            ws = b.split()
-            return b if words is None or len(ws) <= words else " ".join(ws[:words]) + " …"
-
-        title = self.title.strip() if self.title else ""
-        blocks = [
-            sec.title + "\n" + "\n".join(f"- {show(b)}" for b in sec.content) for sec in sections
-        ]
-        body = (f"Title: {defuse(title, self.chat)}\n\n" if title else "") + defuse(
-            "\n\n".join(blocks), self.chat
-        )
-        messages = [Message("system", QUOTE_FINAL_INSTRUCTIONS), Message("user", body)]
-        return render_messages(messages, self.chat, add_generation_prompt=True)
-
-    def final(self, sections: list[schema.Section]) -> Summary:
-        bullets = list(dict.fromkeys(b for sec in sections for b in sec.content))
-        phrases = phrases_of(
-            [*bullets, *(s.title.split(": ", 1)[1] for s in sections)]
-            + [t for s in sections for t in s.topics]
-        )
-        longest = sorted(len(json.dumps(b, ensure_ascii=False)) for b in bullets)[-2:]
-        # Two bullets, five topics, three general topics and the JSON around them.
-        answer = self.reserve(sum(longest) + 5 * (schema.MAX_TOPIC + 3) + 3 * 80 + 64)
-        for words in (None, 16, 8, 4, 0):
-            prompt = self.closing_prompt(sections, words)
-            n = self.count([prompt])[0]
-            if n + answer + SAFETY_TOKENS <= self.n_ctx:
-                break
-        else:
-            raise GenerationError(
-                f"{self.where()}: the section titles need {n} tokens, too many for the last "
-                f"pass in a {self.n_ctx}-token context; use a larger context"
-            )
-        secs = [s.model_dump(include={"title", "content", "topics"}) for s in sections]
-
-        def parse(text: str) -> Summary:
-            data = _loads(text, "the introduction and topics")
-            full = {"introduction": data.get("introduction"), "sections": secs}
-            full |= {k: data.get(k) for k in ("topics", "general_topics")}
-            return parse_summary(json.dumps(full, ensure_ascii=False))
-
-        self.planned = self.pass_no + 1
-        summary, _, _ = self.generate(
-            "final",
-            None,
-            "introduction and topics",
-            prompt,
-            n,
-            final_grammar(bullets, phrases),
-            parse,
-            None,
-            common_prefix(prompt, self.closing_prompt([])),
-        )
-        return summary
-
-    def timed(self, summary: Summary, picked: list[list[Quote]]) -> Summary:
-        data = summary.model_dump()
-        for sec, part, quotes in zip(data["sections"], self.parts, picked, strict=True):
-            if part.start_s is None or part.end_s is None:
-                continue
-            sec["start"], sec["end"] = round(part.start_s, 3), round(part.end_s, 3)
-            sec["content_times"] = [round(q.start_s or 0.0, 3) for q in quotes]
-        return Summary.model_validate(data)
+    def pick_top(self, part: Span, candidates: list[Quote]) -> list[Quote]:
+        """The model's four of ``candidates`` (a part's top units, in transcript order)."""
+        self.tokens.update(zip(candidates, self.count([q.text for q in candidates]), strict=True))
+        groups = self.fit_groups(part, candidates)
+        if len(groups) > 1:  # a small context: a pass per group and one among their picks
+            self.planned += len(groups)
+        sec = self.pick(part, groups)
+        by_text = {q.text: q for q in candidates}
+        return [by_text[c] for c in sec.content]
 
     def run(self) -> QuoteResult:
         self.setup()
-        self.group_seconds: dict[int, float] = {}
-        first = [self.fit_groups(p, qs) for p, qs in zip(self.parts, self.quotes, strict=True)]
-        self.planned = 1 + sum(
-            sum(len(g[0]) > schema.N_SECTION_BULLETS for g in gs) + (len(gs) > 1) for gs in first
-        )
-        sections: list[schema.Section] = []
-        picked: list[list[Quote]] = []
-        for part, groups in zip(self.parts, first, strict=True):
-            sec = self.pick(part, groups)
-            self.record(part, groups)
-            by_text = {q.text: q for q in self.quotes[part.index]}
-            sections.append(sec)
-            picked.append([by_text[c] for c in sec.content])
-        summary = self.timed(self.final(sections), picked)
-        total = sum(self.tokens.values())
-        fraction = sum(self.tokens[q] for q in self.reached) / total if total else 1.0
-        flags = check_summary(summary, transcript=self.transcript.text, parts=self.part_texts)
-        return QuoteResult(
-            summary=summary,
-            flags=[str(f) for f in flags],
-            fraction=fraction,
-            transcript_tokens=self.text_map.total_tokens,
-            parts=self.parts,
-            chunks=self.records,
-            passes=self.passes,
-            generation=total_generation(self.generations),
-            n_ctx=self.n_ctx,
+        self.planned = len(self.parts)
+        made = extract(self.transcript, self.text_map, self.parts, self.part_texts, self.pick_top)
+        return _result(
+            self.transcript,
+            self.text_map,
+            self.parts,
+            self.part_texts,
+            made,
+            self.passes,
+            self.generations,
+            self.n_ctx,
+            self.part_seconds,
         )
 
 
 def summarize_quotes(
     transcript: Transcript,
-    runner: Backend,
-    chat: ChatSpec,
+    runner: Backend | None,
+    chat: ChatSpec | None,
     *,
+    pick: Pick = "rank",
     sampling: Sampling | None = None,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
     max_attempts: int = 3,
 ) -> QuoteResult:
-    """A quote-mode summary of the whole transcript on ``runner``'s loaded model.
+    """A quote-mode summary of the whole transcript: chosen by the ranking (``pick="rank"``,
+    no model needed) or by ``runner``'s loaded model among the ranking's top candidates.
 
-    Raises ``GenerationError`` when a pass gives no valid answer or the context is too small
-    for one sentence beside the answer.
+    Raises ``GenerationError`` when a model pass gives no valid answer or the context is too
+    small for one sentence beside the answer.
     """
+    if pick == "rank":
+        return summarize_ranked(transcript, progress=progress, cancel=cancel)
+    if runner is None or chat is None:
+        raise ValueError("the model picks only with a loaded model")
     job = QuoteJob(transcript, runner, chat, sampling or Sampling(), progress, cancel, max_attempts)
     return job.run()

@@ -543,6 +543,7 @@ def _store(
         grammar_version=grammar_version(shared.style),
         sampling={
             **dict(sampling.__dict__),
+            **getattr(result, "method", {}),  # a quote summary: how it was chosen
             "backend": {
                 "kind": info.dialect,
                 "endpoint": info.name,

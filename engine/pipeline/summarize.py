@@ -37,6 +37,7 @@ from engine.pipeline.longform import MAX_ATTEMPTS, summarize_long
 from engine.pipeline.prompting import PROMPT_VERSION, ChatSpec
 from engine.pipeline.quality import failure_reason
 from engine.pipeline.quotes import (
+    Pick,
     QuoteResult,
     Style,
     grammar_version,
@@ -90,6 +91,9 @@ class SummarizeOptions:
     # auto: quotes for the bundled default model, abstractive for every other, a server's
     # included (engine.pipeline.quotes.resolve_style)
     style: Style = "auto"
+    # Quote mode: the ranking alone chooses the bullets (no model loaded), or the model picks
+    # among the ranking's top candidates (engine.pipeline.quotes; measured in EVALUATION.md).
+    quote_pick: Pick = "rank"
     # Tries of a summary whose answer fails the quality check (when all fail, the least flagged
     # answer is kept, marked failed).
     attempts: int = MAX_ATTEMPTS
@@ -216,7 +220,8 @@ def _context_for(
     if options.n_ctx:
         return options.n_ctx
     if resolve_style(options.style, model.source) == "quotes":
-        # Stretch by stretch: one part's sentences at a time, in any context.
+        # Stretch by stretch: one part's sentences at a time, in any context (the model is
+        # loaded only when it picks among the ranking's top candidates).
         part = max((_estimate_tokens(t.text) // 5 for t in transcripts), default=0)
         want = _round_up(part + 2048, CONTEXT_STEP)
         return max(4096, min(want, 8192, model.n_ctx_train or want))
@@ -232,7 +237,7 @@ def summarize_transcript(
     *,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
-) -> tuple[Summary, Generation, Coverage, list[str]]:
+) -> tuple[Summary, Generation, Coverage, list[str], dict[str, Any]]:
     """One validated summary of the whole transcript on the batch's loaded model.
 
     One pass when the transcript fits the context, else notes per chunk and a final pass over
@@ -240,20 +245,31 @@ def summarize_transcript(
     carry
     their parts' time ranges when the transcript is timed), totals over every pass, the
     coverage, and flags: degenerate output that survived the retries, or a reduced
-    configuration (no few-shot examples, compact grammar). Empty flags: a clean summary.
+    configuration (no few-shot examples, compact grammar). Empty flags: a clean summary. The
+    last item: how a quote summary was chosen (empty for abstractive ones). A quote summary
+    chosen by the ranking alone never loads the model.
     """
-    runner, info = batch.ensure_loaded()
-    result = summarize_styled(
-        resolve_style(batch.options.style, batch.model.source),
-        transcript,
-        runner,
-        chat_spec(batch.model, info, runner),
-        sampling=batch.options.sampling,
-        progress=progress,
-        cancel=cancel,
-        max_attempts=batch.options.attempts,
-    )
-    return result.summary, result.generation, coverage_of(result), result.all_flags()
+    style = resolve_style(batch.options.style, batch.model.source)
+    pick = batch.options.quote_pick
+    if style == "quotes" and pick == "rank":
+        result: LongformResult | QuoteResult = summarize_quotes(
+            transcript, None, None, progress=progress, cancel=cancel
+        )
+    else:
+        runner, info = batch.ensure_loaded()
+        result = summarize_styled(
+            style,
+            transcript,
+            runner,
+            chat_spec(batch.model, info, runner),
+            sampling=batch.options.sampling,
+            progress=progress,
+            cancel=cancel,
+            max_attempts=batch.options.attempts,
+            quote_pick=pick,
+        )
+    method = result.method if isinstance(result, QuoteResult) else {}
+    return result.summary, result.generation, coverage_of(result), result.all_flags(), method
 
 
 def summarize_styled(
@@ -267,6 +283,7 @@ def summarize_styled(
     cancel: CancelToken | None,
     max_attempts: int,
     lanes: Lanes | None = None,
+    quote_pick: Pick = "rank",
 ) -> LongformResult | QuoteResult:
     """One summary of the whole transcript on any backend, in the resolved ``style`` (the
     local batch and the server batch both run this). ``lanes`` (a server's idle slots) run a
@@ -276,6 +293,7 @@ def summarize_styled(
             transcript,
             backend,
             chat,
+            pick=quote_pick,
             sampling=sampling,
             progress=progress,
             cancel=cancel,
@@ -371,7 +389,8 @@ def _one(
     skip, the generation and the error-to-result mapping read best as one sequence."""
     title = transcript.display_title
     style = resolve_style(batch.options.style, model.source)
-    key = summary_key(transcript, model.sha256, style)
+    pick = batch.options.quote_pick
+    key = summary_key(transcript, model.sha256, style, pick)
     existing = None if batch.options.force else lib.find(key)
     if existing is not None:
         entry = lib.get(existing)
@@ -386,7 +405,7 @@ def _one(
         )
     started = time.monotonic()
     try:
-        summary, gen, coverage, flags = summarize_transcript(
+        summary, gen, coverage, flags, method = summarize_transcript(
             transcript, batch, progress=_tagged(progress, path.name), cancel=cancel
         )
     except Cancelled:
@@ -403,8 +422,9 @@ def _one(
         model_sha256=model.sha256,
         quant=model.quant,
         prompt_version=PROMPT_VERSION,
-        grammar_version=grammar_version(style),
-        sampling=dict(batch.options.sampling.__dict__),
+        grammar_version=grammar_version(style, pick),
+        # A quote summary says how it was chosen (lexrank; whether the model picked).
+        sampling=dict(batch.options.sampling.__dict__) | method,
         n_ctx=batch.info.n_ctx if batch.info else 0,
         prompt_tokens=gen.prompt_tokens,
         prompt_seconds=round(gen.prompt_seconds, 3),
@@ -475,7 +495,10 @@ def add_summary(
 
 
 def passes_words(passes: int, attempts: int) -> str:
-    """``1 pass``, ``1 pass, 3 attempts``, ``21 passes, 23 attempts``: retries are counted."""
+    """``1 pass``, ``1 pass, 3 attempts``, ``21 passes, 23 attempts``: retries are counted;
+    ``no model pass`` (quote mode's ranking)."""
+    if passes == 0:
+        return "no model pass"
     words = f"{passes} pass{'' if passes == 1 else 'es'}"
     return words if attempts == passes else f"{words}, {attempts} attempts"
 
@@ -519,10 +542,16 @@ def store_pending(lib: Library, progress: ProgressCallback | None) -> None:
     )
 
 
-def summary_key(transcript: Transcript, model: str, style: Literal["abstractive", "quotes"]) -> str:
+def summary_key(
+    transcript: Transcript,
+    model: str,
+    style: Literal["abstractive", "quotes"],
+    pick: Pick = "rank",
+) -> str:
     """The dedupe key: a quote summary and an abstractive one are different entries, and so
-    are a local model's (``model``: its sha256) and a server's (``server:<model file>``)."""
-    return dedupe_key(transcript.content_hash, model, PROMPT_VERSION, grammar_version(style))
+    are a local model's (``model``: its sha256) and a server's (``server:<model file>``), and
+    quotes chosen by the ranking or by the model."""
+    return dedupe_key(transcript.content_hash, model, PROMPT_VERSION, grammar_version(style, pick))
 
 
 def _tagged(progress: ProgressCallback | None, item: str) -> ProgressCallback | None:

@@ -1,0 +1,140 @@
+"""The extractive choice: ranking, redundancy, the word budget, and the default quote path on real
+transcripts without a model (``engine.pipeline.rank``, ``engine.pipeline.extractive``)."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+from conftest import SEED, TALKS, require_shared
+
+from engine import schema
+from engine.pipeline.chunking import Span
+from engine.pipeline.extractive import (
+    MAX_BULLET_WORDS,
+    Candidates,
+    choose,
+    punctuated,
+    share,
+    usable,
+)
+from engine.pipeline.quote_text import Quote, clean
+from engine.pipeline.quotes import summarize_ranked
+from engine.pipeline.rank import lexrank, rank, terms
+from engine.transcripts.readers import load_transcript
+from engine.transcripts.types import Transcript
+
+HASHING = [
+    "A hash table stores values in buckets chosen by hashing each key.",
+    "Hashing the key picks a bucket of the hash table in constant time.",
+    "When two keys hash to one bucket, the table chains their values in a list.",
+    "Consistent hashing moves few keys when a bucket of the table is added.",
+    "The weather in Lisbon was sunny during the conference dinner.",
+    "A good hash function spreads keys evenly over the buckets of the table.",
+]
+
+
+def test_terms_are_stemmed_content_words() -> None:
+    assert terms("The tables were hashing keys, and the table hashes") == [
+        "tabl",
+        "hash",
+        "keys",  # too short to strip
+        "tabl",
+        "hash",
+    ]
+    assert terms("OK, yeah, so it is.") == []
+
+
+def test_lexrank_puts_the_hub_of_a_star_first() -> None:
+    sim = np.zeros((5, 5))
+    sim[0, 1:] = sim[1:, 0] = 1.0  # unit 0 is like every other; they are like nothing else
+    p = lexrank(sim)
+    assert p.argmax() == 0 and p[0] > 2 * p[1]
+    assert abs(p.sum() - 1.0) < 1e-9
+
+
+def test_the_off_topic_sentence_ranks_last() -> None:
+    r = rank(HASHING)
+    assert r.order(range(len(HASHING)))[-1] == 4
+
+
+def test_mmr_does_not_pick_the_same_thing_twice() -> None:
+    texts = [HASHING[0], HASHING[0].replace("stores", "keeps"), HASHING[3], HASHING[4]]
+    r = rank(texts)
+    first_two = r.order(range(4))[:2]
+    assert sorted(first_two) == [0, 1]  # the near-duplicates score highest ...
+    picked = r.mmr(range(4), 2)
+    assert len(set(picked) & {0, 1}) == 1  # ... but only one of them is picked
+    assert set(r.mmr(range(4), 2, fits=lambda i: i > 1)) == {2, 3}
+
+
+def test_share_is_40_percent_short_5_percent_long_linear_between() -> None:
+    assert share(1.6) == share(5.0) == pytest.approx(0.40)
+    assert share(60.0) == share(97.0) == pytest.approx(0.05)
+    assert share(32.5) == pytest.approx(0.225)
+
+
+def _check(t: Transcript, limit: float) -> list[str]:
+    """The summary's units verbatim, distinct, within the budget; returns the bullets."""
+    res = summarize_ranked(t)
+    s = res.summary
+    text = clean(t.text)
+    bullets = [b for sec in s.sections for b in sec.content]
+    assert s.introduction in text and s.introduction not in bullets
+    assert all(b in text for b in bullets) and len(set(bullets)) == len(bullets)
+    kept = sum(len(x.split()) for x in [s.introduction, *bullets])
+    assert kept <= limit * len(t.text.split()), (kept, len(t.text.split()))
+    assert res.method["words_kept"] == kept and res.method["model_picks"] is False
+    assert all(len(b.split()) <= MAX_BULLET_WORDS for b in bullets)
+    if punctuated(t.text):  # whole sentences: none starts or ends inside one
+        for x in [s.introduction, *bullets]:
+            before = text[: text.index(x)].rstrip()
+            assert re.search(r"[.!?…][\"')\]]*$", x), x
+            assert not before or re.search(r"[.!?…][\"')\]]*$", before), (before[-40:], x)
+    assert res.passes == [] and res.fraction == 1.0
+    assert res.flags == []
+    return bullets
+
+
+def test_filler_is_never_chosen() -> None:
+    filler = ["OK, good.", "Yeah.", "All right, all right.", "Thank you so much."]
+    texts = [f"{h[:-1]} in part {p}." for p in range(5) for h in HASHING] + filler * 5
+    quotes = [Quote(x, 0, 0, None) for x in texts]
+    part_of = [i // len(HASHING) for i in range(30)] + [i % 5 for i in range(20)]
+    parts = [Span(k, 0, 0, None, None, 0) for k in range(5)]
+    tiers = [0 if ok else 2 for ok in usable(quotes)]
+    cands = Candidates(quotes, part_of, tiers, [len(x.split()) for x in texts], 1000, 5000)
+    assert tiers == [0] * 30 + [2] * 20
+    choice = choose(cands, rank(texts), parts)
+    chosen = [choice.intro.text] + [q.text for qs in choice.picked for q in qs]
+    assert not set(chosen) & set(filler)
+    for k, qs in enumerate(choice.picked):  # each part's own units
+        assert all(q.text.endswith(f"part {k}.") for q in qs)
+
+
+def test_a_timed_talk_quotes_each_part_in_its_time_range() -> None:
+    require_shared()
+    t = load_transcript(TALKS / "talkpython_512_jit_compiler_for_cpython.youtube.vtt")
+    _check(t, share(68.4))
+    res = summarize_ranked(t)
+    for sec, part in zip(res.summary.sections, res.parts, strict=True):
+        own = clean(t.text[part.start_char : part.end_char])
+        assert all(b in own for b in sec.content)
+        assert sec.content_times is not None and sec.start is not None and sec.end is not None
+        assert all(sec.start <= x <= sec.end for x in sec.content_times)
+        assert sec.content_times == sorted(sec.content_times)
+
+
+def test_a_seed_transcript_keeps_at_most_40_percent() -> None:
+    require_shared()
+    t = load_transcript(SEED / "transcripts" / "react.txt")  # unpunctuated, untimed, 588 words
+    bullets = _check(t, 0.40)
+    assert len(bullets) == schema.N_SECTIONS * schema.N_SECTION_BULLETS
+
+
+def test_the_97_minute_lecture_keeps_at_most_5_percent() -> None:
+    require_shared()
+    t = load_transcript(next(TALKS.glob("cs50_*.srt")))
+    bullets = _check(t, 0.05)
+    assert not any(re.fullmatch(r"(?i)\W*(ok|yeah|good|all right)\W*", b) for b in bullets)
