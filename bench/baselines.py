@@ -1,14 +1,18 @@
 """Baselines for the extractive choice, and the measures the default path is held to (issue 18).
 
-Key terms of a transcript: its ``N_KEY_TERMS`` words with the highest *count × rarity*, where
-rarity is ``8 - wordfreq.zipf_frequency(word, "en")`` (0 for the commonest English words, 8 for
-a word wordfreq has never seen); words are lowercase runs of letters (inner apostrophe kept) of
-three or more letters, not in the engine's stop list, said at least twice. This is deliberately
-not the engine's ranking (no TF-IDF over units, no centrality, no stemming): a word is a key
-term because the talk says it often and English rarely does.
+Key terms of a transcript (one definition for every eval script: ``eval_default`` and
+``eval_labels``): its ``N_KEY_TERMS`` word stems with the highest *count × rarity*. Words are
+lowercase runs of letters (inner apostrophe kept) of three or more letters in the spoken text
+(speaker labels such as ``DAVID MALAN:`` and the hedges "sort of" / "kind of" removed), not in
+the engine's stop list nor a disfluency ("um", "okay", "gonna", "really"…), grouped by a light
+stem (``s`` plural dropped) and said at least twice; rarity is ``8 - wordfreq.zipf_frequency``
+of the stem's commonest spelling (0 for the commonest English words, 8 for a word wordfreq has
+never seen). This is deliberately not the engine's ranking (no TF-IDF over units, no
+centrality): a word is a key term because the talk says it often and English rarely does.
 
-Key-term recall of a choice: the share of the key terms that occur (same lowercase word) in
-the chosen units' text. The baselines choose the same number of units from the same pool:
+Key-term recall of a choice: the share of the key terms that occur (same stem) in the chosen
+units' text. A topic phrase is a key term when one of its words' stems is one. The baselines
+choose the same number of units from the same pool:
 
 - ``lead``: the first unit of each of ``n`` equal stretches (by unit index);
 - ``random``: ``n`` units drawn uniformly without replacement; mean recall over 200 draws;
@@ -30,25 +34,49 @@ from engine.pipeline.words import STOP, words
 N_KEY_TERMS = 40
 RANDOM_DRAWS = 200
 _WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
+_DISFLUENT = """um uh umm uhm hmm oh ok okay gonna wanna gotta yeah stuff guess actually
+    basically maybe pretty probably really"""
+DISFLUENT = frozenset(_DISFLUENT.split())
+# Speaker labels ("DAVID MALAN:", "Carmen Andoh:") and hedges ("sort of", not sorting).
+NOT_SPOKEN = re.compile(r"\b[A-Z][\w'’.-]*(?: [A-Z][\w'’.-]*){0,2}:|\b(?:sort|kind) of\b")
+
+
+def stem(w: str) -> str:
+    """The plural ``s`` dropped (not from "class", "this" or a three-letter word)."""
+    return w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w
 
 
 def _key_words(text: str) -> list[str]:
-    return [w for w in _WORD.findall(text.lower()) if len(w) >= 3 and w not in STOP]
+    return [
+        w
+        for w in _WORD.findall(NOT_SPOKEN.sub(" ", text).lower())
+        if len(w) >= 3 and w not in STOP and w not in DISFLUENT
+    ]
 
 
 def key_terms(text: str, n: int = N_KEY_TERMS) -> list[str]:
-    """The transcript's ``n`` words of highest count × rarity (see the module doc)."""
+    """The transcript's ``n`` key-term stems (see the module doc)."""
     from wordfreq import zipf_frequency
 
-    counts = Counter(_key_words(text))
-    score = {w: c * (8.0 - zipf_frequency(w, "en")) for w, c in counts.items() if c >= 2}
-    return sorted(score, key=lambda w: (-score[w], w))[:n]
+    spellings = Counter(_key_words(text))
+    counts: Counter[str] = Counter()
+    commonest: dict[str, str] = {}
+    for w, c in spellings.most_common():
+        counts[stem(w)] += c
+        commonest.setdefault(stem(w), w)
+    score = {s: c * (8.0 - zipf_frequency(commonest[s], "en")) for s, c in counts.items() if c >= 2}
+    return sorted(score, key=lambda s: (-score[s], s))[:n]
 
 
 def recall(chosen: Sequence[str], keys: Sequence[str]) -> float:
-    """Share of ``keys`` said in ``chosen`` (the same lowercase word)."""
-    said = {w for t in chosen for w in _WORD.findall(t.lower())}
+    """Share of ``keys`` said in ``chosen`` (the same stem)."""
+    said = {stem(w) for t in chosen for w in _WORD.findall(t.lower())}
     return sum(k in said for k in keys) / len(keys) if keys else 0.0
+
+
+def is_key(phrase: str, keys: Sequence[str] | set[str]) -> bool:
+    """One of the phrase's words has a key term's stem."""
+    return any(stem(w) in keys for w in _WORD.findall(phrase.lower()))
 
 
 def stretches(n_units: int, n: int) -> list[range]:

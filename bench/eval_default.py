@@ -85,7 +85,7 @@ def _mid_sentence(bullets: list[str], text: str) -> int:
 
 def quote_measures(t: Transcript, summary: Summary) -> str:
     """The issue-18 columns of one quote summary (see the module doc)."""
-    from bench.baselines import baseline_recalls, key_terms, recall
+    from bench.baselines import baseline_recalls, is_key, key_terms, recall
     from engine.pipeline.chunking import TextMap, split_parts
     from engine.pipeline.extractive import N_PICKS, candidates, n_words, punctuated
     from engine.pipeline.quote_text import clean
@@ -100,7 +100,7 @@ def quote_measures(t: Transcript, summary: Summary) -> str:
     titles = sum(_content_words(s.title.split(": ", 1)[-1]) >= 2 for s in summary.sections)
     phrases = [x for s in summary.sections for x in s.topics] + list(summary.topics)
     keyset = set(keys)
-    topical = sum(any(w in keyset for w in x.lower().split()) for x in phrases)
+    topical = sum(is_key(x, keyset) for x in phrases)
     text = clean(t.text)
     mid = f"{_mid_sentence(bullets, text)}/{len(bullets)}" if punctuated(t.text) else "n/a"
     kept = sum(n_words(x) for x in chosen) / max(1, n_words(t.text))

@@ -9,14 +9,9 @@ transcript: the share of titles with >= 2 content words; the share of the 20 top
 fields expected from the content (``EXPECTED``, judged by reading each transcript), top-1 and
 top-3 agreement; the labels themselves, so a reader can judge them. Appends to EVALUATION.md.
 
-Key terms are defined here, apart from the scoring under test: the transcript's 40 words with
-the highest count x rarity, rarity = 9 - Zipf frequency (wordfreq; -log10 of a word's share of
-English), over lower-case alphabetic words of >= 2 letters without an apostrophe that are not
-among wordfreq's 300 most common English words nor a few disfluencies and hedges
-(``DISFLUENT``), counted in the spoken text (speaker labels such as ``DAVID MALAN:`` or
-``Carmen Andoh:`` and the hedges "sort of" / "kind of" removed: ``NOT_SPOKEN``). No stop
-list, tokenizer or phrase rule of the labels code is used. A topic phrase "is a key term" when
-one of its words (plural "s" ignored) is one; a content word of a title is a word of >= 2
+Key terms: ``bench.baselines.key_terms``, the one definition every eval script uses (see its
+module doc; apart from the scoring under test). A topic phrase "is a key term" when
+one of its words' stems is one; a content word of a title is a word of >= 2
 letters that is not a number, not among wordfreq's 100 most common words (function words) and
 not a disfluency.
 """
@@ -31,14 +26,14 @@ import os
 import re
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from wordfreq import top_n_list, zipf_frequency  # noqa: E402
+from wordfreq import top_n_list  # noqa: E402
 
+from bench.baselines import DISFLUENT, is_key, key_terms  # noqa: E402  (one key-term definition)
 from bench.eval_default import _commit  # noqa: E402  (the commit line of every record)
 from engine.pipeline.labels import general_topics, section_labels, talk_topics  # noqa: E402
 from engine.transcripts.readers import load_transcript  # noqa: E402
@@ -50,15 +45,7 @@ INPUTS = [
     *sorted(p for p in (DATA / "talks").iterdir() if p.suffix in (".srt", ".vtt", ".txt")),
 ]
 RECORD = REPO / "EVALUATION.md"
-N_KEY_TERMS = 40
-COMMON = frozenset(top_n_list("en", 300))
 FUNCTION = frozenset(top_n_list("en", 100))
-_DISFLUENT = """um uh umm uhm hmm oh ok okay gonna wanna gotta yeah stuff guess actually
-    basically maybe pretty probably really"""
-DISFLUENT = frozenset(_DISFLUENT.split())
-# Speaker labels ("DAVID MALAN:", "Carmen Andoh:") and hedges ("sort of", not sorting).
-NOT_SPOKEN = re.compile(r"\b[A-Z][\w'’.-]*(?: [A-Z][\w'’.-]*){0,2}:|\b(?:sort|kind) of\b")
-
 AI = "Artificial Intelligence (AI) and Machine Learning"
 ALG = "Algorithms and Data Structures"
 ARCH = "Computer Architecture"
@@ -90,24 +77,6 @@ def stretches(text: str, n: int = 5) -> list[str]:
     words = text.split()
     cut = [round(i * len(words) / n) for i in range(n + 1)]
     return [" ".join(words[a:b]) for a, b in itertools.pairwise(cut)]
-
-
-def _stem(w: str) -> str:
-    return w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w
-
-
-def key_terms(text: str) -> set[str]:
-    counts = Counter(
-        w
-        for w in re.findall(r"[a-z]+(?:['’][a-z]+)*", NOT_SPOKEN.sub(" ", text).lower())
-        if len(w) >= 2 and w.isalpha() and w not in COMMON and w not in DISFLUENT
-    )
-    score = {w: c * (9 - zipf_frequency(w, "en")) for w, c in counts.items()}
-    return {_stem(w) for w in sorted(score, key=lambda w: -score[w])[:N_KEY_TERMS]}
-
-
-def is_key(phrase: str, keys: set[str]) -> bool:
-    return any(_stem(w) in keys for w in re.findall(r"[a-z]+", phrase.lower()))
 
 
 def content_words(title: str) -> int:
