@@ -1,0 +1,150 @@
+"""The default thread count on a busy machine (issue 20): the same summary with 1 and 2 threads
+and the default, on the machine as it is ("idle") and with a CPU hog beside it.
+
+    python bench/contention.py [--transcript PATH] [--threads 1 2] [--reps 1] [--style quotes]
+
+Each run is one ``summarize`` of the same seed transcript (bundled Gemma 3 270M, seed 0,
+temperature 0, one attempt, ``--force``) into a fresh library, in this process as the CLI runs
+it. The hog is one ``while True: pass`` process per CPU, started and stopped by this script.
+Runs are interleaved (each repetition runs every thread setting once, in turn), so a change of
+the machine's load hits every setting alike. The table gives seconds and the ratio to the best
+setting of the same situation, with the 1-minute load average before each situation; the
+thread count the default chose is what the runner resolved at load time.
+
+Timings on a shared machine are noisy: compare the numbers of one run with each other.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+SEED_RUN = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "seed-run"
+DEFAULT_TRANSCRIPT = SEED_RUN / "transcripts" / "rust.txt"
+
+
+@contextmanager
+def cpu_hog(n: int) -> Iterator[None]:
+    """``n`` busy-looping processes for the duration of the block."""
+    procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
+    try:
+        time.sleep(1.0)  # let the scheduler see them as busy
+        yield
+    finally:
+        for p in procs:
+            p.kill()
+        for p in procs:
+            p.wait()
+
+
+def one_run(transcript: Path, threads: int | None, style: str, chosen: list[int]) -> float:
+    """Seconds for one summarize (``force``: summarized again every time)."""
+    from engine.api import Engine
+
+    engine = Engine()
+    try:
+        options = engine.summarize_options(
+            n_threads=threads, seed=0, temperature=0.0, force=True, style=style, attempts=1
+        )  # type: ignore[arg-type]
+        before = len(chosen)
+        started = time.perf_counter()
+        results = list(engine.summarize([transcript], options=options))
+        seconds = time.perf_counter() - started
+    finally:
+        engine.close()
+    if any(r.error for r in results):
+        raise SystemExit(f"the run failed: {results[0].error}")
+    if threads is not None:
+        chosen[before:] = []  # only the default's choices are reported
+    return seconds
+
+
+def situation(
+    name: str, transcript: Path, settings: list[int | None], reps: int, style: str
+) -> list[tuple[str, float, str]]:
+    import engine.runtime.llamacpp.runner as runner_module
+
+    resolve = runner_module.default_threads
+    chosen: list[int] = []
+
+    def recording() -> int:
+        chosen.append(resolve())
+        return chosen[-1]
+
+    runner_module.default_threads = recording  # type: ignore[assignment]
+    times: dict[int | None, list[float]] = {s: [] for s in settings}
+    load = os.getloadavg()[0]
+    try:
+        for _ in range(reps):
+            for s in settings:
+                times[s].append(one_run(transcript, s, style, chosen))
+    finally:
+        runner_module.default_threads = resolve  # type: ignore[assignment]
+    rows = []
+    for s in settings:
+        label = f"default (chose {', '.join(map(str, chosen))})" if s is None else str(s)
+        rows.append((label, statistics.median(times[s]), ", ".join(f"{t:.1f}" for t in times[s])))
+    print(f"\n{name}: 1-min load average {load:.2f} before, {os.getloadavg()[0]:.2f} after")
+    best = min(r[1] for r in rows)
+    print("| threads | s (median) | runs | vs best |")
+    print("|---|---|---|---|")
+    for label, med, runs in rows:
+        print(f"| {label} | {med:.1f} | {runs} | {med / best:.2f}x |")
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--transcript", type=Path, default=DEFAULT_TRANSCRIPT)
+    ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--reps", type=int, default=1)
+    ap.add_argument("--style", choices=["quotes", "abstractive"], default="quotes")
+    ap.add_argument("--hog", type=int, default=os.cpu_count() or 1, help="busy processes")
+    ap.add_argument("--no-idle", action="store_true", help="only the CPU-hog situation")
+    ap.add_argument("--warmup", action="store_true", help="one untimed run first")
+    args = ap.parse_args()
+    # One scratch library for the whole run (the bundled model is prepared once).
+    os.environ["VIDSUM_HOME"] = tempfile.mkdtemp(prefix="vidsum-contention-")
+    settings: list[int | None] = [*args.threads, None]
+    from engine.hardware import physical_cores
+
+    print(
+        f"{args.transcript.name}, {args.style}, {physical_cores()} physical cores, "
+        f"{os.cpu_count()} CPUs, commit {_commit()}"
+    )
+    if args.warmup:
+        one_run(args.transcript, 1, args.style, [])
+    if not args.no_idle:
+        situation("as it is", args.transcript, settings, args.reps, args.style)
+    with cpu_hog(args.hog):
+        situation(
+            f"with {args.hog} busy-loop processes", args.transcript, settings, args.reps, args.style
+        )
+
+
+def _commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=Path(__file__).resolve().parent,
+        )
+        return out.stdout.strip() or "?"
+    except OSError:
+        return "?"
+
+
+if __name__ == "__main__":
+    main()
