@@ -10,6 +10,7 @@ Cancelling one item cancels the batch and requeues the rest (nothing partial is 
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -25,6 +26,7 @@ from engine.errors import Cancelled
 from engine.progress import CancelToken, Progress
 from tui.queue import Batch, Queue, QueueItem, expand
 from tui.screens.base import VidsumScreen
+from tui.screens.confirm import ConfirmScreen
 from tui.screens.run_on import RunOnScreen, choice_label
 from tui.widgets.path_input import PathSuggester, TranscriptTree
 from tui.widgets.queue_row import QueueListItem
@@ -252,7 +254,30 @@ class SummarizeScreen(VidsumScreen):
                 return self.engine.summarize_on_servers(
                     paths, servers, progress=report, cancel=token
                 )
-            return self.engine.summarize(paths, model=model, progress=report, cancel=token)
+            return self.engine.summarize(
+                paths, model=model, progress=report, cancel=token, confirm=confirm
+            )
+
+        def confirm(line: str) -> bool:
+            # Engine thread: a dialog on the app's thread, waited for here (a cancel or a
+            # quit meanwhile answers no).
+            answered = threading.Event()
+            answer = [False]
+
+            def done(yes: bool | None) -> None:
+                answer[0] = bool(yes)
+                answered.set()
+
+            question = f"{line}\nThat is a long run. Start it?"
+            self.app.call_from_thread(
+                self.app.push_screen,
+                ConfirmScreen(question, confirm="Start", title="Long run"),
+                done,
+            )
+            while not answered.wait(0.1):
+                if token.cancelled:
+                    return False
+            return answer[0]
 
         def report(ev: Progress) -> None:
             # Runs on the engine's thread, so a waiting item the user cancelled is stopped the
