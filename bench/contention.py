@@ -1,7 +1,7 @@
 """The default thread count on a busy machine (issue 20): the same summary with 1 and 2 threads
 and the default, on the machine as it is ("idle") and with a CPU hog beside it.
 
-    python bench/contention.py [--transcript PATH] [--threads 1 2] [--reps 1] [--style quotes]
+    python bench/contention.py [--transcript PATH] [--threads 1 2] [--passive 2] [--reps 1]
 
 Each run is one ``summarize`` of the same seed transcript (bundled Gemma 3 270M, seed 0,
 temperature 0, one attempt, ``--force``) into a fresh library, in this process as the CLI runs
@@ -47,10 +47,20 @@ def cpu_hog(n: int) -> Iterator[None]:
             p.wait()
 
 
-def one_run(transcript: Path, threads: int | None, style: str, chosen: list[int]) -> float:
+Setting = tuple[int | None, bool]  # (threads, None: the default; OMP_WAIT_POLICY=passive)
+
+
+def one_run(transcript: Path, setting: Setting, style: str, chosen: list[int]) -> float:
     """Seconds for one summarize (``force``: summarized again every time)."""
     from engine.api import Engine
 
+    threads, passive = setting
+    # The worker is a fresh interpreter: it reads OpenMP's wait policy from this environment
+    # when llama.cpp (built with OpenMP) loads libgomp.
+    if passive:
+        os.environ["OMP_WAIT_POLICY"] = "passive"
+    else:
+        os.environ.pop("OMP_WAIT_POLICY", None)
     engine = Engine()
     try:
         options = engine.summarize_options(
@@ -70,7 +80,7 @@ def one_run(transcript: Path, threads: int | None, style: str, chosen: list[int]
 
 
 def situation(
-    name: str, transcript: Path, settings: list[int | None], reps: int, style: str
+    name: str, transcript: Path, settings: list[Setting], reps: int, style: str
 ) -> list[tuple[str, float, str]]:
     import engine.runtime.llamacpp.runner as runner_module
 
@@ -82,17 +92,20 @@ def situation(
         return chosen[-1]
 
     runner_module.default_threads = recording  # type: ignore[assignment]
-    times: dict[int | None, list[float]] = {s: [] for s in settings}
+    times: dict[Setting, list[float]] = {s: [] for s in settings}
     load = os.getloadavg()[0]
     try:
         for _ in range(reps):
             for s in settings:
                 times[s].append(one_run(transcript, s, style, chosen))
+                print(f"  {name}: {s} {times[s][-1]:.1f} s", flush=True)
     finally:
         runner_module.default_threads = resolve  # type: ignore[assignment]
     rows = []
     for s in settings:
-        label = f"default (chose {', '.join(map(str, chosen))})" if s is None else str(s)
+        label = f"default (chose {', '.join(map(str, chosen))})" if s[0] is None else str(s[0])
+        if s[1]:
+            label += ", OMP_WAIT_POLICY=passive"
         rows.append((label, statistics.median(times[s]), ", ".join(f"{t:.1f}" for t in times[s])))
     print(f"\n{name}: 1-min load average {load:.2f} before, {os.getloadavg()[0]:.2f} after")
     best = min(r[1] for r in rows)
@@ -112,18 +125,28 @@ def main() -> None:
     ap.add_argument("--hog", type=int, default=os.cpu_count() or 1, help="busy processes")
     ap.add_argument("--no-idle", action="store_true", help="only the CPU-hog situation")
     ap.add_argument("--warmup", action="store_true", help="one untimed run first")
+    ap.add_argument(
+        "--passive", type=int, nargs="*", default=[], help="thread counts also run passive"
+    )
     args = ap.parse_args()
     # One scratch library for the whole run (the bundled model is prepared once).
     os.environ["VIDSUM_HOME"] = tempfile.mkdtemp(prefix="vidsum-contention-")
-    settings: list[int | None] = [*args.threads, None]
+    settings: list[Setting] = [
+        *((t, False) for t in args.threads),
+        *((t, True) for t in args.passive),
+        (None, False),
+    ]
     from engine.hardware import physical_cores
 
     print(
         f"{args.transcript.name}, {args.style}, {physical_cores()} physical cores, "
         f"{os.cpu_count()} CPUs, commit {_commit()}"
     )
+    from engine.modelstore.manager import resolve_model
+
+    resolve_model()  # the bundled model is assembled here, not in the first timed run
     if args.warmup:
-        one_run(args.transcript, 1, args.style, [])
+        one_run(args.transcript, (1, False), args.style, [])
     if not args.no_idle:
         situation("as it is", args.transcript, settings, args.reps, args.style)
     with cpu_hog(args.hog):

@@ -28,14 +28,21 @@ def _busy_loops(n: int) -> Iterator[None]:
             p.wait()
 
 
-def test_proc_stat_line_gives_idle_and_total_jiffies() -> None:
-    stat = "cpu  100 5 50 800 20 1 2 3 7 0\ncpu0 50 2 25 400 10 0 1 1 0 0\n"
+def test_proc_stat_lines_give_idle_and_total_jiffies() -> None:
+    stat = (
+        "cpu  100 5 50 800 20 1 2 3 7 0\n"
+        "cpu0 50 2 25 400 10 0 1 1 0 0\n"
+        "cpu1 50 3 25 400 10 1 1 2 7 0\n"
+        "intr 1 2 3\n"
+    )
     assert _cpu_times(stat) == (820, 981)  # idle + iowait; user..steal (guest is in user)
+    assert _cpu_times(stat, {1}) == (410, 492)  # only the CPUs this process may use
+    assert _cpu_times(stat, {0, 1}) == (820, 981)
     assert _cpu_times("intr 1 2 3\n") is None
 
 
 def test_free_cores_rounds_idle_cpus_to_physical_cores() -> None:
-    cores, logical = physical_cores(), os.cpu_count() or 1
+    cores, logical = physical_cores(), len(os.sched_getaffinity(0))
     assert free_cores(idle=float(logical)) == cores  # an idle machine: every core
     assert free_cores(idle=0.0) == 1  # a saturated one: still one thread
     if cores >= 2:

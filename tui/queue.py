@@ -72,7 +72,8 @@ class QueueItem:
         if endpoint:
             self.endpoint = str(endpoint)
         if ev.stage == "estimate":
-            self.estimate = ev.message
+            if ev.item == self.name:  # the batch's own line names no file
+                self.estimate = ev.message
             return
         if ev.stage not in STAGE_LABEL:
             return

@@ -45,9 +45,9 @@ def _bar(fraction: float, width: int) -> str:
 def _amount(n: float, unit: str) -> str:
     """``1024``, ``48.2M``, ``1.5 GiB``: short enough for a progress line."""
     if unit == "B":
-        for size, suffix in ((2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
-            if n >= size:
-                return f"{n / size:.1f} {suffix}"
+        for binary, suffix in ((2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
+            if n >= binary:
+                return f"{n / binary:.1f} {suffix}"
         return f"{n:.0f} B"
     for floor, size, suffix in ((1e9, 1e9, "G"), (1e6, 1e6, "M"), (1e5, 1e3, "k")):
         if n >= floor:

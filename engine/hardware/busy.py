@@ -26,36 +26,54 @@ SAMPLE_S = 0.15  # long enough to see a busy process, short beside a model load
 FREE_SHARE = 0.75
 
 
-def _cpu_times(stat: str) -> tuple[int, int] | None:
-    """(idle, total) jiffies from the aggregate ``cpu`` line of ``/proc/stat``."""
+def _cpu_times(stat: str, cpus: set[int] | None = None) -> tuple[int, int] | None:
+    """(idle, total) jiffies from ``/proc/stat``: of the ``cpuN`` lines of ``cpus`` (the CPUs
+    this process may run on: a container or ``taskset`` sees only its own), else the
+    aggregate ``cpu`` line."""
+    idle = total = 0
+    found = False
     for line in stat.splitlines():
-        if line.startswith("cpu "):
-            values = [int(v) for v in line.split()[1:]]
-            # user nice system idle iowait irq softirq steal (guest* are inside user/nice)
-            idle = values[3] + (values[4] if len(values) > 4 else 0)
-            return idle, sum(values[:8])
-    return None
+        name, _, rest = line.partition(" ")
+        if not name.startswith("cpu"):
+            continue
+        if cpus is None and name != "cpu":
+            continue
+        if cpus is not None and not (name[3:].isdigit() and int(name[3:]) in cpus):
+            continue
+        values = [int(v) for v in rest.split()]
+        # user nice system idle iowait irq softirq steal (guest* are inside user/nice)
+        idle += values[3] + (values[4] if len(values) > 4 else 0)
+        total += sum(values[:8])
+        found = True
+    return (idle, total) if found else None
+
+
+def _allowed_cpus() -> set[int] | None:
+    return set(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
 
 
 def idle_cpus(sample_s: float = SAMPLE_S) -> float | None:
-    """Logical CPUs idle over ``sample_s`` seconds (``/proc/stat``); None where unreadable."""
+    """CPUs (of those this process may use) idle over ``sample_s`` seconds (``/proc/stat``);
+    None where unreadable."""
     path = Path("/proc/stat")
+    cpus = _allowed_cpus()
     try:
-        before = _cpu_times(path.read_text(encoding="ascii"))
+        before = _cpu_times(path.read_text(encoding="ascii"), cpus)
         time.sleep(sample_s)
-        after = _cpu_times(path.read_text(encoding="ascii"))
+        after = _cpu_times(path.read_text(encoding="ascii"), cpus)
     except (OSError, ValueError):
         return None
     if before is None or after is None or after[1] <= before[1]:
         return None
     share = (after[0] - before[0]) / (after[1] - before[1])
-    return max(0.0, share) * (os.cpu_count() or 1)
+    return max(0.0, share) * (len(cpus) if cpus else os.cpu_count() or 1)
 
 
 def free_cores(idle: float | None = None) -> int:
     """Physical cores free now (``idle``: logical CPUs idle, measured when None), 1 at least."""
     cores = physical_cores()
-    logical = os.cpu_count() or cores
+    allowed = _allowed_cpus()
+    logical = max(cores, len(allowed) if allowed else os.cpu_count() or cores)
     if idle is None:
         idle = idle_cpus()
     if idle is None:  # no /proc/stat (macOS): the load average says how many are busy

@@ -33,7 +33,7 @@ from tui.widgets.queue_row import QueueListItem
 from tui.widgets.top_bar import TopBar
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
     from engine.modelstore.catalog import ModelStatus
     from engine.pipeline.summarize import FileResult
@@ -255,29 +255,12 @@ class SummarizeScreen(VidsumScreen):
                     paths, servers, progress=report, cancel=token
                 )
             return self.engine.summarize(
-                paths, model=model, progress=report, cancel=token, confirm=confirm
+                paths,
+                model=model,
+                progress=report,
+                cancel=token,
+                confirm=self._confirmer(batch, token),
             )
-
-        def confirm(line: str) -> bool:
-            # Engine thread: a dialog on the app's thread, waited for here (a cancel or a
-            # quit meanwhile answers no).
-            answered = threading.Event()
-            answer = [False]
-
-            def done(yes: bool | None) -> None:
-                answer[0] = bool(yes)
-                answered.set()
-
-            question = f"{line}\nThat is a long run. Start it?"
-            self.app.call_from_thread(
-                self.app.push_screen,
-                ConfirmScreen(question, confirm="Start", title="Long run"),
-                done,
-            )
-            while not answered.wait(0.1):
-                if token.cancelled:
-                    return False
-            return answer[0]
 
         def report(ev: Progress) -> None:
             # Runs on the engine's thread, so a waiting item the user cancelled is stopped the
@@ -302,6 +285,34 @@ class SummarizeScreen(VidsumScreen):
 
         self.run_worker(run, thread=True, group="summarize", exit_on_error=False)
         self._show_detail()
+
+    def _confirmer(self, batch: Batch, token: CancelToken) -> Callable[[str], bool]:
+        """``Engine.summarize``'s ``confirm`` for a long run: called on the engine's thread, it
+        shows the dialog on the app's and waits (a cancel or a quit meanwhile answers no). A
+        declined batch ends cancelled (not requeued, which would ask again)."""
+
+        def confirm(line: str) -> bool:
+            answered = threading.Event()
+            answer = [False]
+
+            def done(yes: bool | None) -> None:
+                answer[0] = bool(yes)
+                answered.set()
+
+            question = f"{line}\nThat is a long run. Start it?"
+            self.app.call_from_thread(
+                lambda: self.app.push_screen(
+                    ConfirmScreen(question, confirm="Start", title="Long run"), done
+                )
+            )
+            while not answered.wait(0.1):
+                if token.cancelled:
+                    return False
+            if not answer[0]:
+                batch.cancel_all = True
+            return answer[0]
+
+        return confirm
 
     @on(ItemProgress)
     def _progress(self, message: ItemProgress) -> None:
