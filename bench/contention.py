@@ -38,7 +38,7 @@ def cpu_hog(n: int) -> Iterator[None]:
     """``n`` busy-looping processes for the duration of the block."""
     procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
     try:
-        time.sleep(1.0)  # let the scheduler see them as busy
+        time.sleep(0.5)  # let the scheduler see them as busy
         yield
     finally:
         for p in procs:
@@ -50,9 +50,16 @@ def cpu_hog(n: int) -> Iterator[None]:
 Setting = tuple[int | None, bool]  # (threads, None: the default; OMP_WAIT_POLICY=passive)
 
 
-def one_run(transcript: Path, setting: Setting, style: str, chosen: list[int]) -> float:
-    """Seconds for one summarize (``force``: summarized again every time)."""
+def one_run(
+    transcript: Path, setting: Setting, style: str, chosen: list[int], cap: float | None = None
+) -> float:
+    """Seconds for one summarize (``force``: summarized again every time); a run still going
+    after ``cap`` seconds is cancelled and counted as ``inf`` (shown as "> cap")."""
+    import threading
+
     from engine.api import Engine
+    from engine.errors import Cancelled
+    from engine.progress import CancelToken
 
     threads, passive = setting
     # The worker is a fresh interpreter: it reads OpenMP's wait policy from this environment
@@ -67,9 +74,19 @@ def one_run(transcript: Path, setting: Setting, style: str, chosen: list[int]) -
             n_threads=threads, seed=0, temperature=0.0, force=True, style=style, attempts=1
         )  # type: ignore[arg-type]
         before = len(chosen)
+        cancel = CancelToken()
+        timer = threading.Timer(cap, cancel.cancel) if cap else None
+        if timer is not None:
+            timer.start()
         started = time.perf_counter()
-        results = list(engine.summarize([transcript], options=options))
-        seconds = time.perf_counter() - started
+        try:
+            results = list(engine.summarize([transcript], options=options, cancel=cancel))
+            seconds = time.perf_counter() - started
+        except Cancelled:
+            results, seconds = [], float("inf")
+        finally:
+            if timer is not None:
+                timer.cancel()
     finally:
         engine.close()
     if any(r.error for r in results):
@@ -80,8 +97,16 @@ def one_run(transcript: Path, setting: Setting, style: str, chosen: list[int]) -
 
 
 def situation(
-    name: str, transcript: Path, settings: list[Setting], reps: int, style: str
+    name: str,
+    transcript: Path,
+    settings: list[Setting],
+    reps: int,
+    style: str,
+    cap_ratio: float = 3.0,
+    cap_s: float = 60.0,
 ) -> list[tuple[str, float, str]]:
+    """Every setting ``reps`` times, interleaved; a run slower than ``cap_ratio`` times the
+    fastest so far (at least ``cap_s``) is stopped there: its ratio is then "more than"."""
     import engine.runtime.llamacpp.runner as runner_module
 
     resolve = runner_module.default_threads
@@ -97,8 +122,10 @@ def situation(
     try:
         for _ in range(reps):
             for s in settings:
-                times[s].append(one_run(transcript, s, style, chosen))
-                print(f"  {name}: {s} {times[s][-1]:.1f} s", flush=True)
+                done = [t for ts in times.values() for t in ts if t != float("inf")]
+                cap = max(cap_s, cap_ratio * min(done)) if done else None
+                times[s].append(one_run(transcript, s, style, chosen, cap))
+                print(f"  {name}: {s} {times[s][-1]:.1f} s (cap {cap})", flush=True)
     finally:
         runner_module.default_threads = resolve  # type: ignore[assignment]
     rows = []
@@ -106,13 +133,17 @@ def situation(
         label = f"default (chose {', '.join(map(str, chosen))})" if s[0] is None else str(s[0])
         if s[1]:
             label += ", OMP_WAIT_POLICY=passive"
-        rows.append((label, statistics.median(times[s]), ", ".join(f"{t:.1f}" for t in times[s])))
+        runs = ", ".join(f"{t:.1f}" if t != float("inf") else "stopped" for t in times[s])
+        rows.append((label, statistics.median(times[s]), runs))
     print(f"\n{name}: 1-min load average {load:.2f} before, {os.getloadavg()[0]:.2f} after")
     best = min(r[1] for r in rows)
     print("| threads | s (median) | runs | vs best |")
     print("|---|---|---|---|")
     for label, med, runs in rows:
-        print(f"| {label} | {med:.1f} | {runs} | {med / best:.2f}x |")
+        if med == float("inf"):
+            print(f"| {label} | – | {runs} | > {cap_ratio:.0f}x |")
+        else:
+            print(f"| {label} | {med:.1f} | {runs} | {med / best:.2f}x |")
     return rows
 
 
@@ -125,16 +156,19 @@ def main() -> None:
     ap.add_argument("--hog", type=int, default=os.cpu_count() or 1, help="busy processes")
     ap.add_argument("--no-idle", action="store_true", help="only the CPU-hog situation")
     ap.add_argument("--warmup", action="store_true", help="one untimed run first")
+    ap.add_argument("--cap", type=float, default=3.0, help="stop a run past this x the best")
     ap.add_argument(
         "--passive", type=int, nargs="*", default=[], help="thread counts also run passive"
     )
     args = ap.parse_args()
     # One scratch library for the whole run (the bundled model is prepared once).
     os.environ["VIDSUM_HOME"] = tempfile.mkdtemp(prefix="vidsum-contention-")
+    # The first thread count runs first, uncapped; then the default, then the others.
     settings: list[Setting] = [
-        *((t, False) for t in args.threads),
-        *((t, True) for t in args.passive),
+        (args.threads[0], False),
         (None, False),
+        *((t, False) for t in args.threads[1:]),
+        *((t, True) for t in args.passive),
     ]
     from engine.hardware import physical_cores
 
@@ -148,10 +182,15 @@ def main() -> None:
     if args.warmup:
         one_run(args.transcript, (1, False), args.style, [])
     if not args.no_idle:
-        situation("as it is", args.transcript, settings, args.reps, args.style)
+        situation("as it is", args.transcript, settings, args.reps, args.style, args.cap)
     with cpu_hog(args.hog):
         situation(
-            f"with {args.hog} busy-loop processes", args.transcript, settings, args.reps, args.style
+            f"with {args.hog} busy-loop processes",
+            args.transcript,
+            settings,
+            args.reps,
+            args.style,
+            args.cap,
         )
 
 

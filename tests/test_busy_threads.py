@@ -4,28 +4,13 @@ loaded beside a busy loop per CPU gets one thread, not the physical cores."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
+from bench.contention import cpu_hog as _busy_loops
 from engine.hardware import free_cores, idle_cpus, physical_cores
 from engine.hardware.busy import _cpu_times
 from engine.runtime.base import LoadOptions
 from engine.runtime.llamacpp.runner import LlamaRunner
-
-
-@contextmanager
-def _busy_loops(n: int) -> Iterator[None]:
-    procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(n)]
-    try:
-        yield
-    finally:
-        for p in procs:
-            p.kill()
-        for p in procs:
-            p.wait()
 
 
 def test_proc_stat_lines_give_idle_and_total_jiffies() -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import settle, wait_until
@@ -18,14 +19,18 @@ from test_tui_real_flows import (  # noqa: F401 (fixtures)
     tiny_model,
     workers,
 )
+from textual.pilot import Pilot
 
 from engine.api import Engine
 from engine.pipeline.chunking import LONG_TEXT
 from tui.app import VidsumApp
 from tui.screens.confirm import ConfirmScreen
+from tui.screens.summarize import SummarizeScreen
 
-# one_cpu pins the worker to one CPU, as the other real-engine flows do.
-pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("one_cpu")]
+# one_cpu pins the worker to one CPU, as the other real-engine flows do; tiny_model registers
+# the tiny model (before the app lists the models) as TINY_MODEL.
+pytestmark = [pytest.mark.asyncio, pytest.mark.usefixtures("one_cpu", "tiny_model")]
+TINY_MODEL = "local:tiny-llama"
 
 SENTENCE = "We measure the hash table as it fills up and see why the load factor matters. "
 
@@ -36,17 +41,23 @@ def _long_talk(folder: Path) -> str:
     return "long.txt"
 
 
+async def _start_long_run(pilot: Pilot[Any], name: str) -> SummarizeScreen:
+    """Queue ``name`` on the tiny model, start, wait for the dialog."""
+    app = pilot.app
+    screen = await open_queue(app, pilot)
+    await start_queue(pilot, screen, TINY_MODEL, name)
+    await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), timeout=60)
+    return screen
+
+
 async def test_a_big_run_is_estimated_and_declining_starts_nothing(
-    make_app: Callable[..., VidsumApp], request: pytest.FixtureRequest, tmp_path: Path
+    make_app: Callable[..., VidsumApp], tmp_path: Path
 ) -> None:
-    model = request.getfixturevalue("tiny_model")  # imported above with the helpers
     before = library_snapshot()
     name = _long_talk(tmp_path)
     app = make_app(Engine())
     async with app.run_test(size=(100, 30)) as pilot:
-        screen = await open_queue(app, pilot)
-        await start_queue(pilot, screen, model, name)
-        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), timeout=60)
+        screen = await _start_long_run(pilot, name)
         dialog = app.screen
         assert isinstance(dialog, ConfirmScreen)
         assert dialog.question.startswith(f"Estimate for {name}: ~")
@@ -63,16 +74,13 @@ async def test_a_big_run_is_estimated_and_declining_starts_nothing(
 
 
 async def test_a_cancel_while_counting_tokens_ends_the_item_within_two_seconds(
-    make_app: Callable[..., VidsumApp], request: pytest.FixtureRequest, tmp_path: Path
+    make_app: Callable[..., VidsumApp], tmp_path: Path
 ) -> None:
-    model = request.getfixturevalue("tiny_model")  # imported above with the helpers
     before = library_snapshot()
     name = _long_talk(tmp_path)
     app = make_app(Engine())
     async with app.run_test(size=(100, 30)) as pilot:
-        screen = await open_queue(app, pilot)
-        await start_queue(pilot, screen, model, name)
-        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), timeout=60)
+        screen = await _start_long_run(pilot, name)
         await pilot.press("y")
         item = screen.queue.items[0]
         await wait_until(pilot, lambda: item.stage == "tokenize", timeout=60)
