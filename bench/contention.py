@@ -17,7 +17,9 @@ Timings on a shared machine are noisy: compare the numbers of one run with each 
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -162,7 +164,9 @@ def main() -> None:
     )
     args = ap.parse_args()
     # One scratch library for the whole run (the bundled model is prepared once).
-    os.environ["VIDSUM_HOME"] = tempfile.mkdtemp(prefix="vidsum-contention-")
+    home = tempfile.mkdtemp(prefix="vidsum-contention-")
+    atexit.register(shutil.rmtree, home, ignore_errors=True)
+    os.environ["VIDSUM_HOME"] = home
     # The first thread count runs first, uncapped; then the default, then the others.
     settings: list[Setting] = [
         (args.threads[0], False),
