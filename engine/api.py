@@ -10,7 +10,7 @@ substitute a fake with the same methods; engine tests use the real one. The file
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
@@ -166,10 +166,12 @@ class Engine:
         options: SummarizeOptions | None = None,
         progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
+        confirm: Callable[[str], bool] | None = None,
     ) -> Iterator[FileResult]:
         """One result per input, in order. ``options`` None: ``settings.json``, else defaults
         (``engine.pipeline.summarize.options_from_settings``). A ``Transcript`` item is already read
-        (standard input)."""
+        (standard input). ``confirm`` is asked, with the estimate's sentence, before a big batch
+        starts (False: ``Cancelled``, nothing started)."""
         from engine.pipeline.summarize import summarize_files
 
         return summarize_files(
@@ -179,6 +181,7 @@ class Engine:
             options=options,
             progress=progress,
             cancel=cancel,
+            confirm=confirm,
         )
 
     def summarize_options(
@@ -529,6 +532,7 @@ class EngineAPI(Protocol):
         options: SummarizeOptions | None = None,
         progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
+        confirm: Callable[[str], bool] | None = None,
     ) -> Iterator[FileResult]: ...
 
     def summarize_options(

@@ -17,7 +17,9 @@ from engine.errors import Cancelled
 
 Stage = Literal[
     "read",  # reading / parsing the transcript
+    "estimate",  # before any model work: tokens, passes and time (message); per item and batch
     "load",  # loading a model into the worker
+    "tokenize",  # counting a long transcript's tokens (done / total in characters)
     "prompt",  # evaluating prompt tokens
     "generate",  # generating tokens
     "store",  # writing to the library

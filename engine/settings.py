@@ -14,7 +14,7 @@ Fields (``vidsum summarize`` flags win over these; these win over vidsum's own d
 - ``export_dir``: folder the TUI's export dialog offers first.
 - ``n_ctx``: context size in tokens (``--ctx``); absent: sized to the transcripts.
 - ``gpu_layers``: layers offloaded to the GPU (``--gpu-layers``; -1 all); absent: fit plan.
-- ``threads``: CPU threads (``--threads``); absent: the physical cores.
+- ``threads``: CPU threads (``--threads``); absent: the physical cores free at model load.
 - ``seed``: sampling seed (``--seed``).
 - ``temperature``: sampling temperature (``--temperature``).
 - ``server_stall_timeout``: seconds an inference server may send nothing once its answer has

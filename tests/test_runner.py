@@ -101,7 +101,8 @@ def test_load_is_idempotent_and_reports_progress(tiny_llama_path: Path) -> None:
     events: list[Progress] = []
     with LlamaRunner(LoadOptions(tiny_llama_path, n_ctx=512)) as runner:
         first = runner.load(progress=events.append)
-        assert first.n_threads == physical_cores()  # the default
+        # The default: the physical cores free now (engine.hardware.busy), at least one.
+        assert 1 <= first.n_threads <= physical_cores()
         pid = runner.pid
         assert runner.load() is first and runner.pid == pid
     assert events and all(e.stage == "load" for e in events)

@@ -31,6 +31,7 @@ TRANSCRIPT_SUFFIXES = (".txt", ".srt", ".vtt", ".json")
 STAGE_LABEL = {
     "verify": "checking model",  # first use of a model file: its sha256 is computed once
     "load": "loading model",
+    "tokenize": "counting tokens",
     "prompt": "prompt",
     "generate": "writing",
     "store": "saving",
@@ -60,6 +61,8 @@ class QueueItem:
     # The inference server it runs on (``extra["endpoint"]``); "" on this machine.
     endpoint: str = ""
     wait: Wait = "start"
+    # The engine's estimate before any model work: "~1,400 tokens, ~6 passes, about 0:40 …".
+    estimate: str = ""
 
     @property
     def name(self) -> str:
@@ -86,6 +89,10 @@ class QueueItem:
         endpoint = ev.extra.get("endpoint")
         if endpoint:
             self.endpoint = str(endpoint)
+        if ev.stage == "estimate":
+            if ev.item == self.name:  # the batch's own line names no file
+                self.estimate = ev.message
+            return
         if ev.stage not in STAGE_LABEL:
             return
         self.state = "running"
@@ -99,12 +106,14 @@ class QueueItem:
     def status(self) -> str:
         """The state in words, as the queue shows it (the gauge is drawn separately)."""
         if self.state == "queued":
+            if self.estimate:
+                return f"{QUEUED_WORDS[self.wait]} · {self.estimate}"
             return QUEUED_WORDS[self.wait]
         if self.state == "running":
             if self.cancel_requested:
                 return "cancelling…"
             label = STAGE_LABEL.get(self.stage, "starting")
-            if self.stage in ("prompt", "verify") and self.fraction is not None:
+            if self.stage in ("prompt", "verify", "tokenize") and self.fraction is not None:
                 label += f" {self.fraction:.0%}"
             elif self.stage == "generate":
                 label += f" {self.done:,.0f} tok"
@@ -113,6 +122,8 @@ class QueueItem:
                 parts.append(f"on {self.endpoint}")
             if self.detail:  # the job's own pass, speed and ETA
                 parts.append(self.detail)
+            elif self.estimate and self.stage in ("load", "tokenize"):
+                parts.append(self.estimate)  # until the passes give a measured ETA
             else:
                 if self.rate:
                     parts.append(fmt.rate(self.rate, self.unit or "tok"))

@@ -134,6 +134,26 @@ def _sigint_cancels(cancel: CancelToken) -> Callable[[], None]:
     return restore
 
 
+def _confirm_big(args: argparse.Namespace, err: TextIO) -> Callable[[str], bool] | None:
+    """How a big batch is confirmed: asked on a terminal; ``--yes`` or no terminal (a script,
+    a pipe) starts it, the estimate printed as on every run."""
+    if args.yes or not sys.stdin.isatty():
+        return None
+
+    def ask(_line: str) -> bool:
+        # The estimate is printed already (a big one even with -q). Ctrl-C here ends the run
+        # at once (the handler that only sets the cancel token would leave readline waiting).
+        previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+        try:
+            err.write("That is a long run. Start it? [y/N] ")
+            err.flush()
+            return sys.stdin.readline().strip().lower() in ("y", "yes")
+        finally:
+            signal.signal(signal.SIGINT, previous)
+
+    return ask
+
+
 def _print_result(
     res: FileResult, engine: Engine, args: argparse.Namespace, out: TextIO, err: TextIO
 ) -> None:
@@ -220,7 +240,12 @@ def cmd_summarize(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             )
             if args.server
             else engine.summarize(
-                inputs, model=args.model, options=options, progress=bar, cancel=cancel
+                inputs,
+                model=args.model,
+                options=options,
+                progress=bar,
+                cancel=cancel,
+                confirm=_confirm_big(args, err),
             )
         )
         for res in results:
@@ -323,6 +348,13 @@ def _add_summarize(sub: Any) -> None:
     s.add_argument("--json", action="store_true", help="one JSON object per input on stdout")
     s.add_argument("--brief", action="store_true", help="print one line per file, not the summary")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    s.add_argument(
+        "-y",
+        "--yes",
+        action="store_true",
+        help="start a long run without asking (asked on a terminal when the estimate is over "
+        "10 minutes or 200,000 tokens)",
+    )
     _add_model_run_flags(s)
     s.add_argument(
         "--force",
@@ -379,7 +411,8 @@ def _add_model_run_flags(s: argparse.ArgumentParser) -> None:
         "--threads",
         type=_int_range(1, 1024),
         metavar="N",
-        help="CPU threads (default: settings' threads, else the physical cores)",
+        help="CPU threads (default: settings' threads, else the physical cores that are idle "
+        "when the model loads)",
     )
     s.add_argument(
         "--seed",

@@ -23,11 +23,13 @@ Memory model (llama.cpp, one GPU, layer split):
   gigabytes with the page cache and other programs and would make the verdict flap.
 Memory sizes are binary and written as such (GiB, ``engine.units.format_bytes``).
 
-The package: ``detect`` (this machine), ``shapes`` (model geometry and sizes), ``plan`` (the
-planner). Everything is re-exported here, so callers import from ``engine.hardware``.
+The package: ``detect`` (this machine), ``busy`` (cores free now: the default threads),
+``shapes`` (model geometry and sizes), ``plan`` (the planner). Everything is re-exported
+here, so callers import from ``engine.hardware``.
 May import: ``engine.modelfile.header`` and the ground floor.
 """
 
+from engine.hardware.busy import default_threads, free_cores, idle_cpus
 from engine.hardware.detect import (
     CUDA_REBUILD,
     GPU,
@@ -96,9 +98,12 @@ __all__ = [
     "build_info",
     "build_warning",
     "compute_buffer_bytes",
+    "default_threads",
     "detect",
     "fit_summary",
+    "free_cores",
     "host_compute_bytes",
+    "idle_cpus",
     "known_shape",
     "kv_cache_bytes",
     "largest_context",

@@ -24,11 +24,13 @@ import bisect
 import itertools
 import math
 import re
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
 from engine.pipeline.segment import topic_boundaries
+from engine.progress import CancelToken, Progress, ProgressCallback, check, emit
 from engine.transcripts.chapters import parse_description_chapters
 from engine.transcripts.types import Chapter, Transcript
 
@@ -54,6 +56,14 @@ PAUSE_BONUS_MAX = 1.5
 
 TokenCounter = Callable[[list[str]], list[int]]
 PartMode = Literal["length", "topic"]
+# Units per tokenizer call: a 50 MB text is ~250k units, counted in calls of this many so a
+# cancel is seen (and progress shown) every few hundred ms instead of after minutes.
+COUNT_BATCH = 1024
+# Texts from this many characters report the ``tokenize`` stage (cutting and counting take
+# seconds from here on; a normal transcript is a few hundred thousand characters at most).
+LONG_TEXT = 1 << 20
+# Loop steps between cancel checks in the pure-Python passes over the units.
+CHECK_EVERY = 4096
 
 _SENTENCE_END = re.compile(r"[.!?…。！？](?:[\"'”’)\]]*)\s+")
 _SENTENCE_TAIL = re.compile(r"[.!?…。！？][\"'”’)\]]*\s*$")
@@ -86,17 +96,29 @@ class _Unit:
 class TextMap:
     """The transcript's units, their token counts and the time at every unit boundary."""
 
-    def __init__(self, transcript: Transcript, count_tokens: TokenCounter) -> None:
+    def __init__(
+        self,
+        transcript: Transcript,
+        count_tokens: TokenCounter,
+        *,
+        cancel: CancelToken | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> None:
         self.transcript = transcript
         self.text = transcript.text
+        self.cancel = cancel  # also seen while cutting: a 50 MB text has ~500k units
+        if len(self.text) >= LONG_TEXT:
+            emit(progress, Progress("tokenize", 0, len(self.text), unit="chars"))
+        else:
+            progress = None
         seg_spans = _segment_spans(transcript)
         self.seg_spans = seg_spans
         self.seg_starts = [s for s, _ in seg_spans]
-        units, strengths = _units(self.text, seg_spans, transcript)
+        units, strengths = _units(self.text, seg_spans, transcript, cancel)
         self.units = units
         # strength[i]: how good a cut *before* unit i is (i = 0 and i = len(units) are the ends).
         self.strength = strengths
-        counts = count_tokens([self.text[u.start : u.end].strip() for u in units]) if units else []
+        counts = _count_units(self.text, units, count_tokens, cancel, progress)
         if len(counts) != len(units):
             raise ValueError("the token counter returned the wrong number of counts")
         self.cum = [0]
@@ -186,6 +208,8 @@ class TextMap:
             window = max(ideal * WINDOW, 1.0)
             best: tuple[float, int] | None = None
             for i in range(pos + 1, hi - (left - 2)):
+                if i % CHECK_EVERY == 0:
+                    check(self.cancel)
                 size = self.tokens(pos, i)
                 if max_tokens is not None:
                     if size > max_tokens:
@@ -248,15 +272,41 @@ def _segment_spans(t: Transcript) -> list[tuple[int, int]]:
     return spans
 
 
+def _count_units(
+    text: str,
+    units: Sequence[_Unit],
+    count_tokens: TokenCounter,
+    cancel: CancelToken | None,
+    progress: ProgressCallback | None,
+) -> list[int]:
+    """Token counts of the units, ``COUNT_BATCH`` per call, checking ``cancel`` between calls;
+    progress in characters (stage ``tokenize``)."""
+    counts: list[int] = []
+    started = time.monotonic()
+    for lo in range(0, len(units), COUNT_BATCH):
+        check(cancel)
+        batch = units[lo : lo + COUNT_BATCH]
+        counts += count_tokens([text[u.start : u.end].strip() for u in batch])
+        if progress is not None:
+            done = batch[-1].end
+            elapsed = time.monotonic() - started
+            rate = done / elapsed if elapsed > 0 else None
+            emit(progress, Progress("tokenize", done, len(text), rate, "chars"))
+    return counts
+
+
 def _units(
-    text: str, seg_spans: list[tuple[int, int]], t: Transcript
+    text: str, seg_spans: list[tuple[int, int]], t: Transcript, cancel: CancelToken | None = None
 ) -> tuple[list[_Unit], list[float]]:
-    """Contiguous units covering ``text`` and the strength of the cut before each unit."""
+    """Contiguous units covering ``text`` and the strength of the cut before each unit (a
+    cancel is seen every ``CHECK_EVERY`` steps: these loops take seconds on a 50 MB text)."""
     # Pieces: (start, strength of the cut before it). Cue starts first, then sentence starts.
     cut_strength: dict[int, float] = {}
     if seg_spans:
         segs = t.segments
         for i in range(1, len(seg_spans)):
+            if i % CHECK_EVERY == 0:
+                check(cancel)
             start = seg_spans[i][0]
             if start <= 0 or start >= len(text):
                 continue
@@ -266,14 +316,18 @@ def _units(
             if gap >= MIN_PAUSE_S:
                 strength += min(PAUSE_BONUS_MAX, PAUSE_BONUS_PER_S * gap)
             cut_strength[start] = max(cut_strength.get(start, S_CUE), strength)
-    for m in _SENTENCE_END.finditer(text):
+    for n, m in enumerate(_SENTENCE_END.finditer(text)):
+        if n % CHECK_EVERY == 0:
+            check(cancel)
         pos = m.end()
         if 0 < pos < len(text):
             cut_strength[pos] = max(cut_strength.get(pos, S_SENTENCE), S_SENTENCE)
     starts = sorted({0, *cut_strength})
     units: list[_Unit] = []
     strengths: list[float] = []
-    for a, b in itertools.pairwise([*starts, len(text)]):
+    for n, (a, b) in enumerate(itertools.pairwise([*starts, len(text)])):
+        if n % CHECK_EVERY == 0:
+            check(cancel)
         if b <= a:
             continue
         pieces = _split_long(text, a, b)

@@ -49,7 +49,7 @@ class SummaryJob(PassRunner):
         self.transcript = transcript
         self.chat = chat
         self.title = transcript.meta.title
-        self.text_map = TextMap(transcript, runner.count_tokens)
+        self.text_map = TextMap(transcript, runner.count_tokens, cancel=cancel, progress=progress)
         self.parts = split_parts(self.text_map, by=self.part_mode)
         self.part_texts = [self.text_of(p) for p in self.parts]
         self.prompts = LongformPrompts(transcript, self.parts, chat)

@@ -12,7 +12,7 @@ import contextlib
 import dataclasses
 import shutil
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -31,9 +31,11 @@ from engine.library.records import (
 from engine.library.store import Library
 from engine.modelstore.catalog import ResolvedModel
 from engine.modelstore.manager import resolve_model
+from engine.pipeline.estimate import estimate_tokens
 from engine.pipeline.grounding import measure
 from engine.pipeline.lanes import Lanes
 from engine.pipeline.longform import MAX_ATTEMPTS, summarize_long
+from engine.pipeline.preflight import Plan, announce, read_all
 from engine.pipeline.prompting import PROMPT_VERSION, ChatSpec
 from engine.pipeline.quality import failure_reason
 from engine.pipeline.quotes import (
@@ -49,7 +51,6 @@ from engine.progress import CancelToken, Progress, ProgressCallback, check, emit
 from engine.runtime.backends import open_local
 from engine.runtime.base import Backend, Generation, LoadOptions, LocalBackend, ModelInfo, Sampling
 from engine.schema import Summary
-from engine.transcripts.readers import load_transcript
 from engine.transcripts.types import Transcript
 
 # Tokens reserved for the answer. The grammar bounds every string, so a summary always fits
@@ -84,7 +85,7 @@ class SummarizeOptions:
     sampling: Sampling = field(default_factory=Sampling)
     n_ctx: int | None = None  # None: sized to the batch, within the model and the machine
     n_gpu_layers: int | None = None  # None: from the fit plan (-1: every layer)
-    n_threads: int | None = None  # None: the physical cores
+    n_threads: int | None = None  # None: the physical cores free at load (engine.hardware.busy)
     # Summarize again even when the library has this transcript with the same model, prompt
     # and grammar: the new summary replaces the stored one (same dedupe key, new id).
     force: bool = False
@@ -208,12 +209,6 @@ def _planned_gpu_layers(model: ResolvedModel, n_ctx: int) -> int:
         return 0
 
 
-def _estimate_tokens(text: str) -> int:
-    # Deliberately generous (~3 chars/token) so the context is never undersized; the real
-    # count is taken with the model's tokenizer before generation.
-    return len(text) // 3 + 64
-
-
 def _context_for(
     transcripts: Sequence[Transcript], model: ResolvedModel, options: SummarizeOptions
 ) -> int:
@@ -222,11 +217,11 @@ def _context_for(
     if resolve_style(options.style, model.source) == "quotes":
         # Stretch by stretch: one part's sentences at a time, in any context (the model is
         # loaded only when it picks among the ranking's top candidates).
-        part = max((_estimate_tokens(t.text) // 5 for t in transcripts), default=0)
+        part = max((estimate_tokens(len(t.text)) // 5 for t in transcripts), default=0)
         want = _round_up(part + 2048, CONTEXT_STEP)
         return max(4096, min(want, 8192, model.n_ctx_train or want))
     # Few-shot prefix (~3k tokens) + the longest transcript + the answer.
-    longest = max((_estimate_tokens(t.text) for t in transcripts), default=0)
+    longest = max((estimate_tokens(len(t.text)) for t in transcripts), default=0)
     want = _round_up(longest + 3072 + ANSWER_TOKENS, CONTEXT_STEP)
     return max(4096, min(want, model.n_ctx_train or want))
 
@@ -330,6 +325,7 @@ def summarize_files(
     options: SummarizeOptions | None = None,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
+    confirm: Callable[[str], bool] | None = None,
 ) -> Iterator[FileResult]:
     """Summarize each file, yielding one result per file in order.
 
@@ -337,6 +333,10 @@ def summarize_files(
     it in the result. A bad file yields an error result and the batch goes on; cancellation
     raises ``Cancelled`` after closing the model (nothing partial is ever stored). Summaries
     that an earlier run generated but could not store (a full disk) are stored first.
+
+    Before the model is loaded, the work left is estimated (an ``estimate`` event for the batch
+    and one per file); when it is big (``engine.pipeline.estimate.Estimate.big``), ``confirm``
+    is asked with the estimate's sentence and False raises ``Cancelled`` (nothing started).
     """
     options = options or options_from_settings()
     own_library = library is None
@@ -347,22 +347,22 @@ def summarize_files(
         resolved = resolve_model(model, progress=progress, cancel=cancel)
         # Read everything first: bad files are reported without loading a model, and the
         # context can be sized once for the whole batch.
-        loaded: list[tuple[Path, Transcript | None, str | None]] = []
-        for raw in paths:
-            if isinstance(raw, Transcript):
-                loaded.append((raw.source, raw, None))
-                continue
-            path = Path(raw)
-            check(cancel)
-            emit(progress, Progress("read", item=path.name, message=f"Reading {path.name}"))
-            try:
-                loaded.append((path, load_transcript(path), None))
-            except VidsumError as exc:
-                loaded.append((path, None, str(exc)))
+        loaded = read_all(paths, progress, cancel)
         pending = [t for _, t, _ in loaded if t is not None]
-        batch = _Batch(
-            resolved, options, _context_for(pending, resolved, options), progress, cancel
+        n_ctx = _context_for(pending, resolved, options)
+        style = resolve_style(options.style, resolved.source)
+        announce(
+            [
+                (path, t)
+                for path, t, _ in loaded
+                if t is not None
+                and (options.force or lib.find(summary_key(t, resolved.sha256, style)) is None)
+            ],
+            Plan(style, n_ctx, resolved.path, options.n_threads),
+            progress,
+            confirm,
         )
+        batch = _Batch(resolved, options, n_ctx, progress, cancel)
         try:
             for path, transcript, error in loaded:
                 if transcript is None:

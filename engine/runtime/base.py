@@ -50,7 +50,7 @@ class LoadOptions:
     model_path: Path
     n_ctx: int  # sized by the caller for the job; there is no silent default
     n_gpu_layers: int = 0  # -1 = all
-    n_threads: int | None = None  # None = physical cores
+    n_threads: int | None = None  # None = the physical cores free at load
     n_batch: int = 512
     n_ubatch: int = 512
     # None = llama.cpp decides (on wherever its kernels support it: +16% prompt speed on CPU

@@ -12,7 +12,7 @@ import hashlib
 import json
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
@@ -549,6 +549,7 @@ class FakeEngine(FakeServers):
         options: SummarizeOptions | None = None,
         progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
+        confirm: Callable[[str], bool] | None = None,
     ) -> Iterator[FileResult]:
         files = [p.source if isinstance(p, Transcript) else Path(p) for p in paths]
         self._call("summarize", [p.name for p in files], model)

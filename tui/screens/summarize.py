@@ -10,6 +10,7 @@ Cancelling one item cancels the batch and requeues the rest (nothing partial is 
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -24,6 +25,7 @@ from textual.widgets import DirectoryTree, Footer, Input, ListView, Select, Stat
 from engine.errors import Cancelled
 from engine.progress import CancelToken, Progress
 from tui.queue import RETRYABLE, Batch, Queue, QueueItem, expand
+from tui.screens.confirm import ConfirmScreen
 from tui.screens.export import EXPORT_KEYS_UNSHOWN, EntryScreen
 from tui.screens.run_on import RunOnScreen, choice_label
 from tui.widgets.path_input import PathSuggester, TranscriptTree
@@ -31,7 +33,7 @@ from tui.widgets.queue_row import QueueListItem
 from tui.widgets.top_bar import TopBar
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
     from engine.modelstore.catalog import ModelStatus
     from engine.pipeline.server_checks import LastCheck
@@ -264,7 +266,13 @@ class SummarizeScreen(EntryScreen):
                 return self.engine.summarize_on_servers(
                     paths, servers, progress=report, cancel=token
                 )
-            return self.engine.summarize(paths, model=model, progress=report, cancel=token)
+            return self.engine.summarize(
+                paths,
+                model=model,
+                progress=report,
+                cancel=token,
+                confirm=self._confirmer(batch, token),
+            )
 
         def report(ev: Progress) -> None:
             # Runs on the engine's thread, so a waiting item the user cancelled is stopped the
@@ -289,6 +297,34 @@ class SummarizeScreen(EntryScreen):
 
         self.run_worker(run, thread=True, group="summarize", exit_on_error=False)
         self._show_detail()
+
+    def _confirmer(self, batch: Batch, token: CancelToken) -> Callable[[str], bool]:
+        """``Engine.summarize``'s ``confirm`` for a long run: called on the engine's thread, it
+        shows the dialog on the app's and waits (a cancel or a quit meanwhile answers no). A
+        declined batch ends cancelled (not requeued, which would ask again)."""
+
+        def confirm(line: str) -> bool:
+            answered = threading.Event()
+            answer = [False]
+
+            def done(yes: bool | None) -> None:
+                answer[0] = bool(yes)
+                answered.set()
+
+            question = f"{line}\nThat is a long run. Start it?"
+            self.app.call_from_thread(
+                lambda: self.app.push_screen(
+                    ConfirmScreen(question, confirm="Start", title="Long run"), done
+                )
+            )
+            while not answered.wait(0.1):
+                if token.cancelled:
+                    return False
+            if not answer[0]:
+                batch.cancel_all = True
+            return answer[0]
+
+        return confirm
 
     @on(ItemProgress)
     def _progress(self, message: ItemProgress) -> None:

@@ -9,9 +9,10 @@ with the remembered ``LoadOptions``.
 Cancel: the caller's ``CancelToken`` is polled every 50 ms while waiting for the worker; when set,
 a shared flag tells the worker to stop (checked between prompt chunks, between tokens, and inside
 ``llama_decode`` by llama.cpp's abort callback). If the worker has not answered after
-``CANCEL_GRACE_S``, it is killed. Either way the call raises ``Cancelled``. ``close()`` while a
-request is still in flight (a ``KeyboardInterrupt`` unwound through it, or another thread is
-waiting on it) kills the worker at once: nothing it is computing can be used any more.
+``CANCEL_GRACE_S`` (a load: at once), it is killed. Either way the call raises ``Cancelled``.
+``close()`` while a request is still in flight (a ``KeyboardInterrupt`` unwound through it, or
+another thread is waiting on it) kills the worker at once: nothing it is computing can be used
+any more.
 
 The worker ignores SIGINT (Ctrl-C reaches the whole process group): the parent decides.
 
@@ -49,7 +50,7 @@ from engine.errors import (
     ModelFileError,
     WorkerCrashed,
 )
-from engine.hardware import physical_cores
+from engine.hardware import default_threads
 from engine.paths import get_paths
 from engine.progress import CancelToken, Progress, ProgressCallback, emit
 from engine.runtime.base import (
@@ -172,9 +173,10 @@ class LlamaRunner:
             self._info = None
             item = path.name
             emit(progress, Progress("load", 0, 1, message="Starting the model worker", item=item))
+            # Threads are counted here, in the parent, so the worker needs no core counter;
+            # before the worker starts, whose imports would count as a busy core.
+            resolved = replace(opts, n_threads=opts.n_threads or default_threads())
             self._start()
-            # Threads are counted here, in the parent, so the worker needs no core counter.
-            resolved = replace(opts, n_threads=opts.n_threads or physical_cores())
             payload = self._request(("load", resolved), "loading", progress, cancel, item, None)
             payload["path"] = path
             # Fields the worker does not send keep their defaults (grammar_server: servers only).
@@ -367,7 +369,10 @@ class LlamaRunner:
         while True:
             if cancel is not None and cancel.cancelled and cancel_deadline is None:
                 self._flag.value = 1
-                cancel_deadline = time.monotonic() + CANCEL_GRACE_S
+                # A load is killed at once: a half-loaded model is of no use, and a worker
+                # still starting (importing llama.cpp) would not see the flag for seconds.
+                grace = 0.0 if msg[0] in ("load", "inspect") else CANCEL_GRACE_S
+                cancel_deadline = time.monotonic() + grace
             if cancel_deadline is not None and time.monotonic() > cancel_deadline:
                 self._kill()  # it did not stop in time; the next call starts a fresh one
                 raise Cancelled()
