@@ -8,7 +8,10 @@ the sum over its words, so "binary search" outweighs "search" said twice as ofte
 phrases are scored by class-based TF-IDF (c-TF-IDF): count in the stretch times
 log(1 + A / count in the whole talk), A the talk's words per stretch, times the weight; the
 talk's own phrases by count times weight. Multi-word section phrases get a further boost
-(``PHRASE_BOOST``). Surface forms keep the transcript's casing.
+(``PHRASE_BOOST``). A talk's key words (``key_words``) are the content words of >= 3 letters
+it says often and English rarely says: count x (8 - Zipf), said twice; labels draw topics
+from phrases holding one first. Surface forms keep the transcript's casing; a two-letter
+word only ever written in lower case is an abbreviation and gets capitals ("os" -> "OS").
 Imports the stop words and wordfreq only.
 """
 
@@ -44,6 +47,12 @@ ADVERB_STEM_ZIPF = 2.5
 PHRASE_BOOST = 0.5
 # The shortest word that counts as a repeat when another word starts or ends with it.
 MIN_AFFIX = 4
+# A talk's key words (``key_words``): words of at least this many letters, said at least
+# ``KEY_MIN_COUNT`` times, ranked by count x (``KEY_RARITY_TOP`` - Zipf frequency), so 0 for
+# the commonest English words and 8 for a word wordfreq has never seen.
+KEY_MIN_CHARS = 3
+KEY_MIN_COUNT = 2
+KEY_RARITY_TOP = 8.0
 
 _TOKEN = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*|[^\w\s]")
 _STAGE = re.compile(r"\[[^\]\n]{0,80}\]")
@@ -131,6 +140,8 @@ class PhraseCounts:
     counts: Counter[Key] = field(default_factory=Counter)
     forms: dict[Key, Counter[str]] = field(default_factory=dict)
     words: int = 0
+    # Every content word said, by its counting key, whether or not it may stand alone.
+    word_counts: Counter[str] = field(default_factory=Counter)
 
     def add_run(self, run: Sequence[tuple[str, str, bool]]) -> None:
         """Count every 1-3 word phrase of a run of (surface, word, sentence-initial) words."""
@@ -150,8 +161,16 @@ class PhraseCounts:
                 forms[" ".join(s for s, _, _ in run[i:j])] += 0 if run[i][2] else 1
 
     def surface(self, key: Key) -> str:
+        """The transcript's commonest spelling; a two-letter word that is only ever written in
+        lower case is an abbreviation and gets capitals ("os" -> "OS", "ui library" -> "UI
+        library"): two-letter English words are stop words, so no content word is one."""
         forms = self.forms[key]
-        return max(forms, key=lambda f: (forms[f], f.islower()))
+        best = max(forms, key=lambda f: (forms[f], f.islower()))
+        return " ".join(w.upper() if _abbreviation(w) else w for w in best.split(" "))
+
+
+def _abbreviation(word: str) -> bool:
+    return len(word) == 2 and word.isalpha() and word.islower()
 
 
 def clean_text(text: str) -> str:
@@ -175,6 +194,7 @@ def count_phrases(text: str, banned: frozenset[str]) -> PhraseCounts:
             run = []
         else:
             run.append((_POSSESSIVE.sub("", tok), word, initial))
+            out.word_counts[fold(word)] += 1
         initial = tok in _SENTENCE_END or (initial and not tok[0].isalnum())
     if run:
         out.add_run(run)
@@ -185,11 +205,25 @@ def weight(key: Key) -> float:
     return sum(rarity(w) for w in key)
 
 
-def talk_words(talk: PhraseCounts, n: int) -> frozenset[str]:
-    """The talk's ``n`` most important single words: count times rarity."""
-    singles = [k for k in talk.counts if len(k) == 1]
-    singles.sort(key=lambda k: (-talk.counts[k] * weight(k), k))
-    return frozenset(k[0] for k in singles[:n])
+def importance(word: str, count: int) -> float:
+    """How much a word said ``count`` times names the talk: count x (8 - Zipf frequency), high
+    for a word the talk says often and English rarely says."""
+    return count * (KEY_RARITY_TOP - zipf(word))
+
+
+def key_words(talk: PhraseCounts, n: int) -> frozenset[str]:
+    """The talk's ``n`` key words: content words of at least ``KEY_MIN_CHARS`` letters said at
+    least ``KEY_MIN_COUNT`` times, by ``importance`` (a two-letter "os" or "ui" is too short to
+    tell from a caption fragment)."""
+    ranked = sorted(
+        (w for w, c in talk.word_counts.items() if len(w) >= KEY_MIN_CHARS and c >= KEY_MIN_COUNT),
+        key=lambda w: (-importance(w, talk.word_counts[w]), w),
+    )
+    return frozenset(ranked[:n])
+
+
+def has_key_word(key: Key, keys: frozenset[str]) -> bool:
+    return not keys.isdisjoint(key)
 
 
 def stem(word: str) -> str:

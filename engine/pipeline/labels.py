@@ -10,6 +10,7 @@ words and wordfreq.
 
 from __future__ import annotations
 
+import itertools
 import string
 from collections.abc import Sequence
 
@@ -20,12 +21,13 @@ from engine.pipeline.keyphrases import (
     PhraseCounts,
     count_phrases,
     ctfidf,
+    has_key_word,
+    key_words,
     overlaps,
     pick,
     repeats,
     speaker_names,
     stem,
-    talk_words,
     weight,
 )
 
@@ -39,8 +41,15 @@ SECTION_TOPIC_CHARS = min(schema.MAX_SECTION_TOPIC, (TITLE_ROOM - len(" and ")) 
 TOPIC_WORDS = 2
 # A phrase said once in the whole talk is a candidate only when nothing said twice is left.
 MIN_SUPPORT = 2
-# The talk's central words (count x rarity) that section topics are drawn from first.
-TALK_WORDS = 30
+# The talk's key words (count x rarity, ``keyphrases.key_words``) that section and global
+# topics are drawn from first.
+KEY_WORDS = 20
+# ... and then the next ones, down to this rank (a short talk's sections run out of the first).
+MORE_KEY_WORDS = 40
+# A title names things: at least two of its words have this many letters ("OS and tech" does
+# not; "OS kernel and tech" does).
+TITLE_WORD_CHARS = 3
+TITLE_WORDS = 2
 _ORDINALS = ("First", "Second", "Third", "Fourth", "Fifth", "Sixth", "Seventh", "Eighth")
 
 
@@ -59,13 +68,15 @@ def _assign(scores: Sequence[dict[Key, float]], talk: PhraseCounts, n: int) -> l
     """Up to ``n`` phrases per section, strongest (section, phrase) pairs first, so a phrase
     goes to the section it is most typical of, is never used twice, and does not overlap
     another topic of its section ("search", "binary search").
-    Phrases with one of the talk's central words come first (a section's topics are the talk's
-    key terms where it has any), then any said twice, then the rest."""
+    Phrases with one of the talk's first key words come first (a section's topics are the
+    talk's key terms where it has any), then with one of its next key words, then any said
+    twice, then the rest."""
     chosen: list[list[Key]] = [[] for _ in scores]
     used: list[Key] = []
-    central = talk_words(talk, TALK_WORDS)
+    keys, more = key_words(talk, KEY_WORDS), key_words(talk, MORE_KEY_WORDS)
     tiers = (
-        lambda key: talk.counts[key] >= MIN_SUPPORT and not central.isdisjoint(key),
+        lambda key: talk.counts[key] >= MIN_SUPPORT and has_key_word(key, keys),
+        lambda key: talk.counts[key] >= MIN_SUPPORT and has_key_word(key, more),
         lambda key: talk.counts[key] >= MIN_SUPPORT,
         lambda key: talk.counts[key] >= len(key) - 1,  # a 3-word phrase said once is noise
     )
@@ -87,20 +98,23 @@ def _assign(scores: Sequence[dict[Key, float]], talk: PhraseCounts, n: int) -> l
     return chosen
 
 
+def _names(title: str) -> bool:
+    """At least ``TITLE_WORDS`` words of ``TITLE_WORD_CHARS`` letters or more besides "and"."""
+    long = [w for w in title.split(" ") if len(w) >= TITLE_WORD_CHARS and w != "and"]
+    return len(long) >= TITLE_WORDS
+
+
 def _title(keys: Sequence[Key], topics: Sequence[str]) -> str | None:
-    """The top topic joined with the next one that shares no word with it ("JIT compiler and
-    WebAssembly", not "JIT compiler and tracing JIT"); the top topic alone if none does and it
-    has two words or more."""
-    if not keys:
-        return None
-    first = set(map(stem, keys[0]))
-    other = next(
-        (t for k, t in zip(keys[1:], topics[1:], strict=True) if first.isdisjoint(map(stem, k))),
-        None,
+    """The first pair of topics in rank order that share no word ("JIT compiler and
+    WebAssembly", not "JIT compiler and tracing JIT") and name things together (``_names``:
+    not "OS and UI"); else the first topic alone that does ("garbage collector")."""
+    pairs = (
+        f"{topics[i]} and {topics[j]}"
+        for i, j in itertools.combinations(range(len(keys)), 2)
+        if set(map(stem, keys[i])).isdisjoint(map(stem, keys[j]))
     )
-    if other is not None:
-        return _title_case(f"{topics[0]} and {other}")
-    return _title_case(topics[0]) if len(keys[0]) >= 2 else None
+    title = next((t for t in (*pairs, *topics) if _names(t)), None)
+    return None if title is None else _title_case(title)
 
 
 def section_labels(section_texts: Sequence[str], talk_text: str) -> list[tuple[str, list[str]]]:
@@ -118,6 +132,8 @@ def section_labels(section_texts: Sequence[str], talk_text: str) -> list[tuple[s
             if talk.counts[key] < c:
                 talk.counts[key] = c
                 talk.forms.setdefault(key, s.forms[key])
+        for word, c in s.word_counts.items():
+            talk.word_counts[word] = max(talk.word_counts[word], c)
     per_section = max(talk.words, sum(s.words for s in secs), 1) / max(len(secs), 1)
     scores = [ctfidf(s, talk, per_section) for s in secs]
     out: list[tuple[str, list[str]]] = []
@@ -131,12 +147,20 @@ def section_labels(section_texts: Sequence[str], talk_text: str) -> list[tuple[s
 
 def talk_topics(talk_text: str, n: int = schema.N_TOPICS) -> list[str]:
     """The talk's ``n`` keyphrases of 1-2 words: count in the talk times rarity, none inside
-    another. A talk with too few content words gets plain placeholders after them."""
+    another; those with one of the talk's key words (``key_words``) first, then any said
+    twice. A talk with too few content words gets plain placeholders after them."""
     talk = count_phrases(talk_text, speaker_names(talk_text))
+    keys = key_words(talk, KEY_WORDS)
     out: list[Key] = []
-    for support in (MIN_SUPPORT, 1):
+    for support, need_key in ((MIN_SUPPORT, True), (MIN_SUPPORT, False), (1, False)):
         ranked = sorted(
-            (k for k, c in talk.counts.items() if c >= support and len(k) <= TOPIC_WORDS),
+            (
+                k
+                for k, c in talk.counts.items()
+                if c >= support
+                and len(k) <= TOPIC_WORDS
+                and (has_key_word(k, keys) or not need_key)
+            ),
             key=lambda k: (-talk.counts[k] * weight(k), k),
         )
         fits = [k for k in ranked if len(talk.surface(k)) <= schema.MAX_TOPIC]
