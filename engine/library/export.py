@@ -138,11 +138,17 @@ def entry_to_markdown(entry: Entry) -> str:
         meta.append(f"- URL: <{t.url}>")
     if t.duration:
         meta.append(f"- Length: {format_timestamp(t.duration)}")
-    passes = f"{c.passes} pass" + ("" if c.passes == 1 else "es")
+    if c.passes == 0:
+        # Quote mode's ranking: the sentences were chosen without the model (provenance still
+        # names the model the batch had, which the dedupe key includes).
+        made = f"by ranking its sentences (no model pass; model {p.model_id})"
+        passes = ""
+    else:
+        made = f"by {p.model_id}" + (f" ({p.quant})" if p.quant else "")
+        passes = f" in {c.passes} pass" + ("" if c.passes == 1 else "es")
     meta.append(
-        f"- Summarized {entry.created_at} by {p.model_id}"
-        + (f" ({p.quant})" if p.quant else "")
-        + f"; covers {c.fraction:.0%} of the transcript in {passes}"
+        f"- Summarized {entry.created_at} {made}; covers {c.fraction:.0%} of the transcript"
+        + passes
         + (" (truncated)" if c.truncated else "")
     )
     meta.append(f"- Backend: {backend_text(p)}")
