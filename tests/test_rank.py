@@ -138,3 +138,41 @@ def test_the_97_minute_lecture_keeps_at_most_5_percent() -> None:
     t = load_transcript(next(TALKS.glob("cs50_*.srt")))
     bullets = _check(t, 0.05)
     assert not any(re.fullmatch(r"(?i)\W*(ok|yeah|good|all right)\W*", b) for b in bullets)
+
+
+def test_the_sparse_blocked_path_matches_the_dense_one_on_a_real_talk(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Above ``DENSE_MAX`` units the ranking is sparse and blocked; with one block it is the
+    same LexRank, so a real talk gets the same scores and the same summary either way."""
+    require_shared()
+    import engine.pipeline.rank as rank_module
+
+    t = load_transcript(next(TALKS.glob("cs50_*.srt")))
+    dense = summarize_ranked(t)
+    texts = [q.text for q in _candidates_of(t)]
+    assert len(texts) <= rank_module.DENSE_MAX  # a normal talk: the dense path
+    r_dense = rank(texts)
+    assert r_dense.sim is not None
+    monkeypatch.setattr(rank_module, "DENSE_MAX", 0)
+    monkeypatch.setattr(rank_module, "BLOCK", len(texts))
+    r_sparse = rank(texts)
+    assert r_sparse.sim is None and r_sparse.vectors is not None
+    np.testing.assert_allclose(r_sparse.score, r_dense.score, atol=1e-9)
+    some = list(range(0, len(texts), 7))
+    np.testing.assert_allclose(
+        r_sparse.vectors.sim_to(some, [1, 5, 9]), r_dense.sim[np.ix_(some, [1, 5, 9])], atol=1e-12
+    )
+    assert summarize_ranked(t).summary == dense.summary
+    # Blocks of a few hundred units still give a valid, budgeted summary of the talk.
+    monkeypatch.setattr(rank_module, "BLOCK", 300)
+    _check(t, 0.05)
+
+
+def _candidates_of(t: Transcript) -> list[Quote]:
+    from engine.pipeline.chunking import TextMap, split_parts
+    from engine.pipeline.extractive import candidates
+    from engine.pipeline.quotes import _estimate_tokens
+
+    tm = TextMap(t, _estimate_tokens)
+    return candidates(t, tm, split_parts(tm, by="topic")).quotes

@@ -9,6 +9,9 @@ transcript fits, else notes per chunk and a final pass), and time is prompt and 
 at speeds measured on the bundled Gemma 3 270M (BENCHMARKS.md), scaled by the model file's size
 (CPU decoding is bound by memory bandwidth) and the threads. A GPU only makes it faster.
 
+The default quote summary (``pick="rank"``) makes no model pass at all: 0 passes, and a time
+from the measured speed of the ranking (``RANKED_CHARS_S``, one thread).
+
 May import: the ground floor only (the pipeline computes the inputs).
 """
 
@@ -40,6 +43,15 @@ _QUOTE_OVERHEAD = 2048
 _ABSTRACTIVE_OVERHEAD = 3072 + 3072
 
 
+# The ranked quote path (engine.pipeline.quotes.summarize_ranked: cutting, ranking, choosing,
+# labels) measured 2026-12-06 on this 2-core shared machine: 113,000 chars/s on 5 MB of
+# distinct seed sentences (44 s, peak RSS 275 MB), 104,000 on 5 MB of one seed repeated,
+# 103,000 on 50 MB of distinct sentences (287k units, 483 s, peak RSS 1.9 GB); rounded down.
+RANKED_CHARS_S = 100_000.0
+
+Pick = Literal["rank", "model"]
+
+
 def estimate_tokens(chars: int) -> int:
     """A transcript's tokens from its length in characters: deliberately generous
     (~3 characters a token) so a context sized by it is never too small; the real count is
@@ -58,14 +70,21 @@ class Estimate:
 
     @property
     def big(self) -> bool:
-        """Worth a confirmation before starting."""
+        """Worth a confirmation before starting (without a model pass, only a long time)."""
+        if self.passes == 0:
+            return self.seconds > BIG_SECONDS
         return self.seconds > BIG_SECONDS or self.tokens > BIG_TOKENS
 
     def words(self) -> str:
-        """``~996 tokens, ~6 passes, about 0:38 on 2 CPU threads``."""
+        """``~996 tokens, ~6 passes, about 0:38 on 2 CPU threads`` (ranked quotes: ``no model
+        pass``)."""
+        passes = (
+            f"~{self.passes:,} pass{'' if self.passes == 1 else 'es'}"
+            if self.passes
+            else "no model pass"
+        )
         return (
-            f"~{self.tokens:,} tokens, ~{self.passes:,} "
-            f"pass{'' if self.passes == 1 else 'es'}, about {eta_words(self.seconds)} "
+            f"~{self.tokens:,} tokens, {passes}, about {eta_words(self.seconds)} "
             f"on {self.threads} CPU thread{'' if self.threads == 1 else 's'}"
         )
 
@@ -85,10 +104,15 @@ def estimate(
     n_ctx: int,
     model_bytes: int,
     threads: int,
+    pick: Pick = "model",
 ) -> Estimate:
     """The estimate for transcripts of ``char_counts`` characters, run in ``style`` with an
-    ``n_ctx`` context on a model file of ``model_bytes`` with ``threads`` CPU threads."""
+    ``n_ctx`` context on a model file of ``model_bytes`` with ``threads`` CPU threads; quotes
+    picked by the ranking alone (``pick="rank"``) take no pass and one thread."""
     tokens = [estimate_tokens(c) for c in char_counts]
+    if style == "quotes" and pick == "rank":
+        seconds = sum(char_counts) / RANKED_CHARS_S
+        return Estimate(len(tokens), sum(char_counts), sum(tokens), 0, seconds, 1)
     passes = sum(_passes(t, style, n_ctx) for t in tokens)
     speed = (_REF_MODEL_BYTES / max(model_bytes, 1)) * (max(threads, 1) / _REF_THREADS)
     seconds = sum(tokens) / (_REF_PROMPT_TOK_S * speed) + passes * _ANSWER_TOKENS[style] / (

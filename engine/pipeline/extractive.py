@@ -26,11 +26,12 @@ from dataclasses import dataclass
 
 from engine import schema
 from engine.errors import GenerationError
-from engine.pipeline.chunking import Span, TextMap
+from engine.pipeline.chunking import CHECK_EVERY, Span, TextMap
 from engine.pipeline.labels import general_topics, section_labels, talk_topics
 from engine.pipeline.quality import loop_of
 from engine.pipeline.quote_text import Quote, quotes_of
 from engine.pipeline.rank import Ranking, rank, terms
+from engine.progress import CancelToken, Progress, ProgressCallback, check, emit
 from engine.schema import Summary
 from engine.transcripts.types import Transcript
 
@@ -117,7 +118,9 @@ class Candidates:
         return [i for i, x in enumerate(self.part_of) if x == p]
 
 
-def candidates(transcript: Transcript, tm: TextMap, parts: Sequence[Span]) -> Candidates:
+def candidates(
+    transcript: Transcript, tm: TextMap, parts: Sequence[Span], cancel: CancelToken | None = None
+) -> Candidates:
     total = n_words(transcript.text)
     budget = int(share(minutes_of(transcript, total)) * total)
     unit_max = max(MIN_UNIT_WORDS, min(MAX_BULLET_WORDS, budget // N_PICKS))
@@ -131,13 +134,16 @@ def candidates(transcript: Transcript, tm: TextMap, parts: Sequence[Span]) -> Ca
                 f"{transcript.source}: part {part.index + 1} of the transcript holds no text "
                 "to quote from; summarize it with --style abstractive"
             )
-        for q in qs:
+        for n, q in enumerate(qs):
+            if n % CHECK_EVERY == 0:
+                check(cancel)
             for w in windows(tm, part, q, unit_max) if cut else [q]:
                 quotes.append(w)
                 part_of.append(part.index)
+    check(cancel)
     tiers = [
         0 if ok and (cut or whole(tm.text, q)) else 1 if ok else 2
-        for q, ok in zip(quotes, usable(quotes), strict=True)
+        for q, ok in zip(quotes, usable(quotes, cancel), strict=True)
     ]
     return Candidates(quotes, part_of, tiers, [n_words(q.text) for q in quotes], budget, total)
 
@@ -150,16 +156,20 @@ def whole(text: str, q: Quote) -> bool:
     )
 
 
-def usable(quotes: Sequence[Quote]) -> list[bool]:
+def usable(quotes: Sequence[Quote], cancel: CancelToken | None = None) -> list[bool]:
     """Which quotes say enough to be chosen: not a back-channel line ("OK, good."), a bare
     speaker label or a fragment, and not a sentence the quality gate would take for a loop."""
-    return [
-        not q.filler
-        and n_words(q.text) >= MIN_UNIT_WORDS
-        and len(set(terms(q.text))) >= MIN_UNIT_TERMS
-        and loop_of(q.text) is None
-        for q in quotes
-    ]
+    out: list[bool] = []
+    for n, q in enumerate(quotes):
+        if n % CHECK_EVERY == 0:
+            check(cancel)
+        out.append(
+            not q.filler
+            and n_words(q.text) >= MIN_UNIT_WORDS
+            and len(set(terms(q.text))) >= MIN_UNIT_TERMS
+            and loop_of(q.text) is None
+        )
+    return out
 
 
 @dataclass(frozen=True)
@@ -255,11 +265,16 @@ def choose(
 
 
 def build_summary(
-    transcript: Transcript, parts: Sequence[Span], part_texts: Sequence[str], choice: Choice
+    transcript: Transcript,
+    parts: Sequence[Span],
+    part_texts: Sequence[str],
+    choice: Choice,
+    cancel: CancelToken | None = None,
 ) -> Summary:
     """The summary of ``choice``: labels from ``labels``; section and bullet times when the
     transcript is timed."""
-    labels = section_labels(part_texts, transcript.text)
+    labels = section_labels(part_texts, transcript.text, cancel)
+    check(cancel)
     sections = []
     for k, (part, quotes, (title, topics)) in enumerate(
         zip(parts, choice.picked, labels, strict=True)
@@ -277,7 +292,7 @@ def build_summary(
         {
             "introduction": choice.intro.text,
             "sections": sections,
-            "topics": talk_topics(transcript.text, schema.N_TOPICS),
+            "topics": talk_topics(transcript.text, schema.N_TOPICS, cancel),
             "general_topics": [
                 {"topic": f, "complexity": round(c, 2)} for f, c in general_topics(transcript.text)
             ],
@@ -291,9 +306,24 @@ def extract(
     parts: Sequence[Span],
     part_texts: Sequence[str],
     picker: Picker | None = None,
+    *,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
 ) -> tuple[Summary, Choice]:
-    """Rank the whole talk's units, choose, and build the summary."""
-    cands = candidates(transcript, tm, parts)
-    ranking = rank([q.text for q in cands.quotes])
+    """Rank the whole talk's units, choose, and build the summary (``progress``: a
+    ``generate`` event per step, with done/total of the steps)."""
+
+    def step(done: int, message: str) -> None:
+        check(cancel)
+        emit(progress, Progress("generate", done, 4, unit="steps", message=message))
+
+    step(0, "Cutting the transcript into sentences")
+    cands = candidates(transcript, tm, parts, cancel)
+    step(1, f"Ranking {len(cands.quotes):,} sentences")
+    ranking = rank([q.text for q in cands.quotes], cancel)
+    step(2, "Choosing the sentences")
     choice = choose(cands, ranking, parts, picker)
-    return build_summary(transcript, parts, part_texts, choice), choice
+    step(3, "Titling the sections")
+    summary = build_summary(transcript, parts, part_texts, choice, cancel)
+    step(4, "Ranked")
+    return summary, choice

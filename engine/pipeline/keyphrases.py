@@ -28,10 +28,13 @@ from functools import lru_cache
 from wordfreq import zipf_frequency
 
 from engine.pipeline.words import KEYPHRASE_STOP, NOT_ALONE, NOT_LAST
+from engine.progress import CancelToken, check
 
 Key = tuple[str, ...]
 
 MAX_PHRASE_WORDS = 3
+# Tokens between cancel checks (a 50 MB talk is ~9M tokens).
+CHECK_EVERY = 4096
 # A word longer than this is a run-together caption artefact ("librariesall"), not a term.
 MAX_WORD_CHARS = 20
 # Zipf frequency (log10 of uses per billion words) at and above which a word is a function word
@@ -179,11 +182,15 @@ def clean_text(text: str) -> str:
     return _NAME_LABEL.sub(" . ", _CAPS_LABEL.sub(" . ", text))
 
 
-def count_phrases(text: str, banned: frozenset[str]) -> PhraseCounts:
+def count_phrases(
+    text: str, banned: frozenset[str], cancel: CancelToken | None = None
+) -> PhraseCounts:
     out = PhraseCounts()
     run: list[tuple[str, str, bool]] = []
     initial = True
-    for m in _TOKEN.finditer(clean_text(text)):
+    for n, m in enumerate(_TOKEN.finditer(clean_text(text))):
+        if n % CHECK_EVERY == 0:
+            check(cancel)
         tok = m.group()
         word = _content(tok, banned) if tok[0].isalnum() else None
         if tok[0].isalnum():

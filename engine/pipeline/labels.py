@@ -30,6 +30,7 @@ from engine.pipeline.keyphrases import (
     stem,
     weight,
 )
+from engine.progress import CancelToken
 
 __all__ = ["general_topics", "section_labels", "talk_topics"]
 
@@ -117,7 +118,9 @@ def _title(keys: Sequence[Key], topics: Sequence[str]) -> str | None:
     return None if title is None else _title_case(title)
 
 
-def section_labels(section_texts: Sequence[str], talk_text: str) -> list[tuple[str, list[str]]]:
+def section_labels(
+    section_texts: Sequence[str], talk_text: str, cancel: CancelToken | None = None
+) -> list[tuple[str, list[str]]]:
     """Per section, a title (without "Section N: ") and exactly 3 topics.
 
     Topics: the section's keyphrases against the rest of the talk, none repeated across
@@ -125,8 +128,8 @@ def section_labels(section_texts: Sequence[str], talk_text: str) -> list[tuple[s
     section without enough content words (a few words of filler) gets plain placeholders.
     """
     banned = speaker_names(talk_text).union(*map(speaker_names, section_texts))
-    talk = count_phrases(talk_text, banned)
-    secs = [count_phrases(t, banned) for t in section_texts]
+    talk = count_phrases(talk_text, banned, cancel)
+    secs = [count_phrases(t, banned, cancel) for t in section_texts]
     for s in secs:  # a section's words count as the talk's even if the caller's talk omits them
         for key, c in s.counts.items():
             if talk.counts[key] < c:
@@ -145,11 +148,13 @@ def section_labels(section_texts: Sequence[str], talk_text: str) -> list[tuple[s
     return out
 
 
-def talk_topics(talk_text: str, n: int = schema.N_TOPICS) -> list[str]:
+def talk_topics(
+    talk_text: str, n: int = schema.N_TOPICS, cancel: CancelToken | None = None
+) -> list[str]:
     """The talk's ``n`` keyphrases of 1-2 words: count in the talk times rarity, none inside
     another; those with one of the talk's key words (``key_words``) first, then any said
     twice. A talk with too few content words gets plain placeholders after them."""
-    talk = count_phrases(talk_text, speaker_names(talk_text))
+    talk = count_phrases(talk_text, speaker_names(talk_text), cancel)
     keys = key_words(talk, KEY_WORDS)
     out: list[Key] = []
     for support, need_key in ((MIN_SUPPORT, True), (MIN_SUPPORT, False), (1, False)):

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Literal
 
 from engine.errors import Cancelled, VidsumError
-from engine.pipeline.estimate import estimate
+from engine.pipeline.estimate import Pick, estimate
 from engine.progress import CancelToken, Progress, ProgressCallback, check, emit
 from engine.transcripts.readers import load_transcript
 from engine.transcripts.types import Transcript
@@ -92,6 +92,7 @@ class Plan:
     n_ctx: int
     model_path: Path
     n_threads: int | None  # None: the default (at most the physical cores)
+    pick: Pick = "model"  # quotes: "rank" makes no model pass (SummarizeOptions.quote_pick)
 
 
 def announce(
@@ -112,9 +113,10 @@ def announce(
     except OSError:
         size = 0  # a missing model file fails at load, with its own message
     for path, t in todo:
-        one = estimate([len(t.text)], plan.style, plan.n_ctx, size, threads)
+        one = estimate([len(t.text)], plan.style, plan.n_ctx, size, threads, plan.pick)
         emit(progress, Progress("estimate", item=path.name, message=one.words()))
-    total = estimate([len(t.text) for _, t in todo], plan.style, plan.n_ctx, size, threads)
+    chars = [len(t.text) for _, t in todo]
+    total = estimate(chars, plan.style, plan.n_ctx, size, threads, plan.pick)
     names = todo[0][0].name if len(todo) == 1 else f"{len(todo)} files"
     line = f"Estimate for {names}: {total.words()}."
     emit(progress, Progress("estimate", message=line, extra={"big": int(total.big)}))

@@ -28,9 +28,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from engine import schema
-from engine.pipeline.chunking import TextMap
+from engine.pipeline.chunking import CHECK_EVERY, TextMap
 from engine.pipeline.words import STOP
 from engine.pipeline.words import words as content_tokens
+from engine.progress import CancelToken, check
 
 # A unit stays under this many words (the issue's bullet length) ...
 MAX_WORDS = 35
@@ -147,9 +148,12 @@ def units_of(
         rule = replace(rule, per_word=0.0)  # a sentence is cut only when too long for a bullet
     runs = _runs(text, toks, skipped, punct)
     out: list[Unit] = []
-    for a, b in runs:
+    cancel = text_map.cancel
+    for n, (a, b) in enumerate(runs):
+        if n % CHECK_EVERY == 0:
+            check(cancel)
         costs = _cut_costs(text, toks, a, b, an.gaps, rule, punct)
-        for x, y in _best_cuts(toks, a, b, costs, rule):
+        for x, y in _best_cuts(toks, a, b, costs, rule, cancel):
             s, e = toks[x][0], toks[y - 1][1]
             out.append(Unit(s, e, _speaker_at(an, s), is_filler(text[s:e])))
     return out
@@ -385,7 +389,12 @@ def _piece_cost(n_words: int, rule: Rule) -> float:
 
 
 def _best_cuts(
-    toks: list[tuple[int, int]], a: int, b: int, costs: Sequence[float], rule: Rule
+    toks: list[tuple[int, int]],
+    a: int,
+    b: int,
+    costs: Sequence[float],
+    rule: Rule,
+    cancel: CancelToken | None = None,
 ) -> list[tuple[int, int]]:
     """The run ``[a, b)`` as pieces of the least total cost (cuts plus pieces); a piece is
     never longer than a bullet (``schema.MAX_BULLET`` characters, whitespace-normalized)."""
@@ -402,6 +411,8 @@ def _best_cuts(
     best = [0.0] + [float("inf")] * (b - a)
     back = [0] * (b - a + 1)
     for k in range(a + 1, b + 1):
+        if k % CHECK_EVERY == 0:  # a 50 MB unpunctuated text is one run of millions of words
+            check(cancel)
         for j in range(k - 1, max(a, k - _LOOKBACK) - 1, -1):
             if j < k - 1 and chars(j, k) > schema.MAX_BULLET:
                 break

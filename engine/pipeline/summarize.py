@@ -358,7 +358,7 @@ def summarize_files(
                 if t is not None
                 and (options.force or lib.find(summary_key(t, resolved.sha256, style)) is None)
             ],
-            Plan(style, n_ctx, resolved.path, options.n_threads),
+            Plan(style, n_ctx, resolved.path, options.n_threads, options.quote_pick),
             progress,
             confirm,
         )
