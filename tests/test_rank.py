@@ -14,6 +14,7 @@ from engine.pipeline.chunking import Span
 from engine.pipeline.extractive import (
     MAX_BULLET_WORDS,
     Candidates,
+    _cut_near,
     choose,
     punctuated,
     share,
@@ -176,3 +177,19 @@ def _candidates_of(t: Transcript) -> list[Quote]:
 
     tm = TextMap(t, _estimate_tokens)
     return candidates(t, tm, split_parts(tm, by="topic")).quotes
+
+
+def test_a_window_of_unpunctuated_captions_is_cut_between_word_groups() -> None:
+    ws = ["the", "compiler", "checks", "every", "borrow", "and", "the", "program", "runs", "fast"]
+    # The equal cut (after "every") would end a bullet on a word that needs the next one;
+    # one word later it falls before the clause opener "and".
+    assert _cut_near(ws, 4, 1, 7) == 5
+    assert _cut_near(ws, 2, 1, 3) == 2  # no better gap near: the equal place
+
+
+def test_a_sign_off_is_never_a_bullet() -> None:
+    quotes = [
+        Quote("want to see a full rust tutorial thanks for watching", 0, 52, None),
+        Quote("the borrow checker rejects two mutable references", 53, 103, None),
+    ]
+    assert usable(quotes) == [False, True]

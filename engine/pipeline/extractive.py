@@ -20,6 +20,7 @@ and the schema.
 from __future__ import annotations
 
 import bisect
+import itertools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from engine.pipeline.labels import general_topics, section_labels, talk_topics
 from engine.pipeline.quality import loop_of
 from engine.pipeline.quote_text import Quote, quotes_of
 from engine.pipeline.rank import Ranking, rank, terms
+from engine.pipeline.words import STOP
 from engine.progress import CancelToken, Progress, ProgressCallback, check, emit
 from engine.schema import Summary
 from engine.transcripts.types import Transcript
@@ -50,6 +52,20 @@ N_PICKS = 1 + schema.N_SECTIONS * schema.N_SECTION_BULLETS  # introduction + bul
 _SENTENCE_END = re.compile(r"[.!?…](?:[\"'”’)\]]*)(?:\s|$)")
 _SENTENCE_TAIL = re.compile(r"[.!?…][\"'”’)\]]*$")
 _TOKEN = re.compile(r"\S+")
+# How far a window's cut may move from its equal place to fall between word groups.
+WINDOW_SLACK = 3
+# Words that start a clause: a window of unpunctuated captions is best cut before one.
+_CLAUSE_OPENERS = "and but so because which who where when while if then although though since or"
+CLAUSE_OPENERS = frozenset(_CLAUSE_OPENERS.split())
+# Stop words a clause may still end on ("it", "them", "too"): no penalty for a cut after them.
+_CLAUSE_ENDS = "it them this that these those too here there now him her us you"
+CLAUSE_ENDS = frozenset(_CLAUSE_ENDS.split())
+# A sign-off says nothing about the video: never a bullet.
+_SIGN_OFF = re.compile(
+    r"\b(?:thanks?(?: you)? (?:so much )?for (?:watching|listening)|see you (?:next time|in the"
+    r" next)|(?:like and )?subscribe)\b",
+    re.IGNORECASE,
+)
 
 # (part, its candidates in transcript order) -> the four it keeps
 Picker = Callable[[Span, list[Quote]], list[Quote]]
@@ -90,14 +106,38 @@ def _window(tm: TextMap, part: Span, q: Quote, a: int, b: int) -> Quote:
     return Quote(" ".join(q.text.split()[a:b]), start, end, at if at is not None else q.start_s)
 
 
+def _cut_near(ws: Sequence[str], ideal: int, lo: int, hi: int) -> int:
+    """The word gap in ``[lo, hi]`` nearest ``ideal`` that best separates word groups: before
+    a clause opener ("and", "because", "which"), never after a word that needs the next one
+    ("the", "to", "of")."""
+
+    def cost(c: int) -> float:
+        after, before = ws[c].lower(), ws[c - 1].lower().strip(",;:")
+        return (
+            abs(c - ideal)
+            - 2.5 * (after in CLAUSE_OPENERS)
+            + 3.0 * (before in STOP and before not in CLAUSE_ENDS)
+        )
+
+    return min(range(max(lo, 1), min(hi, len(ws) - 1) + 1), key=lambda c: (cost(c), c))
+
+
 def windows(tm: TextMap, part: Span, q: Quote, max_words: int) -> list[Quote]:
-    """``q`` cut into equal windows of at most ``max_words`` words (unpunctuated captions)."""
-    n = n_words(q.text)
+    """``q`` cut into windows of about ``max_words`` words (unpunctuated captions), each cut
+    moved up to ``WINDOW_SLACK`` words to fall between word groups (``_cut_near``)."""
+    ws = q.text.split()
+    n = len(ws)
     k = -(-n // max_words)
     if k <= 1:
         return [q]
-    cuts = [round(i * n / k) for i in range(k + 1)]
-    return [_window(tm, part, q, cuts[i], cuts[i + 1]) for i in range(k)]
+    cuts = [0]
+    for i in range(1, k):
+        ideal = round(i * n / k)
+        cuts.append(
+            _cut_near(ws, ideal, max(cuts[-1] + 2, ideal - WINDOW_SLACK), ideal + WINDOW_SLACK)
+        )
+    cuts.append(n)
+    return [_window(tm, part, q, a, b) for a, b in itertools.pairwise(cuts) if b > a]
 
 
 @dataclass(frozen=True)
@@ -157,14 +197,16 @@ def whole(text: str, q: Quote) -> bool:
 
 
 def usable(quotes: Sequence[Quote], cancel: CancelToken | None = None) -> list[bool]:
-    """Which quotes say enough to be chosen: not a back-channel line ("OK, good."), a bare
-    speaker label or a fragment, and not a sentence the quality gate would take for a loop."""
+    """Which quotes say enough to be chosen: not a back-channel line ("OK, good."), a sign-off
+    ("thanks for watching"), a bare speaker label or a fragment, and not a sentence the quality
+    gate would take for a loop."""
     out: list[bool] = []
     for n, q in enumerate(quotes):
         if n % CHECK_EVERY == 0:
             check(cancel)
         out.append(
             not q.filler
+            and not _SIGN_OFF.search(q.text)
             and n_words(q.text) >= MIN_UNIT_WORDS
             and len(set(terms(q.text))) >= MIN_UNIT_TERMS
             and loop_of(q.text) is None
@@ -220,7 +262,8 @@ class Chooser:
                 # ... or, in a part of four units or fewer, the introduction's unit or a
                 # bullet again (a very short transcript)
                 rest = rest or [i for i in among if i not in out] or among
-                pick = sorted(rest, key=lambda i: (self.c.words[i], i))[:1]
+                # (a unit that says something before a sign-off or a fragment)
+                pick = sorted(rest, key=lambda i: (self.c.tier[i] > 1, self.c.words[i], i))[:1]
             if not pick:
                 break
             self.take(pick[0])
