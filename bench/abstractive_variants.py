@@ -5,7 +5,8 @@
 
 Runs one grammar-constrained one-pass summary per transcript and prompt variant on one loaded
 model (default: vidsum's, i.e. the bundled Gemma 3 270M when nothing else is installed) and
-prints grounded / leaked (``engine.pipeline.grounding``) and the quality flags for each, then the
+prints grounded / leaked (``engine.pipeline.checks.grounding``) and the quality flags for each,
+then the
 mean
 per variant. Inputs: the seed run's transcripts (``../shared/data/seed-run/transcripts`` and
 the two seed examples' transcripts). Variants:
@@ -28,13 +29,16 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from engine.batch.summarize import chat_spec  # noqa: E402
 from engine.errors import GenerationError  # noqa: E402
 from engine.modelstore.manager import resolve_model  # noqa: E402
-from engine.pipeline.grammar import summary_gbnf  # noqa: E402
-from engine.pipeline.grounding import measure  # noqa: E402
-from engine.pipeline.instructions import instructions  # noqa: E402
-from engine.pipeline.multipass import MultiPassJob  # noqa: E402
-from engine.pipeline.prompting import (  # noqa: E402
+from engine.pipeline.checks.grounding import measure  # noqa: E402
+from engine.pipeline.checks.quality import check_summary  # noqa: E402
+from engine.pipeline.checks.validate import parse_summary  # noqa: E402
+from engine.pipeline.longform.multipass import MultiPassJob  # noqa: E402
+from engine.pipeline.prompts.grammar import summary_gbnf  # noqa: E402
+from engine.pipeline.prompts.instructions import instructions  # noqa: E402
+from engine.pipeline.prompts.prompting import (  # noqa: E402
     ChatSpec,
     Message,
     build_summary_prompt,
@@ -43,9 +47,6 @@ from engine.pipeline.prompting import (  # noqa: E402
     render_messages,
     user_message,
 )
-from engine.pipeline.quality import check_summary  # noqa: E402
-from engine.pipeline.summarize import chat_spec  # noqa: E402
-from engine.pipeline.validate import parse_summary  # noqa: E402
 from engine.runtime.base import LoadOptions, Sampling  # noqa: E402
 from engine.runtime.llamacpp.runner import LlamaRunner  # noqa: E402
 from engine.transcripts.readers import load_transcript  # noqa: E402

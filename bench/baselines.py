@@ -28,8 +28,8 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 
-from engine.pipeline.rank import lexrank, tfidf
-from engine.pipeline.words import STOP, words
+from engine.pipeline.checks.words import STOP, words
+from engine.pipeline.quotes.rank import lexrank, tfidf
 
 N_KEY_TERMS = 40
 RANDOM_DRAWS = 200

@@ -27,7 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from engine.hardware import physical_cores
-from engine.pipeline.grammar import summary_gbnf
+from engine.pipeline.prompts.grammar import summary_gbnf
 from engine.runtime.base import Generation, LoadOptions, Sampling
 from engine.runtime.llamacpp.runner import LlamaRunner
 
@@ -37,7 +37,7 @@ SAMPLING = Sampling()  # the defaults the pipeline uses
 
 def instructions() -> str:
     try:
-        from engine.pipeline.instructions import instructions as prompt_instructions
+        from engine.pipeline.prompts.instructions import instructions as prompt_instructions
 
         return prompt_instructions()
     except Exception:  # the prompt module is someone else's and may be mid-change

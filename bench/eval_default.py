@@ -7,14 +7,15 @@ and, for quote summaries, the issue-18 measures against classical baselines.
 
 Runs the engine's own ``summarize_files`` (model resolution, context sizing, style choice,
 quality gate, library) in a fresh VIDSUM_HOME, so the numbers are those a new user gets. For
-each summary: style, passes/attempts, time, grounded / leaked (``engine.pipeline.grounding``), how
+each summary: style, passes/attempts, time, grounded / leaked
+(``engine.pipeline.checks.grounding``), how
 many
 content bullets occur verbatim in the transcript (whitespace-normalized), and the failed reason
 if the quality gate failed it. Appends the table, with the commit, to EVALUATION.md.
 
 Quote summaries also get (``bench/baselines.py`` defines key terms and baselines): key-term
 recall of the 21 chosen units (introduction + 20 bullets) and of lead / random / plain LexRank
-choices of 21 units from the same candidate pool (``engine.pipeline.extractive.candidates``);
+choices of 21 units from the same candidate pool (``engine.pipeline.quotes.extractive.candidates``);
 titles with at least two content words; topic phrases (15 section + 5 global) holding a key
 term; bullets starting or ending mid-sentence (punctuated inputs only, else "n/a"); words kept
 (introduction + bullets) over the transcript's words; the three fields and complexities.
@@ -68,7 +69,7 @@ def _commit() -> str:
 
 
 def _content_words(text: str) -> int:
-    from engine.pipeline.words import STOP, words
+    from engine.pipeline.checks.words import STOP, words
 
     return sum(1 for w in words(text) if w.isalpha() and len(w) >= 3 and w not in STOP)
 
@@ -86,10 +87,10 @@ def _mid_sentence(bullets: list[str], text: str) -> int:
 def quote_measures(t: Transcript, summary: Summary) -> str:
     """The issue-18 columns of one quote summary (see the module doc)."""
     from bench.baselines import baseline_recalls, is_key, key_terms, recall
-    from engine.pipeline.chunking import TextMap, split_parts
-    from engine.pipeline.extractive import N_PICKS, candidates, n_words, punctuated
-    from engine.pipeline.quote_text import clean
-    from engine.pipeline.quotes import _estimate_tokens
+    from engine.pipeline.parts.chunking import TextMap, split_parts
+    from engine.pipeline.quotes.extractive import N_PICKS, candidates, n_words, punctuated
+    from engine.pipeline.quotes.summary import _estimate_tokens
+    from engine.pipeline.quotes.text import clean
 
     keys = key_terms(t.text)
     tm = TextMap(t, _estimate_tokens)
@@ -124,9 +125,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     os.environ["VIDSUM_HOME"] = tempfile.mkdtemp(prefix="vidsum-eval-")
 
+    from engine.batch.summarize import SummarizeOptions, summarize_files
     from engine.library.store import Library
-    from engine.pipeline.quote_text import clean
-    from engine.pipeline.summarize import SummarizeOptions, summarize_files
+    from engine.pipeline.quotes.text import clean
     from engine.transcripts.readers import load_transcript
 
     files = [p for p in INPUTS if not args.only or any(s in p.name for s in args.only)]

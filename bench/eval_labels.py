@@ -1,4 +1,5 @@
-"""Section titles and topics, global topics and general fields (engine.pipeline.labels) on every
+"""Section titles and topics, global topics and general fields (engine.pipeline.labels.sections) on
+every
 shared transcript: are they keyphrases, do the fields fit the talk, does complexity vary?
 
     python bench/eval_labels.py [--only SUB ...] [--no-record]
@@ -35,7 +36,7 @@ from wordfreq import top_n_list  # noqa: E402
 
 from bench.baselines import DISFLUENT, is_key, key_terms  # noqa: E402  (one key-term definition)
 from bench.eval_default import _commit  # noqa: E402  (the commit line of every record)
-from engine.pipeline.labels import general_topics, section_labels, talk_topics  # noqa: E402
+from engine.pipeline.labels.sections import general_topics, section_labels, talk_topics  # noqa: E402
 from engine.transcripts.readers import load_transcript  # noqa: E402
 
 DATA = (REPO.parent / "shared" / "data").resolve()

@@ -1,5 +1,5 @@
 """Section boundaries against creator chapters (issue 18): equal stretches, topic
-segmentation (``engine.pipeline.segment``) and random boundaries, on the talks of
+segmentation (``engine.pipeline.parts.segment``) and random boundaries, on the talks of
 ``bench/chapters_set.json``.
 
     python bench/eval_sections.py [--split all|tune|held-out] [--window N] [--step N]
@@ -31,8 +31,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from engine.pipeline import segment  # noqa: E402
-from engine.pipeline.chunking import PartMode, TextMap, split_parts  # noqa: E402
+from engine.pipeline.parts import segment  # noqa: E402
+from engine.pipeline.parts.chunking import PartMode, TextMap, split_parts  # noqa: E402
 from engine.transcripts.types import Segment, Transcript, TranscriptMeta  # noqa: E402
 
 MANIFEST = REPO / "bench" / "chapters_set.json"

@@ -4,7 +4,8 @@ flags.
     python bench/eval_talks.py [--ctx 2048] [--model ID|PATH] [--only SUBSTRING ...]
                                [--threads N] [--seed N] [--no-record]
 
-Each talk in ../shared/data/talks/ goes through ``engine.pipeline.longform.summarize_long`` on one
+Each talk in ../shared/data/talks/ goes through ``engine.pipeline.longform.summary.summarize_long``
+on one
 loaded
 model (default: the offline default, Gemma 3 270M). Prints a table and appends it, with the date,
 model and machine, to EVALUATION.md (unless ``--no-record``). A talk whose summary fails is a
@@ -27,13 +28,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from engine.batch.summarize import chat_spec  # noqa: E402
 from engine.errors import VidsumError  # noqa: E402
 from engine.hardware import physical_cores  # noqa: E402
 from engine.modelstore.manager import resolve_model  # noqa: E402
-from engine.pipeline.grounding import measure  # noqa: E402
-from engine.pipeline.longform import LongformResult, summarize_long  # noqa: E402
-from engine.pipeline.longform_prompts import hms  # noqa: E402
-from engine.pipeline.summarize import chat_spec  # noqa: E402
+from engine.pipeline.checks.grounding import measure  # noqa: E402
+from engine.pipeline.longform.prompts import hms  # noqa: E402
+from engine.pipeline.longform.summary import LongformResult, summarize_long  # noqa: E402
 from engine.progress import Progress, ProgressCallback  # noqa: E402
 from engine.runtime.base import LoadOptions, Sampling  # noqa: E402
 from engine.runtime.llamacpp.runner import LlamaRunner  # noqa: E402
@@ -165,8 +166,8 @@ def main(argv: list[str] | None = None) -> int:
                 "(evaluated: not served from the KV cache); *coverage*: share of transcript "
                 "tokens that reached the model; *grounded* / *leaked*: share of the summary's "
                 "content words found in the transcript / only in a few-shot answer "
-                "(`engine.pipeline.grounding`); *flags*: degenerate-output and reduced-context "
-                "flags of the kept answer.\n",
+                "(`engine.pipeline.checks.grounding`); *flags*: degenerate-output "
+                "and reduced-context flags of the kept answer.\n",
                 encoding="utf-8",
             )
         with RECORD.open("a", encoding="utf-8") as f:

@@ -1,4 +1,4 @@
-"""Quote mode's units (``engine.pipeline.sentences``) measured on every shared transcript.
+"""Quote mode's units (``engine.pipeline.quotes.sentences``) measured on every shared transcript.
 
     python bench/eval_units.py [--code DIR] [--no-record]
 
@@ -17,7 +17,7 @@ ends that are unit ends), and the share of units ending at a pause (a gap >= 0.5
 cues). ``window`` is the rule before issue 18 (a cue end once a unit has 160 characters).
 
 ``--code DIR`` imports the engine from another checkout (for a before/after comparison; table
-2 needs this one's ``engine.pipeline.sentences``). Appends both tables, with the commit, to
+2 needs this one's ``engine.pipeline.quotes.sentences``). Appends both tables, with the commit, to
 EVALUATION.md unless ``--no-record``.
 """
 
@@ -90,8 +90,8 @@ def _clause_start(word: str) -> bool:
 
 
 def quote_row(path: Path) -> str:
-    from engine.pipeline.chunking import TextMap, split_parts
-    from engine.pipeline.quote_text import quotes_of
+    from engine.pipeline.parts.chunking import TextMap, split_parts
+    from engine.pipeline.quotes.text import quotes_of
     from engine.transcripts.readers import load_transcript
 
     t = load_transcript(path)
@@ -177,7 +177,7 @@ def _window_units(tm: Any) -> list[tuple[int, int]]:
 def _rules() -> dict[str, Any]:
     from dataclasses import replace
 
-    from engine.pipeline.sentences import DEFAULT_RULE, Rule
+    from engine.pipeline.quotes.sentences import DEFAULT_RULE, Rule
 
     no = 30.0  # the cost of a cut at a bare word gap: this signal is not used
     off = Rule(pause_s=None, cue_cost=no, opener_cost=no, both_cost=no, clause_cost=no)
@@ -202,8 +202,8 @@ def rule_rows(timed: bool) -> list[str]:
     import bisect
     from dataclasses import replace
 
-    from engine.pipeline.chunking import TextMap
-    from engine.pipeline.sentences import units_of
+    from engine.pipeline.parts.chunking import TextMap
+    from engine.pipeline.quotes.sentences import units_of
 
     loaded = []
     for p in INPUTS:

@@ -1,4 +1,4 @@
-"""Time the strict GGUF check on every crafted file of tests/test_gguf_check.py, the real
+"""Time the strict GGUF check on every crafted file of tests/modelfile/test_header.py, the real
 Gemma 3 270M file, and the pathological 4M-empty-strings header (legal, bounded by the limit).
 
     python bench/gguf_check_bench.py [--repeat N] [--gemma PATH]

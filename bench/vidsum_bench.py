@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from engine.errors import ConfigError, VidsumError
 
 if TYPE_CHECKING:  # the rest is imported where needed: `vidsum --help` stays fast
-    from engine.pipeline.prompting import ChatSpec, Message, Prompt
+    from engine.pipeline.prompts.prompting import ChatSpec, Message, Prompt
     from engine.runtime.base import Generation, LoadOptions, ModelInfo, Sampling
     from engine.runtime.llamacpp.runner import LlamaRunner
     from engine.transcripts.types import Transcript
@@ -46,9 +46,7 @@ REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "seed-run"
 DEFAULT_RECORD = REPO / "BENCHMARKS.md"
 DEFAULT_MODEL = "gemma-3-270m:Q4_K_M"
-ANSWER_TOKENS = (
-    3072  # = engine.pipeline.summarize.ANSWER_TOKENS: the answer budget of a full summary
-)
+ANSWER_TOKENS = 3072  # = engine.batch.summarize.ANSWER_TOKENS: the answer budget of a full summary
 TARGETS = {"constrained": 0.95, "prefix": 1.05, "memory": 1.0, "e2e": 3.0}
 RESULTS_HEADING = "## Results"
 RESULTS_HEADER = (
@@ -208,8 +206,8 @@ def load_inputs(data: Path) -> tuple[list[Input], list[Path]]:
 
 def summary_messages(transcript: Transcript, chat: ChatSpec) -> list[Message]:
     """The messages ``build_summary_prompt`` renders, for a chat-completion API."""
-    from engine.pipeline.instructions import instructions
-    from engine.pipeline.prompting import (
+    from engine.pipeline.prompts.instructions import instructions
+    from engine.pipeline.prompts.prompting import (
         Message,
         choose_examples,
         defuse,
@@ -227,7 +225,7 @@ def summary_messages(transcript: Transcript, chat: ChatSpec) -> list[Message]:
 
 
 def _chat_spec(info: ModelInfo, chat_format: str) -> ChatSpec:
-    from engine.pipeline.prompting import ChatSpec
+    from engine.pipeline.prompts.prompting import ChatSpec
 
     if chat_format == "mistral-instruct":
         return ChatSpec("mistral-instruct", None, info.bos_text, info.eos_text)
@@ -367,7 +365,7 @@ def _as_dict(m: Message) -> Any:
 
 def _valid(text: str) -> bool:
     from engine.errors import GenerationError
-    from engine.pipeline.validate import parse_summary
+    from engine.pipeline.checks.validate import parse_summary
 
     try:
         parse_summary(text)
@@ -390,7 +388,7 @@ def bench_e2e_and_prefix(
     out: TextIO,
 ) -> None:
     """Sections 2 and 4: both paths start cold and take the same transcripts, interleaved."""
-    from engine.pipeline.grammar import summary_gbnf
+    from engine.pipeline.prompts.grammar import summary_gbnf
     from engine.runtime.base import Sampling
 
     gbnf = summary_gbnf()
@@ -460,7 +458,7 @@ def bench_decode(
     out: TextIO,
 ) -> None:
     """Section 1: the same prompt (cached) and budget, with and without the grammar."""
-    from engine.pipeline.grammar import summary_gbnf
+    from engine.pipeline.prompts.grammar import summary_gbnf
     from engine.runtime.base import Sampling
     from engine.runtime.llamacpp.runner import DecodeOptions
 
@@ -527,7 +525,7 @@ def bench_memory(
 ) -> None:
     """Section 3: a fresh worker, ``mem_runs`` summaries cycling the inputs, longest first
     (so summary 1 already reaches the batch's KV high-water mark; growth then means a leak)."""
-    from engine.pipeline.grammar import summary_gbnf
+    from engine.pipeline.prompts.grammar import summary_gbnf
     from engine.runtime.base import Sampling
     from engine.runtime.llamacpp.runner import LlamaRunner
 
@@ -581,7 +579,7 @@ def bench_settings(
 ) -> list[str]:
     """Section 5: each group's variants loaded side by side, measured round-robin."""
     from engine.hardware import physical_cores
-    from engine.pipeline.grammar import summary_gbnf
+    from engine.pipeline.prompts.grammar import summary_gbnf
     from engine.runtime.base import Sampling
     from engine.runtime.llamacpp.runner import LlamaRunner
 
@@ -655,7 +653,7 @@ def bench_settings(
 
 def bench_json(runner: LlamaRunner, refs: list[Path], res: Results, out: TextIO) -> None:
     """Compact vs pretty JSON on the reference summaries; the grammar's fixed tokens."""
-    from engine.pipeline.prompting import load_examples
+    from engine.pipeline.prompts.prompting import load_examples
 
     _say(out, "\n[settings] compact JSON and forced tokens")
     for ref in refs:
@@ -706,7 +704,7 @@ def _resolve(opts: BenchOptions) -> tuple[Path, str, str]:
 
 def run(opts: BenchOptions, out: TextIO = sys.stdout) -> Results:
     """The default mode: every measurement on one model, one run."""
-    from engine.pipeline.prompting import build_summary_prompt
+    from engine.pipeline.prompts.prompting import build_summary_prompt
     from engine.runtime.base import LoadOptions
     from engine.runtime.llamacpp.runner import LlamaRunner
 
@@ -801,7 +799,7 @@ def full_size_model(preset: str, progress: TextIO) -> Path:
 
 def run_full_size(opts: BenchOptions, out: TextIO) -> Results:
     """Tok/s, seconds per seed-sized video and VRAM on a full-size random-weight model."""
-    from engine.pipeline.grammar import summary_gbnf
+    from engine.pipeline.prompts.grammar import summary_gbnf
     from engine.runtime.base import LoadOptions, Sampling
     from engine.runtime.llamacpp.runner import LlamaRunner
 

@@ -17,19 +17,20 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 from engine.progress import CancelToken, ProgressCallback
 
 if TYPE_CHECKING:
+    from engine.batch.server_checks import LastCheck
+    from engine.batch.servers import ServerCheck
+    from engine.batch.summarize import FileResult, SummarizeOptions
     from engine.hardware import Hardware
-    from engine.library.records import Entry, EntryRow, Grounding, Provenance
+    from engine.library.records import Entry, EntryRow, Provenance
     from engine.library.store import Library
     from engine.modelstore.catalog import CatalogEntry, ModelStatus, ResolvedModel
     from engine.modelstore.hub import HubStatus
     from engine.modelstore.manager import Removal
     from engine.paths import Paths
-    from engine.pipeline.quotes import Style
-    from engine.pipeline.server_batch import ServerCheck
-    from engine.pipeline.server_checks import LastCheck
-    from engine.pipeline.summarize import FileResult, SummarizeOptions
+    from engine.pipeline.quotes.summary import Style
     from engine.runtime.base import Sampling
     from engine.runtime.server.profiles import ServerProfile
+    from engine.schema import Grounding
     from engine.transcripts.types import Transcript
 
 Order = Literal[
@@ -169,10 +170,10 @@ class Engine:
         confirm: Callable[[str], bool] | None = None,
     ) -> Iterator[FileResult]:
         """One result per input, in order. ``options`` None: ``settings.json``, else defaults
-        (``engine.pipeline.summarize.options_from_settings``). A ``Transcript`` item is already read
+        (``engine.batch.summarize.options_from_settings``). A ``Transcript`` item is already read
         (standard input). ``confirm`` is asked, with the estimate's sentence, before a big batch
         starts (False: ``Cancelled``, nothing started)."""
-        from engine.pipeline.summarize import summarize_files
+        from engine.batch.summarize import summarize_files
 
         return summarize_files(
             paths,
@@ -198,7 +199,7 @@ class Engine:
     ) -> SummarizeOptions:
         """Options from explicit values (``None``: not given), else ``settings.json``, else
         vidsum's defaults. Raises ``ConfigError`` for a bad settings file."""
-        from engine.pipeline.summarize import options_from_settings
+        from engine.batch.summarize import options_from_settings
 
         return options_from_settings(
             n_ctx=n_ctx,
@@ -297,8 +298,8 @@ class Engine:
         cancel: CancelToken | None = None,
     ) -> CatalogEntry:
         """Register a local .gguf (checked, hashed, stored by reference)."""
+        from engine.batch.model_check import llama_check
         from engine.modelstore.manager import add_local
-        from engine.pipeline.model_check import llama_check
 
         return add_local(
             path,
@@ -408,7 +409,7 @@ class Engine:
         api_key_env: str | None = None,
         concurrency: int | None = None,
     ) -> ServerProfile:
-        from engine.pipeline.server_checks import forget
+        from engine.batch.server_checks import forget
         from engine.runtime.server.dialects import as_dialect
         from engine.runtime.server.profiles import ServerProfile, add_profile
 
@@ -419,7 +420,7 @@ class Engine:
         return profile
 
     def remove_server(self, name: str) -> None:
-        from engine.pipeline.server_checks import forget
+        from engine.batch.server_checks import forget
         from engine.runtime.server.profiles import remove_profile
 
         remove_profile(name)
@@ -428,8 +429,8 @@ class Engine:
     def check_server(self, name: str, *, cancel: CancelToken | None = None) -> ServerCheck:
         """Dialect, model, context, slots, and whether the server enforces a grammar; kept as
         the server's last check (``last_server_checks``) for both faces."""
-        from engine.pipeline.server_batch import check_server
-        from engine.pipeline.server_checks import record
+        from engine.batch.server_checks import record
+        from engine.batch.servers import check_server
 
         check = check_server(name, cancel)
         record(check)
@@ -437,7 +438,7 @@ class Engine:
 
     def last_server_checks(self) -> dict[str, LastCheck]:
         """Each server's last check (from either face): when, passed or not, what it said."""
-        from engine.pipeline.server_checks import last_checks
+        from engine.batch.server_checks import last_checks
 
         return last_checks()
 
@@ -451,7 +452,7 @@ class Engine:
         cancel: CancelToken | None = None,
     ) -> Iterator[FileResult]:
         """Like ``summarize``, on the named server profiles; results come as they complete."""
-        from engine.pipeline.server_batch import summarize_on_servers
+        from engine.batch.servers import summarize_on_servers
 
         return summarize_on_servers(
             paths,
@@ -620,7 +621,7 @@ class EngineAPI(Protocol):
 
 def passes_words(passes: int, attempts: int) -> str:
     """``1 pass``, ``21 passes, 23 attempts``: how a summary's run went."""
-    from engine.pipeline.summarize import passes_words
+    from engine.batch.summarize import passes_words
 
     return passes_words(passes, attempts)
 

@@ -37,7 +37,7 @@ class Paths:
 
     @property
     def server_checks_file(self) -> Path:
-        """The last check of each inference server (``engine.pipeline.server_checks``): a
+        """The last check of each inference server (``engine.batch.server_checks``): a
         cache of what a server said, rebuilt by the next check."""
         return self.cache / "server-checks.json"
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
+from dataclasses import dataclass
 from typing import Annotated, Literal, get_args
 
 from pydantic import (
@@ -224,3 +225,18 @@ class Summary(_Strict):
             for g in self.general_topics
         )
         return f'{head[:-1]},"general_topics":[{general}]}}'
+
+
+# A measure of a summary against its own transcript (engine.pipeline.checks.grounding), stored
+# by the library: a value both share, so it sits on the ground floor.
+@dataclass(frozen=True)
+class Grounding:
+    grounded: float  # share of the summary's content words found in the transcript
+    leaked: float  # share found in a few-shot answer but not in the transcript
+    words: int  # content words counted (0: nothing to measure; both shares are then 0)
+
+    def as_dict(self) -> dict[str, float | int]:
+        return {"grounded": self.grounded, "leaked": self.leaked, "words": self.words}
+
+    def __str__(self) -> str:
+        return f"grounded {self.grounded:.2f}, leaked {self.leaked:.2f} ({self.words} words)"

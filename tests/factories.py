@@ -10,15 +10,8 @@ import hashlib
 from collections.abc import Sequence
 from typing import Any
 
-from engine.library.records import (
-    Coverage,
-    Grounding,
-    NewEntry,
-    Provenance,
-    TranscriptInfo,
-    dedupe_key,
-)
-from engine.schema import GENERAL_FIELDS, Summary
+from engine.library.records import Coverage, NewEntry, Provenance, TranscriptInfo, dedupe_key
+from engine.schema import GENERAL_FIELDS, Grounding, Summary
 
 
 def make_summary(

@@ -20,7 +20,7 @@ summary. Faults are injected on purpose:
 - ``piece_delay``: seconds between streamed pieces (a slow server, for Ctrl-C).
 
 Everything llama.cpp itself can do runs on real llama-server processes
-(tests/test_servers_real.py).
+(tests/batch/test_servers_real.py).
 """
 
 from __future__ import annotations

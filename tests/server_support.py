@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from engine.batch.summarize import SummarizeOptions
 from engine.errors import Cancelled
-from engine.pipeline.summarize import SummarizeOptions
 from engine.progress import CancelToken, Progress
 from engine.runtime.base import Sampling
 from engine.runtime.server.http import ServerBackend, canary

@@ -15,13 +15,12 @@ from pathlib import Path
 # that variable, so that later tests do not inherit an offline hub.
 import huggingface_hub.constants  # noqa: F401
 import pytest
-from test_catalog import fake_install, tiny_gguf
 
+from engine.batch.summarize import options_from_settings
 from engine.cli.main import main
 from engine.modelstore.hubcache import _manifest_path
 from engine.modelstore.manager import set_default_model
 from engine.paths import get_paths
-from engine.pipeline.summarize import options_from_settings
 from engine.settings import (
     Settings,
     get_default_model,
@@ -30,6 +29,7 @@ from engine.settings import (
     set_export_dir,
     update_settings,
 )
+from tests.modelstore.test_catalog import fake_install, tiny_gguf
 
 MODEL = "mistral-7b-instruct-v0.2:Q4_K_M"
 NOT_UTF8 = b'{"default_model": "caf\xe9 \xff\xfe"}'

@@ -91,8 +91,8 @@ def test_wheel_carries_data_and_loads_it(wheel: Path, tmp_path: Path) -> None:
     code = (
         "import engine, grammars\n"
         f"assert engine.__file__.startswith({str(target)!r}), engine.__file__\n"
-        "from engine.pipeline.grammar import summary_gbnf, GRAMMAR_VERSION\n"
-        "from engine.pipeline.prompting import PROMPT_VERSION\n"
+        "from engine.pipeline.prompts.grammar import summary_gbnf, GRAMMAR_VERSION\n"
+        "from engine.pipeline.prompts.prompting import PROMPT_VERSION\n"
         "from engine.modelstore.catalog import entries\n"
         "assert 'root' in summary_gbnf()\n"
         "assert len(entries()) >= 24\n"

@@ -30,7 +30,7 @@ from engine.errors import Cancelled, ConfigError, ExportError, VidsumError
 from engine.progress import CancelToken
 
 if TYPE_CHECKING:
-    from engine.pipeline.summarize import FileResult, SummarizeOptions
+    from engine.batch.summarize import FileResult, SummarizeOptions
 
 
 def _coverage_line(entry: Any, attempts: int | None = None) -> str:

@@ -178,7 +178,7 @@ def compute_buffer_bytes(
     (n_vocab per token) and the attention of one layer (without flash attention: the f32 KQ
     scores, n_head x n_ctx per token, plus the f32 mask; with it: an f16 mask), plus a few
     residual-stream and FFN activations. Calibrated against llama.cpp's own "compute buffer
-    size" on CPU (tests/test_hardware.py): within a few percent.
+    size" on CPU (tests/hardware/test_hardware.py): within a few percent.
     """
     n_ff = shape.n_ff * max(1, shape.expert_used_count)
     attn = n_ctx // 2 if flash_attn else n_ctx * (shape.n_head + 1)

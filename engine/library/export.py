@@ -1,14 +1,15 @@
 """The library's records for people and scripts: ``vidsum library list/show --json`` shapes and
 the Markdown export, plus the phrases every face shows (grounding, failed summaries).
 
-May import: ``engine.library.records``, ``engine.pipeline`` value helpers, ``engine.transcripts``.
+May import: ``engine.library.records``, ``engine.transcripts``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from engine.library.records import LOCAL_BACKEND, Entry, EntryRow, Grounding, Provenance
+from engine.library.records import LOCAL_BACKEND, Entry, EntryRow, Provenance
+from engine.schema import Grounding
 from engine.timefmt import format_span, format_timestamp, video_time_url
 
 # What to do about a summary that failed the quality check (the export, the CLI, the TUI).

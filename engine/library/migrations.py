@@ -165,7 +165,8 @@ _V3_QUOTES = (
     "ALTER TABLE summaries ADD COLUMN style TEXT NOT NULL DEFAULT 'abstractive'",
 )
 
-# Grounding (engine.pipeline.grounding) and the failed-summary status. Rows stored before read as
+# Grounding (engine.pipeline.checks.grounding) and the failed-summary status. Rows stored before
+# read as
 # not measured (NULL) and not failed.
 _V4_GROUNDING = (
     "ALTER TABLE summaries ADD COLUMN grounded REAL",

@@ -17,9 +17,9 @@ from pydantic import BaseModel, ValidationError
 
 from engine.errors import LibraryError
 from engine.fsutil import atomic_write_text, read_json_object, state_error
-from engine.library.records import Coverage, Grounding, NewEntry, Provenance, TranscriptInfo
+from engine.library.records import Coverage, NewEntry, Provenance, TranscriptInfo
 from engine.paths import get_paths
-from engine.schema import Summary
+from engine.schema import Grounding, Summary
 
 PENDING_DIR = "pending"  # beside the library: generated summaries that could not be stored
 

@@ -2,7 +2,7 @@
 
 Functions here run inside a transaction the caller holds (:mod:`engine.library.connection`).
 
-May import: ``engine.library.records``, ``engine.pipeline.grounding``, ``engine.schema``.
+May import: ``engine.library.records``, ``engine.schema``.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from typing import Any, Literal, NamedTuple
 from pydantic import ValidationError
 
 from engine.errors import LibraryError
-from engine.library.records import Coverage, Entry, EntryRow, Grounding, Provenance, TranscriptInfo
-from engine.schema import Summary
+from engine.library.records import Coverage, Entry, EntryRow, Provenance, TranscriptInfo
+from engine.schema import Grounding, Summary
 from engine.urls import without_userinfo
 
 Order = Literal[

@@ -2,8 +2,6 @@
 (``EntryRow``), and the identity of a summary run (:func:`dedupe_key`).
 
 May import: ``engine.schema``, ``engine.transcripts`` (types only). No SQL here.
-``Grounding`` lives here, not beside its measure (``engine.pipeline.grounding``): it is a stored
-value, and the library sits below the pipeline.
 """
 
 from __future__ import annotations
@@ -13,26 +11,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from engine.schema import Summary
+from engine.schema import Grounding, Summary
 
 if TYPE_CHECKING:
     from engine.transcripts.types import Transcript
 
 
 LOCAL_BACKEND = "local"  # Provenance.backend of vidsum's own llama.cpp worker
-
-
-@dataclass(frozen=True)
-class Grounding:
-    grounded: float  # share of the summary's content words found in the transcript
-    leaked: float  # share found in a few-shot answer but not in the transcript
-    words: int  # content words counted (0: nothing to measure; both shares are then 0)
-
-    def as_dict(self) -> dict[str, float | int]:
-        return {"grounded": self.grounded, "leaked": self.leaked, "words": self.words}
-
-    def __str__(self) -> str:
-        return f"grounded {self.grounded:.2f}, leaked {self.leaked:.2f} ({self.words} words)"
 
 
 @dataclass(frozen=True)
@@ -79,7 +64,7 @@ class Provenance:
     generated_tokens: int
     generation_seconds: float
     vidsum_version: str
-    style: str = "abstractive"  # "abstractive" | "quotes" (engine.pipeline.quotes)
+    style: str = "abstractive"  # "abstractive" | "quotes" (engine.pipeline.quotes.summary)
     # Where it ran: LOCAL_BACKEND (vidsum's own llama.cpp worker) or a server dialect
     # (engine.runtime.base.DIALECTS), with the endpoint profile's name, its URL and the build
     # the server reported (None where unknown or local).

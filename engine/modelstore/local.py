@@ -118,7 +118,7 @@ def register(
     cancel: CancelToken | None = None,
 ) -> str:
     """Check, hash and record a local GGUF (never copied); its id (new ids avoid ``taken``).
-    ``check`` loads the file in llama.cpp (``engine.pipeline.model_check.llama_check``)."""
+    ``check`` loads the file in llama.cpp (``engine.batch.model_check.llama_check``)."""
     path = existing_file(Path(path).expanduser())
     info = header_info(path)  # raises ModelFileError for anything llama.cpp should not see
     check(path, chat_format or "gguf-template", progress, cancel)

@@ -20,6 +20,8 @@ from typing import Any, Literal
 from fake_servers import FakeServers
 
 from engine.api import EngineAPI, Order
+from engine.batch.server_checks import LastCheck
+from engine.batch.summarize import FileResult, SummarizeOptions
 from engine.errors import Cancelled, ExportExists, NotInLibrary, TranscriptError, VidsumError
 from engine.hardware import GPU, BuildInfo, Hardware
 from engine.library.records import Coverage, Entry, EntryRow, Provenance, TranscriptInfo
@@ -34,9 +36,7 @@ from engine.modelstore.catalog import (
 from engine.modelstore.hub import HubStatus
 from engine.modelstore.manager import Removal
 from engine.paths import Paths, get_paths
-from engine.pipeline.quotes import Style
-from engine.pipeline.server_checks import LastCheck
-from engine.pipeline.summarize import FileResult, SummarizeOptions
+from engine.pipeline.quotes.summary import Style
 from engine.progress import CancelToken, Progress, ProgressCallback
 from engine.runtime.server.profiles import ServerProfile
 from engine.schema import GENERAL_FIELDS, GeneralTopic, Summary

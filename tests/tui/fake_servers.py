@@ -14,10 +14,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from engine.batch.server_checks import LastCheck
+from engine.batch.servers import ServerCheck
+from engine.batch.summarize import FileResult, SummarizeOptions
 from engine.errors import Cancelled, ConfigError, VidsumError
-from engine.pipeline.server_batch import ServerCheck
-from engine.pipeline.server_checks import LastCheck
-from engine.pipeline.summarize import FileResult, SummarizeOptions
 from engine.progress import CancelToken, Progress, ProgressCallback
 from engine.runtime.base import ServerInfo
 from engine.runtime.server.dialects import as_dialect

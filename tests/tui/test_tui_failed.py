@@ -11,8 +11,8 @@ from conftest import settle
 from fake_engine import FakeEngine, example_summaries, make_entry, sample_entries
 from textual.widgets import Static
 
-from engine.library.records import Grounding
 from engine.modelstore.catalog import demo_model_notice
+from engine.schema import Grounding
 from tui.app import VidsumApp
 from tui.screens.library import LibraryScreen
 from tui.screens.summary import SummaryScreen

@@ -11,7 +11,11 @@ from typing import Any
 
 import pytest
 from conftest import settle, wait_until
-from test_tui_real_flows import (  # noqa: F401 (fixtures)
+from textual.pilot import Pilot
+
+from engine.api import Engine
+from engine.pipeline.parts.chunking import LONG_TEXT
+from tests.tui.test_tui_real_flows import (  # noqa: F401 (fixtures)
     library_snapshot,
     one_cpu,
     open_queue,
@@ -19,10 +23,6 @@ from test_tui_real_flows import (  # noqa: F401 (fixtures)
     tiny_model,
     workers,
 )
-from textual.pilot import Pilot
-
-from engine.api import Engine
-from engine.pipeline.chunking import LONG_TEXT
 from tui.app import VidsumApp
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.summarize import SummarizeScreen

@@ -205,11 +205,10 @@ async def test_deleting_the_default_in_the_tui_clears_it_and_says_what_is_used_n
     import sys
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from test_catalog import fake_install, tiny_gguf
-
     from engine.api import Engine
     from engine.modelstore.manager import resolve_model, set_default_model
     from engine.settings import get_default_model
+    from tests.modelstore.test_catalog import fake_install, tiny_gguf
 
     data = tiny_gguf(tmp_path / "tiny.gguf").read_bytes()
     fake_install("mistral-7b-instruct-v0.1:Q8_0", data + b"\0")

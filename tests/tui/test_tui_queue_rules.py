@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 from conftest import capture_notes, settle, wait_until
 from fake_engine import FakeEngine, Gate
-from test_tui_summarize import files, open_queue
 from textual.pilot import Pilot
 from textual.widgets import ListView
 
+from tests.tui.test_tui_summarize import files, open_queue
 from tui.app import VidsumApp
 from tui.screens.summarize import SummarizeScreen
 from tui.widgets.queue_row import QueueRow

@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 from conftest import wait_until
-from test_tui_real_flows import open_queue, start_queue, workers
 
 from engine.api import Engine
+from engine.batch.summarize import FileResult
 from engine.library.store import Library
-from engine.pipeline.summarize import FileResult
 from tests.conftest import TALKS, require_shared
+from tests.tui.test_tui_real_flows import open_queue, start_queue, workers
 from tui.app import VidsumApp
 from tui.screens.confirm import ConfirmScreen
 

@@ -443,7 +443,7 @@ async def test_delete_the_default_then_summarize_falls_back_and_says_so(
     import sys
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from test_catalog import fake_install
+    from tests.modelstore.test_catalog import fake_install
 
     data = tiny_llama_path.read_bytes()
     fake_install("mistral-7b-instruct-v0.1:Q8_0", data)

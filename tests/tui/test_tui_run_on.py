@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from conftest import capture_notes, settle, wait_until
 from fake_engine import FakeEngine, Gate
-from test_tui_servers import open_summarize, two_servers
 from textual.widgets import Select, SelectionList, Static
 
+from tests.tui.test_tui_servers import open_summarize, two_servers
 from tui.app import VidsumApp
 from tui.screens.run_on import EMPTY, HINT, LOCAL, RunOnScreen
 from tui.screens.summarize import SummarizeScreen

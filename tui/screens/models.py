@@ -30,9 +30,9 @@ from tui.widgets.top_bar import TopBar
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from engine.batch.servers import ServerCheck
     from engine.modelstore.catalog import ModelStatus
     from engine.modelstore.manager import Removal
-    from engine.pipeline.server_batch import ServerCheck
 
 
 def state_label(status: ModelStatus) -> str:

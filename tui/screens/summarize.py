@@ -35,9 +35,9 @@ from tui.widgets.top_bar import TopBar
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
+    from engine.batch.server_checks import LastCheck
+    from engine.batch.summarize import FileResult
     from engine.modelstore.catalog import ModelStatus
-    from engine.pipeline.server_checks import LastCheck
-    from engine.pipeline.summarize import FileResult
     from engine.runtime.base import ServerProfile
 
 

@@ -21,8 +21,8 @@ from textual.content import Content
 from textual.widgets import DataTable, Static
 
 if TYPE_CHECKING:
-    from engine.pipeline.server_batch import ServerCheck
-    from engine.pipeline.server_checks import LastCheck
+    from engine.batch.server_checks import LastCheck
+    from engine.batch.servers import ServerCheck
     from engine.runtime.base import ServerProfile
 
 NO_SERVERS = "No inference servers. Add one with `vidsum servers add NAME --url URL`."

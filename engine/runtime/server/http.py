@@ -357,7 +357,7 @@ class _Stream:
 
 @cache
 def _committed_summary_grammar() -> str:
-    # The committed data file itself (what engine.pipeline.grammar.summary_gbnf loads): the
+    # The committed data file itself (what engine.pipeline.prompts.grammar.summary_gbnf loads): the
     # runtime sits below the pipeline and must not import it.
     return resources.files("grammars").joinpath("summary.gbnf").read_text(encoding="utf-8")
 

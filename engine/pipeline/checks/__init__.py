@@ -1,0 +1,1 @@
+"""Checks of an answer: validation, degenerate-output checks, grounding, content words."""

@@ -1,0 +1,2 @@
+"""Labels by classical scoring: keyphrases, section titles and topics, general fields and
+complexity."""

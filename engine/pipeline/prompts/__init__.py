@@ -1,0 +1,2 @@
+"""What a model is told: instructions, prompts in a chat format, the GBNF grammars, the notes
+schema."""

@@ -1,0 +1,2 @@
+"""Quote mode: units of the talk's own words, ranked and chosen (extractive), and the optional
+model pick."""
