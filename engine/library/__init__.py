@@ -9,6 +9,5 @@
 - ``export``: the JSON and Markdown shapes of records.
 
 May import: ``engine.transcripts`` (types) and the ground floor. Never the pipeline (it sits
-above: ``Grounding`` and ``FAILED_ADVICE`` live here for that reason), the runtime or the model
-store.
+above: ``FAILED_ADVICE`` lives here for that reason), the runtime or the model store.
 """
