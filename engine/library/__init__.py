@@ -1,6 +1,7 @@
 """The summary library: one SQLite file with ordered migrations, FTS5 search and provenance.
 
 - ``records``: the value types (``NewEntry``, ``Entry``, ``EntryRow`` ...) and ``dedupe_key``.
+- ``provenance``: ``Provenance``, declared once: its columns, JSON keys and codecs derive from it.
 - ``migrations``: the schema, append-only, and the runner that applies what is missing.
 - ``connection``: opening the file (read-only fallback), transactions, error wording.
 - ``store``: ``Library``, stores, finds, lists and searches; SQL in ``writes`` / ``queries``.
@@ -8,6 +9,5 @@
 - ``export``: the JSON and Markdown shapes of records.
 
 May import: ``engine.transcripts`` (types) and the ground floor. Never the pipeline (it sits
-above: ``Grounding`` and ``FAILED_ADVICE`` live here for that reason), the runtime or the model
-store.
+above: ``FAILED_ADVICE`` lives here for that reason), the runtime or the model store.
 """

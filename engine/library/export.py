@@ -1,14 +1,15 @@
 """The library's records for people and scripts: ``vidsum library list/show --json`` shapes and
 the Markdown export, plus the phrases every face shows (grounding, failed summaries).
 
-May import: ``engine.library.records``, ``engine.transcripts``.
+May import: ``engine.library.records``, ``engine.library.provenance``, ``engine.transcripts``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from engine.library.records import LOCAL_BACKEND, Entry, EntryRow, Provenance
+from engine.library.provenance import LOCAL_BACKEND, Provenance, provenance_to_json
+from engine.library.records import Entry, EntryRow
 from engine.schema import Grounding
 from engine.timefmt import format_span, format_timestamp, video_time_url
 
@@ -61,26 +62,7 @@ def entry_to_json(entry: Entry) -> dict[str, Any]:
         "flags": list(entry.flags),
         "failed": entry.failed,
         "grounding": entry.grounding.as_dict() if entry.grounding else None,
-        "provenance": {
-            "model": p.model_id,
-            "model_path": p.model_path,
-            "model_sha256": p.model_sha256,
-            "quant": p.quant,
-            "prompt_version": p.prompt_version,
-            "grammar_version": p.grammar_version,
-            "sampling": p.sampling,
-            "n_ctx": p.n_ctx,
-            "prompt_tokens": p.prompt_tokens,
-            "prompt_seconds": p.prompt_seconds,
-            "generated_tokens": p.generated_tokens,
-            "generation_seconds": p.generation_seconds,
-            "vidsum_version": p.vidsum_version,
-            "style": p.style,
-            "backend": p.backend,
-            "endpoint": p.endpoint,
-            "endpoint_url": p.endpoint_url,
-            "server_build": p.server_build,
-        },
+        "provenance": provenance_to_json(p),
     }
 
 

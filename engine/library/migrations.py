@@ -6,13 +6,16 @@
   ``sections``, ``topics`` and ``general_topics`` hang off it with ``ON DELETE CASCADE``.
 - Where a summary ran is its own columns (version 5): ``backend`` (``local`` or a server
   dialect), ``endpoint``, ``endpoint_url``, ``server_build``.
+- A provenance column is a field of ``engine.library.provenance.Provenance`` (same name), which
+  the writer and reader derive their lists from; here the columns are only released DDL, so a
+  new field needs a new migration.
 - ``summaries.dedupe_key`` is UNIQUE: the same transcript + model file + prompt + grammar is
   stored once, so a rerun (e.g. after kill -9) only adds what is missing.
 - ``summary_fts`` is an external-content FTS5 index over a view (title, introduction, sections,
   topics, transcript text), kept in step by triggers. Rows are immutable (triggers refuse
   updates of indexed columns), which is what keeps the external-content index exact.
 
-May import: ``engine.library.records`` and the standard library.
+May import: ``engine.library.provenance``, ``engine.library.records`` and the standard library.
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ import json
 import sqlite3
 from collections.abc import Callable, Sequence
 
-from engine.library.records import LOCAL_BACKEND, utc_now
+from engine.library.provenance import LOCAL_BACKEND
+from engine.library.records import utc_now
 
 # Append only: a released migration never changes. Each runs inside the opening transaction.
 
@@ -166,8 +170,7 @@ _V3_QUOTES = (
 )
 
 # Grounding (engine.pipeline.checks.grounding) and the failed-summary status. Rows stored before
-# read as
-# not measured (NULL) and not failed.
+# read as not measured (NULL) and not failed.
 _V4_GROUNDING = (
     "ALTER TABLE summaries ADD COLUMN grounded REAL",
     "ALTER TABLE summaries ADD COLUMN leaked REAL",

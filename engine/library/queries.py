@@ -2,7 +2,7 @@
 
 Functions here run inside a transaction the caller holds (:mod:`engine.library.connection`).
 
-May import: ``engine.library.records``, ``engine.schema``.
+May import: ``engine.library.records``, ``engine.library.provenance``, ``engine.schema``.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from typing import Any, Literal, NamedTuple
 from pydantic import ValidationError
 
 from engine.errors import LibraryError
-from engine.library.records import Coverage, Entry, EntryRow, Provenance, TranscriptInfo
+from engine.library.provenance import provenance_from_columns
+from engine.library.records import Coverage, Entry, EntryRow, TranscriptInfo
 from engine.schema import Grounding, Summary
-from engine.urls import without_userinfo
 
 Order = Literal[
     "created_desc", "created_asc", "title", "complexity_desc", "duration_desc", "relevance"
@@ -238,26 +238,7 @@ def entry_from_rows(stored: StoredRows, where: str) -> Entry:
             chapters=json.loads(s["chapters"]),
         ),
         summary=summary,
-        provenance=Provenance(
-            model_id=s["model_id"],
-            model_path=s["model_path"],
-            model_sha256=s["model_sha256"],
-            quant=s["quant"],
-            prompt_version=s["prompt_version"],
-            grammar_version=s["grammar_version"],
-            sampling=_without_url_credentials(json.loads(s["sampling"])),
-            n_ctx=s["n_ctx"],
-            prompt_tokens=s["prompt_tokens"],
-            prompt_seconds=s["prompt_seconds"],
-            generated_tokens=s["generated_tokens"],
-            generation_seconds=s["generation_seconds"],
-            vidsum_version=s["vidsum_version"],
-            style=s["style"],
-            backend=s["backend"],
-            endpoint=s["endpoint"],
-            endpoint_url=without_userinfo(s["endpoint_url"]) if s["endpoint_url"] else None,
-            server_build=s["server_build"],
-        ),
+        provenance=provenance_from_columns(s),
         coverage=Coverage(
             fraction=s["coverage_fraction"],
             passes=s["coverage_passes"],
@@ -273,12 +254,3 @@ def entry_from_rows(stored: StoredRows, where: str) -> Entry:
         ),
         failed=s["failed"],
     )
-
-
-def _without_url_credentials(sampling: Any) -> Any:
-    """A server summary's sampling record without a password its URL may hold (stored by a
-    vidsum from before URLs with credentials were refused: ``engine.urls``)."""
-    backend = sampling.get("backend") if isinstance(sampling, dict) else None
-    if isinstance(backend, dict) and isinstance(backend.get("url"), str):
-        sampling = {**sampling, "backend": {**backend, "url": without_userinfo(backend["url"])}}
-    return sampling

@@ -1,7 +1,9 @@
 """The library's value types: what is stored (``NewEntry``), read back (``Entry``), listed
-(``EntryRow``), and the identity of a summary run (:func:`dedupe_key`).
+(``EntryRow``), and the identity of a summary run (:func:`dedupe_key`). ``Provenance`` and
+``LOCAL_BACKEND`` are declared in ``engine.library.provenance`` and importable from here.
 
-May import: ``engine.schema``, ``engine.transcripts`` (types only). No SQL here.
+May import: ``engine.library.provenance``, ``engine.schema``, ``engine.transcripts`` (types
+only). No SQL here.
 """
 
 from __future__ import annotations
@@ -11,13 +13,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from engine.library.provenance import LOCAL_BACKEND, Provenance
 from engine.schema import Grounding, Summary
 
 if TYPE_CHECKING:
     from engine.transcripts.types import Transcript
-
-
-LOCAL_BACKEND = "local"  # Provenance.backend of vidsum's own llama.cpp worker
 
 
 @dataclass(frozen=True)
@@ -47,35 +47,6 @@ class TranscriptInfo:
             text=t.text,
             chapters=[{"start": c.start, "end": c.end, "title": c.title} for c in t.chapters],
         )
-
-
-@dataclass(frozen=True)
-class Provenance:
-    model_id: str
-    model_path: str
-    model_sha256: str
-    quant: str | None
-    prompt_version: str
-    grammar_version: str
-    sampling: dict[str, Any]
-    n_ctx: int
-    prompt_tokens: int
-    prompt_seconds: float
-    generated_tokens: int
-    generation_seconds: float
-    vidsum_version: str
-    style: str = "abstractive"  # "abstractive" | "quotes" (engine.pipeline.quotes.summary)
-    # Where it ran: LOCAL_BACKEND (vidsum's own llama.cpp worker) or a server dialect
-    # (engine.runtime.base.DIALECTS), with the endpoint profile's name, its URL and the build
-    # the server reported (None where unknown or local).
-    backend: str = LOCAL_BACKEND
-    endpoint: str | None = None
-    endpoint_url: str | None = None
-    server_build: str | None = None
-
-    @property
-    def is_local(self) -> bool:
-        return self.backend == LOCAL_BACKEND
 
 
 @dataclass(frozen=True)

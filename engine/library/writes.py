@@ -3,7 +3,7 @@
 Functions here run inside the write transaction the caller holds
 (:mod:`engine.library.connection`).
 
-May import: ``engine.library.records``, ``engine.schema``.
+May import: ``engine.library.records``, ``engine.library.provenance``, ``engine.schema``.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import sqlite3
 from pydantic import ValidationError
 
 from engine.errors import LibraryError
+from engine.library.provenance import provenance_to_columns
 from engine.library.records import NewEntry
 from engine.schema import Summary
 
@@ -79,24 +80,7 @@ def _summary_row(e: NewEntry, transcript_id: int, created_at: str) -> dict[str, 
         "introduction": s.introduction,
         "max_complexity": max(g.complexity for g in s.general_topics),
         "flags": json.dumps(e.flags),
-        "model_id": p.model_id,
-        "model_path": p.model_path,
-        "model_sha256": p.model_sha256,
-        "quant": p.quant,
-        "prompt_version": p.prompt_version,
-        "grammar_version": p.grammar_version,
-        "sampling": json.dumps(p.sampling, sort_keys=True),
-        "n_ctx": p.n_ctx,
-        "prompt_tokens": p.prompt_tokens,
-        "prompt_seconds": p.prompt_seconds,
-        "generated_tokens": p.generated_tokens,
-        "generation_seconds": p.generation_seconds,
-        "vidsum_version": p.vidsum_version,
-        "style": p.style,
-        "backend": p.backend,
-        "endpoint": p.endpoint,
-        "endpoint_url": p.endpoint_url,
-        "server_build": p.server_build,
+        **provenance_to_columns(p),  # declared once: engine.library.provenance
         "coverage_fraction": c.fraction,
         "coverage_passes": c.passes,
         "coverage_chunks": json.dumps(c.chunks),
