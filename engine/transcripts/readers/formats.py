@@ -174,6 +174,9 @@ class SubRip(Format):
         return Content(self.name, parsed.segments, language=parsed.language, duration=parsed.end)
 
 
+_CUE_SUFFIXES = SubRip.suffixes + WebVTT.suffixes
+
+
 class WhisperJson(JsonFormat):
     """Whisper's JSON: ``whisper-json`` (openai-whisper, faster-whisper, WhisperX) or
     ``whisper-cpp-json`` (whisper.cpp ``-oj``)."""
@@ -227,7 +230,7 @@ class JsonTranscript(Format):
     def accepts(self, sample: Sample) -> bool:
         if self.owns(sample):
             return True
-        if sample.head[:1] not in ("[", "{") or sample.suffix in (".srt", ".vtt"):
+        if sample.head[:1] not in ("[", "{") or sample.suffix in _CUE_SUFFIXES:
             return False
         data = sample.json_or_none()
         return data is not None and json_format(data) is not None
