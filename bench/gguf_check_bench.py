@@ -16,12 +16,11 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "tests"))
-
-from test_gguf_check import CRAFTED, STR, build_gguf, kv_array  # noqa: E402
 
 from engine.errors import ModelFileError  # noqa: E402
-from engine.modelfile.header import MAX_STRING_ITEMS, check_gguf  # noqa: E402
+from engine.modelfile.header import check_gguf  # noqa: E402
+from engine.modelfile.reader import MAX_STRING_ITEMS  # noqa: E402
+from tests.modelfile.test_header import CRAFTED, STR, build_gguf, kv_array  # noqa: E402
 
 
 def timed(path: Path, repeat: int) -> tuple[float, str]:

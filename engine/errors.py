@@ -80,10 +80,6 @@ class DownloadError(VidsumError):
     """A model download failed; the partial file is kept for resume unless stated otherwise."""
 
 
-class HardwareFitError(ModelError):
-    """The model cannot run on this machine with the requested context."""
-
-
 # --- library ----------------------------------------------------------------------------------
 
 

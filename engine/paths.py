@@ -52,11 +52,6 @@ class Paths:
         killed runs are swept when the next worker starts."""
         return self.cache / "workers"
 
-    def ensure(self) -> Paths:
-        for p in (self.data, self.config, self.cache):
-            p.mkdir(parents=True, exist_ok=True)
-        return self
-
 
 def get_paths() -> Paths:
     """Resolve paths now (not at import), so a changed ``VIDSUM_HOME`` is honoured."""

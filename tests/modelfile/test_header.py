@@ -17,11 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.errors import ModelFileError
-from engine.modelfile.header import (
-    MAX_STRING_ITEMS,
-    GGUFHeader,
-    check_gguf,
-)
+from engine.modelfile.header import GGUFHeader, check_gguf
+from engine.modelfile.reader import MAX_STRING_ITEMS
 
 # --- a byte-level GGUF builder ------------------------------------------------------------------
 

@@ -16,7 +16,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.pipeline.parts.chunking import (
-    MAX_UNIT_CHARS,
     N_PARTS,
     ChunkTooSmall,
     Span,
@@ -24,6 +23,7 @@ from engine.pipeline.parts.chunking import (
     split_parts,
     video_end,
 )
+from engine.pipeline.parts.units import MAX_UNIT_CHARS
 from engine.transcripts.readers import load_transcript
 from engine.transcripts.types import Chapter, Segment, Transcript, TranscriptMeta
 

@@ -14,7 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine import schema
+from engine.pipeline.checks import grounding
 from engine.pipeline.checks.words import STOP
+from engine.pipeline.labels import keyphrases
 from engine.pipeline.labels.keyphrases import count_phrases, key_words
 from engine.pipeline.labels.sections import _title, general_topics, section_labels, talk_topics
 from engine.transcripts.readers import load_transcript
@@ -203,3 +205,9 @@ def test_labels_always_fit_the_schema(parts: list[str], extra: str) -> None:
     section_topics = [t for _, ts in sections for t in ts]
     assert len(set(section_topics)) == len(section_topics)
     assert len(set(topics)) == len(topics)
+
+
+def test_phrases_repeat_by_the_grounding_stem() -> None:
+    # One stemmer for labels, grounding and ranking (issue 19): inflections repeat a phrase.
+    assert keyphrases.repeats(("merge", "sort"), ("merging", "sorts"))
+    assert keyphrases.stem is grounding.stem

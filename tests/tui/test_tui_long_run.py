@@ -50,9 +50,12 @@ async def _start_long_run(pilot: Pilot[Any], name: str) -> SummarizeScreen:
     return screen
 
 
-async def test_a_big_run_is_estimated_and_declining_starts_nothing(
-    make_app: Callable[..., VidsumApp], tmp_path: Path
+@pytest.mark.parametrize("answer", ["n", "y"], ids=["declined", "cancelled-while-counting"])
+async def test_a_big_run_is_estimated_and_stopping_it_stores_nothing(
+    make_app: Callable[..., VidsumApp], tmp_path: Path, answer: str
 ) -> None:
+    """Declining the dialog starts nothing; accepting, then a cancel while the long text is
+    being counted ends the item within two seconds."""
     before = library_snapshot()
     name = _long_talk(tmp_path)
     app = make_app(Engine())
@@ -65,31 +68,16 @@ async def test_a_big_run_is_estimated_and_declining_starts_nothing(
         item = screen.queue.items[0]
         assert item.estimate.startswith("~") and "passes" in item.estimate
         assert item.status() == f"queued · {item.estimate}"
-        await pilot.press("n")
+        await pilot.press(answer)
+        if answer == "y":
+            await wait_until(pilot, lambda: item.stage == "tokenize", timeout=60)
+            assert item.status().startswith("counting tokens")
+            t0 = time.monotonic()
+            await pilot.press("x")
         await wait_until(pilot, lambda: item.final and screen.running is None, timeout=10)
+        if answer == "y":
+            assert time.monotonic() - t0 < 2.0
         await settle(pilot)
         assert item.state == "cancelled" and screen.running is None  # not requeued
-        assert not workers()
-    assert library_snapshot() == before
-
-
-async def test_a_cancel_while_counting_tokens_ends_the_item_within_two_seconds(
-    make_app: Callable[..., VidsumApp], tmp_path: Path
-) -> None:
-    before = library_snapshot()
-    name = _long_talk(tmp_path)
-    app = make_app(Engine())
-    async with app.run_test(size=(100, 30)) as pilot:
-        screen = await _start_long_run(pilot, name)
-        await pilot.press("y")
-        item = screen.queue.items[0]
-        await wait_until(pilot, lambda: item.stage == "tokenize", timeout=60)
-        assert item.status().startswith("counting tokens")
-        t0 = time.monotonic()
-        await pilot.press("x")
-        await wait_until(pilot, lambda: item.final and screen.running is None, timeout=10)
-        elapsed = time.monotonic() - t0
-        assert item.state == "cancelled"
-        assert elapsed < 2.0
         assert not workers()
     assert library_snapshot() == before

@@ -27,6 +27,7 @@ from functools import lru_cache
 
 from wordfreq import zipf_frequency
 
+from engine.pipeline.checks.grounding import stem
 from engine.pipeline.checks.words import KEYPHRASE_STOP, NOT_ALONE, NOT_LAST
 from engine.progress import CancelToken, check
 
@@ -231,14 +232,6 @@ def key_words(talk: PhraseCounts, n: int) -> frozenset[str]:
 
 def has_key_word(key: Key, keys: frozenset[str]) -> bool:
     return not keys.isdisjoint(key)
-
-
-def stem(word: str) -> str:
-    """A crude stem, only to tell that two phrases repeat each other ("merge", "merging")."""
-    for suffix in ("ing", "ed", "es", "er", "e", "s"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= MIN_AFFIX:
-            return word[: -len(suffix)]
-    return word
 
 
 def overlaps(a: Key, b: Key) -> bool:

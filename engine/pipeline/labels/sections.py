@@ -15,6 +15,7 @@ import string
 from collections.abc import Sequence
 
 from engine import schema
+from engine.pipeline.checks.grounding import stem
 from engine.pipeline.labels.fields import general_topics
 from engine.pipeline.labels.keyphrases import (
     Key,
@@ -27,7 +28,6 @@ from engine.pipeline.labels.keyphrases import (
     pick,
     repeats,
     speaker_names,
-    stem,
     weight,
 )
 from engine.progress import CancelToken

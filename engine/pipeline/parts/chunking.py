@@ -4,12 +4,11 @@ chunks that fit a context.
 Everything here is plain Python over the transcript's text; token counts come from a
 ``TokenCounter`` (the loaded model's tokenizer in the pipeline, any function in tests).
 
-The text is first cut into small *units* (cue / sentence / at most ``MAX_UNIT_CHARS``), whose
-ends are the only places a part or a chunk may end. Each unit end carries a *strength*: a long
-pause between cues is the best place to cut, then a sentence end at a cue end, a sentence end,
-a cue end, a word gap; a cut between two characters of a word happens only in a run of
-non-space text longer than ``MAX_UNIT_CHARS`` (not a word any more). Units are contiguous and
-cover the text exactly, so parts and chunks (runs of units) do too.
+The text is first cut into small *units* (``engine.pipeline.parts.units``: cue / sentence /
+at most ``MAX_UNIT_CHARS``), whose ends are the only places a part or a chunk may end, each end
+with a *strength* (how good a cut it is). Units are contiguous and cover the text exactly, so
+parts and chunks (runs of units) do too. ``TextMap`` holds the units, their token counts and
+times, and cuts runs of them.
 
 Parts come from chapters when the transcript has at least two that map onto its timings
 (merged or split to get exactly five, balancing duration); otherwise the text is split into
@@ -23,36 +22,22 @@ from __future__ import annotations
 import bisect
 import itertools
 import math
-import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
 from engine.pipeline.parts.segment import topic_boundaries
+from engine.pipeline.parts.units import CHECK_EVERY, Unit, cut_units, segment_spans
 from engine.progress import CancelToken, Progress, ProgressCallback, check, emit
 from engine.transcripts.chapters import parse_description_chapters
 from engine.transcripts.types import Chapter, Transcript
 
 N_PARTS = 5
-# Units are at most this long, so a chunk can always be cut finely enough to fit a context.
-MAX_UNIT_CHARS = 320
-# Word-split pieces of an over-long sentence aim for this length.
-WORD_PIECE_CHARS = 200
-# Gaps between cues shorter than this are not pauses (auto-captions have 10 ms gaps).
-MIN_PAUSE_S = 0.3
-
-# Boundary strengths (see the module doc). A cut is scored strength - (distance / window)^2
-# with the window a share of the ideal run size: a pause (up to 3.5) may move a cut about 11%
-# of a run away from its ideal place, a sentence end (1.5) about 7%.
+# A cut is scored strength - (distance / window)^2 (strengths: ``units``) with the window a
+# share of the ideal run size: a pause (up to 3.5) may move a cut about 11% of a run away from
+# its ideal place, a sentence end (1.5) about 7%.
 WINDOW = 0.06
-S_CHAR = -4.0
-S_WORD = 0.0
-S_CUE = 1.0
-S_SENTENCE = 1.5
-S_SENTENCE_CUE = 2.0
-PAUSE_BONUS_PER_S = 0.5
-PAUSE_BONUS_MAX = 1.5
 
 TokenCounter = Callable[[list[str]], list[int]]
 PartMode = Literal["length", "topic"]
@@ -62,12 +47,6 @@ COUNT_BATCH = 1024
 # Texts from this many characters report the ``tokenize`` stage (cutting and counting take
 # seconds from here on; a normal transcript is a few hundred thousand characters at most).
 LONG_TEXT = 1 << 20
-# Loop steps between cancel checks in the pure-Python passes over the units.
-CHECK_EVERY = 4096
-
-_SENTENCE_END = re.compile(r"[.!?…。！？](?:[\"'”’)\]]*)\s+")
-_SENTENCE_TAIL = re.compile(r"[.!?…。！？][\"'”’)\]]*\s*$")
-_SPACE = re.compile(r"\s+")
 
 
 @dataclass(frozen=True)
@@ -85,12 +64,6 @@ class Span:
     @property
     def empty(self) -> bool:
         return self.end_char <= self.start_char
-
-
-@dataclass(frozen=True)
-class _Unit:
-    start: int
-    end: int
 
 
 class TextMap:
@@ -111,10 +84,10 @@ class TextMap:
             emit(progress, Progress("tokenize", 0, len(self.text), unit="chars"))
         else:
             progress = None
-        seg_spans = _segment_spans(transcript)
+        seg_spans = segment_spans(transcript)
         self.seg_spans = seg_spans
         self.seg_starts = [s for s, _ in seg_spans]
-        units, strengths = _units(self.text, seg_spans, transcript, cancel)
+        units, strengths = cut_units(self.text, seg_spans, transcript, cancel)
         self.units = units
         # strength[i]: how good a cut *before* unit i is (i = 0 and i = len(units) are the ends).
         self.strength = strengths
@@ -254,27 +227,12 @@ class ChunkTooSmall(ValueError):
         self.room = room
 
 
-# --- units --------------------------------------------------------------------------------------
-
-
-def _segment_spans(t: Transcript) -> list[tuple[int, int]]:
-    """Character range of each segment's text in ``t.text`` (empty when untimed)."""
-    spans: list[tuple[int, int]] = []
-    pos = 0
-    for seg in t.segments:
-        s = t.text.find(seg.text, pos) if seg.text else pos
-        if s < 0:
-            # The text is documented to be the segments joined; if a reader ever breaks that,
-            # lose the timings rather than mis-time the sections.
-            return []
-        spans.append((s, s + len(seg.text)))
-        pos = s + len(seg.text)
-    return spans
+# --- token counts -------------------------------------------------------------------------------
 
 
 def _count_units(
     text: str,
-    units: Sequence[_Unit],
+    units: Sequence[Unit],
     count_tokens: TokenCounter,
     cancel: CancelToken | None,
     progress: ProgressCallback | None,
@@ -293,81 +251,6 @@ def _count_units(
             rate = done / elapsed if elapsed > 0 else None
             emit(progress, Progress("tokenize", done, len(text), rate, "chars"))
     return counts
-
-
-def _units(
-    text: str, seg_spans: list[tuple[int, int]], t: Transcript, cancel: CancelToken | None = None
-) -> tuple[list[_Unit], list[float]]:
-    """Contiguous units covering ``text`` and the strength of the cut before each unit (a
-    cancel is seen every ``CHECK_EVERY`` steps: these loops take seconds on a 50 MB text)."""
-    # Pieces: (start, strength of the cut before it). Cue starts first, then sentence starts.
-    cut_strength: dict[int, float] = {}
-    if seg_spans:
-        segs = t.segments
-        for i in range(1, len(seg_spans)):
-            if i % CHECK_EVERY == 0:
-                check(cancel)
-            start = seg_spans[i][0]
-            if start <= 0 or start >= len(text):
-                continue
-            prev_text = text[seg_spans[i - 1][0] : seg_spans[i - 1][1]]
-            gap = segs[i].start - segs[i - 1].end
-            strength = S_SENTENCE_CUE if _SENTENCE_TAIL.search(prev_text) else S_CUE
-            if gap >= MIN_PAUSE_S:
-                strength += min(PAUSE_BONUS_MAX, PAUSE_BONUS_PER_S * gap)
-            cut_strength[start] = max(cut_strength.get(start, S_CUE), strength)
-    for n, m in enumerate(_SENTENCE_END.finditer(text)):
-        if n % CHECK_EVERY == 0:
-            check(cancel)
-        pos = m.end()
-        if 0 < pos < len(text):
-            cut_strength[pos] = max(cut_strength.get(pos, S_SENTENCE), S_SENTENCE)
-    starts = sorted({0, *cut_strength})
-    units: list[_Unit] = []
-    strengths: list[float] = []
-    for n, (a, b) in enumerate(itertools.pairwise([*starts, len(text)])):
-        if n % CHECK_EVERY == 0:
-            check(cancel)
-        if b <= a:
-            continue
-        pieces = _split_long(text, a, b)
-        for n, (pa, pb) in enumerate(pieces):
-            units.append(_Unit(pa, pb))
-            if n == 0:
-                strengths.append(cut_strength.get(pa, 0.0) if pa else 0.0)
-            else:
-                strengths.append(S_WORD if text[pa - 1].isspace() else S_CHAR)
-    strengths.append(0.0)  # the end of the text
-    return units, strengths
-
-
-def _split_long(text: str, a: int, b: int) -> list[tuple[int, int]]:
-    """Split ``text[a:b]`` into pieces of at most ``MAX_UNIT_CHARS`` at word gaps; a run of
-    non-space text longer than that (not a word) is cut between characters."""
-    if b - a <= MAX_UNIT_CHARS:
-        return [(a, b)]
-    out: list[tuple[int, int]] = []
-    start = a
-    last_gap = None  # position after the last whitespace run since `start`
-    for m in _SPACE.finditer(text, a, b):
-        gap_end = m.end()
-        if gap_end - start > WORD_PIECE_CHARS and last_gap is not None and last_gap > start:
-            out.append((start, last_gap))
-            start = last_gap
-        while gap_end - start > MAX_UNIT_CHARS:
-            # No word gap within reach: a non-space run longer than a unit.
-            out.append((start, start + MAX_UNIT_CHARS))
-            start += MAX_UNIT_CHARS
-        last_gap = gap_end
-    if b - start > WORD_PIECE_CHARS and last_gap is not None and start < last_gap < b:
-        out.append((start, last_gap))
-        start = last_gap
-    while b - start > MAX_UNIT_CHARS:
-        out.append((start, start + MAX_UNIT_CHARS))
-        start += MAX_UNIT_CHARS
-    if b > start:
-        out.append((start, b))
-    return out
 
 
 # --- chapters -----------------------------------------------------------------------------------

@@ -15,7 +15,6 @@ contexts too small to hold a full-size answer next to the notes (e.g. 2k tokens)
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 from collections.abc import Sequence
@@ -41,7 +40,6 @@ from engine.pipeline.prompts.grammar import (
     GRAMMAR_PACKAGE,
     GbnfBuilder,
     build_summary_grammar,
-    keyed_text,
 )
 
 NOTES_FILE = "notes.gbnf"
@@ -210,14 +208,6 @@ SHORT_POINTS, SHORT_POINT, SHORT_TERMS = 2, 80, 2
 @cache
 def short_notes_gbnf() -> str:
     return build_notes_grammar(SHORT_POINTS, SHORT_POINT, SHORT_TERMS, MAX_TERM)
-
-
-def longform_grammar_version() -> str:
-    """sha256[:12] over the notes and compact grammars (provenance of multi-pass summaries)."""
-    h = hashlib.sha256()
-    for name in sorted(_BUILDERS):
-        h.update(keyed_text(name, _committed(name)).encode("utf-8"))
-    return h.hexdigest()[:12]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -37,7 +37,9 @@ from engine import schema
 from engine.errors import GenerationError
 from engine.pipeline.checks.quality import check_summary
 from engine.pipeline.longform.prompts import marker
+from engine.pipeline.longform.summary import MAX_ATTEMPTS
 from engine.pipeline.parts.chunking import Span, TextMap, split_parts
+from engine.pipeline.parts.tokens import estimate_tokens
 from engine.pipeline.passes.budget import SAFETY_TOKENS
 from engine.pipeline.passes.job import SummaryJob
 from engine.pipeline.passes.results import ChunkRecord, PassRecord, total_generation
@@ -139,7 +141,7 @@ _NO_GENERATION = Generation("", 0, 0, 0.0, 0, 0.0, "stop")
 
 def _estimate_tokens(texts: list[str]) -> list[int]:
     """About four characters a token: parts are balanced by it when no tokenizer is loaded."""
-    return [len(t) // 4 + 1 for t in texts]
+    return [estimate_tokens(len(t), chars_per_token=4, extra=1) for t in texts]
 
 
 def _result(
@@ -392,7 +394,7 @@ def summarize_quotes(
     sampling: Sampling | None = None,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
-    max_attempts: int = 3,
+    max_attempts: int = MAX_ATTEMPTS,
 ) -> QuoteResult:
     """A quote-mode summary of the whole transcript: chosen by the ranking (``pick="rank"``,
     no model needed) or by ``runner``'s loaded model among the ranking's top candidates.
