@@ -13,9 +13,11 @@ recorded in ``calls`` and can be made to fail with ``fail``.
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -68,9 +70,10 @@ class FakeEngine(FakeServers, Engine):
     def __init__(
         self, entries: Sequence[Entry] | None = None, *, source_dir: Path | None = None
     ) -> None:
-        # The fake's own library file, removed with the fake (two fakes never share one).
-        self._folder = tempfile.TemporaryDirectory(prefix="vidsum-fake-library-")
-        super().__init__(Path(self._folder.name) / "library.sqlite3")
+        # The fake's own library file (two fakes never share one), removed with the fake.
+        folder = tempfile.mkdtemp(prefix="vidsum-fake-library-")
+        weakref.finalize(self, shutil.rmtree, folder, ignore_errors=True)
+        super().__init__(Path(folder) / "library.sqlite3")
         self.entries = StoredEntries(lambda: self.library)
         self.entries.store(entries if entries is not None else sample_entries())
         self.models = models_fixture()
