@@ -1,10 +1,10 @@
-"""The one facade both faces use: the CLI and the TUI call ``Engine`` (typed as ``EngineAPI``) and
-nothing deeper.
+"""The one facade both faces use: the CLI and the TUI call ``Engine`` and nothing deeper.
 
-It is thin on purpose: each method delegates to the module that owns the job. UI tests may
-substitute a fake with the same methods; engine tests use the real one. The file is past the
-~500-line guide because it is the faces' whole surface in one place: ~50 short delegations, the
-``EngineAPI`` Protocol that mirrors them, and the wording helpers the faces share.
+It is thin on purpose: each method delegates to the module that owns the job (imported inside
+the method, so ``import engine.api`` stays light: ``tests/test_import_hygiene.py``). The wording
+and constants the faces show are plain functions in ``engine.api_values``, re-exported here.
+UI tests substitute ``tests/tui/fake_engine.FakeEngine``, a subclass of ``Engine`` with the
+machine scripted; engine tests use the real one.
 """
 
 from __future__ import annotations
@@ -12,8 +12,22 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal
 
+from engine.api_values import (  # noqa: F401  (re-exported: the faces import them from here)
+    backend_kinds,
+    backend_label,
+    backend_text,
+    default_sampling,
+    delete_model_question,
+    failed_advice,
+    failed_sentence,
+    grounding_text,
+    passes_words,
+    ram_reserve_words,
+    row_to_json,
+    server_dialects,
+)
 from engine.progress import CancelToken, ProgressCallback
 
 if TYPE_CHECKING:
@@ -21,16 +35,14 @@ if TYPE_CHECKING:
     from engine.batch.servers import ServerCheck
     from engine.batch.summarize import FileResult, SummarizeOptions
     from engine.hardware import Hardware
-    from engine.library.records import Entry, EntryRow, Provenance
+    from engine.library.records import Entry, EntryRow
     from engine.library.store import Library
     from engine.modelstore.catalog import CatalogEntry, ModelStatus, ResolvedModel
     from engine.modelstore.hub import HubStatus
     from engine.modelstore.manager import Removal
     from engine.paths import Paths
     from engine.pipeline.quotes.summary import Style
-    from engine.runtime.base import Sampling
     from engine.runtime.server.profiles import ServerProfile
-    from engine.schema import Grounding
     from engine.transcripts.types import Transcript
 
 Order = Literal[
@@ -474,239 +486,7 @@ class Engine:
             self._library = None
 
 
-class EngineAPI(Protocol):
-    """What the faces (``engine.cli``, ``tui``) may call: every ``Engine`` method they use.
-
-    The TUI holds an ``EngineAPI``, so its tests can pass ``tests/tui/fake_engine.FakeEngine``;
-    mypy checks both ``Engine`` (below) and the fake (``tests/test_lint.py``) against it, so a
-    method that changes here fails the check instead of drifting silently.
-    """
-
-    # --- library
-    def list_entries(
-        self,
-        *,
-        query: str | None = None,
-        general_topic: str | None = None,
-        complexity: tuple[float, float] = (0.0, 1.0),
-        model: str | None = None,
-        backend: str | None = None,
-        endpoint: str | None = None,
-        order: Order = "created_desc",
-        offset: int = 0,
-        limit: int = 100,
-    ) -> list[EntryRow]: ...
-
-    def count_entries(
-        self,
-        *,
-        query: str | None = None,
-        general_topic: str | None = None,
-        complexity: tuple[float, float] = (0.0, 1.0),
-        model: str | None = None,
-        backend: str | None = None,
-        endpoint: str | None = None,
-    ) -> int: ...
-
-    def get_entry(self, entry_id: int) -> Entry: ...
-
-    def delete_entry(self, entry_id: int) -> None: ...
-
-    def same_video(self, entry_id: int) -> list[EntryRow]: ...
-
-    def filter_options(self) -> tuple[list[str], list[str]]: ...
-
-    def export_entry(self, entry_id: int, fmt: Literal["json", "md"]) -> str: ...
-
-    def load_transcript(self, path: Path) -> Transcript: ...
-
-    def load_transcript_bytes(self, data: bytes) -> Transcript: ...
-
-    def with_video_url(self, transcript: Transcript, url: str) -> Transcript: ...
-
-    # --- summarizing
-    def summarize(
-        self,
-        paths: Sequence[Path | Transcript],
-        *,
-        model: str | None = None,
-        options: SummarizeOptions | None = None,
-        progress: ProgressCallback | None = None,
-        cancel: CancelToken | None = None,
-        confirm: Callable[[str], bool] | None = None,
-    ) -> Iterator[FileResult]: ...
-
-    def summarize_options(
-        self,
-        *,
-        n_ctx: int | None = None,
-        n_gpu_layers: int | None = None,
-        n_threads: int | None = None,
-        seed: int | None = None,
-        temperature: float | None = None,
-        force: bool = False,
-        style: Style = "auto",
-        attempts: int | None = None,
-    ) -> SummarizeOptions: ...
-
-    def demo_notice(self, model_id: str) -> str | None: ...
-
-    # --- models
-    def list_models(self) -> list[ModelStatus]: ...
-
-    def pull_model(
-        self,
-        model_id: str,
-        *,
-        progress: ProgressCallback | None = None,
-        cancel: CancelToken | None = None,
-    ) -> Path: ...
-
-    def remove_model(self, model_id: str) -> Removal: ...
-
-    def set_default_model(self, model_id: str) -> None: ...
-
-    # --- settings, exports, hardware
-    def export_dir(self) -> Path: ...
-
-    def set_export_dir(self, path: Path) -> None: ...
-
-    def export_to_file(
-        self, entry_id: int, fmt: Literal["json", "md"], path: Path, *, overwrite: bool = False
-    ) -> Path: ...
-
-    def paths(self) -> Paths: ...
-
-    def llama_build(self) -> dict[str, Any]: ...
-
-    def hardware(self) -> Hardware: ...
-
-    # --- inference servers
-    def list_servers(self) -> list[ServerProfile]: ...
-
-    def add_server(
-        self,
-        name: str,
-        url: str,
-        *,
-        dialect: str | None = None,
-        model: str | None = None,
-        api_key_env: str | None = None,
-        concurrency: int | None = None,
-    ) -> ServerProfile: ...
-
-    def remove_server(self, name: str) -> None: ...
-
-    def check_server(self, name: str, *, cancel: CancelToken | None = None) -> ServerCheck: ...
-
-    def last_server_checks(self) -> dict[str, LastCheck]: ...
-
-    def summarize_on_servers(
-        self,
-        paths: Sequence[Path],
-        servers: Sequence[str],
-        *,
-        options: SummarizeOptions | None = None,
-        progress: ProgressCallback | None = None,
-        cancel: CancelToken | None = None,
-    ) -> Iterator[FileResult]: ...
-
-    def close(self) -> None: ...
-
-
-# --- wording and constants the faces show --------------------------------------------------------
-# Plain functions, not Engine methods: they hold no state, so a fake engine need not copy them.
-# Each imports its owner lazily, so importing this module (every `vidsum` run) stays light.
-
-
-def passes_words(passes: int, attempts: int) -> str:
-    """``1 pass``, ``21 passes, 23 attempts``: how a summary's run went."""
-    from engine.batch.summarize import passes_words
-
-    return passes_words(passes, attempts)
-
-
-def ram_reserve_words() -> str:
-    """How much RAM the fit planner leaves to the system, in words."""
-    from engine.hardware import RAM_RESERVE_WORDS
-
-    return RAM_RESERVE_WORDS
-
-
-def failed_advice() -> str:
-    """What to do about a summary that failed the quality check."""
-    from engine.library.export import FAILED_ADVICE
-
-    return FAILED_ADVICE
-
-
-def failed_sentence(entry: Entry | EntryRow) -> str:
-    """The one sentence every face shows for a failed summary: what and what to do."""
-    from engine.library.export import failed_sentence
-
-    return failed_sentence(entry)
-
-
-def backend_label(backend: str, endpoint: str | None) -> str:
-    """Where a summary ran, in a word or two: ``local`` or ``llama-server gpu-box``."""
-    from engine.library.export import backend_label
-
-    return backend_label(backend, endpoint)
-
-
-def backend_text(provenance: Provenance) -> str:
-    """Where a summary ran, in full: the local worker, or the server's endpoint, URL, build."""
-    from engine.library.export import backend_text
-
-    return backend_text(provenance)
-
-
-def grounding_text(grounding: Grounding) -> str:
-    """How much of a summary's wording occurs in its transcript, in one phrase."""
-    from engine.library.export import grounding_text
-
-    return grounding_text(grounding)
-
-
-def row_to_json(row: EntryRow) -> dict[str, Any]:
-    """One line of ``vidsum library list --json``."""
-    from engine.library.export import row_to_json
-
-    return row_to_json(row)
-
-
-def default_sampling() -> Sampling:
-    """vidsum's own sampling defaults (seed, temperature), before settings and flags."""
-    from engine.runtime.base import Sampling
-
-    return Sampling()
-
-
-def backend_kinds() -> tuple[str, ...]:
-    """Where a stored summary can have run: ``local`` (vidsum's llama.cpp worker), then the
-    server dialects (``Provenance.backend``; ``vidsum library list --backend``)."""
-    from engine.library.records import LOCAL_BACKEND
-    from engine.runtime.base import DIALECTS
-
-    return (LOCAL_BACKEND, *DIALECTS)
-
-
-def delete_model_question(status: ModelStatus) -> str:
-    """What deleting a model does (what goes, how much it frees, the default, the offline
-    default's return from its package), asked before it is done."""
-    from engine.modelstore.manager import delete_question
-
-    return delete_question(status)
-
-
-def server_dialects() -> tuple[str, ...]:
-    """The inference-server dialects ``vidsum servers add --dialect`` accepts."""
-    from engine.runtime.base import DIALECTS
-
-    return DIALECTS
-
-
-if TYPE_CHECKING:
-
-    def _engine_is_an_engine_api(engine: Engine) -> EngineAPI:
-        return engine  # mypy fails here when Engine drifts from the protocol
+# What the faces hold: the engine itself. No Protocol mirrors ``Engine`` (one more copy of
+# every signature to keep in step); the TUI's tests pass ``tests/tui/fake_engine.FakeEngine``, a
+# subclass whose overrides mypy checks against these methods (``tests/test_lint.py``).
+EngineAPI = Engine

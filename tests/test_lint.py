@@ -41,8 +41,9 @@ def test_static_check(cmd: list[str]) -> None:
 
 
 def test_fake_engine_matches_the_engine_api() -> None:
-    """tests/tui/fake_engine.py stands in for ``Engine`` in the TUI tests; mypy checks it against
-    ``engine.api.EngineAPI`` (``fake_engine_api``), so the two cannot drift apart unnoticed."""
+    """tests/tui/fake_engine.py stands in for ``Engine`` in the TUI tests: ``FakeEngine``
+    subclasses it, and mypy checks every method the fake overrides against the engine's (and the
+    fake's server mixin against ``Engine`` too), so the two cannot drift apart unnoticed."""
     proc = subprocess.run(
         [_tool("mypy"), "tests/tui/fake_engine.py"],
         cwd=REPO,

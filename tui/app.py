@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
@@ -27,6 +27,9 @@ from tui.screens.transcript import TranscriptScreen
 from tui.widgets.entry_table import EntryTable
 from tui.widgets.path_input import TranscriptTree
 from tui.widgets.server_table import ServerStates
+
+if TYPE_CHECKING:
+    from tui.host import VidsumHost
 
 MODE_TITLES: dict[str, str] = {
     "library": "Library",
@@ -253,6 +256,12 @@ def help_sections() -> list[tuple[str, list[BindingType]]]:
         ("Summarize", SummarizeScreen.BINDINGS + TranscriptTree.BINDINGS),
         ("Models", ModelsScreen.BINDINGS),
     ]
+
+
+if TYPE_CHECKING:
+
+    def _app_is_a_host(app: VidsumApp) -> VidsumHost:
+        return app  # mypy fails here when the app drifts from what the screens use
 
 
 def run() -> int:

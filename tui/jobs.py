@@ -9,13 +9,13 @@ from __future__ import annotations
 import contextlib
 import functools
 from collections.abc import Callable
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from textual.dom import DOMNode
 from textual.worker import Worker, get_current_worker
 
 if TYPE_CHECKING:
-    from tui.app import VidsumApp
+    from tui.host import VidsumHost
 
 T = TypeVar("T")
 
@@ -35,7 +35,8 @@ def call_engine(
     Results of a worker cancelled meanwhile (``exclusive`` replaced it, the screen closed)
     are dropped: the thread cannot be interrupted, but its answer can be ignored.
     """
-    app: VidsumApp = node.app  # type: ignore[assignment]
+    app = node.app
+    host = cast("VidsumHost", app)  # VidsumApp, typed by what jobs need of it
 
     def deliver(callback: Callable[[], None]) -> None:
         if get_current_worker().is_cancelled:
@@ -48,7 +49,7 @@ def call_engine(
         try:
             result = fn()
         except Exception as exc:
-            deliver(functools.partial(on_error or app.report_error, exc))
+            deliver(functools.partial(on_error or host.report_error, exc))
             return
         if then is not None:
             deliver(functools.partial(then, result))

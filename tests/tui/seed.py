@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime, timezone
 
-from fake_engine import example_summaries, example_text, timed
+from fake_data import example_summaries, example_text, timed
 
 from engine.library.records import Coverage, NewEntry, Provenance, TranscriptInfo, dedupe_key
 from engine.library.store import Library

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 from conftest import settle
-from fake_engine import FakeEngine, served_copy
+from fake_data import served_copy
+from fake_engine import FakeEngine
 from textual.pilot import Pilot
 from textual.widgets import OptionList, Static
 

@@ -8,7 +8,8 @@ from dataclasses import replace
 
 import pytest
 from conftest import settle
-from fake_engine import FakeEngine, example_summaries, make_entry, sample_entries
+from fake_data import example_summaries, make_entry, sample_entries
+from fake_engine import FakeEngine
 from textual.widgets import Static
 
 from engine.modelstore.catalog import demo_model_notice

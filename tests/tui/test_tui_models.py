@@ -6,7 +6,8 @@ from collections.abc import Callable
 
 import pytest
 from conftest import capture_notes, settle, wait_until
-from fake_engine import FakeEngine, Gate, hardware_fixture
+from fake_data import hardware_fixture
+from fake_engine import FakeEngine, Gate
 from textual.widgets import DataTable, ProgressBar, Static
 
 from engine.errors import DownloadError

@@ -258,7 +258,7 @@ async def test_library_short_labels_whole_headers_and_one_escape_clears(
         await pilot.press("s", "s", "s")  # most complex first
         await settle(pilot)
         assert "Complexity ▼" in table.render_line(0).text
-        await pilot.press("slash", *"cache", "enter")
+        await pilot.press("slash", *"caches", "enter")
         await wait_until(pilot, lambda: screen.pager.total == 1)
         await pilot.press("f")  # the filter bar opens with the focus in it
         assert not screen.query_one("#filters").has_class("-hidden")

@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 from conftest import quiet_cursors, settle, wait_until
-from fake_engine import FakeEngine, Gate, served_copy, with_bundled_default
+from fake_data import served_copy
+from fake_engine import FakeEngine, Gate, with_bundled_default
 from textual.pilot import Pilot
 
 from tui.app import VidsumApp

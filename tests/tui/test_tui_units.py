@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import get_args
 
 import pytest
-from fake_engine import FakeEngine, segments_for
+from fake_data import segments_for
+from fake_engine import FakeEngine
 
 from engine.api import Engine, Order
 from engine.progress import Progress

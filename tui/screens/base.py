@@ -1,4 +1,5 @@
-"""What every vidsum screen shares: typed access to the app and its engine."""
+"""What every vidsum screen shares: typed access to the app (as ``tui.host.VidsumHost``, so no
+screen imports ``tui.app``) and its engine."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from tui.jobs import call_engine
 
 if TYPE_CHECKING:
     from engine.api import EngineAPI
-    from tui.app import VidsumApp
+    from tui.host import VidsumHost
 
 T = TypeVar("T")
 
@@ -21,8 +22,8 @@ class EngineMixin:
     app: Any
 
     @property
-    def vidsum(self) -> VidsumApp:
-        app: VidsumApp = self.app
+    def vidsum(self) -> VidsumHost:
+        app: VidsumHost = self.app
         return app
 
     @property
