@@ -4,8 +4,10 @@ Two implementations: ``engine.runtime.llamacpp.runner.LlamaRunner`` (llama.cpp i
 worker process) and ``engine.runtime.server.http.ServerBackend`` (an OpenAI-compatible /
 llama-server endpoint). The pipeline is typed against ``Backend`` only and builds one through
 ``engine.runtime.backends`` (implementations loaded by module name), so a backend is a drop-in:
-same prompts, same grammar, same validation and retries. Each implementation proves to mypy
-that it satisfies the protocol (see the ``_conforms`` function at the end of its module).
+same prompts, same grammar, same validation and retries. The shape of an answer is handed
+over as a ``Constraint`` (GBNF and JSON schema): each backend enforces the form it can, and
+none needs to know which grammar it is. Each implementation proves to mypy that it satisfies
+the protocol (see the ``_conforms`` function at the end of its module).
 
 What a backend does beyond this interface (llama.cpp's fast-forward and drafts, a server's
 retries) is configured on the implementation, never here.
