@@ -113,6 +113,8 @@ class ServerDialect:
     penalty_field: ClassVar[str | None] = None
     # Why a stream that ended without a finish reason was most likely cut short; None: unknown.
     cut_short: ClassVar[str | None] = None
+    # What its ``/v1/models`` says in ``owned_by`` (how ``dialects.detect`` recognises it).
+    owned_by: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, server: ServerInfo, client: Client) -> None:
         self.server = server
@@ -372,6 +374,7 @@ class Vllm(OpenAICompatible):
     """vLLM (see the module docstring)."""
 
     name = "vllm"
+    owned_by = ("vllm",)
     grammar_field = ("structured_outputs", "grammar")
     tokenize_path = "/tokenize"
     penalty_field = "repetition_penalty"
@@ -385,6 +388,7 @@ class LlamaCppPython(OpenAICompatible):
     """llama-cpp-python's server (see the module docstring)."""
 
     name = "llama-cpp-python"
+    owned_by = ("llama-cpp-python", "me")
     grammar_field = ("grammar",)
     tokenize_path = "/extras/tokenize"
     slots = "one"

@@ -65,9 +65,10 @@ def detect(
         version = None
     data = models.get("data") if isinstance(models, dict) else None
     first = data[0] if isinstance(data, list) and data and isinstance(data[0], dict) else {}
-    if first.get("owned_by") == "vllm" or (isinstance(version, dict) and "version" in version):
+    owner = first.get("owned_by")
+    if owner in Vllm.owned_by or (isinstance(version, dict) and "version" in version):
         return Vllm.name, {"models": models, "version": version}
-    if first.get("owned_by") == "llama-cpp-python" or first.get("owned_by") == "me":
+    if owner in LlamaCppPython.owned_by:
         return LlamaCppPython.name, {"models": models}
     return OpenAISchema.name, {"models": models}
 
