@@ -36,7 +36,7 @@ from engine.pipeline.checks.grounding import measure  # noqa: E402
 from engine.pipeline.checks.quality import check_summary  # noqa: E402
 from engine.pipeline.checks.validate import parse_summary  # noqa: E402
 from engine.pipeline.longform.multipass import MultiPassJob  # noqa: E402
-from engine.pipeline.prompts.grammar import summary_gbnf  # noqa: E402
+from engine.pipeline.prompts.grammar import summary_constraint  # noqa: E402
 from engine.pipeline.prompts.instructions import instructions  # noqa: E402
 from engine.pipeline.prompts.prompting import (  # noqa: E402
     ChatSpec,
@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
                 start = time.monotonic()
                 gen = runner.generate(
                     text,
-                    grammar=summary_gbnf(),
+                    constraint=summary_constraint(),
                     sampling=Sampling(seed=args.seed, max_tokens=max(256, info.n_ctx - n)),
                 )
                 seconds = time.monotonic() - start

@@ -27,7 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from engine.hardware import physical_cores
-from engine.pipeline.prompts.grammar import summary_gbnf
+from engine.pipeline.prompts.grammar import summary_constraint
 from engine.runtime.base import Generation, LoadOptions, Sampling
 from engine.runtime.llamacpp.runner import LlamaRunner
 
@@ -102,7 +102,7 @@ def naive(path: Path, prompt: str, grammar: str, n: int, threads: int, n_ctx: in
 def bench_model(path: Path, label: str, args: argparse.Namespace) -> None:
     threads = args.threads or physical_cores()
     n_ctx = 8192
-    grammar = summary_gbnf()
+    constraint = summary_constraint()
     print(f"\n== {label}: {path.name}, {threads} thread(s), {args.tokens} tokens per run")
     with LlamaRunner(LoadOptions(path, n_ctx=n_ctx, n_threads=threads)) as runner:
         info = runner.load()
@@ -110,14 +110,16 @@ def bench_model(path: Path, label: str, args: argparse.Namespace) -> None:
             info.bos_text, info.architecture.startswith("gemma"), args.chars
         )
         # Warm the cache with the prompt, so both paths below time generation only.
-        runner.generate(first, grammar=None, sampling=Sampling(max_tokens=1), shared_prefix=prefix)
+        runner.generate(
+            first, constraint=None, sampling=Sampling(max_tokens=1), shared_prefix=prefix
+        )
         runs: dict[str, list[Generation]] = {"free": [], "grammar": []}
         for rep in range(args.repeats):
             for mode in ("free", "grammar"):
                 s = Sampling(seed=rep, max_tokens=args.tokens)
                 g = runner.generate(
                     first,
-                    grammar=grammar if mode == "grammar" else None,
+                    constraint=constraint if mode == "grammar" else None,
                     sampling=s,
                     shared_prefix=prefix,
                 )
@@ -164,10 +166,10 @@ def bench_model(path: Path, label: str, args: argparse.Namespace) -> None:
             min(len(t1), len(t2)),
         )
         g1 = runner.generate(
-            first, grammar=grammar, sampling=Sampling(max_tokens=4), shared_prefix=prefix
+            first, constraint=constraint, sampling=Sampling(max_tokens=4), shared_prefix=prefix
         )
         g2 = runner.generate(
-            second, grammar=grammar, sampling=Sampling(max_tokens=4), shared_prefix=prefix
+            second, constraint=constraint, sampling=Sampling(max_tokens=4), shared_prefix=prefix
         )
         own = len(t2) - common
         print(
@@ -177,7 +179,7 @@ def bench_model(path: Path, label: str, args: argparse.Namespace) -> None:
             f"first prompt again evaluated {g1.prompt_evaluated}"
         )
     if not args.no_naive:
-        speed = naive(path, first, grammar, args.tokens, threads, n_ctx)
+        speed = naive(path, first, constraint.gbnf, args.tokens, threads, n_ctx)
         print(
             f"  naive LlamaGrammar path: {speed:.1f} tok/s "
             f"({speed / free:.3f}x unconstrained, fast path {fast / speed:.1f}x faster)"

@@ -388,10 +388,10 @@ def bench_e2e_and_prefix(
     out: TextIO,
 ) -> None:
     """Sections 2 and 4: both paths start cold and take the same transcripts, interleaved."""
-    from engine.pipeline.prompts.grammar import summary_gbnf
+    from engine.pipeline.prompts.grammar import summary_constraint
     from engine.runtime.base import Sampling
 
-    gbnf = summary_gbnf()
+    constraint = summary_constraint()
     cap = opts.e2e_tokens or ANSWER_TOKENS
     s = Sampling(max_tokens=cap)
     chosen = list(range(min(opts.e2e_files, len(inputs))))
@@ -410,7 +410,7 @@ def bench_e2e_and_prefix(
         n_own = n_all - len(runner.tokenize(prompt.shared_prefix))
         t = time.perf_counter()  # what the pipeline does: generate, then validate
         g = runner.generate(
-            prompt.text, grammar=gbnf, sampling=s, shared_prefix=prompt.shared_prefix
+            prompt.text, constraint=constraint, sampling=s, shared_prefix=prompt.shared_prefix
         )
         ok = g.stop_reason == "stop" and _valid(g.text)
         wall = time.perf_counter() - t
@@ -458,11 +458,12 @@ def bench_decode(
     out: TextIO,
 ) -> None:
     """Section 1: the same prompt (cached) and budget, with and without the grammar."""
-    from engine.pipeline.prompts.grammar import summary_gbnf
-    from engine.runtime.base import Sampling
+    from engine.pipeline.prompts.grammar import summary_constraint, summary_gbnf
+    from engine.runtime.base import Constraint, Sampling
     from engine.runtime.llamacpp.runner import DecodeOptions
 
     gbnf = summary_gbnf()
+    constraint = summary_constraint()
     n = opts.decode_tokens
     # The ratio is per sampled token (fast-forward and drafts off); the pipeline's default,
     # with both, is measured beside it.
@@ -474,24 +475,24 @@ def bench_decode(
         f"prompt ({len(runner.tokenize(prompt))} tokens, cached) and sampler",
     )
     # Fills the cache.
-    runner.generate(prompt, grammar=None, sampling=replace(s, max_tokens=1), decoding=plain)
+    runner.generate(prompt, constraint=None, sampling=replace(s, max_tokens=1), decoding=plain)
     free: list[float] = []
     fast: list[float] = []
     ff: list[float] = []
     slow: list[float] = []
-    variants: list[tuple[str, str | None, DecodeOptions]] = [
+    variants: list[tuple[str, Constraint | None, DecodeOptions]] = [
         ("no grammar", None, plain),
-        ("grammar", gbnf, plain),
-        ("grammar + fast-forward + drafts", gbnf, DecodeOptions()),
+        ("grammar", constraint, plain),
+        ("grammar + fast-forward + drafts", constraint, DecodeOptions()),
     ]
     for rep in range(opts.reps):
-        for kind, grammar, decoding in variants if rep % 2 == 0 else variants[::-1]:
-            g = runner.generate(prompt, grammar=grammar, sampling=s, decoding=decoding)
+        for kind, wanted, decoding in variants if rep % 2 == 0 else variants[::-1]:
+            g = runner.generate(prompt, constraint=wanted, sampling=s, decoding=decoding)
             {"no grammar": free, "grammar": fast}.get(kind, ff).append(_tps(g))
             extra = (
                 f", {g.grammar_resamples} re-picks, {g.grammar_full_masks} full masks, "
                 f"{g.forced_tokens} forced, {g.draft_accepted}/{g.draft_tokens} drafted"
-                if grammar
+                if wanted
                 else ""
             )
             _say(
@@ -525,11 +526,11 @@ def bench_memory(
 ) -> None:
     """Section 3: a fresh worker, ``mem_runs`` summaries cycling the inputs, longest first
     (so summary 1 already reaches the batch's KV high-water mark; growth then means a leak)."""
-    from engine.pipeline.prompts.grammar import summary_gbnf
+    from engine.pipeline.prompts.grammar import summary_constraint
     from engine.runtime.base import Sampling
     from engine.runtime.llamacpp.runner import LlamaRunner
 
-    gbnf = summary_gbnf()
+    constraint = summary_constraint()
     s = Sampling(max_tokens=opts.mem_tokens)
     _say(
         out,
@@ -545,7 +546,10 @@ def bench_memory(
             i = order[k % len(order)]
             p = prompts[i]
             runner.generate(
-                p.text, grammar=gbnf, sampling=replace(s, seed=k), shared_prefix=p.shared_prefix
+                p.text,
+                constraint=constraint,
+                sampling=replace(s, seed=k),
+                shared_prefix=p.shared_prefix,
             )
             r = rss_bytes(runner.pid)
             if r is not None:
@@ -579,11 +583,11 @@ def bench_settings(
 ) -> list[str]:
     """Section 5: each group's variants loaded side by side, measured round-robin."""
     from engine.hardware import physical_cores
-    from engine.pipeline.prompts.grammar import summary_gbnf
+    from engine.pipeline.prompts.grammar import summary_constraint
     from engine.runtime.base import Sampling
     from engine.runtime.llamacpp.runner import LlamaRunner
 
-    gbnf = summary_gbnf()
+    constraint = summary_constraint()
     s = Sampling(max_tokens=opts.settings_tokens)
     cores = physical_cores()
     groups: list[tuple[str, list[tuple[str, LoadOptions]]]] = []
@@ -634,7 +638,9 @@ def bench_settings(
                 for label, r, _ in seq:
                     counter += 1
                     # A different first line each time: the whole prompt is evaluated again.
-                    g = r.generate(f"{bos}Run {counter}.\n{text}", grammar=gbnf, sampling=s)
+                    g = r.generate(
+                        f"{bos}Run {counter}.\n{text}", constraint=constraint, sampling=s
+                    )
                     n_prompt = g.prompt_evaluated
                     pp[label].append(g.prompt_evaluated / g.prompt_seconds)
                     tg[label].append(_tps(g))
@@ -799,7 +805,7 @@ def full_size_model(preset: str, progress: TextIO) -> Path:
 
 def run_full_size(opts: BenchOptions, out: TextIO) -> Results:
     """Tok/s, seconds per seed-sized video and VRAM on a full-size random-weight model."""
-    from engine.pipeline.prompts.grammar import summary_gbnf
+    from engine.pipeline.prompts.grammar import summary_constraint
     from engine.runtime.base import LoadOptions, Sampling
     from engine.runtime.llamacpp.runner import LlamaRunner
 
@@ -813,7 +819,7 @@ def run_full_size(opts: BenchOptions, out: TextIO) -> Results:
     options = LoadOptions(
         model_path=path, n_ctx=n_ctx, n_gpu_layers=opts.gpu_layers, n_threads=opts.threads
     )
-    gbnf = summary_gbnf()
+    constraint = summary_constraint()
     with LlamaRunner(options) as runner:
         info = runner.load()
         res.threads = info.n_threads
@@ -823,7 +829,7 @@ def run_full_size(opts: BenchOptions, out: TextIO) -> Results:
         prompt = _long_prompt(runner, inputs, opts.prompt_tokens, info.bos_text)
         g, wall = _timed(
             lambda: runner.generate(
-                prompt, grammar=gbnf, sampling=Sampling(max_tokens=opts.gen_tokens)
+                prompt, constraint=constraint, sampling=Sampling(max_tokens=opts.gen_tokens)
             )
         )
         tps = _tps(g)

@@ -75,7 +75,7 @@ def cancel_mid_stream(backend: ServerBackend, prompt: str) -> None:
     with pytest.raises(Cancelled):
         backend.generate(
             prompt,
-            grammar=None,
+            constraint=None,
             sampling=Sampling(max_tokens=2000),
             progress=progress,
             cancel=cancel,

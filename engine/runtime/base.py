@@ -4,8 +4,10 @@ Two implementations: ``engine.runtime.llamacpp.runner.LlamaRunner`` (llama.cpp i
 worker process) and ``engine.runtime.server.http.ServerBackend`` (an OpenAI-compatible /
 llama-server endpoint). The pipeline is typed against ``Backend`` only and builds one through
 ``engine.runtime.backends`` (implementations loaded by module name), so a backend is a drop-in:
-same prompts, same grammar, same validation and retries. Each implementation proves to mypy
-that it satisfies the protocol (see the ``_conforms`` function at the end of its module).
+same prompts, same grammar, same validation and retries. The shape of an answer is handed
+over as a ``Constraint`` (GBNF and JSON schema): each backend enforces the form it can, and
+none needs to know which grammar it is. Each implementation proves to mypy that it satisfies
+the protocol (see the ``_conforms`` function at the end of its module).
 
 What a backend does beyond this interface (llama.cpp's fast-forward and drafts, a server's
 retries) is configured on the implementation, never here.
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from engine.errors import ModelError
 from engine.progress import CancelToken, ProgressCallback
@@ -25,6 +27,7 @@ from engine.progress import CancelToken, ProgressCallback
 __all__ = [
     "DIALECTS",
     "Backend",
+    "Constraint",
     "Dialect",
     "Generation",
     "GrammarNotHonoured",
@@ -72,6 +75,19 @@ class Sampling:
     repeat_penalty: float = 1.0
     seed: int = 0
     max_tokens: int = 2048
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """The shape an answer must take, in both forms a backend may enforce: a GBNF grammar (rule
+    ``root``: llama.cpp and the servers that take grammars) and the JSON schema that stands in
+    for it on an endpoint that takes only a schema (None: any JSON object; the answer is
+    validated afterwards anyway). Built by the pipeline beside its grammars; ``name`` labels
+    the schema on the wire."""
+
+    name: str
+    gbnf: str
+    schema: dict[str, Any] | None = None  # not hashable: a Constraint is never a dict key
 
 
 @dataclass(frozen=True)
@@ -132,7 +148,7 @@ class Backend(Protocol):
         self,
         prompt: str,
         *,
-        grammar: str | None,
+        constraint: Constraint | None,
         sampling: Sampling | None = None,
         shared_prefix: str | None = None,
         progress: ProgressCallback | None = None,
@@ -152,6 +168,8 @@ class LocalBackend(Backend, Protocol):
 
 # --- inference servers ----------------------------------------------------------------------
 
+# The dialects' names (profiles store them); what each one does is its class in
+# ``engine.runtime.server.dialect_classes``.
 Dialect = Literal["llama-server", "vllm", "llama-cpp-python", "openai-schema"]
 DIALECTS: tuple[Dialect, ...] = ("llama-server", "vllm", "llama-cpp-python", "openai-schema")
 
@@ -199,10 +217,9 @@ class ServerInfo:
     chat_template: str | None = None
     bos_text: str = ""
     eos_text: str = ""
-
-    @property
-    def schema_only(self) -> bool:
-        return self.dialect == "openai-schema"
+    # The dialect takes a JSON schema, not a grammar (``ServerDialect.grammar_field`` is None):
+    # nothing forces an answer's shape there. Set by ``connect`` from the dialect class.
+    schema_only: bool = False
 
     @property
     def identity(self) -> str:

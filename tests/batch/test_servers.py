@@ -20,7 +20,7 @@ from engine.library.records import TranscriptInfo
 from engine.library.store import Library
 from engine.pipeline.prompts.grammar import GRAMMAR_VERSION
 from engine.progress import CancelToken, Progress
-from engine.runtime.base import Backend, Sampling
+from engine.runtime.base import Backend, Constraint, Sampling
 from engine.runtime.server import client, http
 from engine.runtime.server.dialects import connect
 from engine.runtime.server.http import GrammarNotHonoured, ServerBackend, ServerRejected
@@ -101,7 +101,7 @@ def test_400_is_an_error_for_that_file(state: FakeState, tmp_path: Path) -> None
         backend = ServerBackend(connect("v1", url))
         state.fail_statuses = [400]
         with pytest.raises(ServerRejected, match="HTTP 400: injected HTTP 400"):
-            backend.generate("hello", grammar=None)
+            backend.generate("hello", constraint=None)
         state.fail_statuses = [200, 400]  # the canary passes, then the file's request
         results = list(summarize_on_servers(FILES[:1], ["v1"], library=lib))
         assert not results[0].ok and "HTTP 400" in (results[0].error or "")
@@ -113,7 +113,9 @@ def test_cut_off_output_is_a_failed_attempt(state: FakeState, tmp_path: Path) ->
         _add("v1", url)
         backend = ServerBackend(connect("v1", url))
         state.cut_off = 1
-        gen = backend.generate("x", grammar="root ::= x", sampling=Sampling(max_tokens=50))
+        gen = backend.generate(
+            "x", constraint=Constraint("x", "root ::= x"), sampling=Sampling(max_tokens=50)
+        )
         assert gen.stop_reason == "length"
         state.cut_off = 1  # the first attempt is cut off, the retry is kept
         results = list(summarize_on_servers(FILES[:1], ["v1"], library=lib))
@@ -241,7 +243,7 @@ def test_cancel_stops_a_retry_wait(state: FakeState, monkeypatch: pytest.MonkeyP
         threading.Timer(0.3, cancel.cancel).start()
         t0 = time.monotonic()
         with pytest.raises(Cancelled):
-            backend.generate("x", grammar=None, progress=events.append, cancel=cancel)
+            backend.generate("x", constraint=None, progress=events.append, cancel=cancel)
         assert time.monotonic() - t0 < 2.0
 
 

@@ -24,7 +24,7 @@ from engine.errors import Cancelled, ConfigError
 from engine.library.store import Library
 from engine.paths import get_paths
 from engine.progress import CancelToken, Progress
-from engine.runtime.base import Sampling, ServerRejected, ServerUnavailable
+from engine.runtime.base import Constraint, Sampling, ServerRejected, ServerUnavailable
 from engine.runtime.server import client
 from engine.runtime.server.dialects import connect
 from engine.runtime.server.http import ServerBackend
@@ -38,7 +38,8 @@ from tests.fake_openai_server import FakeState, fake_openai_server
 
 REPO = Path(__file__).resolve().parents[2]
 SECRET = "secretpw"
-GRAMMAR = "root ::= x"  # not the canary's: the fake answers it with the summary (or the fault)
+# Not the canary's: the fake answers it with the summary (or the fault).
+GRAMMAR = Constraint("x", "root ::= x")
 
 
 @pytest.fixture
@@ -177,7 +178,7 @@ def test_a_stall_after_the_headers_ends_with_the_servers_name(state: FakeState) 
     with fake_openai_server(state) as url:
         backend = ServerBackend(connect("v1", url))
         with pytest.raises(ServerUnavailable, match=r"server v1 .* nothing for 1 s"):
-            backend.generate("x", grammar=GRAMMAR)
+            backend.generate("x", constraint=GRAMMAR)
     assert len(state.requests) == 1  # given up, not retried
 
 
@@ -189,7 +190,7 @@ def test_an_endless_stream_is_cut_at_the_token_limit(state: FakeState) -> None:
         with pytest.raises(ServerRejected, match="past the 50-token limit"):
             backend.generate(
                 "x",
-                grammar=GRAMMAR,
+                constraint=GRAMMAR,
                 sampling=Sampling(max_tokens=50),
                 progress=lambda e: pieces.append(e.done) if e.stage == "generate" else None,
             )
@@ -201,7 +202,7 @@ def test_a_line_without_end_is_refused_past_the_byte_cap(state: FakeState) -> No
     with fake_openai_server(state) as url:
         backend = ServerBackend(connect("v1", url))
         with pytest.raises(client.ResponseTooLarge, match=r"server v1 .* larger than 4 MiB"):
-            backend.generate("x", grammar=GRAMMAR, sampling=Sampling(max_tokens=50))
+            backend.generate("x", constraint=GRAMMAR, sampling=Sampling(max_tokens=50))
 
 
 def test_an_oversized_props_body_is_an_error_not_schema_only(state: FakeState) -> None:
@@ -219,14 +220,14 @@ def test_garbage_and_cut_streams_are_reported_as_such(state: FakeState, tmp_path
         backend = ServerBackend(connect("v1", url))
         state.stream_fault = "garbage"
         with pytest.raises(ServerRejected, match=r"not JSON server-sent events.*502 Bad Gateway"):
-            backend.generate("x", grammar=GRAMMAR)
+            backend.generate("x", constraint=GRAMMAR)
         state.stream_fault = "error-line"  # an event stream's error: reported, and retried
         with pytest.raises(ServerUnavailable, match="ended with an error: injected failure"):
-            backend.generate("x", grammar=GRAMMAR)
+            backend.generate("x", constraint=GRAMMAR)
         state.stream_fault = "cut"
         n = len(state.requests)
         with pytest.raises(ServerUnavailable, match="cut short"):
-            backend.generate("x", grammar=GRAMMAR)
+            backend.generate("x", constraint=GRAMMAR)
         assert len(state.requests) == n + client.RETRIES
         add_profile(ServerProfile("v1", url))
         with Library(tmp_path / "lib.db") as lib:

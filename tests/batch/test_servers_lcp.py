@@ -26,11 +26,12 @@ from engine.batch.servers import server_chat_spec, summarize_on_servers
 from engine.cli.main import main
 from engine.errors import Cancelled
 from engine.library.store import Library
-from engine.pipeline.prompts.grammar import summary_gbnf
+from engine.pipeline.prompts.grammar import summary_constraint
 from engine.pipeline.prompts.prompting import ChatSpec, build_summary_prompt
 from engine.progress import CancelToken, Progress
 from engine.runtime.base import Sampling
-from engine.runtime.server.dialects import _local_chat_template, connect
+from engine.runtime.server.dialect_classes import _local_chat_template
+from engine.runtime.server.dialects import connect
 from engine.runtime.server.http import ServerBackend, canary
 from engine.runtime.server.profiles import ServerProfile, add_profile
 from tests.conftest import REPO
@@ -101,7 +102,7 @@ def test_detection_check_and_canary(
     assert canary(backend) == "ok-42"
     # The summary grammar parses there; a cut-off answer is finish_reason=length.
     gen = backend.generate(
-        "Summarize:", grammar=summary_gbnf(), sampling=Sampling(max_tokens=8, seed=1)
+        "Summarize:", constraint=summary_constraint(), sampling=Sampling(max_tokens=8, seed=1)
     )
     assert gen.stop_reason == "length" and gen.text.startswith("{")
     add_profile(ServerProfile("lcp", server.url, concurrency=3))
@@ -198,7 +199,7 @@ def test_an_answer_cut_short_by_another_request_is_asked_again(
 
         gen = backend.generate(
             "Write a very long story.",
-            grammar=None,
+            constraint=None,
             sampling=Sampling(max_tokens=20, seed=1),
             progress=progress,
         )

@@ -22,10 +22,10 @@ import pytest
 from engine.batch.servers import summarize_on_servers
 from engine.cli.main import main
 from engine.library.store import Library
-from engine.pipeline.prompts.grammar import summary_gbnf
+from engine.pipeline.prompts.grammar import summary_constraint
 from engine.pipeline.quotes.summary import QUOTES_GRAMMAR_VERSION
 from engine.progress import Progress
-from engine.runtime.base import Sampling
+from engine.runtime.base import Constraint, Sampling
 from engine.runtime.server.dialects import connect
 from engine.runtime.server.http import ServerBackend, ServerRejected, canary
 from engine.runtime.server.profiles import ServerProfile, add_profile
@@ -110,11 +110,15 @@ def test_canary_and_the_summary_grammar_on_llama_server(servers: list[RealServer
     assert canary(backend) == "ok-42"
     # The generated summary grammar parses on the real server (a bad grammar is a 400).
     gen = backend.generate(
-        "<bos>Summarize:", grammar=summary_gbnf(), sampling=Sampling(max_tokens=8)
+        "<bos>Summarize:", constraint=summary_constraint(), sampling=Sampling(max_tokens=8)
     )
     assert gen.stop_reason == "length" and gen.text.startswith("{")
     with pytest.raises(ServerRejected, match="HTTP 400"):
-        backend.generate("x", grammar="root ::= undefined-rule", sampling=Sampling(max_tokens=4))
+        backend.generate(
+            "x",
+            constraint=Constraint("bad", "root ::= undefined-rule"),
+            sampling=Sampling(max_tokens=4),
+        )
     # The prompt goes out as the same token ids the local worker would decode.
     assert backend.tokenize("<bos>hi")[0] == backend.tokenize("<bos>")[0]
 

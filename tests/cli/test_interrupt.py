@@ -129,7 +129,7 @@ def test_close_after_interrupt_kills_a_busy_worker_at_once(gemma_path: Path) -> 
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        runner.generate(prompt, grammar=None, progress=interrupt)
+        runner.generate(prompt, constraint=None, progress=interrupt)
     time.sleep(0.5)  # the worker is busy evaluating the prompt
     assert _alive(pid)
     t0 = time.monotonic()

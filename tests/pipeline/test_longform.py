@@ -29,7 +29,9 @@ from engine.pipeline.prompts import notes as notes_mod
 from engine.pipeline.prompts.notes import (
     COMPACT_LIMITS,
     Notes,
+    compact_constraint,
     compact_gbnf,
+    notes_constraint,
     notes_gbnf,
     parse_notes,
 )
@@ -125,7 +127,7 @@ def test_notes_and_compact_grammars_always_validate(tiny: LlamaRunner) -> None:
     for seed in range(8):
         gen = tiny.generate(
             prompt,
-            grammar=notes_gbnf(),
+            constraint=notes_constraint(),
             sampling=Sampling(temperature=1.0, seed=seed, max_tokens=1500),
         )
         assert gen.stop_reason == "stop"
@@ -133,7 +135,7 @@ def test_notes_and_compact_grammars_always_validate(tiny: LlamaRunner) -> None:
     for seed in range(2):
         gen = tiny.generate(
             prompt,
-            grammar=compact_gbnf(),
+            constraint=compact_constraint(),
             sampling=Sampling(temperature=1.0, seed=seed, max_tokens=3500),
         )
         assert gen.stop_reason == "stop"
@@ -260,7 +262,9 @@ def test_same_video_same_summary_whatever_was_cached(
     t = short_stretch(300)
     first = summarize_long(t, tiny, chat_for(tiny), max_attempts=1)
     assert first.mode == "multi-pass"
-    tiny.generate("<s>" + "unrelated words " * 300, grammar=None, sampling=Sampling(max_tokens=4))
+    tiny.generate(
+        "<s>" + "unrelated words " * 300, constraint=None, sampling=Sampling(max_tokens=4)
+    )
     again = summarize_long(t, tiny, chat_for(tiny), max_attempts=1)
     with LlamaRunner(LoadOptions(model_path=tiny_llama_path, n_ctx=4096, n_threads=2)) as fresh:
         fresh.load()

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from engine.pipeline.checks.validate import parse_summary
-from engine.pipeline.prompts.grammar import summary_gbnf
+from engine.pipeline.prompts.grammar import summary_constraint
 from engine.runtime.base import LoadOptions, Sampling
 from engine.runtime.llamacpp.runner import LlamaRunner
 
@@ -27,14 +27,14 @@ def test_constrained_generations_always_validate(
     fixture: str, count: int, request: pytest.FixtureRequest
 ) -> None:
     path: Path = request.getfixturevalue(fixture)
-    grammar = summary_gbnf()
+    constraint = summary_constraint()
     failures: list[str] = []
     with LlamaRunner(LoadOptions(model_path=path, n_ctx=N_CTX)) as runner:
         runner.load()
         for seed in range(count):
             gen = runner.generate(
                 PROMPT,
-                grammar=grammar,
+                constraint=constraint,
                 sampling=Sampling(
                     temperature=1.0, top_k=0, top_p=1.0, min_p=0.0, seed=seed, max_tokens=N_CTX - 64
                 ),

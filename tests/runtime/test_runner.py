@@ -15,7 +15,7 @@ import pytest
 from engine.errors import Cancelled, ConfigError, ModelError
 from engine.hardware import physical_cores
 from engine.progress import CancelToken, Progress
-from engine.runtime.base import Generation, LoadOptions, Sampling
+from engine.runtime.base import Constraint, Generation, LoadOptions, Sampling
 from engine.runtime.llamacpp.runner import DecodeOptions, LlamaRunner
 
 # A small JSON-ish grammar and a regex that accepts exactly its language.
@@ -29,9 +29,16 @@ PERSON_RE = re.compile(
     r'\{"name":"[A-Za-z][a-z ]{0,14}[a-z]","age":[1-9][0-9]?,'
     r'"tags":\["[a-z]{1,8}"(,"[a-z]{1,8}"){0,2}\]\}'
 )
+PERSON = Constraint("person", PERSON_GBNF)
 GEMMA_INSTR = "<bos>You write one JSON record per request.\n\n"
 GEMMA_PERSON = GEMMA_INSTR + "Here is a JSON record describing one person, with three tags:\n"
 TINY_PERSON = "<s>[INST] Describe a person as JSON. [/INST]"
+
+
+def gbnf_only(text: str) -> Constraint:
+    return Constraint("test", text)
+
+
 FILLER = (
     "The compiler lowers the syntax tree into an intermediate form, then runs passes for "
     "constant folding, inlining and dead code elimination before emitting machine code. "
@@ -131,7 +138,7 @@ def check_person(gen: Generation) -> None:
 def test_grammar_holds_across_seeds_gemma(gemma: LlamaRunner) -> None:
     for seed in range(6):
         gen = gemma.generate(
-            GEMMA_PERSON, grammar=PERSON_GBNF, sampling=Sampling(temperature=1.0, seed=seed)
+            GEMMA_PERSON, constraint=PERSON, sampling=Sampling(temperature=1.0, seed=seed)
         )
         check_person(gen)
         assert gen.generated_tokens > 5
@@ -142,7 +149,7 @@ def test_grammar_holds_across_seeds_tiny(tiny: LlamaRunner) -> None:
     texts = set()
     for seed in range(20):
         gen = tiny.generate(
-            TINY_PERSON, grammar=PERSON_GBNF, sampling=Sampling(temperature=1.0, seed=seed)
+            TINY_PERSON, constraint=PERSON, sampling=Sampling(temperature=1.0, seed=seed)
         )
         check_person(gen)
         texts.add(gen.text)
@@ -162,7 +169,9 @@ c ::= [^"\\\x00-\x20\x7f-\xa0]
     )
     for seed in range(25):
         gen = tiny.generate(
-            TINY_PERSON, grammar=gbnf, sampling=Sampling(temperature=1.5, top_k=0, seed=seed)
+            TINY_PERSON,
+            constraint=gbnf_only(gbnf),
+            sampling=Sampling(temperature=1.5, top_k=0, seed=seed),
         )
         assert "\ufffd" not in gen.text, gen.text
         assert string.fullmatch(gen.text), gen.text
@@ -173,7 +182,7 @@ def test_control_tokens_keep_their_text(tiny: LlamaRunner) -> None:
     # "[INST]"; dropping it from the output (llama.cpp's default rendering) loses that text.
     texts = {
         tiny.generate(
-            TINY_PERSON, grammar='root ::= "[INST]" [a-z]', sampling=Sampling(seed=s)
+            TINY_PERSON, constraint=gbnf_only('root ::= "[INST]" [a-z]'), sampling=Sampling(seed=s)
         ).text
         for s in range(12)
     }
@@ -181,7 +190,7 @@ def test_control_tokens_keep_their_text(tiny: LlamaRunner) -> None:
 
 
 def test_greedy_with_grammar(tiny: LlamaRunner) -> None:
-    gen = tiny.generate(TINY_PERSON, grammar=PERSON_GBNF, sampling=Sampling(temperature=0.0))
+    gen = tiny.generate(TINY_PERSON, constraint=PERSON, sampling=Sampling(temperature=0.0))
     check_person(gen)
 
 
@@ -193,9 +202,9 @@ def test_fast_forward_feeds_forced_text(model: str, request: pytest.FixtureReque
     prompt = TINY_PERSON if model == "tiny" else GEMMA_PERSON
     for seed in range(3):
         s = Sampling(temperature=1.0, seed=seed, max_tokens=200)
-        on = runner.generate(prompt, grammar=PERSON_GBNF, sampling=s)
+        on = runner.generate(prompt, constraint=PERSON, sampling=s)
         off = runner.generate(
-            prompt, grammar=PERSON_GBNF, sampling=s, decoding=DecodeOptions(fast_forward=False)
+            prompt, constraint=PERSON, sampling=s, decoding=DecodeOptions(fast_forward=False)
         )
         check_person(on)
         check_person(off)
@@ -203,16 +212,18 @@ def test_fast_forward_feeds_forced_text(model: str, request: pytest.FixtureReque
         # At least the opening '{"name":"' less its held-back last token, and never all.
         assert 0 < on.forced_tokens < on.generated_tokens, on
         # The same run again gives the same text: fast-forward is deterministic.
-        assert runner.generate(prompt, grammar=PERSON_GBNF, sampling=s).text == on.text
+        assert runner.generate(prompt, constraint=PERSON, sampling=s).text == on.text
 
 
 def test_fast_forward_needs_a_grammar(tiny: LlamaRunner) -> None:
-    gen = tiny.generate(TINY_PERSON, grammar=None, sampling=Sampling(max_tokens=20))
+    gen = tiny.generate(TINY_PERSON, constraint=None, sampling=Sampling(max_tokens=20))
     assert gen.forced_tokens == 0
     # A grammar that is all forced: all but the held-back last token is fed in (the model may
     # write the rest in more than one token).
     gen = tiny.generate(
-        TINY_PERSON, grammar='root ::= "{\\"ok\\":true}"', sampling=Sampling(max_tokens=50)
+        TINY_PERSON,
+        constraint=gbnf_only('root ::= "{\\"ok\\":true}"'),
+        sampling=Sampling(max_tokens=50),
     )
     assert gen.text == '{"ok":true}' and gen.stop_reason == "stop"
     assert gen.forced_tokens >= 1 and gen.generated_tokens - gen.forced_tokens <= 3, gen
@@ -228,7 +239,7 @@ def test_drafts_are_checked_against_the_grammar(gemma: LlamaRunner) -> None:
     gens = [
         gemma.generate(
             prompt,
-            grammar=PERSON_GBNF,
+            constraint=PERSON,
             sampling=Sampling(temperature=1.0, seed=k, max_tokens=120),
         )
         for k in range(4)
@@ -252,8 +263,8 @@ def test_drafts_change_nothing_but_the_steps(tiny_llama_path: Path) -> None:
         ) as r:
             for temperature in (0.0, 1.0):
                 s = Sampling(temperature=temperature, max_tokens=300)
-                g = r.generate(prompt, grammar=None, sampling=s)
-                then = r.generate(prompt + g.text + " and", grammar=None, sampling=s)
+                g = r.generate(prompt, constraint=None, sampling=s)
+                then = r.generate(prompt + g.text + " and", constraint=None, sampling=s)
                 assert then.prompt_evaluated < len(r.tokenize(prompt + g.text))  # reused
                 runs[draft].append((g.text, then.text, g.draft_accepted))
     assert [(a, b) for a, b, _ in runs[True]] == [(a, b) for a, b, _ in runs[False]]
@@ -263,7 +274,7 @@ def test_drafts_change_nothing_but_the_steps(tiny_llama_path: Path) -> None:
 def test_draft_off_decodes_token_by_token(tiny: LlamaRunner) -> None:
     gen = tiny.generate(
         TINY_PERSON,
-        grammar=PERSON_GBNF,
+        constraint=PERSON,
         sampling=Sampling(max_tokens=200),
         decoding=DecodeOptions(draft=False),
     )
@@ -277,25 +288,29 @@ def test_same_seed_same_output(gemma_path: Path) -> None:
     llama.cpp's kernels are not batch-invariant; the pipeline passes shared_prefix for that.)"""
     sampling = Sampling(temperature=1.0, seed=1234, max_tokens=40)
     with LlamaRunner(LoadOptions(gemma_path, n_ctx=4096, n_threads=1)) as runner:
-        a = runner.generate(GEMMA_PERSON, grammar=None, sampling=sampling)
-        b = runner.generate(GEMMA_PERSON, grammar=None, sampling=sampling)
+        a = runner.generate(GEMMA_PERSON, constraint=None, sampling=sampling)
+        b = runner.generate(GEMMA_PERSON, constraint=None, sampling=sampling)
         c = runner.generate(
-            GEMMA_PERSON, grammar=None, sampling=Sampling(temperature=1.0, seed=99, max_tokens=40)
+            GEMMA_PERSON,
+            constraint=None,
+            sampling=Sampling(temperature=1.0, seed=99, max_tokens=40),
         )
     assert a.text == b.text
     assert a.text != c.text
     with LlamaRunner(LoadOptions(gemma_path, n_ctx=4096, n_threads=1)) as fresh:
-        assert fresh.generate(GEMMA_PERSON, grammar=None, sampling=sampling).text == a.text
+        assert fresh.generate(GEMMA_PERSON, constraint=None, sampling=sampling).text == a.text
 
 
 def test_stop_reasons(tiny: LlamaRunner) -> None:
-    gen = tiny.generate(TINY_PERSON, grammar=None, sampling=Sampling(max_tokens=7))
+    gen = tiny.generate(TINY_PERSON, constraint=None, sampling=Sampling(max_tokens=7))
     assert (gen.stop_reason, gen.generated_tokens) == ("length", 7)
     # The grammar cut short by max_tokens is "length" too (the caller must not parse it).
-    gen = tiny.generate(TINY_PERSON, grammar=PERSON_GBNF, sampling=Sampling(max_tokens=3))
+    gen = tiny.generate(TINY_PERSON, constraint=PERSON, sampling=Sampling(max_tokens=3))
     assert (gen.stop_reason, gen.generated_tokens) == ("length", 3)
     # A grammar with exactly one sentence ends on its own, on "grammar complete".
-    gen = tiny.generate(TINY_PERSON, grammar='root ::= "ok"', sampling=Sampling(temperature=1.0))
+    gen = tiny.generate(
+        TINY_PERSON, constraint=gbnf_only('root ::= "ok"'), sampling=Sampling(temperature=1.0)
+    )
     assert (gen.text, gen.stop_reason) == ("ok", "stop")
 
 
@@ -303,7 +318,7 @@ def test_progress_events(tiny: LlamaRunner) -> None:
     events: list[Progress] = []
     prompt = "<s>" + FILLER * 20
     gen = tiny.generate(
-        prompt, grammar=None, sampling=Sampling(max_tokens=50), progress=events.append
+        prompt, constraint=None, sampling=Sampling(max_tokens=50), progress=events.append
     )
     stages = [e.stage for e in events]
     assert "prompt" in stages and "generate" in stages
@@ -318,11 +333,11 @@ def test_progress_events(tiny: LlamaRunner) -> None:
 
 def test_bad_grammar_and_long_prompt(tiny: LlamaRunner) -> None:
     with pytest.raises(ConfigError, match="grammar"):
-        tiny.generate(TINY_PERSON, grammar="root ::= (", sampling=Sampling())
+        tiny.generate(TINY_PERSON, constraint=gbnf_only("root ::= ("), sampling=Sampling())
     with pytest.raises(ModelError, match="2048-token context"):
-        tiny.generate("<s>" + FILLER * 200, grammar=None, sampling=Sampling())
+        tiny.generate("<s>" + FILLER * 200, constraint=None, sampling=Sampling())
     # Still usable afterwards.
-    assert tiny.generate(TINY_PERSON, grammar='root ::= "ok"').text == "ok"
+    assert tiny.generate(TINY_PERSON, constraint=gbnf_only('root ::= "ok"')).text == "ok"
 
 
 # --- prefix reuse -----------------------------------------------------------------------------
@@ -342,24 +357,24 @@ def test_prefix_reuse_evaluates_only_new_tokens(gemma: LlamaRunner, gemma_path: 
     first = shared + "Transcript: the borrow checker rejects aliasing mutable references.\n"
     second = shared + "Transcript: a garbage collector traces reachable objects from roots.\n"
     sampling = Sampling(temperature=1.0, seed=3, max_tokens=12)
-    g1 = gemma.generate(first, grammar=None, sampling=sampling, shared_prefix=shared)
-    g2 = gemma.generate(second, grammar=None, sampling=sampling, shared_prefix=shared)
+    g1 = gemma.generate(first, constraint=None, sampling=sampling, shared_prefix=shared)
+    g2 = gemma.generate(second, constraint=None, sampling=sampling, shared_prefix=shared)
     t1, t2 = gemma.tokenize(first), gemma.tokenize(second)
     new_tokens = len(t2) - common_prefix(t1, t2)
     assert g2.prompt_tokens == len(t2) > 500
     assert g2.prompt_evaluated <= 1.05 * new_tokens + 3, (g2.prompt_evaluated, new_tokens)
     # The same prompt again (a retry): only the last token is evaluated, for its logits.
-    g3 = gemma.generate(second, grammar=None, sampling=sampling, shared_prefix=shared)
+    g3 = gemma.generate(second, constraint=None, sampling=sampling, shared_prefix=shared)
     assert g3.prompt_evaluated == 1
     assert g3.text == g2.text
     # Without a hint the longest common prefix is reused all the same.
-    g4 = gemma.generate(first, grammar=None, sampling=sampling)
+    g4 = gemma.generate(first, constraint=None, sampling=sampling)
     assert g4.prompt_evaluated <= 1.05 * new_tokens + 1
     assert g1.prompt_evaluated <= g1.prompt_tokens
     # Reused or not, the result is the one a fresh runner gives.
     with LlamaRunner(LoadOptions(gemma_path, n_ctx=4096, n_threads=1)) as fresh:
         assert (
-            fresh.generate(second, grammar=None, sampling=sampling, shared_prefix=shared).text
+            fresh.generate(second, constraint=None, sampling=sampling, shared_prefix=shared).text
             == g2.text
         )
 
@@ -390,14 +405,14 @@ def test_cancel_during_long_prompt(gemma: LlamaRunner, gemma_path: Path) -> None
     # how far the cancelled prompt got on a loaded machine.
     gemma.generate(
         GEMMA_PERSON,
-        grammar=PERSON_GBNF,
+        constraint=PERSON,
         sampling=Sampling(max_tokens=1),
         shared_prefix=GEMMA_INSTR,
     )
     with pytest.raises(Cancelled):
         gemma.generate(
             long_prompt,
-            grammar=None,
+            constraint=None,
             shared_prefix=GEMMA_INSTR,
             progress=on_progress,
             cancel=cancel,
@@ -411,12 +426,12 @@ def test_cancel_during_long_prompt(gemma: LlamaRunner, gemma_path: Path) -> None
     # Usable afterwards, with the same output as a fresh runner.
     sampling = Sampling(temperature=1.0, seed=7)
     after = gemma.generate(
-        GEMMA_PERSON, grammar=PERSON_GBNF, sampling=sampling, shared_prefix=GEMMA_INSTR
+        GEMMA_PERSON, constraint=PERSON, sampling=sampling, shared_prefix=GEMMA_INSTR
     )
     assert after.prompt_evaluated < after.prompt_tokens  # the instructions came from the cache
     with LlamaRunner(LoadOptions(gemma_path, n_ctx=4096, n_threads=1)) as fresh:
         again = fresh.generate(
-            GEMMA_PERSON, grammar=PERSON_GBNF, sampling=sampling, shared_prefix=GEMMA_INSTR
+            GEMMA_PERSON, constraint=PERSON, sampling=sampling, shared_prefix=GEMMA_INSTR
         )
     assert again.text == after.text
     check_person(after)
@@ -426,8 +441,8 @@ def test_cancel_before_start(tiny: LlamaRunner) -> None:
     cancel = CancelToken()
     cancel.cancel()
     with pytest.raises(Cancelled):
-        tiny.generate(TINY_PERSON, grammar=None, cancel=cancel)
-    assert tiny.generate(TINY_PERSON, grammar='root ::= "ok"').text == "ok"
+        tiny.generate(TINY_PERSON, constraint=None, cancel=cancel)
+    assert tiny.generate(TINY_PERSON, constraint=gbnf_only('root ::= "ok"')).text == "ok"
 
 
 # --- close ------------------------------------------------------------------------------------
@@ -445,7 +460,7 @@ def test_close_ends_the_worker(tiny_llama_path: Path) -> None:
     with pytest.raises(ModelError):
         runner.info  # noqa: B018
     # A closed runner loads again on demand.
-    assert runner.generate(TINY_PERSON, grammar='root ::= "ok"').text == "ok"
+    assert runner.generate(TINY_PERSON, constraint=gbnf_only('root ::= "ok"')).text == "ok"
     runner.close()
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from engine.errors import Cancelled, ModelFileError, WorkerCrashed
 from engine.progress import CancelToken, Progress
-from engine.runtime.base import LoadOptions, Sampling
+from engine.runtime.base import Constraint, LoadOptions, Sampling
 from engine.runtime.llamacpp.runner import LlamaRunner
 
 PROMPT = "<s>[INST] Say something. [/INST]"
@@ -23,7 +23,7 @@ def options(path: Path) -> LoadOptions:
 
 
 def ok(runner: LlamaRunner) -> None:
-    assert runner.generate(PROMPT, grammar='root ::= "ok"').text == "ok"
+    assert runner.generate(PROMPT, constraint=Constraint("ok", 'root ::= "ok"')).text == "ok"
 
 
 def kill_on_first_token(runner: LlamaRunner, sig: int) -> list[Progress]:
@@ -36,7 +36,7 @@ def kill_on_first_token(runner: LlamaRunner, sig: int) -> list[Progress]:
             os.kill(runner.pid, sig)
 
     runner.generate(
-        PROMPT, grammar=None, sampling=Sampling(max_tokens=100_000), progress=on_progress
+        PROMPT, constraint=None, sampling=Sampling(max_tokens=100_000), progress=on_progress
     )
     return seen
 
@@ -92,7 +92,7 @@ def test_stuck_worker_is_killed_on_cancel(tiny_llama_path: Path) -> None:
         with pytest.raises(Cancelled):
             runner.generate(
                 PROMPT,
-                grammar=None,
+                constraint=None,
                 sampling=Sampling(max_tokens=100_000),
                 progress=on_progress,
                 cancel=cancel,
@@ -170,7 +170,7 @@ def test_close_from_another_thread_during_generation(tiny_llama_path: Path) -> N
         try:
             runner.generate(
                 PROMPT,
-                grammar=None,
+                constraint=None,
                 sampling=Sampling(max_tokens=100_000),
                 progress=lambda p: started.set() if p.stage == "generate" else None,
             )

@@ -23,7 +23,7 @@ from engine.pipeline.passes.lanes import Lanes, Task, run_group
 from engine.pipeline.passes.results import ChunkRecord, LongformResult, PassRecord
 from engine.pipeline.prompts.notes import (
     Notes,
-    notes_gbnf,
+    notes_constraint,
     notes_max_json_chars,
     parse_notes,
     rendered_notes_max_chars,
@@ -159,7 +159,7 @@ class MultiPassJob(NotesJob):
                 label,
                 planned.prompts[i],
                 planned.sizes[i],
-                notes_gbnf(),
+                notes_constraint(),
                 parse_notes,
                 self.notes_quality(self.text_of(c)),
                 self.notes_prefix,
@@ -244,7 +244,7 @@ class MultiPassJob(NotesJob):
             "summary from the notes",
             text,
             n,
-            cfg.gbnf(),
+            cfg.constraint(),
             self.summary_parser(),
             self.quality(answers, final_instructions(cfg)),
             common_prefix(text, self.final_prompt(cfg, None)[0]),

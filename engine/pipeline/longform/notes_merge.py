@@ -18,11 +18,12 @@ from engine.pipeline.passes.budget import SAFETY_TOKENS
 from engine.pipeline.passes.job import SummaryJob
 from engine.pipeline.prompts.notes import (
     Notes,
-    notes_gbnf,
+    notes_constraint,
     notes_max_json_chars,
     parse_notes,
-    short_notes_gbnf,
+    short_notes_constraint,
 )
+from engine.runtime.base import Constraint
 
 TimeSpan = tuple[float | None, float | None]
 
@@ -88,7 +89,7 @@ class NotesJob(SummaryJob):
             f"condensing the notes of part {part.index + 1}/{len(self.parts)}",
             prompt,
             self.count([prompt])[0],
-            short_notes_gbnf(),
+            short_notes_constraint(),
             [part_notes.notes[0]],
             (part.start_s, part.end_s),
         )
@@ -102,7 +103,7 @@ class NotesJob(SummaryJob):
         label: str,
         prompt: str,
         size: int,
-        grammar: str,
+        constraint: Constraint,
         sources: Sequence[Notes],
         span: TimeSpan,
     ) -> Notes:
@@ -114,7 +115,7 @@ class NotesJob(SummaryJob):
             label,
             prompt,
             size,
-            grammar,
+            constraint,
             parse_notes,
             self.notes_quality("\n".join(n.render() for n in sources)),
             self.notes_prefix,
@@ -153,7 +154,7 @@ class NotesJob(SummaryJob):
                 f"merging {len(idx)} notes of part {part_notes.part.index + 1}/{len(self.parts)}",
                 prompt,
                 size,
-                notes_gbnf(),
+                notes_constraint(),
                 [part_notes.notes[i] for i in idx],
                 (part_notes.spans[idx[0]][0], part_notes.spans[idx[-1]][1]),
             )

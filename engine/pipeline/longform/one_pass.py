@@ -41,7 +41,7 @@ def try_one_pass(job: SummaryJob) -> LongformResult | None:
             "summary",
             prompt.text,
             n,
-            cfg.gbnf(),
+            cfg.constraint(),
             job.summary_parser(),
             job.quality(answers, instructions()),
             prompt.shared_prefix,

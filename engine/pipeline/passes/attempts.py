@@ -19,7 +19,7 @@ from engine.errors import GenerationError
 from engine.pipeline.checks.quality import Flag, badness, retry_reason
 from engine.pipeline.passes.results import PassKind, PassRecord
 from engine.progress import CancelToken, Progress, ProgressCallback, check, emit, pass_line
-from engine.runtime.base import Backend, Generation, Sampling
+from engine.runtime.base import Backend, Constraint, Generation, Sampling
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +164,7 @@ class PassRunner:
         cancel: CancelToken | None,
         prompt: str,
         n_prompt: int,
-        grammar: str,
+        constraint: Constraint,
         attempt: int,
         shared_prefix: str | None,
         progress: ProgressCallback | None,
@@ -177,7 +177,7 @@ class PassRunner:
         # the same answer whatever the KV cache held before it (see LlamaRunner.generate).
         gen = runner.generate(
             prompt,
-            grammar=grammar,
+            constraint=constraint,
             sampling=s,
             shared_prefix=shared_prefix,
             progress=progress,
@@ -194,7 +194,7 @@ class PassRunner:
         label: str,
         prompt: str,
         n_prompt: int,
-        grammar: str,
+        constraint: Constraint,
         parse: Callable[[str], T],
         accept: Callable[[T], list[Flag]] | None = None,
         shared_prefix: str | None = None,
@@ -231,7 +231,7 @@ class PassRunner:
             progress = self._attempt_progress(pass_no, label, where, tally.attempts, tries, reason)
             emit(progress, Progress("prompt", 0, n_prompt, unit="tok"))
             gen = self._attempt(
-                runner, cancel, prompt, n_prompt, grammar, attempt, shared_prefix, progress
+                runner, cancel, prompt, n_prompt, constraint, attempt, shared_prefix, progress
             )
             tally.add(gen)
             try:
@@ -270,7 +270,7 @@ class PassRunner:
         label: str,
         prompt: str,
         n_prompt: int,
-        grammar: str,
+        constraint: Constraint,
         parse: Callable[[str], T],
         accept: Callable[[T], list[Flag]] | None = None,
         shared_prefix: str | None = None,
@@ -279,7 +279,7 @@ class PassRunner:
         """``run_pass`` on the job's model, its record kept: the answer, its flags and the
         seconds the pass took."""
         value, flags, record = self.run_pass(
-            kind, part, label, prompt, n_prompt, grammar, parse, accept, shared_prefix, where
+            kind, part, label, prompt, n_prompt, constraint, parse, accept, shared_prefix, where
         )
         with self._lock:
             self.passes.append(record)

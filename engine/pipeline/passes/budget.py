@@ -10,10 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from engine.pipeline.prompts.grammar import summary_gbnf
-from engine.pipeline.prompts.notes import COMPACT_LIMITS, FULL_LIMITS, SummaryLimits, compact_gbnf
+from engine.pipeline.prompts.grammar import summary_constraint
+from engine.pipeline.prompts.notes import (
+    COMPACT_LIMITS,
+    FULL_LIMITS,
+    SummaryLimits,
+    compact_constraint,
+)
 from engine.pipeline.prompts.prompting import load_examples
-from engine.runtime.base import Backend
+from engine.runtime.base import Backend, Constraint
 
 # Tokens kept free beyond every estimate (the unit token counts are sums over pieces).
 SAFETY_TOKENS = 32
@@ -37,8 +42,8 @@ class Config:
     def limits(self) -> SummaryLimits:
         return FULL_LIMITS if self.grammar == "full" else COMPACT_LIMITS
 
-    def gbnf(self) -> str:
-        return summary_gbnf() if self.grammar == "full" else compact_gbnf()
+    def constraint(self) -> Constraint:
+        return summary_constraint() if self.grammar == "full" else compact_constraint()
 
 
 # Richest first: the first that fits is used.

@@ -4,7 +4,9 @@
 non-zero
 when
 the committed file differs from what the schema generates (a test runs the same check).
-At run time only the committed text is used: ``summary_gbnf()`` and ``GRAMMAR_VERSION``.
+At run time only the committed text is used: ``summary_gbnf()`` and ``GRAMMAR_VERSION``;
+backends get it as ``summary_constraint()`` (with the summary's JSON schema, for endpoints that
+take only a schema).
 
 The grammar accepts exactly the compact JSON that ``Summary.generated_json()`` writes:
 
@@ -34,6 +36,7 @@ from pathlib import Path
 
 from engine import schema
 from engine.fsutil import atomic_write_text
+from engine.runtime.base import Constraint
 
 GRAMMAR_PACKAGE = "grammars"
 SUMMARY_FILE = "summary.gbnf"
@@ -381,6 +384,13 @@ def summary_gbnf_path() -> Path:
 def summary_gbnf() -> str:
     """The committed grammar text, loaded as package data (works from a wheel too)."""
     return resources.files(GRAMMAR_PACKAGE).joinpath(SUMMARY_FILE).read_text(encoding="utf-8")
+
+
+@cache
+def summary_constraint() -> Constraint:
+    """The summary's constraint for a backend: the committed grammar, and the summary's JSON
+    schema for an endpoint that takes only a schema."""
+    return Constraint("summary", summary_gbnf(), schema.Summary.model_json_schema())
 
 
 # Grammar versions key the library (dedupe) and provenance. They hash the rules under the header

@@ -9,7 +9,9 @@ contexts too small to hold a full-size answer next to the notes (e.g. 2k tokens)
 
 ``python -m engine.pipeline.prompts.notes`` writes ``grammars/notes.gbnf`` and
 ``grammars/summary-compact.gbnf``;
-``--check`` exits 1 when either is out of date (a test runs the same check).
+``--check`` exits 1 when either is out of date (a test runs the same check). Backends get each
+grammar as a ``Constraint`` (``notes_constraint()`` ...) with no JSON schema: an endpoint that
+takes only a schema is asked for any JSON object, and the answer is validated here.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from engine.pipeline.prompts.grammar import (
     GbnfBuilder,
     build_summary_grammar,
 )
+from engine.runtime.base import Constraint
 
 NOTES_FILE = "notes.gbnf"
 COMPACT_FILE = "summary-compact.gbnf"
@@ -208,6 +211,21 @@ SHORT_POINTS, SHORT_POINT, SHORT_TERMS = 2, 80, 2
 @cache
 def short_notes_gbnf() -> str:
     return build_notes_grammar(SHORT_POINTS, SHORT_POINT, SHORT_TERMS, MAX_TERM)
+
+
+@cache
+def notes_constraint() -> Constraint:
+    return Constraint("notes", notes_gbnf())
+
+
+@cache
+def compact_constraint() -> Constraint:
+    return Constraint("summary-compact", compact_gbnf())
+
+
+@cache
+def short_notes_constraint() -> Constraint:
+    return Constraint("short-notes", short_notes_gbnf())
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from engine import schema
 from engine.pipeline.prompts.grammar import GbnfBuilder, gbnf_literal, json_literal
 from engine.pipeline.quotes.text import MAX_WORD_CHARS, Quote
+from engine.runtime.base import Constraint
 
 TITLE_WORDS = (schema.MAX_TITLE - len("Section 5: ")) // (MAX_WORD_CHARS + 1)
 
@@ -74,3 +75,11 @@ def section_grammar(
         b.obj([("content", f'"[" {content} "]"'), ("title", title), ("topics", topics)]),
     )
     return b.render([f"Quote-mode grammar for section {n} (engine/pipeline/quotes/summary.py)."])
+
+
+def section_constraint(
+    n: int, quotes: Sequence[Quote], words: Sequence[str], phrases: Sequence[str]
+) -> Constraint:
+    """``section_grammar`` for a backend (no JSON schema: any JSON object where only a schema
+    is taken; the answer is validated by the caller)."""
+    return Constraint(f"section-{n}", section_grammar(n, quotes, words, phrases))

@@ -53,7 +53,7 @@ from engine.pipeline.prompts.prompting import (
     render_messages,
 )
 from engine.pipeline.quotes.extractive import TOP_K, Choice, extract
-from engine.pipeline.quotes.grammar import section_grammar
+from engine.pipeline.quotes.grammar import section_constraint
 from engine.pipeline.quotes.text import Quote, phrases_of, words_of
 from engine.progress import CancelToken, Progress, ProgressCallback, check, emit
 from engine.runtime.base import Backend, Generation, Sampling
@@ -311,7 +311,7 @@ class QuoteJob(SummaryJob):
         quotes, prompt, n = group
         by_text = {q.text: q for q in quotes}
         texts = list(by_text)
-        grammar = section_grammar(part.index + 1, quotes, words_of(texts), phrases_of(texts))
+        constraint = section_constraint(part.index + 1, quotes, words_of(texts), phrases_of(texts))
 
         def parse(text: str) -> schema.Section:
             data = _loads(text, label)
@@ -329,7 +329,15 @@ class QuoteJob(SummaryJob):
             return sec
 
         sec, _, seconds = self.generate(
-            "section", part.index + 1, label, prompt, n, grammar, parse, None, self.section_prefix
+            "section",
+            part.index + 1,
+            label,
+            prompt,
+            n,
+            constraint,
+            parse,
+            None,
+            self.section_prefix,
         )
         self.part_seconds[part.index] = self.part_seconds.get(part.index, 0.0) + seconds
         return sec

@@ -5,7 +5,8 @@ The protocol is small picklable tuples over a ``multiprocessing`` pipe:
 
 parent -> child: ``("load", LoadOptions)``, ``("inspect", path)`` (check a file, keep nothing),
                  ``("tokenize", texts, add_bos, special)``,
-                 ``("generate", prompt, grammar, Sampling, DecodeOptions, shared_prefix)``,
+                 ``("generate", prompt, gbnf, Sampling, DecodeOptions, shared_prefix)``
+                 (``gbnf``: the constraint's grammar text, or None),
                  ``("close",)``
 child -> parent: ``("progress", stage, done, total, rate)`` (any number, throttled), then one of
                  ``("ok", payload)``, ``("cancelled",)``, ``("error", kind, message)``

@@ -54,6 +54,7 @@ from engine.hardware import default_threads
 from engine.paths import get_paths
 from engine.progress import CancelToken, Progress, ProgressCallback, emit
 from engine.runtime.base import (
+    Constraint,
     Generation,
     LoadOptions,
     LocalBackend,
@@ -196,15 +197,15 @@ class LlamaRunner:
         self,
         prompt: str,
         *,
-        grammar: str | None,
+        constraint: Constraint | None,
         sampling: Sampling | None = None,
         shared_prefix: str | None = None,
         progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
         decoding: DecodeOptions | None = None,
     ) -> Generation:
-        """Complete ``prompt`` (which carries its own BOS) with ``grammar`` (GBNF, rule
-        ``root``; None = unconstrained).
+        """Complete ``prompt`` (which carries its own BOS) under ``constraint``'s GBNF (rule
+        ``root``; None = unconstrained). The worker sees the grammar text only.
 
         The KV cache of the longest common token prefix with the previous call is reused. Pass
         the part of the prompt shared across a batch as ``shared_prefix`` (it must be a prefix
@@ -220,7 +221,14 @@ class LlamaRunner:
         with self._lock:
             self.load(progress, cancel)
             payload = self._request(
-                ("generate", prompt, grammar, sampling, decoding or self.decoding, shared_prefix),
+                (
+                    "generate",
+                    prompt,
+                    constraint.gbnf if constraint else None,
+                    sampling,
+                    decoding or self.decoding,
+                    shared_prefix,
+                ),
                 "generating",
                 progress,
                 cancel,

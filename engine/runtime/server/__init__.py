@@ -5,6 +5,9 @@ schema-only OpenAI-compatible endpoints.
   protocol over HTTP), the grammar canary.
 - ``engine.runtime.server.client``: the HTTP client: retries, ``Retry-After``, the stall
   timeout and the size caps that bound what a misbehaving server can do.
+- ``engine.runtime.server.dialect_classes``: one class per dialect: what it takes (grammar
+  field, schema field, tokenizer, slots, context probe) and how it is spoken to (requests,
+  the stream's events, what it says about itself). The only place a dialect is told apart.
 - ``engine.runtime.server.dialects``: dialect detection and ``connect`` (what an endpoint is).
 - ``engine.runtime.server.sse``: server-sent events and error bodies.
 - ``engine.runtime.server.profiles``: named endpoints (``vidsum servers add``), one JSON file
