@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from engine.pipeline.longform.multipass import MultiPassJob
 from engine.pipeline.longform.one_pass import try_one_pass
+from engine.pipeline.passes.attempts import MAX_ATTEMPTS
 from engine.pipeline.passes.budget import Config
 from engine.pipeline.passes.lanes import Lanes
 from engine.pipeline.passes.results import ChunkRecord, LongformResult, PassRecord
@@ -45,8 +46,6 @@ __all__ = [
     "PassRecord",
     "summarize_long",
 ]
-
-MAX_ATTEMPTS = 3
 
 
 def summarize_long(

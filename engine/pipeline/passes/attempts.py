@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+# Tries of one pass before it fails (every mode: long-form, quotes).
+MAX_ATTEMPTS = 3
+
 
 class _Rejected(Exception):
     """An attempt's answer that cannot be used: why (for the error) and the retry's reason."""

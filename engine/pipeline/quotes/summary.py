@@ -37,9 +37,9 @@ from engine import schema
 from engine.errors import GenerationError
 from engine.pipeline.checks.quality import check_summary
 from engine.pipeline.longform.prompts import marker
-from engine.pipeline.longform.summary import MAX_ATTEMPTS
 from engine.pipeline.parts.chunking import Span, TextMap, split_parts
 from engine.pipeline.parts.tokens import estimate_tokens
+from engine.pipeline.passes.attempts import MAX_ATTEMPTS
 from engine.pipeline.passes.budget import SAFETY_TOKENS
 from engine.pipeline.passes.job import SummaryJob
 from engine.pipeline.passes.results import ChunkRecord, PassRecord, total_generation
