@@ -19,9 +19,9 @@ from typing import Any, Literal
 
 from fake_servers import FakeServers
 
-from engine.api import EngineAPI, Order
+from engine.api import EngineAPI, Local, Order, Servers, SummarizeOptions, Where
 from engine.batch.server_checks import LastCheck
-from engine.batch.summarize import FileResult, SummarizeOptions
+from engine.batch.store import FileResult
 from engine.errors import Cancelled, ExportExists, NotInLibrary, TranscriptError, VidsumError
 from engine.hardware import GPU, BuildInfo, Hardware
 from engine.library.records import Coverage, Entry, EntryRow, Provenance, TranscriptInfo
@@ -36,7 +36,6 @@ from engine.modelstore.catalog import (
 from engine.modelstore.hub import HubStatus
 from engine.modelstore.manager import Removal
 from engine.paths import Paths, get_paths
-from engine.pipeline.quotes.summary import Style
 from engine.progress import CancelToken, Progress, ProgressCallback
 from engine.runtime.server.profiles import ServerProfile
 from engine.schema import GENERAL_FIELDS, GeneralTopic, Summary
@@ -545,37 +544,18 @@ class FakeEngine(FakeServers):
         self,
         paths: Sequence[Path | Transcript],
         *,
-        model: str | None = None,
+        on: Where | None = None,
         options: SummarizeOptions | None = None,
         progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
         confirm: Callable[[str], bool] | None = None,
     ) -> Iterator[FileResult]:
         files = [p.source if isinstance(p, Transcript) else Path(p) for p in paths]
-        self._call("summarize", [p.name for p in files], model)
-        return self._summarize(files, model, progress, cancel)
-
-    def summarize_options(
-        self,
-        *,
-        n_ctx: int | None = None,
-        n_gpu_layers: int | None = None,
-        n_threads: int | None = None,
-        seed: int | None = None,
-        temperature: float | None = None,
-        force: bool = False,
-        style: Style = "auto",
-        attempts: int | None = None,
-    ) -> SummarizeOptions:
-        self._call("summarize_options")
-        return SummarizeOptions(
-            n_ctx=n_ctx,
-            n_gpu_layers=n_gpu_layers,
-            n_threads=n_threads,
-            force=force,
-            style=style,
-            attempts=3 if attempts is None else attempts,
-        )
+        on = on or Local()
+        self._call("summarize", [p.name for p in files], on)
+        if isinstance(on, Servers):
+            return self._summarize_on_servers(files, on.names, options, progress, cancel)
+        return self._summarize(files, on.model, progress, cancel)
 
     def demo_notice(self, model_id: str) -> str | None:
         # The real wording: snapshots show it.
