@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from engine.batch.estimate import estimate_tokens
 from engine.batch.inputs import Dedupe, read_all
-from engine.batch.options import RunOptions
+from engine.batch.options import Job, RunOptions
 from engine.batch.preflight import Plan, announce
 from engine.batch.store import FileResult, Made, Result, from_library, new_entry, store
 from engine.batch.summary import chat_spec, summarize_styled
@@ -119,13 +119,10 @@ def _context_for(
 def run_local(
     paths: Sequence[Path | str | Transcript],
     model: str | None,
-    lib: Library,
-    options: RunOptions,
-    progress: ProgressCallback | None,
-    cancel: CancelToken | None,
-    confirm: Callable[[str], bool] | None,
+    job: Job,
 ) -> Iterator[FileResult]:
     """One result per input, in order, on ``model`` (see ``engine.batch.run.run``)."""
+    lib, options, progress, cancel = job.library, job.options, job.progress, job.cancel
     resolved = resolve_model(model, progress=progress, cancel=cancel)
     # Read everything first: bad files are reported without loading a model, and the
     # context can be sized once for the whole batch.
@@ -137,7 +134,7 @@ def run_local(
         [(p, t) for p, t, _ in loaded if t is not None and dedupe.stored(lib, t) is None],
         Plan(style, n_ctx, resolved.path, options.n_threads, options.quote_pick),
         progress,
-        confirm,
+        job.confirm,
     )
     batch = _Batch(resolved, options, n_ctx, progress, cancel)
     try:
@@ -150,7 +147,7 @@ def run_local(
             if existing is not None:
                 yield from_library(path, lib, existing)
                 continue
-            yield _one(path, transcript, batch, lib, progress, cancel)
+            yield _one(path, transcript, batch, lib)
     finally:
         batch.close()
 
@@ -160,19 +157,17 @@ def _one(
     transcript: Transcript,
     batch: _Batch,
     lib: Library,
-    progress: ProgressCallback | None,
-    cancel: CancelToken | None,
 ) -> FileResult:
     """One file summarized and stored; a bad one is its error result."""
-    options, model = batch.options, batch.model
+    options, model, progress, cancel = batch.options, batch.model, batch.progress, batch.cancel
     started = time.monotonic()
     try:
         result = summarize_transcript(
             transcript, batch, progress=_tagged(progress, path.name), cancel=cancel
         )
-    except Cancelled:
-        raise
     except VidsumError as exc:
+        if isinstance(exc, Cancelled):
+            raise  # the batch ends; a file's own error is its result and the batch goes on
         return FileResult(file=path, title=transcript.display_title, error=str(exc))
     check(cancel)
     made = Made(

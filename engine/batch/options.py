@@ -2,16 +2,20 @@
 
 The faces hand in ``engine.runs.SummarizeOptions`` (``None``: not given); ``resolve`` fills it
 from the settings and vidsum's defaults into ``RunOptions``, what both strategies (local and
-servers) read. The one place where flags and settings meet.
+servers) read. The one place where flags and settings meet. ``Job`` is what ``engine.batch.run``
+hands a strategy: the library, the settled options and the caller's callbacks.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from engine.library.store import Library
 from engine.pipeline.longform.summary import MAX_ATTEMPTS
+from engine.progress import CancelToken, ProgressCallback
 from engine.runs import Pick, Style, SummarizeOptions
 from engine.runtime.base import Sampling
 
@@ -30,6 +34,17 @@ class RunOptions:
     style: Style = "auto"
     quote_pick: Pick = "rank"
     attempts: int = MAX_ATTEMPTS
+
+
+@dataclass(frozen=True)
+class Job:
+    """One batch as a strategy gets it. ``confirm``: asked before a big local batch."""
+
+    library: Library
+    options: RunOptions
+    progress: ProgressCallback | None = None
+    cancel: CancelToken | None = None
+    confirm: Callable[[str], bool] | None = None
 
 
 def resolve(options: SummarizeOptions | None = None) -> RunOptions:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from engine.batch.options import RunOptions, resolve
+from engine.batch.options import Job, RunOptions, resolve
 from engine.batch.store import FileResult, store_pending
 from engine.library.store import Library
 from engine.progress import CancelToken, ProgressCallback
@@ -59,14 +59,15 @@ def _run(
     try:
         lib.check_writable("store new summaries")  # before minutes of work, not after
         store_pending(lib, progress)
+        job = Job(lib, options, progress, cancel, confirm)
         if isinstance(on, Local):
             from engine.batch.local import run_local
 
-            yield from run_local(inputs, on.model, lib, options, progress, cancel, confirm)
+            yield from run_local(inputs, on.model, job)
         else:
             from engine.batch.servers import run_servers
 
-            yield from run_servers(inputs, on.names, lib, options, progress, cancel)
+            yield from run_servers(inputs, on.names, job)
     finally:
         if library is None:
             lib.close()

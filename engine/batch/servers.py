@@ -27,11 +27,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 from engine.batch.inputs import Dedupe, read_all
-from engine.batch.options import RunOptions
+from engine.batch.options import Job
 from engine.batch.store import FileResult, Made, Result, from_library, new_entry, store
 from engine.batch.summary import chat_spec, summarize_styled
 from engine.errors import Cancelled, ConfigError, VidsumError
-from engine.library.store import Library
 from engine.pipeline.quotes.summary import resolve_style
 from engine.progress import CancelToken, Progress, ProgressCallback, check, emit
 from engine.runtime.base import (
@@ -142,7 +141,6 @@ class _Shared:
     pending: collections.deque[_Item]
     attempts: int  # RunOptions.attempts
     style: Literal["abstractive", "quotes"]  # resolved for a server (quotes.resolve_style)
-    force: bool  # RunOptions.force: replace what the library holds
     cond: threading.Condition = field(default_factory=threading.Condition)
     in_flight: int = 0
     events: queue.Queue[tuple[Any, ...]] = field(default_factory=queue.Queue)
@@ -151,10 +149,7 @@ class _Shared:
 def run_servers(
     paths: Sequence[Path | str | Transcript],
     servers: Sequence[str],
-    library: Library,
-    options: RunOptions,
-    progress: ProgressCallback | None,
-    cancel: CancelToken | None,
+    job: Job,
 ) -> Iterator[FileResult]:
     """Summarize ``paths`` on the named server profiles, yielding results as they complete
     (see ``engine.batch.run.run``).
@@ -165,8 +160,9 @@ def run_servers(
     """
     if not servers:
         raise ConfigError("Name at least one server (--server NAME).")
+    library, options, progress = job.library, job.options, job.progress
     style = resolve_style(options.style, "server")
-    cancel = cancel or CancelToken()
+    cancel = job.cancel or CancelToken()
     endpoints = _open_endpoints(list(dict.fromkeys(servers)), progress, cancel)
     dedupe = Dedupe(tuple(ep.info.identity for ep in endpoints), style, force=options.force)
     items: list[_Item] = []
@@ -181,17 +177,15 @@ def run_servers(
     if not items:
         return
     items.sort(key=lambda it: len(it.transcript.text), reverse=True)
-    shared = _Shared(collections.deque(items), options.attempts, style, options.force)
-    yield from _spread(items, endpoints, shared, library, options.sampling, progress, cancel)
+    shared = _Shared(collections.deque(items), options.attempts, style)
+    yield from _spread(items, endpoints, shared, job, cancel)
 
 
 def _spread(
     items: list[_Item],
     endpoints: list[Endpoint],
     shared: _Shared,
-    library: Library,
-    sampling: Sampling,
-    progress: ProgressCallback | None,
+    job: Job,
     cancel: CancelToken,
 ) -> Iterator[FileResult]:
     """One thread per endpoint slot; the calling thread collects and stores."""
@@ -200,7 +194,7 @@ def _spread(
     threads = [
         threading.Thread(
             target=_work,
-            args=(ep, shared, sampling, cancel),
+            args=(ep, shared, job.options.sampling, cancel),
             name=f"vidsum-server-{ep.info.name}-{slot}",
             daemon=True,
         )
@@ -210,7 +204,7 @@ def _spread(
     for t in threads:
         t.start()
     try:
-        yield from _collect(items, endpoints, shared, threads, library, sampling, progress, cancel)
+        yield from _collect(items, endpoints, shared, threads, job, cancel)
     finally:
         cancel_all = any(t.is_alive() for t in threads)
         if cancel_all:
@@ -351,9 +345,7 @@ def _collect(
     endpoints: list[Endpoint],
     shared: _Shared,
     threads: list[threading.Thread],
-    library: Library,
-    sampling: Sampling,
-    progress: ProgressCallback | None,
+    job: Job,
     cancel: CancelToken,
 ) -> Iterator[FileResult]:
     """The calling thread: forwards progress, stores results, yields them."""
@@ -375,7 +367,7 @@ def _collect(
             continue
         kind = event[0]
         if kind in ("start", "progress", "moved"):
-            _report(event, in_flight, last_forward, progress)
+            _report(event, in_flight, last_forward, job.progress)
         elif kind in ("failed", "ok"):
             it = event[1]
             _drop(in_flight, it.path.name)
@@ -383,7 +375,7 @@ def _collect(
             if kind == "failed":
                 yield FileResult(file=it.path, title=it.transcript.display_title, error=event[2])
             else:
-                yield _store(it, event[2], event[3], library, shared, sampling, progress)
+                yield _store(it, event[2], event[3], job, shared.style)
 
 
 def _abandon(remaining: dict[int, _Item], endpoints: Sequence[Endpoint]) -> Iterator[FileResult]:
@@ -455,26 +447,16 @@ def _store(
     it: _Item,
     ep: Endpoint,
     result: Result,
-    library: Library,
-    shared: _Shared,
-    sampling: Sampling,
-    progress: ProgressCallback | None,
+    job: Job,
+    style: Literal["abstractive", "quotes"],
 ) -> FileResult:
     """Store one server's summary as the local strategy does (``engine.batch.store``)."""
-    info = ep.info
-    new = new_entry(it.transcript, result, _made_on(info, result.n_ctx), sampling, shared.style)
+    info, options = ep.info, job.options
+    made = _made_on(info, result.n_ctx)
+    new = new_entry(it.transcript, result, made, options.sampling, style)
     title = it.transcript.display_title
-    return store(
-        it.path,
-        title,
-        new,
-        result.generation,
-        it.started,
-        library,
-        shared.force,
-        progress,
-        info.name,
-    )
+    gen, lib = result.generation, job.library
+    return store(it.path, title, new, gen, it.started, lib, options.force, job.progress, info.name)
 
 
 def _made_on(info: ServerInfo, n_ctx: int) -> Made:
