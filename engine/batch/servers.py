@@ -4,10 +4,9 @@ Before any work every endpoint is asked what it is and given the grammar canary:
 ignores grammars refuses the whole batch (schema-only endpoints are labelled, not refused). Each
 endpoint then gets one thread per slot (``/props`` ``total_slots`` or the profile's
 ``--concurrency``); threads take the longest pending transcript first and run the same pipeline
-as the local path (``engine.batch.summary.summarize_styled``: long-form, or quotes with
-``--style quotes``;
-``auto`` is abstractive on a server, see ``quotes.resolve_style``) on a ``ServerBackend``. An
-endpoint that stops answering has its transcript put back at the head of the queue for the
+as the local strategy (``engine.batch.summary.summarize_styled``: long-form, or quotes with
+``--style quotes``; ``auto`` is abstractive on a server, see ``quotes.resolve_style``) on a
+``ServerBackend``. An endpoint that stops answering has its transcript put back at the head of the queue for the
 others. Results are stored by the calling thread only (the library stays single-writer), through
 ``engine.batch.store`` as the local strategy's (``--force`` replaces the old entry in the storing
 transaction), so a batch killed half-way continues where it stopped: the dedupe key
