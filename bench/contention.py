@@ -73,8 +73,13 @@ def one_run(
     engine = Engine()
     try:
         options = SummarizeOptions(
-            n_threads=threads, seed=0, temperature=0.0, force=True, style=style, attempts=1
-        )  # type: ignore[arg-type]
+            n_threads=threads,
+            seed=0,
+            temperature=0.0,
+            force=True,
+            style=style,  # type: ignore[arg-type]
+            attempts=1,
+        )
         before = len(chosen)
         cancel = CancelToken()
         timer = threading.Timer(cap, cancel.cancel) if cap else None

@@ -69,7 +69,7 @@ def test_disk_full_while_storing_keeps_the_summary_and_the_next_run_stores_it(
         again = list(
             run(
                 talks[:1],
-                model=str(tiny_llama_path),
+                Local(str(tiny_llama_path)),
                 library=lib,
                 options=OPTIONS,
                 progress=lambda ev: notices.append(ev) if ev.stage == "notice" else None,
