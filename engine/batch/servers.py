@@ -6,12 +6,13 @@ endpoint then gets one thread per slot (``/props`` ``total_slots`` or the profil
 ``--concurrency``); threads take the longest pending transcript first and run the same pipeline
 as the local strategy (``engine.batch.summary.summarize_styled``: long-form, or quotes with
 ``--style quotes``; ``auto`` is abstractive on a server, see ``quotes.resolve_style``) on a
-``ServerBackend``. An endpoint that stops answering has its transcript put back at the head of the queue for the
-others. Results are stored by the calling thread only (the library stays single-writer), through
-``engine.batch.store`` as the local strategy's (``--force`` replaces the old entry in the storing
-transaction), so a batch killed half-way continues where it stopped: the dedupe key
-(``engine.batch.store.summary_key``) holds the server's model identity (``server:<model file>``),
-which keeps server summaries apart from local ones of the same model, and the style.
+``ServerBackend``. An endpoint that stops answering has its transcript put back at the head of
+the queue for the others. Results are stored by the calling thread only (the library stays
+single-writer), through ``engine.batch.store`` as the local strategy's (``--force`` replaces the
+old entry in the storing transaction), so a batch killed half-way continues where it stopped:
+the dedupe key (``engine.batch.store.summary_key``) holds the server's model identity
+(``server:<model file>``), which keeps server summaries apart from local ones of the same model,
+and the style.
 """
 
 from __future__ import annotations
