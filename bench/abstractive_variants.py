@@ -29,7 +29,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from engine.batch.summarize import chat_spec  # noqa: E402
+from engine.batch.summary import chat_spec  # noqa: E402
 from engine.errors import GenerationError  # noqa: E402
 from engine.modelstore.manager import resolve_model  # noqa: E402
 from engine.pipeline.checks.grounding import measure  # noqa: E402
@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         LoadOptions(model_path=model.path, n_ctx=args.ctx, n_threads=args.threads)
     ) as runner:
         info = runner.load()
-        chat = chat_spec(model, info, runner)
+        chat = chat_spec(info, runner, model.chat_format)
         for path in files:
             t = load_transcript(path)
             job = MultiPassJob(t, runner, chat, Sampling(seed=args.seed), None, None, 1)

@@ -59,7 +59,7 @@ def one_run(
     after ``cap`` seconds is cancelled and counted as ``inf`` (shown as "> cap")."""
     import threading
 
-    from engine.api import Engine
+    from engine.api import Engine, SummarizeOptions
     from engine.errors import Cancelled
     from engine.progress import CancelToken
 
@@ -72,9 +72,14 @@ def one_run(
         os.environ.pop("OMP_WAIT_POLICY", None)
     engine = Engine()
     try:
-        options = engine.summarize_options(
-            n_threads=threads, seed=0, temperature=0.0, force=True, style=style, attempts=1
-        )  # type: ignore[arg-type]
+        options = SummarizeOptions(
+            n_threads=threads,
+            seed=0,
+            temperature=0.0,
+            force=True,
+            style=style,  # type: ignore[arg-type]
+            attempts=1,
+        )
         before = len(chosen)
         cancel = CancelToken()
         timer = threading.Timer(cap, cancel.cancel) if cap else None

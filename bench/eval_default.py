@@ -5,7 +5,7 @@ and, for quote summaries, the issue-18 measures against classical baselines.
     python bench/eval_default.py [--model ID] [--style auto|quotes|abstractive] [--only SUB ...]
                                  [--pick rank|model] [--no-record]
 
-Runs the engine's own ``summarize_files`` (model resolution, context sizing, style choice,
+Runs the engine's own ``engine.batch.run.run`` (model resolution, context sizing, style choice,
 quality gate, library) in a fresh VIDSUM_HOME, so the numbers are those a new user gets. For
 each summary: style, passes/attempts, time, grounded / leaked
 (``engine.pipeline.checks.grounding``), how
@@ -125,9 +125,10 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     os.environ["VIDSUM_HOME"] = tempfile.mkdtemp(prefix="vidsum-eval-")
 
-    from engine.batch.summarize import SummarizeOptions, summarize_files
+    from engine.batch.run import run
     from engine.library.store import Library
     from engine.pipeline.quotes.text import clean
+    from engine.runs import Local, SummarizeOptions
     from engine.transcripts.readers import load_transcript
 
     files = [p for p in INPUTS if not args.only or any(s in p.name for s in args.only)]
@@ -139,9 +140,9 @@ def main(argv: list[str] | None = None) -> int:
         for path in files:
             t0 = time.monotonic()
             (res,) = list(
-                summarize_files(
+                run(
                     [path],
-                    model=args.model,
+                    Local(args.model),
                     library=lib,
                     options=SummarizeOptions(
                         style=args.style,  # type: ignore[arg-type]

@@ -28,7 +28,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from engine.batch.summarize import chat_spec  # noqa: E402
+from engine.batch.summary import chat_spec  # noqa: E402
 from engine.errors import VidsumError  # noqa: E402
 from engine.hardware import physical_cores  # noqa: E402
 from engine.modelstore.manager import resolve_model  # noqa: E402
@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         LoadOptions(model_path=model.path, n_ctx=args.ctx, n_threads=args.threads)
     ) as runner:
         info = runner.load()
-        chat = chat_spec(model, info)
+        chat = chat_spec(info, None, model.chat_format)
         print(
             f"{model.id} ({model.path.name}), n_ctx {info.n_ctx}, {info.n_threads} threads",
             flush=True,

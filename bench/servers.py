@@ -7,10 +7,10 @@ Every configuration summarizes the same files into a fresh library (temporary
 ``VIDSUM_HOME``), abstractive style everywhere (the bundled model's local default is quotes;
 the comparison needs the same prompt and grammar on both sides):
 
-- ``local``: ``engine.batch.summarize.summarize_files`` (vidsum's own llama.cpp worker;
+- ``local``: ``engine.batch.run.run`` on ``Local`` (vidsum's own llama.cpp worker;
   fast-forward and prompt-lookup drafts on, as in the product);
 - ``-np N``: one real ``llama-server`` with ``--parallel N`` (8192 tokens of context per slot,
-  ``-t`` threads), driven by ``engine.batch.servers.summarize_on_servers`` (canary
+  ``-t`` threads), driven by ``engine.batch.run.run`` on ``Servers`` (canary
   included);
 - ``2 × -np N``: two such servers, the batch spread over both;
 - ``--long``: one transcript longer than a slot (the first 10 minutes of the CS50 lecture at
@@ -147,16 +147,16 @@ def _run(label: str, fn: Callable[[Any], Iterator[Any]], files: list[Path]) -> d
 
 
 def _on_servers(names_urls: list[tuple[str, str]], files: list[Path], attempts: int) -> Any:
-    from engine.batch.servers import summarize_on_servers
-    from engine.batch.summarize import SummarizeOptions
+    from engine.batch.run import run as run_batch
+    from engine.runs import Servers, SummarizeOptions
     from engine.runtime.server.profiles import ServerProfile, add_profile
 
     def run(lib: Any) -> Iterator[Any]:
         for name, url in names_urls:
             add_profile(ServerProfile(name, url), replace=True)
-        return summarize_on_servers(
+        return run_batch(
             files,
-            [n for n, _ in names_urls],
+            Servers(tuple(n for n, _ in names_urls)),
             library=lib,
             options=SummarizeOptions(attempts=attempts, style="abstractive"),
         )
@@ -183,8 +183,9 @@ def _table(title: str, rows: list[dict[str, Any]], base: str) -> None:
 
 
 def main() -> int:
-    from engine.batch.summarize import SummarizeOptions, summarize_files
+    from engine.batch.run import run as run_batch
     from engine.modelstore.default_model import ensure_default_model
+    from engine.runs import Local, SummarizeOptions
 
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--set", choices=["eight", "seed"], default="eight")
@@ -219,7 +220,7 @@ def main() -> int:
             rows.append(
                 _run(
                     "local worker",
-                    lambda lib: summarize_files(files, model=str(model), library=lib, options=opts),
+                    lambda lib: run_batch(files, Local(str(model)), library=lib, options=opts),
                     files,
                 )
             )

@@ -46,7 +46,7 @@ REPO = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "seed-run"
 DEFAULT_RECORD = REPO / "BENCHMARKS.md"
 DEFAULT_MODEL = "gemma-3-270m:Q4_K_M"
-ANSWER_TOKENS = 3072  # = engine.batch.summarize.ANSWER_TOKENS: the answer budget of a full summary
+ANSWER_TOKENS = 3072  # = engine.batch.local.ANSWER_TOKENS: the answer budget of a full summary
 TARGETS = {"constrained": 0.95, "prefix": 1.05, "memory": 1.0, "e2e": 3.0}
 RESULTS_HEADING = "## Results"
 RESULTS_HEADER = (

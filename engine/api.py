@@ -20,6 +20,7 @@ from engine.api_values import (  # noqa: F401  (re-exported: the faces import th
     backend_text,
     default_sampling,
     delete_model_question,
+    entry_markdown,
     failed_advice,
     failed_sentence,
     grounding_text,
@@ -29,11 +30,14 @@ from engine.api_values import (  # noqa: F401  (re-exported: the faces import th
     server_dialects,
 )
 from engine.progress import CancelToken, ProgressCallback
+from engine.runs import Local, Servers, SummarizeOptions, Where
+
+__all__ = ["Engine", "EngineAPI", "Local", "Servers", "SummarizeOptions", "Where"]
 
 if TYPE_CHECKING:
     from engine.batch.server_checks import LastCheck
     from engine.batch.servers import ServerCheck
-    from engine.batch.summarize import FileResult, SummarizeOptions
+    from engine.batch.store import FileResult
     from engine.hardware import Hardware
     from engine.library.records import Entry, EntryRow
     from engine.library.store import Library
@@ -41,7 +45,6 @@ if TYPE_CHECKING:
     from engine.modelstore.hub import HubStatus
     from engine.modelstore.manager import Removal
     from engine.paths import Paths
-    from engine.pipeline.quotes.summary import Style
     from engine.runtime.server.profiles import ServerProfile
     from engine.transcripts.types import Transcript
 
@@ -175,53 +178,27 @@ class Engine:
         self,
         paths: Sequence[Path | Transcript],
         *,
-        model: str | None = None,
+        on: Where | None = None,
         options: SummarizeOptions | None = None,
         progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
         confirm: Callable[[str], bool] | None = None,
     ) -> Iterator[FileResult]:
-        """One result per input, in order. ``options`` None: ``settings.json``, else defaults
-        (``engine.batch.summarize.options_from_settings``). A ``Transcript`` item is already read
-        (standard input). ``confirm`` is asked, with the estimate's sentence, before a big batch
-        starts (False: ``Cancelled``, nothing started)."""
-        from engine.batch.summarize import summarize_files
+        """One result per input, each with its stored entry (``engine.batch.run.run``): on
+        ``Local(model)`` (None: the default model here) in order, on ``Servers(names)`` as they
+        complete. ``options`` not given: ``settings.json``, else defaults. A ``Transcript`` item
+        is already read (standard input). ``confirm`` is asked, with the estimate's sentence,
+        before a big local batch starts (False: ``Cancelled``, nothing started)."""
+        from engine.batch.run import run
 
-        return summarize_files(
+        return run(
             paths,
-            model=model,
+            on,
             library=self.library,
             options=options,
             progress=progress,
             cancel=cancel,
             confirm=confirm,
-        )
-
-    def summarize_options(
-        self,
-        *,
-        n_ctx: int | None = None,
-        n_gpu_layers: int | None = None,
-        n_threads: int | None = None,
-        seed: int | None = None,
-        temperature: float | None = None,
-        force: bool = False,
-        style: Style = "auto",
-        attempts: int | None = None,
-    ) -> SummarizeOptions:
-        """Options from explicit values (``None``: not given), else ``settings.json``, else
-        vidsum's defaults. Raises ``ConfigError`` for a bad settings file."""
-        from engine.batch.summarize import options_from_settings
-
-        return options_from_settings(
-            n_ctx=n_ctx,
-            n_gpu_layers=n_gpu_layers,
-            n_threads=n_threads,
-            seed=seed,
-            temperature=temperature,
-            force=force,
-            style=style,
-            attempts=attempts,
         )
 
     def demo_notice(self, model_id: str) -> str | None:
@@ -453,27 +430,6 @@ class Engine:
         from engine.batch.server_checks import last_checks
 
         return last_checks()
-
-    def summarize_on_servers(
-        self,
-        paths: Sequence[Path],
-        servers: Sequence[str],
-        *,
-        options: SummarizeOptions | None = None,
-        progress: ProgressCallback | None = None,
-        cancel: CancelToken | None = None,
-    ) -> Iterator[FileResult]:
-        """Like ``summarize``, on the named server profiles; results come as they complete."""
-        from engine.batch.servers import summarize_on_servers
-
-        return summarize_on_servers(
-            paths,
-            servers,
-            library=self.library,
-            options=options,
-            progress=progress,
-            cancel=cancel,
-        )
 
     def close(self) -> None:
         """Release everything: model workers still running (a job the app is quitting from)

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 def passes_words(passes: int, attempts: int) -> str:
     """``1 pass``, ``21 passes, 23 attempts``: how a summary's run went."""
-    from engine.batch.summarize import passes_words
+    from engine.batch.store import passes_words
 
     return passes_words(passes, attempts)
 
@@ -60,6 +60,13 @@ def backend_text(provenance: Provenance) -> str:
     from engine.library.export import backend_text
 
     return backend_text(provenance)
+
+
+def entry_markdown(entry: Entry) -> str:
+    """One summary as Markdown (``library export``'s), from an entry already in hand."""
+    from engine.library.export import entry_to_markdown
+
+    return entry_to_markdown(entry)
 
 
 def grounding_text(grounding: Grounding) -> str:

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.batch.summarize import SummarizeOptions
 from engine.errors import Cancelled
 from engine.progress import CancelToken, Progress
+from engine.runs import SummarizeOptions
 from engine.runtime.base import Sampling
 from engine.runtime.server.http import ServerBackend, canary
 from tests.conftest import SEED

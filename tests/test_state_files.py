@@ -16,11 +16,12 @@ from pathlib import Path
 import huggingface_hub.constants  # noqa: F401
 import pytest
 
-from engine.batch.summarize import options_from_settings
+from engine.batch.options import resolve
 from engine.cli.main import main
 from engine.modelstore.hubcache import _manifest_path
 from engine.modelstore.manager import set_default_model
 from engine.paths import get_paths
+from engine.runs import SummarizeOptions
 from engine.settings import (
     Settings,
     get_default_model,
@@ -208,13 +209,15 @@ def test_settings_refuses_typos_and_bad_values_naming_the_key() -> None:
 
 
 def test_summarize_options_flag_beats_settings_beats_default() -> None:
-    plain = options_from_settings()
+    plain = resolve()
     assert (plain.n_ctx, plain.n_gpu_layers, plain.n_threads) == (None, None, None)
     assert (plain.sampling.seed, plain.sampling.temperature) == (0, 0.3)
     update_settings(n_ctx=2048, gpu_layers=0, threads=2, seed=11, temperature=0.7)
-    st = options_from_settings()
+    st = resolve()
     assert (st.n_ctx, st.n_gpu_layers, st.n_threads) == (2048, 0, 2)
     assert (st.sampling.seed, st.sampling.temperature) == (11, 0.7)
-    flags = options_from_settings(n_ctx=4096, n_gpu_layers=-1, n_threads=1, seed=3, temperature=0)
+    flags = resolve(
+        SummarizeOptions(n_ctx=4096, n_gpu_layers=-1, n_threads=1, seed=3, temperature=0)
+    )
     assert (flags.n_ctx, flags.n_gpu_layers, flags.n_threads) == (4096, -1, 1)
     assert (flags.sampling.seed, flags.sampling.temperature) == (3, 0)

@@ -1,17 +1,18 @@
-"""A batch of transcripts spread over server endpoints.
+"""The servers strategy: a batch of transcripts spread over server endpoints.
 
 Before any work every endpoint is asked what it is and given the grammar canary: one that
 ignores grammars refuses the whole batch (schema-only endpoints are labelled, not refused). Each
 endpoint then gets one thread per slot (``/props`` ``total_slots`` or the profile's
 ``--concurrency``); threads take the longest pending transcript first and run the same pipeline
-as the local path (``summarize.summarize_styled``: long-form, or quotes with ``--style quotes``;
-``auto`` is abstractive on a server, see ``quotes.resolve_style``) on a ``ServerBackend``. An
-endpoint that stops answering has its transcript put back at the head of the queue for the
-others. Results are stored by the calling thread only (the library stays single-writer), through
-the local path's ``summarize.add_summary`` (``--force`` replaces the old entry in the storing
-transaction), so a batch killed half-way continues where it stopped: the dedupe key
-(``summarize.summary_key``) holds the server's model identity (``server:<model file>``), which
-keeps server summaries apart from local ones of the same model, and the style.
+as the local strategy (``engine.batch.summary.summarize_styled``: long-form, or quotes with
+``--style quotes``; ``auto`` is abstractive on a server, see ``quotes.resolve_style``) on a
+``ServerBackend``. An endpoint that stops answering has its transcript put back at the head of
+the queue for the others. Results are stored by the calling thread only (the library stays
+single-writer), through ``engine.batch.store`` as the local strategy's (``--force`` replaces the
+old entry in the storing transaction), so a batch killed half-way continues where it stopped:
+the dedupe key (``engine.batch.store.summary_key``) holds the server's model identity
+(``server:<model file>``), which keeps server summaries apart from local ones of the same model,
+and the style.
 """
 
 from __future__ import annotations
@@ -20,36 +21,18 @@ import collections
 import queue
 import threading
 import time
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-from engine import __version__
-from engine.batch.summarize import (
-    FileResult,
-    SummarizeOptions,
-    add_summary,
-    coverage_of,
-    store_pending,
-    summarize_styled,
-    summary_key,
-)
+from engine.batch.inputs import Dedupe, read_all
+from engine.batch.options import Job
+from engine.batch.store import FileResult, Made, Result, from_library, new_entry, store
+from engine.batch.summary import chat_spec, summarize_styled
 from engine.errors import Cancelled, ConfigError, VidsumError
-from engine.library.records import NewEntry, Provenance, TranscriptInfo
-from engine.library.store import Library
-from engine.pipeline.checks.grounding import measure
-from engine.pipeline.checks.quality import failure_reason
-from engine.pipeline.prompts.prompting import PROMPT_VERSION, ChatSpec
-from engine.pipeline.quotes.summary import grammar_version, resolve_style
+from engine.pipeline.quotes.summary import resolve_style
 from engine.progress import CancelToken, Progress, ProgressCallback, check, emit
-from engine.runtime.backends import (
-    connect_server,
-    open_server,
-    server_api_key,
-    server_canary,
-    server_profile,
-)
 from engine.runtime.base import (
     Backend,
     GrammarNotHonoured,
@@ -59,6 +42,9 @@ from engine.runtime.base import (
     ServerProfile,
     ServerUnavailable,
 )
+from engine.runtime.server.dialects import api_key_from_env, connect
+from engine.runtime.server.http import ServerBackend, canary
+from engine.runtime.server.profiles import get_profile
 from engine.transcripts.types import Transcript
 
 _FORWARD_EVERY_S = 0.5
@@ -104,8 +90,8 @@ def open_endpoint(
     cancel: CancelToken | None = None,
     progress: ProgressCallback | None = None,
 ) -> Endpoint:
-    key = server_api_key(profile.name, profile.api_key_env)
-    info = connect_server(
+    key = api_key_from_env(profile.name, profile.api_key_env)
+    info = connect(
         profile.name,
         profile.url,
         dialect=profile.dialect,
@@ -122,12 +108,12 @@ def prove_grammar(ep: Endpoint, cancel: CancelToken | None = None) -> str:
     """Run the canary; "schema-only" for a JSON-schema endpoint (no grammar to prove)."""
     if ep.info.schema_only:
         return "schema-only"
-    server_canary(open_server(ep.info, ep.api_key), cancel)
+    canary(ServerBackend(ep.info, ep.api_key), cancel)
     return "honoured"
 
 
 def check_server(name: str, cancel: CancelToken | None = None) -> ServerCheck:
-    profile = server_profile(name)
+    profile = get_profile(name)
     try:
         ep = open_endpoint(profile, cancel)
     except Cancelled:
@@ -142,21 +128,6 @@ def check_server(name: str, cancel: CancelToken | None = None) -> ServerCheck:
         return ServerCheck(profile, ep.info, "unknown", str(exc))
 
 
-def server_chat_spec(info: ServerInfo, backend: Backend) -> ChatSpec:
-    """The prompt format for a served model: its GGUF chat template when the server reports
-    one (rendered by vidsum, as for a local model), else plain text.
-
-    llama-server reports a ChatML template for a model that has none (its fallback); when the
-    model's vocabulary has no ``<|im_start|>`` token that template is not the model's, and the
-    prompt is plain text, as the local worker renders it for the same file."""
-    template = info.chat_template
-    if template and "<|im_start|>" in template and len(backend.tokenize("<|im_start|>")) != 1:
-        template = None
-    if template:
-        return ChatSpec("gguf-template", template, info.bos_text, info.eos_text)
-    return ChatSpec("plain", None, info.bos_text, info.eos_text)
-
-
 @dataclass
 class _Item:
     path: Path
@@ -168,52 +139,62 @@ class _Item:
 @dataclass
 class _Shared:
     pending: collections.deque[_Item]
-    attempts: int  # SummarizeOptions.attempts
+    attempts: int  # RunOptions.attempts
     style: Literal["abstractive", "quotes"]  # resolved for a server (quotes.resolve_style)
-    force: bool  # SummarizeOptions.force: replace what the library holds
     cond: threading.Condition = field(default_factory=threading.Condition)
     in_flight: int = 0
     events: queue.Queue[tuple[Any, ...]] = field(default_factory=queue.Queue)
 
 
-def summarize_on_servers(
-    paths: Sequence[Path | str],
+def run_servers(
+    paths: Sequence[Path | str | Transcript],
     servers: Sequence[str],
-    *,
-    library: Library,
-    options: SummarizeOptions | None = None,
-    progress: ProgressCallback | None = None,
-    cancel: CancelToken | None = None,
+    job: Job,
 ) -> Iterator[FileResult]:
-    """Summarize ``paths`` on the named server profiles, yielding results as they complete.
+    """Summarize ``paths`` on the named server profiles, yielding results as they complete
+    (see ``engine.batch.run.run``).
 
     Raises ``GrammarNotHonoured`` before any work when an endpoint ignores grammars, and
     ``ServerUnavailable`` when no endpoint answers. Cancel raises ``Cancelled`` once every
-    request is closed; nothing partial is stored. ``options.force`` summarizes stored files
-    again; the old entry goes only when the new one is stored.
+    request is closed; nothing partial is stored.
     """
     if not servers:
         raise ConfigError("Name at least one server (--server NAME).")
-    options = options or SummarizeOptions()
+    library, options, progress = job.library, job.options, job.progress
     style = resolve_style(options.style, "server")
-    sampling = options.sampling
-    cancel = cancel or CancelToken()
-    library.check_writable("store new summaries")  # before minutes of work, not after
-    store_pending(library, progress)
+    cancel = job.cancel or CancelToken()
     endpoints = _open_endpoints(list(dict.fromkeys(servers)), progress, cancel)
-    items = yield from _read_items(
-        paths, library, endpoints, style, options.force, progress, cancel
-    )
+    dedupe = Dedupe(tuple(ep.info.identity for ep in endpoints), style, force=options.force)
+    items: list[_Item] = []
+    for path, transcript, error in read_all(paths, progress, cancel):
+        found = None if transcript is None else dedupe.stored(library, transcript)
+        if transcript is None:
+            yield FileResult(file=path, error=error)
+        elif found is not None:
+            yield from_library(path, library, found)
+        else:
+            items.append(_Item(path, transcript))
     if not items:
         return
     items.sort(key=lambda it: len(it.transcript.text), reverse=True)
-    shared = _Shared(collections.deque(items), options.attempts, style, options.force)
+    shared = _Shared(collections.deque(items), options.attempts, style)
+    yield from _spread(items, endpoints, shared, job, cancel)
+
+
+def _spread(
+    items: list[_Item],
+    endpoints: list[Endpoint],
+    shared: _Shared,
+    job: Job,
+    cancel: CancelToken,
+) -> Iterator[FileResult]:
+    """One thread per endpoint slot; the calling thread collects and stores."""
     for ep in endpoints:
         ep.free = max(1, ep.info.slots)
     threads = [
         threading.Thread(
             target=_work,
-            args=(ep, shared, sampling, cancel),
+            args=(ep, shared, job.options.sampling, cancel),
             name=f"vidsum-server-{ep.info.name}-{slot}",
             daemon=True,
         )
@@ -223,7 +204,7 @@ def summarize_on_servers(
     for t in threads:
         t.start()
     try:
-        yield from _collect(items, endpoints, shared, threads, library, sampling, progress, cancel)
+        yield from _collect(items, endpoints, shared, threads, job, cancel)
     finally:
         cancel_all = any(t.is_alive() for t in threads)
         if cancel_all:
@@ -239,7 +220,7 @@ def _open_endpoints(
     endpoints: list[Endpoint] = []
     unreachable: list[str] = []
     for name in names:
-        profile = server_profile(name)
+        profile = get_profile(name)
         emit(progress, Progress("load", 0, 1, item=name, message=f"Checking server {name}"))
         try:
             ep = open_endpoint(profile, cancel, progress)
@@ -263,63 +244,10 @@ def _open_endpoints(
     return endpoints
 
 
-def _read_items(
-    paths: Sequence[Path | str],
-    library: Library,
-    endpoints: Sequence[Endpoint],
-    style: Literal["abstractive", "quotes"],
-    force: bool,
-    progress: ProgressCallback | None,
-    cancel: CancelToken,
-) -> Generator[FileResult, None, list[_Item]]:
-    """Read every file: yields the unreadable and the already summarized (none with
-    ``force``), returns the rest."""
-    items: list[_Item] = []
-    for raw in paths:
-        path = Path(raw)
-        check(cancel)
-        emit(progress, Progress("read", item=path.name, message=f"Reading {path.name}"))
-        try:
-            from engine.transcripts.readers import load_transcript
-
-            transcript = load_transcript(path)
-        except VidsumError as exc:
-            yield FileResult(file=path, error=str(exc))
-            continue
-        found = None if force else _existing(library, transcript, endpoints, style)
-        if found is not None:
-            entry = library.get(found)
-            yield FileResult(
-                file=path,
-                id=found,
-                title=entry.transcript.title,
-                summary=entry.summary,
-                skipped=True,
-                failed=entry.failed,
-                grounding=entry.grounding,
-            )
-            continue
-        items.append(_Item(path, transcript))
-    return items
-
-
-def _existing(
-    lib: Library,
-    transcript: Transcript,
-    endpoints: Sequence[Endpoint],
-    style: Literal["abstractive", "quotes"],
-) -> int | None:
-    for identity in dict.fromkeys(ep.info.identity for ep in endpoints):
-        found = lib.find(summary_key(transcript, identity, style))
-        if found is not None:
-            return found
-    return None
-
-
 def _work(ep: Endpoint, shared: _Shared, sampling: Sampling, cancel: CancelToken) -> None:
-    backend = open_server(ep.info, ep.api_key)
+    backend = ServerBackend(ep.info, ep.api_key)
     try:
-        chat = server_chat_spec(ep.info, backend)
+        chat = chat_spec(ep.info, backend)
     except VidsumError as exc:  # the endpoint died before its first file: the others go on
         with shared.cond:
             ep.dead = str(exc)
@@ -402,7 +330,7 @@ class _SlotLanes:
                 return []
             n = min(want, self.ep.free)
             self.ep.free -= n
-        return [open_server(self.ep.info, self.ep.api_key) for _ in range(n)]
+        return [ServerBackend(self.ep.info, self.ep.api_key) for _ in range(n)]
 
     def give_back(self, backends: list[Backend]) -> None:
         for backend in backends:
@@ -417,9 +345,7 @@ def _collect(
     endpoints: list[Endpoint],
     shared: _Shared,
     threads: list[threading.Thread],
-    library: Library,
-    sampling: Sampling,
-    progress: ProgressCallback | None,
+    job: Job,
     cancel: CancelToken,
 ) -> Iterator[FileResult]:
     """The calling thread: forwards progress, stores results, yields them."""
@@ -441,7 +367,7 @@ def _collect(
             continue
         kind = event[0]
         if kind in ("start", "progress", "moved"):
-            _report(event, in_flight, last_forward, progress)
+            _report(event, in_flight, last_forward, job.progress)
         elif kind in ("failed", "ok"):
             it = event[1]
             _drop(in_flight, it.path.name)
@@ -449,7 +375,7 @@ def _collect(
             if kind == "failed":
                 yield FileResult(file=it.path, title=it.transcript.display_title, error=event[2])
             else:
-                yield _store(it, event[2], event[3], library, shared, sampling, progress)
+                yield _store(it, event[2], event[3], job, shared.style)
 
 
 def _abandon(remaining: dict[int, _Item], endpoints: Sequence[Endpoint]) -> Iterator[FileResult]:
@@ -520,31 +446,35 @@ def _drop(names: list[str], name: str) -> None:
 def _store(
     it: _Item,
     ep: Endpoint,
-    result: Any,
-    library: Library,
-    shared: _Shared,
-    sampling: Sampling,
-    progress: ProgressCallback | None,
+    result: Result,
+    job: Job,
+    style: Literal["abstractive", "quotes"],
 ) -> FileResult:
-    """Store one server's summary as the local path does (``add_summary``). About 60 lines:
-    most of it is the provenance record's fields, one per line."""
-    info = ep.info
-    emit(progress, Progress("store", item=it.path.name, message="Saving to the library"))
-    gen = result.generation
-    # The model fields hold the server's model identity (the dedupe key's, see the module
-    # docstring); where it ran has its own fields. The sampling record keeps its "backend"
-    # object as before (with the served model's id and the schema-only mark) for scripts that
-    # read it.
-    provenance = Provenance(
+    """Store one server's summary as the local strategy does (``engine.batch.store``)."""
+    info, options = ep.info, job.options
+    made = _made_on(info, result.n_ctx)
+    new = new_entry(it.transcript, result, made, options.sampling, style)
+    title = it.transcript.display_title
+    gen, lib = result.generation, job.library
+    return store(it.path, title, new, gen, it.started, lib, options.force, job.progress, info.name)
+
+
+def _made_on(info: ServerInfo, n_ctx: int) -> Made:
+    """Where a server's summary was made. The model fields hold the server's model identity
+    (the dedupe key's, see the module docstring). The sampling record keeps its "backend"
+    object as before (with the served model's id and the schema-only mark) for scripts that
+    read it: stored rows stay as they were."""
+    return Made(
         model_id=info.identity,
         model_path=info.model_path or info.model,
         model_sha256=info.identity,
         quant=None,
-        prompt_version=PROMPT_VERSION,
-        grammar_version=grammar_version(shared.style),
+        backend=info.dialect,
+        n_ctx=n_ctx,
+        endpoint=info.name,
+        endpoint_url=info.url,
+        server_build=info.build or None,
         sampling={
-            **dict(sampling.__dict__),
-            **getattr(result, "method", {}),  # a quote summary: how it was chosen
             "backend": {
                 "kind": info.dialect,
                 "endpoint": info.name,
@@ -553,34 +483,9 @@ def _store(
                 "model_path": info.model_path,
                 "build": info.build,
                 "schema_only": info.schema_only,
-            },
+            }
         },
-        n_ctx=result.n_ctx,
-        prompt_tokens=gen.prompt_tokens,
-        prompt_seconds=round(gen.prompt_seconds, 3),
-        generated_tokens=gen.generated_tokens,
-        generation_seconds=round(gen.generation_seconds, 3),
-        vidsum_version=__version__,
-        style=shared.style,
-        backend=info.dialect,
-        endpoint=info.name,
-        endpoint_url=info.url,
-        server_build=info.build or None,
-    )
-    flags = result.all_flags()
-    if info.schema_only:
-        flags = [*flags, "schema_only: the server took a JSON schema, not the grammar"]
-    new = NewEntry(
-        transcript=TranscriptInfo.from_transcript(it.transcript),
-        summary=result.summary,
-        provenance=provenance,
-        coverage=coverage_of(result),
-        flags=flags,
-        dedupe_key=summary_key(it.transcript, info.identity, shared.style),
-        grounding=measure(result.summary, it.transcript.text),
-        failed=failure_reason(flags),
-    )
-    title = it.transcript.display_title
-    return add_summary(
-        it.path, title, new, gen, it.started, library, shared.force, progress, info.name
+        flags=("schema_only: the server took a JSON schema, not the grammar",)
+        if info.schema_only
+        else (),
     )

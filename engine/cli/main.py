@@ -11,7 +11,6 @@ progress, fsutil). Benchmarks are not commands: they live in ``bench/`` (a sourc
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import signal
 import sys
@@ -20,7 +19,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from engine import __version__
-from engine.api import Engine, default_sampling, failed_advice, passes_words
+from engine.api import (
+    Engine,
+    Local,
+    Servers,
+    SummarizeOptions,
+    default_sampling,
+    entry_markdown,
+    failed_advice,
+    passes_words,
+)
 from engine.cli.library import export_file
 from engine.cli.library import register as register_library
 from engine.cli.models import register as register_models
@@ -30,10 +38,11 @@ from engine.errors import Cancelled, ConfigError, ExportError, VidsumError
 from engine.progress import CancelToken
 
 if TYPE_CHECKING:
-    from engine.batch.summarize import FileResult, SummarizeOptions
+    from engine.batch.store import FileResult
+    from engine.library.records import Entry
 
 
-def _coverage_line(entry: Any, attempts: int | None = None) -> str:
+def _coverage_line(entry: Entry, attempts: int | None = None) -> str:
     c = entry.coverage
     p = entry.provenance
     if not c.passes and p.sampling.get("extractive"):  # quote mode's ranking: no model pass
@@ -100,8 +109,9 @@ def _output_name(res: Any, fmt: str, used: set[str]) -> str:
 
 
 def summarize_options(args: argparse.Namespace) -> SummarizeOptions:
-    """The engine's options from `summarize` flags; a flag not given falls back to settings."""
-    options = Engine().summarize_options(
+    """The engine's options from `summarize` flags; a flag not given (None) falls back to
+    settings, then to vidsum's default, in the engine."""
+    return SummarizeOptions(
         n_ctx=args.ctx,
         n_gpu_layers=args.gpu_layers,
         n_threads=args.threads,
@@ -109,9 +119,9 @@ def summarize_options(args: argparse.Namespace) -> SummarizeOptions:
         temperature=args.temperature,
         force=args.force,
         style=args.style,
+        quote_pick=args.pick,
         attempts=args.attempts,
     )
-    return dataclasses.replace(options, quote_pick=args.pick)
 
 
 def _sigint_cancels(cancel: CancelToken) -> Callable[[], None]:
@@ -154,9 +164,7 @@ def _confirm_big(args: argparse.Namespace, err: TextIO) -> Callable[[str], bool]
     return ask
 
 
-def _print_result(
-    res: FileResult, engine: Engine, args: argparse.Namespace, out: TextIO, err: TextIO
-) -> None:
+def _print_result(res: FileResult, args: argparse.Namespace, out: TextIO, err: TextIO) -> None:
     """One input's outcome: a JSON object (stdout, errors included), the saved summary
     (stdout), or a FAILED line for an input that could not be summarized (stderr)."""
     to_files = bool(args.output)  # -o DIR: the summaries go to files, not stdout
@@ -184,9 +192,9 @@ def _print_result(
             f"({res.failed}); stored as a failed summary. {failed_advice()}.",
             file=out,
         )
-        if not args.brief and not to_files and res.id is not None:
+        if not args.brief and not to_files and res.entry is not None:
             # How the run went (passes, retries) still helps; the summary is not shown.
-            print(_coverage_line(engine.get_entry(res.id), res.attempts), file=out)
+            print(_coverage_line(res.entry, res.attempts), file=out)
     elif res.skipped:
         print(
             f"exists  {res.file} -> #{res.id} {res.title} (already summarized; "
@@ -194,12 +202,11 @@ def _print_result(
             file=out,
         )
     else:
-        assert res.summary is not None and res.id is not None
-        entry = engine.get_entry(res.id)
+        assert res.summary is not None and res.entry is not None
         print(f"saved   {res.file} -> #{res.id} {res.title}", file=out)
         if not args.brief and not to_files:
-            print(engine.export_entry(res.id, "md"), file=out)
-            print(_coverage_line(entry, res.attempts), file=out)
+            print(entry_markdown(res.entry), file=out)
+            print(_coverage_line(res.entry, res.attempts), file=out)
 
 
 def _write_result(
@@ -218,7 +225,6 @@ def _write_result(
 
 
 def cmd_summarize(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    options = summarize_options(args)
     engine = Engine()
     inputs = _summarize_inputs(engine, args.files, sys.stdin, err)
     if args.url is not None:
@@ -234,28 +240,22 @@ def cmd_summarize(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             raise ConfigError("`-` (standard input) cannot be summarized on a server yet.")
         if args.server and args.pick == "model":
             raise ConfigError("`--pick model` runs on the local model only, not on a server.")
-        results = (
-            engine.summarize_on_servers(
-                inputs, args.server, options=options, progress=bar, cancel=cancel
-            )
-            if args.server
-            else engine.summarize(
-                inputs,
-                model=args.model,
-                options=options,
-                progress=bar,
-                cancel=cancel,
-                confirm=_confirm_big(args, err),
-            )
+        results = engine.summarize(
+            inputs,
+            on=Servers(tuple(args.server)) if args.server else Local(args.model),
+            options=summarize_options(args),
+            progress=bar,
+            cancel=cancel,
+            confirm=_confirm_big(args, err),
         )
         for res in results:
             bar.close()
-            _print_result(res, engine, args, out, err)
+            _print_result(res, args, out, err)
             if res.error is not None or res.failed is not None:
                 failures += 1
             # The note is for a new summary, not one already in the library.
-            if res.id is not None and not res.skipped and demo_notice is None:
-                demo_notice = engine.demo_notice(engine.get_entry(res.id).provenance.model_id)
+            if res.entry is not None and not res.skipped and demo_notice is None:
+                demo_notice = engine.demo_notice(res.entry.provenance.model_id)
             good = res.error is None and res.failed is None
             if (
                 good

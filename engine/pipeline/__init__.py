@@ -1,16 +1,22 @@
-"""The summary pipeline: grammars, prompts, chunking, notes, quality, grounding, long-form.
+"""The summary algorithm: a ``Transcript`` and a ``Backend`` in, a validated, grounded result out.
 
-Sees inference only through ``engine.runtime.base`` (the Backend protocol); never imports
-``engine.runtime.llamacpp`` or ``engine.runtime.server`` (``summarize`` picks the backend).
+It reads no files and touches no library, model store, machine or settings (an import-linter
+contract); the batch layer (``engine.batch``) does that and calls in here. It sees inference
+only through ``engine.runtime.base`` (the Backend protocol and the ``Constraint`` it hands over).
 
-Every word said to a model is in ``instructions``; ``prompting`` renders chats. A summary is
-``longform`` (``one_pass``, or ``multipass`` with ``notes_merge``, on ``job`` / ``attempts``,
-sized by ``budget``, prompts from ``longform_prompts``, records in ``results``) or ``quotes``
-(``quote_text`` over ``sentences``, chosen by ``extractive`` on ``rank``, labelled by
-``labels``: titles, topics and general fields by classical scoring with ``keyphrases`` and
-``fields``/``field_lexicon``; the model's optional pick under ``quote_grammar``). ``chunking``
-cuts the five parts (``segment``: where the topic changes, for quote mode); ``sentences`` cuts a
-part into the units ``quote_text`` quotes (sentences and clauses; speaker labels and stage text
-left out, back-channel marked). ``summarize`` and ``server_batch`` run batches of files;
-``server_checks`` keeps each inference server's last check for both faces.
+Rooms:
+- ``prompts``: every word said to a model (``instructions``), chats (``prompting``), the GBNF
+  grammars and their constraints (``grammar``, ``notes``).
+- ``parts``: the five parts (``chunking``; ``segment``: where the topic changes, for quote mode),
+  scored units (``units``) and the token estimate (``tokens``).
+- ``passes``: one model pass with retries (``attempts``), a job on one transcript (``job``),
+  lanes, token budgets, run records (``results``).
+- ``longform``: the abstractive summary (``summary``: ``one_pass``, or ``multipass`` with
+  ``notes_merge``; its ``prompts``).
+- ``quotes``: quote mode (``summary``): ``text`` over ``sentences``, chosen by ``extractive`` on
+  ``rank``; the model's optional pick under ``grammar``.
+- ``labels``: titles and topics (``sections``, ``keyphrases``), general fields with complexity
+  (``fields``, ``field_lexicon``), by classical scoring.
+- ``checks``: validation, degenerate-output checks (``quality``), ``grounding``, content
+  ``words``.
 """

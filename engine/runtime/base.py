@@ -2,8 +2,8 @@
 
 Two implementations: ``engine.runtime.llamacpp.runner.LlamaRunner`` (llama.cpp in vidsum's own
 worker process) and ``engine.runtime.server.http.ServerBackend`` (an OpenAI-compatible /
-llama-server endpoint). The pipeline is typed against ``Backend`` only and builds one through
-``engine.runtime.backends`` (implementations loaded by module name), so a backend is a drop-in:
+llama-server endpoint). The pipeline is typed against ``Backend`` only; the batch layer opens
+one (llama.cpp through ``engine.runtime.backends``, by module name), so a backend is a drop-in:
 same prompts, same grammar, same validation and retries. The shape of an answer is handed
 over as a ``Constraint`` (GBNF and JSON schema): each backend enforces the form it can, and
 none needs to know which grammar it is. Each implementation proves to mypy that it satisfies

@@ -12,14 +12,16 @@ from pathlib import Path
 
 import pytest
 
-from engine.batch.servers import check_server, summarize_on_servers
-from engine.batch.summarize import SummarizeOptions, summary_key
+from engine.batch.run import run
+from engine.batch.servers import check_server
+from engine.batch.store import summary_key
 from engine.cli.main import main
 from engine.errors import Cancelled, ConfigError, NotInLibrary
 from engine.library.records import TranscriptInfo
 from engine.library.store import Library
 from engine.pipeline.prompts.grammar import GRAMMAR_VERSION
 from engine.progress import CancelToken, Progress
+from engine.runs import Servers, SummarizeOptions
 from engine.runtime.base import Backend, Constraint, Sampling
 from engine.runtime.server import client, http
 from engine.runtime.server.dialects import connect
@@ -57,7 +59,7 @@ def test_detects_vllm_and_batch_stores_with_provenance(state: FakeState, tmp_pat
             32768,
             "0.12.0-fake",
         )
-        results = list(summarize_on_servers(FILES, ["v1"], library=lib))
+        results = list(run(FILES, Servers(("v1",)), library=lib))
         assert sorted(r.file for r in results) == FILES
         assert all(r.ok and not r.skipped and r.id for r in results), results
         entry = lib.get(results[0].id or 0)
@@ -69,7 +71,7 @@ def test_detects_vllm_and_batch_stores_with_provenance(state: FakeState, tmp_pat
         grammars = [r["structured_outputs"]["grammar"] for r in state.requests]
         assert grammars[0] == http.CANARY_GRAMMAR and "root ::=" in grammars[-1]
         n = len(state.requests)
-        again = list(summarize_on_servers(FILES, ["v1"], library=lib))
+        again = list(run(FILES, Servers(("v1",)), library=lib))
         assert all(r.skipped for r in again)
         assert len(state.requests) == n + 1  # only the canary
 
@@ -79,7 +81,7 @@ def test_canary_refuses_a_server_that_ignores_grammars(state: FakeState, tmp_pat
     with fake_openai_server(state) as url, Library(tmp_path / "lib.db") as lib:
         _add("bad", url)
         with pytest.raises(GrammarNotHonoured, match="ignored the grammar"):
-            list(summarize_on_servers(FILES, ["bad"], library=lib))
+            list(run(FILES, Servers(("bad",)), library=lib))
         assert len(state.requests) == 1  # the canary, nothing else
         assert lib.count() == 0
         c = check_server("bad")
@@ -90,7 +92,7 @@ def test_429_and_503_are_retried(state: FakeState, tmp_path: Path) -> None:
     with fake_openai_server(state) as url, Library(tmp_path / "lib.db") as lib:
         _add("v1", url)
         state.fail_statuses = [429, 503, 502]
-        results = list(summarize_on_servers(FILES[:1], ["v1"], library=lib))
+        results = list(run(FILES[:1], Servers(("v1",)), library=lib))
         assert results[0].ok, results[0].error
         assert state.fail_statuses == []
 
@@ -103,7 +105,7 @@ def test_400_is_an_error_for_that_file(state: FakeState, tmp_path: Path) -> None
         with pytest.raises(ServerRejected, match="HTTP 400: injected HTTP 400"):
             backend.generate("hello", constraint=None)
         state.fail_statuses = [200, 400]  # the canary passes, then the file's request
-        results = list(summarize_on_servers(FILES[:1], ["v1"], library=lib))
+        results = list(run(FILES[:1], Servers(("v1",)), library=lib))
         assert not results[0].ok and "HTTP 400" in (results[0].error or "")
         assert lib.count() == 0
 
@@ -118,10 +120,10 @@ def test_cut_off_output_is_a_failed_attempt(state: FakeState, tmp_path: Path) ->
         )
         assert gen.stop_reason == "length"
         state.cut_off = 1  # the first attempt is cut off, the retry is kept
-        results = list(summarize_on_servers(FILES[:1], ["v1"], library=lib))
+        results = list(run(FILES[:1], Servers(("v1",)), library=lib))
         assert results[0].ok
         state.cut_off = 100  # every attempt cut off: nothing stored
-        results = list(summarize_on_servers(FILES[1:2], ["v1"], library=lib))
+        results = list(run(FILES[1:2], Servers(("v1",)), library=lib))
         assert not results[0].ok and "filled" in (results[0].error or "")
         assert lib.count() == 1
 
@@ -133,9 +135,9 @@ def test_schema_only_endpoint_is_labelled(state: FakeState, tmp_path: Path) -> N
         assert connect("oa", url).dialect == "openai-schema"
         notices: list[str] = []
         results = list(
-            summarize_on_servers(
+            run(
                 FILES[:1],
-                ["oa"],
+                Servers(("oa",)),
                 library=lib,
                 progress=lambda e: notices.append(e.message) if e.stage == "notice" else None,
             )
@@ -153,11 +155,11 @@ def test_force_replaces_only_once_the_new_summary_is_stored(
     force = SummarizeOptions(force=True, attempts=1)
     with fake_openai_server(state) as url, Library(tmp_path / "lib.db") as lib:
         _add("v1", url)
-        [first] = list(summarize_on_servers(FILES[:1], ["v1"], library=lib))
+        [first] = list(run(FILES[:1], Servers(("v1",)), library=lib))
         old = first.id or 0
         # The new summary fails (a 400 after the canary): the old entry stays as it was.
         state.fail_statuses = [200, 400]
-        [bad] = list(summarize_on_servers(FILES[:1], ["v1"], library=lib, options=force))
+        [bad] = list(run(FILES[:1], Servers(("v1",)), library=lib, options=force))
         assert not bad.ok and "HTTP 400" in (bad.error or "")
         assert lib.count() == 1 and lib.get(old).summary == first.summary
         # Cancelled once the file is in flight: nothing replaced.
@@ -169,20 +171,25 @@ def test_force_replaces_only_once_the_new_summary_is_stored(
 
         with pytest.raises(Cancelled):
             list(
-                summarize_on_servers(
-                    FILES[:1], ["v1"], library=lib, options=force, progress=stop, cancel=cancel
+                run(
+                    FILES[:1],
+                    Servers(("v1",)),
+                    library=lib,
+                    options=force,
+                    progress=stop,
+                    cancel=cancel,
                 )
             )
         assert lib.count() == 1 and lib.get(old).id == old
         # Stored: it takes the old one's place under a new id; without --force a rerun skips.
         n = len(state.requests)
-        [new] = list(summarize_on_servers(FILES[:1], ["v1"], library=lib, options=force))
+        [new] = list(run(FILES[:1], Servers(("v1",)), library=lib, options=force))
         assert new.ok and not new.skipped and new.id not in (None, old)
         assert len(state.requests) > n + 1  # summarized again, not only the canary
         assert lib.count() == 1 and lib.get(new.id or 0).provenance.style == "abstractive"
         with pytest.raises(NotInLibrary):
             lib.get(old)
-        [again] = list(summarize_on_servers(FILES[:1], ["v1"], library=lib))
+        [again] = list(run(FILES[:1], Servers(("v1",)), library=lib))
         assert again.skipped and again.id == new.id
 
 
@@ -205,7 +212,7 @@ def test_quotes_and_abstractive_are_separate_entries_on_a_server(
         _add("v1", url)
         quote_id = lib.add(quoted)
         # auto is abstractive on a server: not the stored quote summary, a new entry.
-        [auto] = list(summarize_on_servers([path], ["v1"], library=lib))
+        [auto] = list(run([path], Servers(("v1",)), library=lib))
         assert auto.ok and not auto.skipped and auto.id != quote_id
         entry = lib.get(auto.id or 0)
         assert entry.provenance.style == "abstractive"
@@ -213,13 +220,13 @@ def test_quotes_and_abstractive_are_separate_entries_on_a_server(
         assert lib.count() == 2
         n = len(state.requests)
         quotes = SummarizeOptions(style="quotes")
-        [again] = list(summarize_on_servers([path], ["v1"], library=lib, options=quotes))
+        [again] = list(run([path], Servers(("v1",)), library=lib, options=quotes))
         assert again.skipped and again.id == quote_id
         assert len(state.requests) == n + 1  # only the canary
         # Forced, quote mode's ranking chooses the sentences without a model pass (only the
         # canary reaches the server) and its summary replaces the stored quote summary.
         forced = SummarizeOptions(style="quotes", force=True, attempts=1)
-        [done] = list(summarize_on_servers([path], ["v1"], library=lib, options=forced))
+        [done] = list(run([path], Servers(("v1",)), library=lib, options=forced))
         assert done.ok and done.id != quote_id, done.error
         assert len(state.requests) == n + 2
         assert lib.count() == 2 and lib.get(done.id or 0).provenance.style == "quotes"
@@ -228,7 +235,7 @@ def test_quotes_and_abstractive_are_separate_entries_on_a_server(
 def test_unreachable_server_is_a_clear_error(tmp_path: Path) -> None:
     _add("gone", "http://127.0.0.1:9")
     with Library(tmp_path / "lib.db") as lib, pytest.raises(Exception, match="did not answer"):
-        list(summarize_on_servers(FILES[:1], ["gone"], library=lib))
+        list(run(FILES[:1], Servers(("gone",)), library=lib))
 
 
 def test_cancel_stops_a_retry_wait(state: FakeState, monkeypatch: pytest.MonkeyPatch) -> None:

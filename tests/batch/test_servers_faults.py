@@ -18,12 +18,14 @@ from pathlib import Path
 
 import pytest
 
-from engine.batch.servers import check_server, summarize_on_servers
+from engine.batch.run import run
+from engine.batch.servers import check_server
 from engine.cli.main import main
 from engine.errors import Cancelled, ConfigError
 from engine.library.store import Library
 from engine.paths import get_paths
 from engine.progress import CancelToken, Progress
+from engine.runs import Servers
 from engine.runtime.base import Constraint, Sampling, ServerRejected, ServerUnavailable
 from engine.runtime.server import client
 from engine.runtime.server.dialects import connect
@@ -231,7 +233,7 @@ def test_garbage_and_cut_streams_are_reported_as_such(state: FakeState, tmp_path
         assert len(state.requests) == n + client.RETRIES
         add_profile(ServerProfile("v1", url))
         with Library(tmp_path / "lib.db") as lib:
-            [res] = list(summarize_on_servers(FILES[:1], ["v1"], library=lib))
+            [res] = list(run(FILES[:1], Servers(("v1",)), library=lib))
     assert res.error and "cut short" in res.error and "filled" not in res.error
 
 
@@ -239,7 +241,7 @@ def test_a_grammar_dropped_after_the_canary_is_named(state: FakeState, tmp_path:
     state.stream_fault = "no-grammar"
     with fake_openai_server(state) as url, Library(tmp_path / "lib.db") as lib:
         add_profile(ServerProfile("v1", url))
-        [res] = list(summarize_on_servers(FILES[:1], ["v1"], library=lib))
+        [res] = list(run(FILES[:1], Servers(("v1",)), library=lib))
         assert lib.count() == 0
     assert res.error and "server v1 ignored the grammar" in res.error
 

@@ -22,13 +22,15 @@ import llama_cpp
 import pytest
 
 from bench.synthetic_gguf import CHAT_TEMPLATE
-from engine.batch.servers import server_chat_spec, summarize_on_servers
+from engine.batch.run import run
+from engine.batch.summary import chat_spec
 from engine.cli.main import main
 from engine.errors import Cancelled
 from engine.library.store import Library
 from engine.pipeline.prompts.grammar import summary_constraint
 from engine.pipeline.prompts.prompting import ChatSpec, build_summary_prompt
 from engine.progress import CancelToken, Progress
+from engine.runs import Servers
 from engine.runtime.base import Sampling
 from engine.runtime.server.dialect_classes import _local_chat_template
 from engine.runtime.server.dialects import connect
@@ -117,7 +119,7 @@ def test_the_prompt_is_the_local_workers_token_for_token(
 ) -> None:
     backend = ServerBackend(connect("lcp", server.url))
     vocab = llama_cpp.Llama(str(gemma_path), vocab_only=True, verbose=False)
-    # As engine.batch.summarize.chat_spec renders it locally (the GGUF has no template).
+    # As engine.batch.summary.chat_spec renders it locally (the GGUF has no template).
     local_chat = ChatSpec(
         "plain",
         None,
@@ -126,7 +128,7 @@ def test_the_prompt_is_the_local_workers_token_for_token(
     )
     text = FILES[0].read_text(encoding="utf-8")
     local = build_summary_prompt(text, local_chat).text
-    sent = build_summary_prompt(text, server_chat_spec(backend.server, backend)).text
+    sent = build_summary_prompt(text, chat_spec(backend.server, backend)).text
     local_ids = vocab.tokenize(local.encode("utf-8"), add_bos=False, special=True)
     # What the server decodes: the text sent, with the BOS it adds itself (one, not two).
     assert backend.tokenize(sent, add_bos=True) == local_ids
@@ -160,19 +162,17 @@ def test_a_batch_stores_valid_summaries_and_a_cancelled_one_stores_nothing(
                 cancel.cancel()
 
         with pytest.raises(Cancelled):
-            list(
-                summarize_on_servers(files, ["lcp"], library=lib, progress=progress, cancel=cancel)
-            )
+            list(run(files, Servers(("lcp",)), library=lib, progress=progress, cancel=cancel))
         assert lib.count() == 0
 
-        results = list(summarize_on_servers(files, ["lcp"], library=lib, options=ONE_ATTEMPT))
+        results = list(run(files, Servers(("lcp",)), library=lib, options=ONE_ATTEMPT))
         assert all(r.ok for r in results), [r.error for r in results]
         assert lib.count() == 1
         entries = [lib.get(r.id or 0) for r in results]
         assert {e.provenance.sampling["backend"]["endpoint"] for e in entries} == {"lcp"}
         assert all(e.coverage.fraction == 1.0 for e in entries)
         assert all(e.provenance.model_sha256.startswith("server:gemma") for e in entries)
-        again = list(summarize_on_servers(files, ["lcp"], library=lib, options=ONE_ATTEMPT))
+        again = list(run(files, Servers(("lcp",)), library=lib, options=ONE_ATTEMPT))
         assert all(r.skipped for r in again)
 
 

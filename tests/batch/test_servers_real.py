@@ -19,12 +19,13 @@ from pathlib import Path
 
 import pytest
 
-from engine.batch.servers import summarize_on_servers
+from engine.batch.run import run
 from engine.cli.main import main
 from engine.library.store import Library
 from engine.pipeline.prompts.grammar import summary_constraint
 from engine.pipeline.quotes.summary import QUOTES_GRAMMAR_VERSION
 from engine.progress import Progress
+from engine.runs import Servers
 from engine.runtime.base import Constraint, Sampling
 from engine.runtime.server.dialects import connect
 from engine.runtime.server.http import ServerBackend, ServerRejected, canary
@@ -171,9 +172,7 @@ def test_one_parallel_server_runs_two_files_at_once(
 
     with Library(tmp_path / "lib.db") as lib:
         results = list(
-            summarize_on_servers(
-                FILES[:2], ["p2"], library=lib, options=ONE_ATTEMPT, progress=progress
-            )
+            run(FILES[:2], Servers(("p2",)), library=lib, options=ONE_ATTEMPT, progress=progress)
         )
     assert all(r.ok for r in results), [r.error for r in results]
     assert [o.split()[0] for o in order] == ["start", "start", "done", "done"]
@@ -196,8 +195,12 @@ def test_a_server_killed_mid_batch_moves_its_work(
         with Library(tmp_path / "lib.db") as lib:
             files = FILES[:2]
             results = list(
-                summarize_on_servers(
-                    files, ["keep", "victim"], library=lib, options=ONE_ATTEMPT, progress=progress
+                run(
+                    files,
+                    Servers(("keep", "victim")),
+                    library=lib,
+                    options=ONE_ATTEMPT,
+                    progress=progress,
                 )
             )
             assert killed.is_set()
@@ -207,7 +210,7 @@ def test_a_server_killed_mid_batch_moves_its_work(
                 lib.get(r.id or 0).provenance.sampling["backend"]["endpoint"] for r in results
             }
             assert done_on == {"keep"}
-            again = list(summarize_on_servers(files, ["keep"], library=lib, options=ONE_ATTEMPT))
+            again = list(run(files, Servers(("keep",)), library=lib, options=ONE_ATTEMPT))
             assert all(r.skipped for r in again)
     finally:
         victim.stop()
@@ -301,9 +304,7 @@ def test_a_long_transcripts_notes_passes_run_side_by_side_on_idle_slots(
         add_profile(ServerProfile("tiny3", server.url))
         watcher.start()
         with Library(tmp_path / "lib.db") as lib:
-            results = list(
-                summarize_on_servers([stretch], ["tiny3"], library=lib, options=ONE_ATTEMPT)
-            )
+            results = list(run([stretch], Servers(("tiny3",)), library=lib, options=ONE_ATTEMPT))
             assert [r.ok for r in results] == [True], [r.error for r in results]
             entry = lib.get(results[0].id or 0)
     finally:

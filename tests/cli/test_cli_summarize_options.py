@@ -11,10 +11,12 @@ from pathlib import Path
 import pytest
 from factories import make_entry
 
-from engine.batch.summarize import SummarizeOptions, _Batch, _context_for
+from engine.batch.local import _Batch, _context_for
+from engine.batch.options import RunOptions, resolve
 from engine.cli.main import build_parser, main, summarize_options
 from engine.library.store import Library
 from engine.modelstore.manager import resolve_model
+from engine.runs import SummarizeOptions
 from engine.settings import update_settings
 
 
@@ -109,9 +111,10 @@ def test_flags_stdin_output_and_force_end_to_end(
 def test_flags_map_onto_engine_options_and_settings_fill_the_rest() -> None:
     parse = build_parser().parse_args
     plain = summarize_options(parse(["summarize", "x.txt"]))
-    assert plain == SummarizeOptions()
+    assert plain == SummarizeOptions()  # nothing given: the engine fills it (no round trip)
+    assert resolve(plain) == RunOptions()
     update_settings(n_ctx=2048, threads=3, seed=9, temperature=0.6, gpu_layers=5)
-    from_settings = summarize_options(parse(["summarize", "x.txt"]))
+    from_settings = resolve(summarize_options(parse(["summarize", "x.txt"])))
     assert (from_settings.n_ctx, from_settings.n_threads, from_settings.n_gpu_layers) == (
         2048,
         3,
@@ -120,7 +123,7 @@ def test_flags_map_onto_engine_options_and_settings_fill_the_rest() -> None:
     assert (from_settings.sampling.seed, from_settings.sampling.temperature) == (9, 0.6)
     argv = ["summarize", "x.txt", "--ctx", "8192", "--threads", "2", "--gpu-layers", "-1"]
     argv += ["--seed", "1", "--temperature", "1.5", "--force"]
-    flagged = summarize_options(parse(argv))
+    flagged = resolve(summarize_options(parse(argv)))
     assert (flagged.n_ctx, flagged.n_threads, flagged.n_gpu_layers) == (8192, 2, -1)
     assert (flagged.sampling.seed, flagged.sampling.temperature) == (1, 1.5)
     assert flagged.force and not from_settings.force
@@ -155,7 +158,7 @@ def test_help_shows_every_option_with_its_default(capsys: pytest.CaptureFixture[
 
 def test_threads_and_gpu_layers_reach_the_worker(tiny_llama_path: Path) -> None:
     model = resolve_model(str(tiny_llama_path))
-    options = SummarizeOptions(n_ctx=2048, n_threads=1, n_gpu_layers=0)
+    options = RunOptions(n_ctx=2048, n_threads=1, n_gpu_layers=0)
     batch = _Batch(model, options, _context_for([], model, options), None, None)
     try:
         _, info = batch.ensure_loaded()

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from engine.api import Local
 from engine.paths import get_paths
 from engine.progress import Progress
 from engine.runtime.base import LoadOptions
@@ -209,7 +210,7 @@ def test_engine_close_ends_a_running_summary_at_once(gemma_path: Path) -> None:
 
     def job() -> None:
         try:
-            list(engine.summarize([TALKS / TALK], model=str(gemma_path), progress=report))
+            list(engine.summarize([TALKS / TALK], on=Local(str(gemma_path)), progress=report))
         except BaseException as exc:  # the outcome is what is tested
             outcome.append(exc)
         else:

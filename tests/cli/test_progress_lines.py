@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.batch.summarize import passes_words
+from engine.batch.store import passes_words
 from engine.pipeline.checks.quality import Flag, retry_reason
 from engine.progress import attempt_line, eta_words, pass_line
 

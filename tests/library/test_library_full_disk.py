@@ -14,10 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from engine.batch.summarize import SummarizeOptions, summarize_files
+from engine.batch.run import run
 from engine.errors import ConfigError
 from engine.library.store import Library
 from engine.progress import Progress
+from engine.runs import Local, SummarizeOptions
 
 OPTIONS = SummarizeOptions(n_ctx=4096, n_threads=1)
 
@@ -46,9 +47,7 @@ def test_disk_full_while_storing_keeps_the_summary_and_the_next_run_stores_it(
         # SQLITE_FULL ("database or disk is full") exactly as on a full disk.
         pages = lib._db().execute("PRAGMA page_count").fetchone()[0]
         lib._db().execute(f"PRAGMA max_page_count = {pages}")
-        results = list(
-            summarize_files(talks, model=str(tiny_llama_path), library=lib, options=OPTIONS)
-        )
+        results = list(run(talks, Local(str(tiny_llama_path)), library=lib, options=OPTIONS))
         assert lib.count() == 0
     assert len(results) == 2  # the batch went on after the first failure
     pending = sorted((lib_path.parent / "pending").glob("*.json"))
@@ -68,9 +67,9 @@ def test_disk_full_while_storing_keeps_the_summary_and_the_next_run_stores_it(
     notices: list[Progress] = []
     with Library(lib_path) as lib:
         again = list(
-            summarize_files(
+            run(
                 talks[:1],
-                model=str(tiny_llama_path),
+                Local(str(tiny_llama_path)),
                 library=lib,
                 options=OPTIONS,
                 progress=lambda ev: notices.append(ev) if ev.stage == "notice" else None,
@@ -137,15 +136,13 @@ def test_a_real_full_file_system(tmp_path: Path, tiny_llama_path: Path) -> None:
         lib_path = disk / "library.sqlite3"
         with Library(lib_path) as lib:
             filler = _fill(disk)  # the disk fills up while the summary is being generated
-            [res] = summarize_files(talks, model=str(tiny_llama_path), library=lib, options=OPTIONS)
+            [res] = run(talks, Local(str(tiny_llama_path)), library=lib, options=OPTIONS)
         assert res.error is not None and "disk is full" in res.error, res.error
         # Beside the library there is no room either: it was kept in vidsum's cache instead.
         kept = Path(res.error.split("kept in ")[1].split(";")[0])
         assert kept.is_file() and disk not in kept.parents
         filler.unlink()
         with Library(lib_path) as lib:
-            [again] = summarize_files(
-                talks, model=str(tiny_llama_path), library=lib, options=OPTIONS
-            )
+            [again] = run(talks, Local(str(tiny_llama_path)), library=lib, options=OPTIONS)
             assert again.skipped and lib.get(again.id).summary == res.summary
         assert not kept.exists()

@@ -20,7 +20,8 @@ from conftest import SEED, TALKS, require_shared
 from factories import make_entry, make_summary
 
 from engine import schema
-from engine.batch.summarize import SummarizeOptions, summarize_files, summary_key
+from engine.batch.run import run
+from engine.batch.store import summary_key
 from engine.library.export import entry_to_markdown
 from engine.library.store import Library
 from engine.modelstore.catalog import ResolvedModel
@@ -38,6 +39,7 @@ from engine.pipeline.quotes.summary import (
     summarize_quotes,
 )
 from engine.pipeline.quotes.text import clean, phrases_of, quotes_of, words_of
+from engine.runs import SummarizeOptions
 from engine.runtime.base import LoadOptions
 from engine.runtime.llamacpp.runner import LlamaRunner
 from engine.schema import Summary
@@ -317,7 +319,7 @@ def test_gemma_default_settings_quote_a_seed_transcript(gemma_path: Path) -> Non
     _gemma_home(gemma_path)
     path = SEED / "transcripts" / "react.txt"
     with Library() as lib:
-        [res] = list(summarize_files([path], library=lib))
+        [res] = list(run([path], library=lib))
         assert res.ok, res.error
         assert res.summary is not None and res.id is not None
         entry = lib.get(res.id)
@@ -333,7 +335,7 @@ def test_gemma_default_settings_quote_a_seed_transcript(gemma_path: Path) -> Non
         assert entry.grounding is not None and entry.grounding.grounded == 1.0
         assert entry.failed is None
         # Rerun: the same style is a no-op.
-        [again] = list(summarize_files([path], library=lib))
+        [again] = list(run([path], library=lib))
         assert again.skipped and again.id == res.id
 
 
@@ -345,9 +347,7 @@ def test_gemma_picks_four_of_the_top_candidates(gemma_path: Path) -> None:
     _gemma_home(gemma_path)
     path = SEED / "transcripts" / "rust.txt"
     with Library() as lib:
-        [res] = list(
-            summarize_files([path], library=lib, options=SummarizeOptions(quote_pick="model"))
-        )
+        [res] = list(run([path], library=lib, options=SummarizeOptions(quote_pick="model")))
         assert res.ok, res.error
         assert res.summary is not None and res.id is not None
         entry = lib.get(res.id)

@@ -36,9 +36,9 @@ from fake_data import (
 from fake_library import StoredEntries
 from fake_servers import FakeServers
 
-from engine.api import Engine, Order
+from engine.api import Engine, Local, Order, Servers, SummarizeOptions, Where
 from engine.batch.server_checks import LastCheck
-from engine.batch.summarize import FileResult, SummarizeOptions
+from engine.batch.store import FileResult
 from engine.errors import Cancelled, TranscriptError, VidsumError
 from engine.hardware import Hardware
 from engine.library.records import Entry, EntryRow
@@ -165,15 +165,18 @@ class FakeEngine(FakeServers, Engine):
         self,
         paths: Sequence[Path | Transcript],
         *,
-        model: str | None = None,
+        on: Where | None = None,
         options: SummarizeOptions | None = None,
         progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
         confirm: Callable[[str], bool] | None = None,
     ) -> Iterator[FileResult]:
         files = [p.source if isinstance(p, Transcript) else Path(p) for p in paths]
-        self._call("summarize", [p.name for p in files], model)
-        return self._summarize(files, model, progress, cancel)
+        on = on or Local()
+        self._call("summarize", [p.name for p in files], on)
+        if isinstance(on, Servers):
+            return self._summarize_on_servers(files, on.names, options, progress, cancel)
+        return self._summarize(files, on.model, progress, cancel)
 
     def _summarize(
         self,

@@ -1,7 +1,7 @@
 """The fake engine's inference servers (a UI fake, mixed into ``FakeEngine``).
 
 Profiles live in a dict, checks answer from a scripted dict of results (held by a ``Gate`` when
-a test wants to see "checking…"), and ``summarize_on_servers`` hands the files to the servers in
+a test wants to see "checking…"), and ``summarize`` on ``Servers`` hands the files to the servers in
 turn, starting one per server at once, and tags every event with ``extra["endpoint"]`` as the
 real scheduler does.
 """
@@ -14,9 +14,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from engine.api import SummarizeOptions
 from engine.batch.server_checks import LastCheck
 from engine.batch.servers import ServerCheck
-from engine.batch.summarize import FileResult, SummarizeOptions
+from engine.batch.store import FileResult
 from engine.errors import Cancelled, ConfigError, VidsumError
 from engine.progress import CancelToken, Progress, ProgressCallback
 from engine.runtime.base import ServerInfo
@@ -109,16 +110,15 @@ class FakeServers:
         self._call("last_server_checks")
         return dict(self.stored_checks)
 
-    def summarize_on_servers(
+    def _summarize_on_servers(
         self,
         paths: Sequence[Path],
         servers: Sequence[str],
-        *,
-        options: SummarizeOptions | None = None,
-        progress: ProgressCallback | None = None,
-        cancel: CancelToken | None = None,
+        options: SummarizeOptions | None,
+        progress: ProgressCallback | None,
+        cancel: CancelToken | None,
     ) -> Iterator[FileResult]:
-        self._call("summarize_on_servers", [Path(p).name for p in paths], list(servers))
+        """``summarize`` on ``Servers``: refused as the engine refuses, else ``_on_servers``."""
         if options is not None and (options.style == "quotes" or options.force):
             raise ConfigError(
                 "--style quotes and --force are not available with --server yet; summarize "

@@ -16,7 +16,7 @@ import pytest
 from conftest import wait_until
 
 from engine.api import Engine
-from engine.batch.summarize import FileResult
+from engine.batch.store import FileResult
 from engine.library.store import Library
 from tests.conftest import TALKS, require_shared
 from tests.tui.test_tui_real_flows import open_queue, start_queue, workers

@@ -11,6 +11,7 @@ from conftest import capture_notes, settle, wait_until
 from fake_engine import FakeEngine, Gate
 from textual.widgets import Select, SelectionList, Static
 
+from engine.api import Local, Servers
 from tests.tui.test_tui_servers import open_summarize, two_servers
 from tui.app import VidsumApp
 from tui.screens.run_on import EMPTY, HINT, LOCAL, RunOnScreen
@@ -79,8 +80,8 @@ async def test_pick_two_of_three_and_run(
         assert "· on gpu-box, old-box" in str(screen.query_one("#detail", Static).render())
         gate.release.set()
         await wait_until(pilot, lambda: screen.running is None)
-        assert ("summarize_on_servers", (NAMES, ["gpu-box", "old-box"])) in fake.calls
-        assert not any(c[0] == "summarize" for c in fake.calls)
+        assert ("summarize", (NAMES, Servers(("gpu-box", "old-box")))) in fake.calls
+        assert not any(c[0] == "summarize" and c[1][1] == Local() for c in fake.calls)
         items = screen.queue.items
         assert [i.state for i in items] == ["done", "done", "done"]
         assert [i.endpoint for i in items] == ["gpu-box", "old-box", "gpu-box"]

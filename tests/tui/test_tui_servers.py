@@ -11,6 +11,7 @@ from conftest import capture_notes, settle, wait_until
 from fake_engine import FakeEngine, Gate
 from textual.widgets import DataTable, Select, Static
 
+from engine.api import Local, Servers
 from engine.errors import VidsumError
 from tui.app import VidsumApp
 from tui.screens.models import ModelsScreen
@@ -160,8 +161,8 @@ async def test_queue_on_two_servers(make_app: Callable[..., VidsumApp], tmp_path
         assert [i.state for i in items] == ["done", "done", "done"]
         assert items[2].endpoint == "gpu-box"
         assert "(on gpu-box)" in queue_texts(screen)[2]
-        assert ("summarize_on_servers", (names, ["gpu-box", "laptop"])) in fake.calls
-        assert not any(c[0] == "summarize" for c in fake.calls)
+        assert ("summarize", (names, Servers(("gpu-box", "laptop")))) in fake.calls
+        assert not any(c[0] == "summarize" and c[1][1] == Local() for c in fake.calls)
 
 
 async def test_cancel_a_server_queue(make_app: Callable[..., VidsumApp], tmp_path: Path) -> None:
@@ -185,7 +186,7 @@ async def test_cancel_a_server_queue(make_app: Callable[..., VidsumApp], tmp_pat
 async def test_server_error_is_shown(make_app: Callable[..., VidsumApp], tmp_path: Path) -> None:
     fake = two_servers()
     message = "Server gpu-box answered outside the grammar: it ignores grammars; not used."
-    fake.fail["summarize_on_servers"] = VidsumError(message)
+    fake.fail["summarize"] = VidsumError(message)
     (tmp_path / "a.srt").write_text("x")
     app = make_app(fake)
     async with app.run_test(size=(120, 30)) as pilot:

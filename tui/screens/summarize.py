@@ -1,9 +1,9 @@
 """Summarize screen: queue transcript files and watch them become summaries.
 
-The queue runs as one ``Engine.summarize`` batch in a thread worker, so one model load serves
-every file; or, when server profiles are chosen ("Run on", o: a picker of this machine or any
-set of servers, remembered for the session), as one ``Engine.summarize_on_servers`` batch over
-exactly those servers, several files in flight, each row naming its server.
+The queue runs as one ``Engine.summarize`` batch in a thread worker: on this machine, so one
+model load serves every file, or, when server profiles are chosen ("Run on", o: a picker of this
+machine or any set of servers, remembered for the session), on exactly those servers, several
+files in flight, each row naming its server.
 Progress and results come back as messages; a failed file is marked and the batch goes on.
 Cancelling one item cancels the batch and requeues the rest (nothing partial is kept).
 """
@@ -22,6 +22,7 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import DirectoryTree, Footer, Input, ListView, Select, Static
 
+from engine.api import Local, Servers
 from engine.errors import Cancelled
 from engine.progress import CancelToken, Progress
 from tui.queue import RETRYABLE, Batch, Queue, QueueItem, expand
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
     from engine.batch.server_checks import LastCheck
-    from engine.batch.summarize import FileResult
+    from engine.batch.store import FileResult
     from engine.modelstore.catalog import ModelStatus
     from engine.runtime.base import ServerProfile
 
@@ -262,13 +263,9 @@ class SummarizeScreen(EntryScreen):
         paths = [item.path for item in waiting]
 
         def results() -> Iterator[FileResult]:
-            if servers:
-                return self.engine.summarize_on_servers(
-                    paths, servers, progress=report, cancel=token
-                )
             return self.engine.summarize(
                 paths,
-                model=model,
+                on=Servers(tuple(servers)) if servers else Local(model),
                 progress=report,
                 cancel=token,
                 confirm=self._confirmer(batch, token),

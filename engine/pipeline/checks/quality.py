@@ -60,7 +60,7 @@ SEVERITY = {
     "notes_flagged": 1,
 }
 # Flags that mean the summary is not about its own video: when every attempt still has one,
-# the result is stored as a *failed* summary (engine.batch.summarize), never shown as a good one.
+# the result is stored as a *failed* summary (engine.batch.store), never shown as a good one.
 FAILING = frozenset({"ungrounded", "copied_example", "copied_instructions"})
 # What to do about a failed summary (one sentence, shown by the CLI, TUI and Markdown export).
 

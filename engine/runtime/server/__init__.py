@@ -14,7 +14,7 @@ schema-only OpenAI-compatible endpoints.
   under the config directory, written atomically; API keys only from the environment, URLs
   checked and stripped of credentials by ``engine.urls``.
 
-``engine.batch.servers`` spreads a batch over endpoints through
-``engine.runtime.backends``. Nothing here imports llama.cpp; the pipeline
+``engine.batch.servers`` spreads a batch over endpoints (it imports this package directly: it
+loads nothing heavy). Nothing here imports llama.cpp; the pipeline
 (``engine.pipeline.longform.summary``) is the same as the local one.
 """
