@@ -129,12 +129,15 @@ class Engine:
         """(general topics present, model ids present) for the library filters."""
         return self.library.general_topics(), self.library.models()
 
-    def export_entry(self, entry_id: int, fmt: Literal["json", "md"]) -> str:
+    def export_entry(self, entry: int | Entry, fmt: Literal["json", "md"]) -> str:
+        """One summary's export text; ``entry`` is its id, or the entry already in hand (a
+        summarize result's ``entry``: no second read)."""
         import json
 
         from engine.library.export import entry_to_json, entry_to_markdown
 
-        entry = self.library.get(entry_id)
+        if isinstance(entry, int):
+            entry = self.library.get(entry)
         if fmt == "json":
             return json.dumps(entry_to_json(entry), indent=2, ensure_ascii=False)
         return entry_to_markdown(entry)
@@ -344,7 +347,7 @@ class Engine:
         set_export_dir(path)
 
     def export_to_file(
-        self, entry_id: int, fmt: Literal["json", "md"], path: Path, *, overwrite: bool = False
+        self, entry: int | Entry, fmt: Literal["json", "md"], path: Path, *, overwrite: bool = False
     ) -> Path:
         """Write the export of one summary to ``path`` atomically, with the usual permissions
         (umask); the absolute path written. A file already there is ``ExportExists`` unless
@@ -352,7 +355,7 @@ class Engine:
         from engine.errors import ExportError, ExportExists
         from engine.fsutil import atomic_write_text
 
-        text = self.export_entry(entry_id, fmt)
+        text = self.export_entry(entry, fmt)
         target = path.expanduser().absolute()
         if not overwrite and (target.exists() or target.is_symlink()):
             raise ExportExists(f"{target} already exists; it was not overwritten.")

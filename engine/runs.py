@@ -13,11 +13,10 @@ from typing import Literal
 
 __all__ = ["Local", "Pick", "Servers", "Style", "SummarizeOptions", "Where"]
 
-# auto: quotes for the bundled default model, abstractive for every other (a server's included);
-# the same literal as ``engine.pipeline.quotes.summary.Style``.
+# auto: quotes for the bundled default model, abstractive for every other (a server's included).
 Style = Literal["auto", "abstractive", "quotes"]
-# Quote mode: the ranking alone picks the bullets, or the model among the ranking's top
-# candidates; the same literal as ``engine.pipeline.quotes.summary.Pick``.
+# Quote mode: the ranking alone picks a section's bullets, or the model among the ranking's top
+# candidates (engine.pipeline.quotes.extractive.TOP_K).
 Pick = Literal["rank", "model"]
 
 
@@ -55,5 +54,5 @@ class SummarizeOptions:
     style: Style = "auto"
     quote_pick: Pick = "rank"  # measured in EVALUATION.md
     # Tries of a summary whose answer fails the quality check (when all fail, the least flagged
-    # answer is kept, marked failed). None: engine.pipeline.longform.summary.MAX_ATTEMPTS.
+    # answer is kept, marked failed). None: engine.pipeline.passes.attempts.MAX_ATTEMPTS.
     attempts: int | None = None

@@ -24,6 +24,7 @@ from typing import Literal
 
 from engine.pipeline.parts.tokens import estimate_tokens
 from engine.progress import eta_words
+from engine.runs import Pick
 
 # Above either, the faces ask before starting (CLI on a terminal, TUI dialog; `--yes` skips).
 BIG_SECONDS = 600.0
@@ -50,8 +51,6 @@ _ABSTRACTIVE_OVERHEAD = 3072 + 3072
 # distinct seed sentences (44 s, peak RSS 275 MB), 104,000 on 5 MB of one seed repeated,
 # 103,000 on 50 MB of distinct sentences (287k units, 483 s, peak RSS 1.9 GB); rounded down.
 RANKED_CHARS_S = 100_000.0
-
-Pick = Literal["rank", "model"]
 
 
 @dataclass(frozen=True)

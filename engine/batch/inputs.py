@@ -23,8 +23,8 @@ from typing import Literal
 from engine.batch.store import summary_key
 from engine.errors import Cancelled, VidsumError
 from engine.library.store import Library
-from engine.pipeline.quotes.summary import Pick
 from engine.progress import CancelToken, Progress, ProgressCallback, check, emit
+from engine.runs import Pick
 from engine.transcripts.readers import load_transcript
 from engine.transcripts.types import Transcript
 

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from engine.batch.estimate import Pick, estimate
+from engine.batch.estimate import estimate
 from engine.errors import Cancelled
 from engine.progress import Progress, ProgressCallback, emit
+from engine.runs import Pick
 from engine.transcripts.types import Transcript
 
 

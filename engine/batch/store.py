@@ -30,8 +30,9 @@ from engine.pipeline.checks.grounding import measure
 from engine.pipeline.checks.quality import failure_reason
 from engine.pipeline.passes.results import LongformResult
 from engine.pipeline.prompts.prompting import PROMPT_VERSION
-from engine.pipeline.quotes.summary import Pick, QuoteResult, grammar_version
+from engine.pipeline.quotes.summary import QuoteResult, grammar_version
 from engine.progress import Progress, ProgressCallback, emit
+from engine.runs import Pick
 from engine.runtime.base import Generation, Sampling
 from engine.schema import Grounding, Summary
 from engine.transcripts.types import Transcript

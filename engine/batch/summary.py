@@ -13,8 +13,9 @@ from engine.pipeline.longform.summary import summarize_long
 from engine.pipeline.passes.lanes import Lanes
 from engine.pipeline.passes.results import LongformResult
 from engine.pipeline.prompts.prompting import ChatSpec
-from engine.pipeline.quotes.summary import Pick, QuoteResult, summarize_quotes
+from engine.pipeline.quotes.summary import QuoteResult, summarize_quotes
 from engine.progress import CancelToken, ProgressCallback
+from engine.runs import Pick
 from engine.runtime.base import Backend, ModelInfo, Sampling, ServerInfo
 from engine.transcripts.types import Transcript
 

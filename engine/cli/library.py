@@ -8,11 +8,14 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from engine.api import Engine, backend_kinds, backend_label, row_to_json
 from engine.errors import ExportExists
 from engine.timefmt import format_timestamp
+
+if TYPE_CHECKING:
+    from engine.library.records import Entry
 
 
 def _fmt_time(seconds: float | None) -> str:
@@ -69,10 +72,11 @@ def cmd_library(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     raise AssertionError(args.library_cmd)
 
 
-def export_file(engine: Engine, entry_id: int, fmt: Any, path: Path, force: bool) -> Path:
-    """``-o FILE`` of `library export` and `summarize`: an existing file only with --force."""
+def export_file(engine: Engine, entry: int | Entry, fmt: Any, path: Path, force: bool) -> Path:
+    """``-o FILE`` of `library export` and `summarize` (``entry``: an id, or the entry a
+    summarize result carries): an existing file only with --force."""
     try:
-        return engine.export_to_file(entry_id, fmt, path, overwrite=force)
+        return engine.export_to_file(entry, fmt, path, overwrite=force)
     except ExportExists as exc:
         raise ExportExists(f"{exc} Add --force to replace it.") from None
 

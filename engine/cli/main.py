@@ -213,10 +213,10 @@ def _write_result(
     res: FileResult, engine: Engine, args: argparse.Namespace, written: set[str], err: TextIO
 ) -> bool:
     """``-o DIR``: write one good summary there; False when the file could not be written."""
-    assert res.id is not None
+    assert res.entry is not None
     target = Path(args.output).expanduser() / _output_name(res, args.format, written)
     try:
-        target = export_file(engine, res.id, args.format, target, args.force)
+        target = export_file(engine, res.entry, args.format, target, args.force)
     except ExportError as exc:
         print(f"vidsum: {exc}", file=err)
         return False

@@ -27,8 +27,8 @@ from engine.errors import Cancelled
 from engine.progress import CancelToken, Progress
 from tui.queue import RETRYABLE, Batch, Queue, QueueItem, expand
 from tui.screens.confirm import ConfirmScreen
-from tui.screens.export import EXPORT_KEYS_UNSHOWN, EntryScreen
-from tui.screens.run_on import RunOnScreen, choice_label
+from tui.screens.export import EXPORT_KEYS_UNSHOWN
+from tui.screens.run_on_choice import RunOnChoice
 from tui.widgets.path_input import PathSuggester, TranscriptTree
 from tui.widgets.queue_row import QueueListItem
 from tui.widgets.top_bar import TopBar
@@ -36,13 +36,11 @@ from tui.widgets.top_bar import TopBar
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-    from engine.batch.server_checks import LastCheck
     from engine.batch.store import FileResult
     from engine.modelstore.catalog import ModelStatus
-    from engine.runtime.base import ServerProfile
 
 
-class SummarizeScreen(EntryScreen):
+class SummarizeScreen(RunOnChoice):
     SUB_TITLE = "Summarize"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("a", "add", "Add file"),
@@ -124,68 +122,6 @@ class SummarizeScreen(EntryScreen):
     def _set_models(self, models: list[ModelStatus]) -> None:
         installed = [m.entry.id for m in models if m.installed is not None]
         self.query_one("#model", Select).set_options([(m, m) for m in installed])
-
-    def _set_servers(self, profiles: list[ServerProfile]) -> None:
-        self.server_names = [p.name for p in profiles]
-        gone = [n for n in self.vidsum.run_on if n not in self.server_names]
-        if gone:  # removed with `vidsum servers rm` meanwhile
-            rest = tuple(n for n in self.vidsum.run_on if n not in gone)
-            self.notify(
-                f"No server profile named {', '.join(gone)} any more; the queue runs on "
-                f"{choice_label(rest)}.",
-                severity="warning",
-                markup=False,
-            )
-            self.set_run_on(rest)
-        self.query_one("#runs-on", Static).set_class(not profiles, "-hidden")
-        self._show_run_on()
-
-    def chosen_servers(self) -> list[str]:
-        """The server profiles the next batch runs on; [] for this machine."""
-        return list(self.vidsum.run_on)
-
-    def set_run_on(self, servers: tuple[str, ...]) -> None:
-        """Run the next batches on these servers (() for this machine), for this session."""
-        self.vidsum.run_on = servers
-        self._show_run_on()
-        self._show_detail()
-
-    def _show_run_on(self) -> None:
-        servers = self.vidsum.run_on
-        self.query_one("#runs-on", Static).update(f"Run on (o): {choice_label(servers)}")
-        # The model choice is this machine's: a server runs the model it serves.
-        self.query_one("#model", Select).disabled = bool(servers)
-
-    def action_run_on(self) -> None:
-        """List the profiles afresh (one may have been added since), then open the picker."""
-
-        def profiles_and_checks() -> tuple[list[ServerProfile], dict[str, LastCheck]]:
-            return self.engine.list_servers(), self.engine.last_server_checks()
-
-        self.call_engine(
-            profiles_and_checks, lambda got: self._pick_run_on(*got), group="run-on", exclusive=True
-        )
-
-    def _pick_run_on(self, profiles: list[ServerProfile], checks: dict[str, LastCheck]) -> None:
-        self.vidsum.server_states.stored = checks  # the picker says what the last check found
-        self._set_servers(profiles)
-        if self.app.screen is not self:
-            return  # a picker is open already (o twice), or the user went elsewhere meanwhile
-        if not profiles:
-            self.notify(
-                "The queue runs on this machine. Add an inference server with "
-                "`vidsum servers add NAME --url URL`.",
-                markup=False,
-            )
-            return
-
-        def chosen(servers: tuple[str, ...] | None) -> None:
-            if servers is not None:  # None: Escape keeps the previous choice
-                self.set_run_on(servers)
-
-        self.app.push_screen(
-            RunOnScreen(profiles, self.vidsum.server_states, self.vidsum.run_on), chosen
-        )
 
     # --- adding -----------------------------------------------------------------------------
 

@@ -56,14 +56,10 @@ from engine.pipeline.quotes.extractive import TOP_K, Choice, extract
 from engine.pipeline.quotes.grammar import section_constraint
 from engine.pipeline.quotes.text import Quote, phrases_of, words_of
 from engine.progress import CancelToken, Progress, ProgressCallback, check, emit
+from engine.runs import Pick, Style
 from engine.runtime.base import Backend, Generation, Sampling
 from engine.schema import Summary
 from engine.transcripts.types import Transcript
-
-Style = Literal["auto", "abstractive", "quotes"]
-# Who picks a section's four bullets in quote mode: the ranking alone, or the model among the
-# ranking's top TOP_K.
-Pick = Literal["rank", "model"]
 
 # Part of the dedupe key and provenance: a quote summary and an abstractive one of the same
 # transcript and model are different entries. Bump the revision when the method or the
