@@ -4,12 +4,12 @@ the CLI's library list and the TUI (they once showed 00:08:24 and 00:08:25 side 
 from __future__ import annotations
 
 import pytest
-from factories import make_entry, make_transcript_info
 
 from engine.api import Engine
 from engine.cli.main import main
 from engine.library.export import entry_to_markdown
 from engine.timefmt import format_span, format_timestamp, format_timestamp_ms
+from tests.factories import make_entry, make_transcript_info
 from tui import format as tui_format
 
 TIMES = [(0.0, 504.6), (504.6, 1009.9), (1009.9, 1500.2), (1500.2, 2000.7), (2000.7, 2504.6)]

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hubserver import FakeHub, add_catalog_file, start_hub
 
 from bench.synthetic_gguf import CHAT_TEMPLATE, TINY_LLAMA, write_gguf
 from engine.api import Engine
@@ -32,6 +31,7 @@ from engine.modelstore.manager import resolve_model
 from engine.pipeline.prompts.prompting import ChatSpec, ChatTemplateError, Message, render_messages
 from engine.runtime.llamacpp.runner import inspect_model
 from tests.conftest import SEED
+from tests.hubserver import FakeHub, add_catalog_file, start_hub
 
 SMALL = replace(TINY_LLAMA, n_layer=1)
 LOOP = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"

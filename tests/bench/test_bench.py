@@ -12,9 +12,9 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import SEED, require_shared
 
 from bench.vidsum_bench import RESULTS_HEADER, append_row, main
+from tests.conftest import SEED, require_shared
 
 
 def _number(pattern: str, text: str) -> float:

@@ -10,10 +10,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from factories import make_entry
 
 from engine.cli.main import main
 from engine.library.store import Library
+from tests.factories import make_entry
 
 
 @pytest.fixture

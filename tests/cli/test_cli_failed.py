@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 import pytest
-from factories import make_entry
 
 from engine.cli.main import main
 from engine.library.store import Library
@@ -15,6 +14,7 @@ from engine.modelstore.catalog import demo_model_notice
 from engine.paths import get_paths
 from engine.schema import Grounding
 from tests.conftest import SEED, require_shared
+from tests.factories import make_entry
 
 REASON = "ungrounded: 87% of its words come from a few-shot example's video, not this transcript"
 

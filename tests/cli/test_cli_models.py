@@ -12,10 +12,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hubserver import FakeHub, add_catalog_file, start_hub
 
 from engine.cli.main import main
 from engine.paths import get_paths
+from tests.hubserver import FakeHub, add_catalog_file, start_hub
 from tests.modelstore.test_catalog import FAMILIES, QUANTS, tiny_gguf
 
 MODEL = "mistral-7b-instruct-v0.2:Q4_K_M"

@@ -9,7 +9,6 @@ import json
 from pathlib import Path
 
 import pytest
-from factories import make_entry
 
 from engine.batch.local import _Batch, _context_for
 from engine.batch.options import RunOptions, resolve
@@ -18,6 +17,7 @@ from engine.library.store import Library
 from engine.modelstore.manager import resolve_model
 from engine.runs import SummarizeOptions
 from engine.settings import update_settings
+from tests.factories import make_entry
 
 
 def _talk(path: Path, topic: str) -> Path:

@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
-from factories import make_entry
 
 from engine.api import Engine
 from engine.errors import ExportError
 from engine.settings import get_export_dir, get_settings
+from tests.factories import make_entry
 
 
 def test_export_dir_defaults_to_downloads_or_home_never_the_cwd(

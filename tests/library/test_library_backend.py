@@ -15,12 +15,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from factories import make_entry, make_provenance, make_transcript_info
 
 from engine.library import migrations, writes
 from engine.library.export import entry_to_json, entry_to_markdown, row_to_json
 from engine.library.records import NewEntry, Provenance
 from engine.library.store import Library
+from tests.factories import make_entry, make_provenance, make_transcript_info
 
 REPO = Path(__file__).resolve().parents[2]
 NEW_COLUMNS = ("backend", "endpoint", "endpoint_url", "server_build")

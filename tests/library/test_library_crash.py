@@ -10,11 +10,11 @@ import time
 from pathlib import Path
 
 import pytest
-from factories import make_entry
 
 from engine.errors import LibraryBusy
 from engine.library.store import Library
 from engine.schema import N_GENERAL_TOPICS, N_SECTION_BULLETS, N_SECTIONS, N_TOPICS
+from tests.factories import make_entry
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
@@ -24,7 +24,7 @@ PRELUDE = f"""
 import os, sys, time
 sys.path[:0] = [{str(REPO)!r}, {str(REPO / "tests")!r}]
 from engine.library.store import Library
-from factories import make_entry
+from tests.factories import make_entry
 """
 
 
@@ -90,7 +90,7 @@ def test_kill_9_inside_the_transaction(tmp_path: Path) -> None:
     path = tmp_path / "lib.sqlite3"
     proc = child(
         """
-from factories import make_transcript_info
+from tests.factories import make_transcript_info
 lib = Library(sys.argv[1])
 for i in range(3):
     lib.add(make_entry(i))

@@ -14,8 +14,6 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from factories import make_entry
-
 from engine.library.export import entry_to_json
 from engine.library.pending import new_entry_from_json, new_entry_to_json
 from engine.library.provenance import (
@@ -26,6 +24,7 @@ from engine.library.provenance import (
     provenance_to_json,
 )
 from engine.library.store import Library
+from tests.factories import make_entry
 
 # The export's keys that are not the field's name (the scripting shape: add keys, never rename).
 RENAMED_IN_JSON = {"model_id": "model"}

@@ -15,12 +15,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from factories import make_entry
 
 from engine.cli.main import main
 from engine.errors import LibraryReadOnly
 from engine.library.store import Library
 from engine.paths import get_paths
+from tests.factories import make_entry
 
 
 def _seed(path: Path, n: int = 3) -> None:

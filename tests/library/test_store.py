@@ -12,7 +12,6 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from factories import make_entry, make_provenance, make_summary, make_transcript_info
 
 from engine.errors import LibraryError, NotInLibrary
 from engine.library.export import entry_to_json, entry_to_markdown, row_to_json
@@ -21,6 +20,7 @@ from engine.library.queries import fts_query
 from engine.library.records import NewEntry
 from engine.library.store import Library
 from engine.schema import GENERAL_FIELDS, Grounding, Summary
+from tests.factories import make_entry, make_provenance, make_summary, make_transcript_info
 
 TIMES = [(0.0, 505.0), (505.0, 2024.0), (2024.0, 3000.0), (3000.0, 4000.0), (4000.0, 5000.0)]
 

@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hubserver import FakeHub, HubFile, add_catalog_file, start_hub
 
 from engine.errors import Cancelled, ModelNotFound
 from engine.modelstore import hub as hubenv
@@ -32,6 +31,7 @@ from engine.modelstore.hub import (
 from engine.modelstore.hubcache import installed, is_verified, partial_bytes
 from engine.modelstore.manager import resolve_model
 from engine.progress import CancelToken, Progress
+from tests.hubserver import FakeHub, HubFile, add_catalog_file, start_hub
 
 MODEL = "mistral-7b-instruct-v0.2:Q4_K_M"
 MB = 1024 * 1024

@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from conftest import TALKS, require_shared
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -26,6 +25,7 @@ from engine.pipeline.parts.chunking import (
 from engine.pipeline.parts.units import MAX_UNIT_CHARS
 from engine.transcripts.readers import load_transcript
 from engine.transcripts.types import Chapter, Segment, Transcript, TranscriptMeta
+from tests.conftest import TALKS, require_shared
 
 
 def words(texts: Sequence[str]) -> list[int]:

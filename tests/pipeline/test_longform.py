@@ -16,7 +16,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from conftest import TALKS, require_shared
 
 from engine import schema
 from engine.errors import GenerationError
@@ -42,6 +41,7 @@ from engine.runtime.llamacpp.runner import LlamaRunner
 from engine.schema import Summary
 from engine.transcripts.readers import load_transcript
 from engine.transcripts.types import Chapter, Transcript
+from tests.conftest import TALKS, require_shared
 
 CS50 = "cs50_2017_lecture3_algorithms.srt"
 INTERVIEW = "nat_eliason_felix_ai_agent_interview.yt-dlp-auto.en.vtt"

@@ -9,7 +9,6 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
-from conftest import TALKS, require_shared
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -19,6 +18,7 @@ from engine.pipeline.quotes.sentences import MAX_WORDS, MIN_WORDS, is_filler, un
 from engine.pipeline.quotes.text import Quote, clean, quotes_of
 from engine.transcripts.readers import load_transcript
 from engine.transcripts.types import Segment, Transcript
+from tests.conftest import TALKS, require_shared
 
 
 def _count(texts: list[str]) -> list[int]:

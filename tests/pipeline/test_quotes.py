@@ -16,8 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SEED, TALKS, require_shared
-from factories import make_entry, make_summary
 
 from engine import schema
 from engine.batch.run import run
@@ -46,6 +44,8 @@ from engine.schema import Summary
 from engine.timefmt import format_timestamp
 from engine.transcripts.readers import load_transcript
 from engine.transcripts.types import Segment, Transcript
+from tests.conftest import SEED, TALKS, require_shared
+from tests.factories import make_entry, make_summary
 from tests.pipeline.test_grammar import GrammarMatcher
 
 JIT = "talkpython_512_jit_compiler_for_cpython.youtube.vtt"

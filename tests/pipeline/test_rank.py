@@ -8,7 +8,6 @@ import re
 
 import numpy as np
 import pytest
-from conftest import SEED, TALKS, require_shared
 
 from engine import schema
 from engine.pipeline.parts.chunking import Span
@@ -26,6 +25,7 @@ from engine.pipeline.quotes.summary import summarize_ranked
 from engine.pipeline.quotes.text import Quote, clean
 from engine.transcripts.readers import load_transcript
 from engine.transcripts.types import Transcript
+from tests.conftest import SEED, TALKS, require_shared
 
 HASHING = [
     "A hash table stores values in buckets chosen by hashing each key.",

@@ -23,19 +23,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from fake_data import (
-    MODELS,
-    bundled_default_status,
-    example_summaries,
-    hardware_fixture,
-    make_entry,
-    models_fixture,
-    sample_entries,
-    segments_for,
-)
-from fake_library import StoredEntries
-from fake_servers import FakeServers
-
 from engine.api import Engine, Local, Order, Servers, SummarizeOptions, Where
 from engine.batch.server_checks import LastCheck
 from engine.batch.store import FileResult
@@ -48,6 +35,18 @@ from engine.modelstore.manager import Removal
 from engine.progress import CancelToken, Progress, ProgressCallback
 from engine.runtime.server.profiles import ServerProfile
 from engine.transcripts.types import Transcript, TranscriptMeta
+from tests.tui.fake_data import (
+    MODELS,
+    bundled_default_status,
+    example_summaries,
+    hardware_fixture,
+    make_entry,
+    models_fixture,
+    sample_entries,
+    segments_for,
+)
+from tests.tui.fake_library import StoredEntries
+from tests.tui.fake_servers import FakeServers
 
 
 class Gate:

@@ -5,10 +5,9 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime, timezone
 
-from fake_data import example_summaries, example_text, timed
-
 from engine.library.records import Coverage, NewEntry, Provenance, TranscriptInfo, dedupe_key
 from engine.library.store import Library
+from tests.tui.fake_data import example_summaries, example_text, timed
 
 TITLES = {
     "btree": "B-Trees: Why Every Database Index Looks the Same",

@@ -6,10 +6,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import settle, wait_until
-from fake_engine import FakeEngine, Gate
 from textual.widgets import Input, Static
 
+from tests.tui.fake_engine import FakeEngine, Gate
+from tests.tui.tui_helpers import settle, wait_until
 from tui.app import VidsumApp, help_sections
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.help import HelpScreen, help_text

@@ -7,12 +7,12 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import settle
-from fake_data import served_copy
-from fake_engine import FakeEngine
 from textual.pilot import Pilot
 from textual.widgets import OptionList, Static
 
+from tests.tui.fake_data import served_copy
+from tests.tui.fake_engine import FakeEngine
+from tests.tui.tui_helpers import settle
 from tui.app import VidsumApp
 from tui.screens.compare import CompareScreen, PickScreen
 from tui.screens.summary import SummaryScreen

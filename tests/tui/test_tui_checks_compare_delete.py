@@ -9,12 +9,12 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from conftest import capture_notes, settle, wait_until
-from fake_engine import FakeEngine, with_bundled_default
 from textual.widgets import DataTable, Static
 
 from engine.api import Engine
 from engine.cli.servers import cmd_servers
+from tests.tui.fake_engine import FakeEngine, with_bundled_default
+from tests.tui.tui_helpers import capture_notes, settle, wait_until
 from tui.app import VidsumApp
 from tui.screens.compare import CompareScreen
 from tui.screens.confirm import ConfirmScreen

@@ -7,13 +7,13 @@ from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
-from conftest import settle
-from fake_data import example_summaries, make_entry, sample_entries
-from fake_engine import FakeEngine
 from textual.widgets import Static
 
 from engine.modelstore.catalog import demo_model_notice
 from engine.schema import Grounding
+from tests.tui.fake_data import example_summaries, make_entry, sample_entries
+from tests.tui.fake_engine import FakeEngine
+from tests.tui.tui_helpers import settle
 from tui.app import VidsumApp
 from tui.screens.library import LibraryScreen
 from tui.screens.summary import SummaryScreen

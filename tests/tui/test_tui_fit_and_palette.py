@@ -13,8 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import settle, wait_until
-from fake_engine import FakeEngine, with_bundled_default
 from rich.cells import cell_len
 from textual.pilot import Pilot
 from textual.widget import Widget
@@ -22,6 +20,8 @@ from textual.widgets import DataTable, Footer, Input, Select, Static
 from textual.widgets._footer import FooterKey
 
 from engine.schema import GENERAL_FIELDS
+from tests.tui.fake_engine import FakeEngine, with_bundled_default
+from tests.tui.tui_helpers import settle, wait_until
 from tui.app import VidsumApp, help_sections, palette_label
 from tui.screens.compare import CompareScreen
 from tui.screens.export import ExportScreen

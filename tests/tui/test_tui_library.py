@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from conftest import capture_notes, settle, wait_until
-from fake_data import many_entries
-from fake_engine import FakeEngine
 from textual.widgets import Input, Select
 
 from engine.errors import LibraryError
+from tests.tui.fake_data import many_entries
+from tests.tui.fake_engine import FakeEngine
+from tests.tui.tui_helpers import capture_notes, settle, wait_until
 from tui.app import VidsumApp
 from tui.screens.library import PAGE_SIZE, LibraryScreen
 from tui.screens.summary import SummaryScreen

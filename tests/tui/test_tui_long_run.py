@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import settle, wait_until
 from textual.pilot import Pilot
 
 from engine.api import Engine
@@ -23,6 +22,7 @@ from tests.tui.test_tui_real_flows import (  # noqa: F401 (fixtures)
     tiny_model,
     workers,
 )
+from tests.tui.tui_helpers import settle, wait_until
 from tui.app import VidsumApp
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.summarize import SummarizeScreen

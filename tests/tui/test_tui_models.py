@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from conftest import capture_notes, settle, wait_until
-from fake_data import hardware_fixture
-from fake_engine import FakeEngine, Gate
 from textual.widgets import DataTable, ProgressBar, Static
 
 from engine.errors import DownloadError
+from tests.tui.fake_data import hardware_fixture
+from tests.tui.fake_engine import FakeEngine, Gate
+from tests.tui.tui_helpers import capture_notes, settle, wait_until
 from tui.app import VidsumApp
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.models import ModelsScreen

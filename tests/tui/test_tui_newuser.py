@@ -9,10 +9,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import capture_notes, settle, wait_until
-from fake_engine import FakeEngine
 from textual.widgets import DataTable, Input, Static
 
+from tests.tui.fake_engine import FakeEngine
+from tests.tui.tui_helpers import capture_notes, settle, wait_until
 from tui.app import VidsumApp
 from tui.screens.export import ExportScreen
 from tui.screens.library import LibraryScreen

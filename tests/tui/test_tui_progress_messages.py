@@ -8,9 +8,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import settle
 
 from engine.progress import Progress
+from tests.tui.tui_helpers import settle
 from tui.app import VidsumApp
 from tui.queue import Batch, QueueItem
 from tui.screens.models import ModelsScreen

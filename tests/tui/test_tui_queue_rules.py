@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import capture_notes, settle, wait_until
-from fake_engine import FakeEngine, Gate
 from textual.pilot import Pilot
 from textual.widgets import ListView
 
+from tests.tui.fake_engine import FakeEngine, Gate
 from tests.tui.test_tui_summarize import files, open_queue
+from tests.tui.tui_helpers import capture_notes, settle, wait_until
 from tui.app import VidsumApp
 from tui.screens.summarize import SummarizeScreen
 from tui.widgets.queue_row import QueueRow

@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import wait_until
 
 from engine.api import Engine
 from engine.batch.store import FileResult
 from engine.library.store import Library
 from tests.conftest import TALKS, require_shared
 from tests.tui.test_tui_real_flows import open_queue, start_queue, workers
+from tests.tui.tui_helpers import wait_until
 from tui.app import VidsumApp
 from tui.screens.confirm import ConfirmScreen
 

@@ -8,11 +8,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import settle, wait_until
-from seed import TITLES, seed_library
 
 from engine.api import Engine
 from engine.library.store import Library
+from tests.tui.seed import TITLES, seed_library
+from tests.tui.tui_helpers import settle, wait_until
 from tui.app import VidsumApp
 from tui.screens.compare import CompareScreen
 from tui.screens.library import LibraryScreen

@@ -19,9 +19,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import capture_notes, settle, wait_until
-from factories import make_entry, make_summary
-from hubserver import FakeHub, HubFile, add_catalog_file, start_hub
 from textual.pilot import Pilot
 from textual.screen import Screen
 from textual.widgets import DataTable, Input, ListView, ProgressBar, Select, Static
@@ -32,6 +29,9 @@ from engine.library.store import Library
 from engine.modelstore import hubcache
 from engine.modelstore.catalog import get_entry
 from engine.schema import Summary
+from tests.factories import make_entry, make_summary
+from tests.hubserver import FakeHub, HubFile, add_catalog_file, start_hub
+from tests.tui.tui_helpers import capture_notes, settle, wait_until
 from tui.app import VidsumApp
 from tui.screens.library import LibraryScreen
 from tui.screens.models import ModelsScreen

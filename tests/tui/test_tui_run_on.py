@@ -7,12 +7,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import capture_notes, settle, wait_until
-from fake_engine import FakeEngine, Gate
 from textual.widgets import Select, SelectionList, Static
 
 from engine.api import Local, Servers
+from tests.tui.fake_engine import FakeEngine, Gate
 from tests.tui.test_tui_servers import open_summarize, two_servers
+from tests.tui.tui_helpers import capture_notes, settle, wait_until
 from tui.app import VidsumApp
 from tui.screens.run_on import EMPTY, HINT, LOCAL, RunOnScreen
 from tui.screens.summarize import SummarizeScreen

@@ -7,12 +7,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import capture_notes, settle, wait_until
-from fake_engine import FakeEngine, Gate
 from textual.widgets import DataTable, Select, Static
 
 from engine.api import Local, Servers
 from engine.errors import VidsumError
+from tests.tui.fake_engine import FakeEngine, Gate
+from tests.tui.tui_helpers import capture_notes, settle, wait_until
 from tui.app import VidsumApp
 from tui.screens.models import ModelsScreen
 from tui.screens.summarize import SummarizeScreen
@@ -216,7 +216,7 @@ async def test_run_on_key_without_servers(make_app: Callable[..., VidsumApp]) ->
 
 
 async def test_server_table_labels() -> None:
-    from fake_servers import check_result
+    from tests.tui.fake_servers import check_result
 
     profile = two_servers().servers["gpu-box"]
     from tui.widgets.server_table import check_label

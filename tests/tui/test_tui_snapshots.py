@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import quiet_cursors, settle, wait_until
-from fake_data import served_copy
-from fake_engine import FakeEngine, Gate, with_bundled_default
 from textual.pilot import Pilot
 
+from tests.tui.fake_data import served_copy
+from tests.tui.fake_engine import FakeEngine, Gate, with_bundled_default
+from tests.tui.tui_helpers import quiet_cursors, settle, wait_until
 from tui.app import VidsumApp
 from tui.screens.compare import CompareScreen
 from tui.screens.run_on import RunOnScreen

@@ -6,11 +6,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import capture_notes, settle, wait_until
-from fake_engine import FakeEngine, Gate
 from textual.widgets import Input, ListView
 
 from engine.errors import ModelNotFound
+from tests.tui.fake_engine import FakeEngine, Gate
+from tests.tui.tui_helpers import capture_notes, settle, wait_until
 from tui.app import VidsumApp
 from tui.screens.summarize import SummarizeScreen
 from tui.screens.summary import SummaryScreen

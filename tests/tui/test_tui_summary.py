@@ -7,10 +7,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import capture_notes, settle
-from fake_engine import FakeEngine
 from textual.widgets import Input, Static, TextArea
 
+from tests.tui.fake_engine import FakeEngine
+from tests.tui.tui_helpers import capture_notes, settle
 from tui.app import VidsumApp
 from tui.screens.compare import CompareScreen
 from tui.screens.confirm import ConfirmScreen

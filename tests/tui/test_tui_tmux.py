@@ -13,7 +13,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from seed import TITLES, seed_library
+
+from tests.tui.seed import TITLES, seed_library
 
 VIDSUM = Path(sys.executable).with_name("vidsum")
 

@@ -7,11 +7,11 @@ from pathlib import Path
 from typing import get_args
 
 import pytest
-from fake_data import segments_for
-from fake_engine import FakeEngine
 
 from engine.api import Engine, Order
 from engine.progress import Progress
+from tests.tui.fake_data import segments_for
+from tests.tui.fake_engine import FakeEngine
 from tui import format as fmt
 from tui.export import export_path
 from tui.paging import RowPager

@@ -11,10 +11,10 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from conftest import capture_notes, settle
-from fake_engine import FakeEngine
 from textual.widgets import Input
 
+from tests.tui.fake_engine import FakeEngine
+from tests.tui.tui_helpers import capture_notes, settle
 from tui.app import VidsumApp
 from tui.screens.confirm import ConfirmScreen
 from tui.screens.summary import SummaryScreen
