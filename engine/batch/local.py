@@ -14,8 +14,8 @@ import contextlib
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Literal
 
-from engine.batch.estimate import estimate_tokens
 from engine.batch.inputs import Dedupe, read_all
 from engine.batch.options import Job, RunOptions
 from engine.batch.preflight import Plan, announce
@@ -26,6 +26,7 @@ from engine.library.records import LOCAL_BACKEND
 from engine.library.store import Library
 from engine.modelstore.catalog import ResolvedModel
 from engine.modelstore.manager import resolve_model
+from engine.pipeline.parts.tokens import estimate_tokens
 from engine.pipeline.quotes.summary import resolve_style, summarize_quotes
 from engine.progress import CancelToken, Progress, ProgressCallback, check
 from engine.runtime.backends import open_local
@@ -45,12 +46,14 @@ class _Batch:
         self,
         model: ResolvedModel,
         options: RunOptions,
+        style: Literal["abstractive", "quotes"],
         n_ctx: int,
         progress: ProgressCallback | None,
         cancel: CancelToken | None,
     ) -> None:
         self.model = model
         self.options = options
+        self.style = style  # resolved once for the batch's model (quotes.resolve_style)
         self.n_ctx = n_ctx
         self.progress = progress
         self.cancel = cancel
@@ -100,11 +103,14 @@ def _round_up(n: int, step: int) -> int:
 
 
 def _context_for(
-    transcripts: Sequence[Transcript], model: ResolvedModel, options: RunOptions
+    transcripts: Sequence[Transcript],
+    model: ResolvedModel,
+    options: RunOptions,
+    style: Literal["abstractive", "quotes"],
 ) -> int:
     if options.n_ctx:
         return options.n_ctx
-    if resolve_style(options.style, model.source) == "quotes":
+    if style == "quotes":
         # Stretch by stretch: one part's sentences at a time, in any context (the model is
         # loaded only when it picks among the ranking's top candidates).
         part = max((estimate_tokens(len(t.text)) // 5 for t in transcripts), default=0)
@@ -127,8 +133,8 @@ def run_local(
     # Read everything first: bad files are reported without loading a model, and the
     # context can be sized once for the whole batch.
     loaded = read_all(paths, progress, cancel)
-    n_ctx = _context_for([t for _, t, _ in loaded if t is not None], resolved, options)
     style = resolve_style(options.style, resolved.source)
+    n_ctx = _context_for([t for _, t, _ in loaded if t is not None], resolved, options, style)
     dedupe = Dedupe((resolved.sha256,), style, options.quote_pick, options.force)
     announce(
         [(p, t) for p, t, _ in loaded if t is not None and dedupe.stored(lib, t) is None],
@@ -136,7 +142,7 @@ def run_local(
         progress,
         job.confirm,
     )
-    batch = _Batch(resolved, options, n_ctx, progress, cancel)
+    batch = _Batch(resolved, options, style, n_ctx, progress, cancel)
     try:
         for path, transcript, error in loaded:
             if transcript is None:
@@ -178,8 +184,7 @@ def _one(
         backend=LOCAL_BACKEND,  # vidsum's own llama.cpp worker: no endpoint, URL or build
         n_ctx=batch.info.n_ctx if batch.info else 0,
     )
-    style = resolve_style(options.style, model.source)
-    new = new_entry(transcript, result, made, options.sampling, style, options.quote_pick)
+    new = new_entry(transcript, result, made, options.sampling, batch.style, options.quote_pick)
     return store(
         path,
         transcript.display_title,
@@ -205,8 +210,7 @@ def summarize_transcript(
     the notes (``engine.pipeline.longform.summary``); nothing is ever cut. A quote summary
     chosen by the ranking alone never loads the model.
     """
-    style = resolve_style(batch.options.style, batch.model.source)
-    pick = batch.options.quote_pick
+    style, pick = batch.style, batch.options.quote_pick
     if style == "quotes" and pick == "rank":
         return summarize_quotes(transcript, None, None, progress=progress, cancel=cancel)
     runner, info = batch.ensure_loaded()

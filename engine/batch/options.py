@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from engine.library.store import Library
-from engine.pipeline.longform.summary import MAX_ATTEMPTS
+from engine.pipeline.passes.attempts import MAX_ATTEMPTS
 from engine.progress import CancelToken, ProgressCallback
 from engine.runs import Pick, Style, SummarizeOptions
 from engine.runtime.base import Sampling

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from engine.api import Engine
-from engine.batch.estimate import BIG_SECONDS, BIG_TOKENS, estimate, estimate_tokens
+from engine.batch.estimate import BIG_SECONDS, BIG_TOKENS, estimate
+from engine.pipeline.parts.tokens import estimate_tokens
 from engine.pipeline.quotes.summary import RANKING, summarize_ranked
 from engine.transcripts.readers import load_transcript
 from tests.conftest import SEED, require_shared

@@ -159,7 +159,8 @@ def test_help_shows_every_option_with_its_default(capsys: pytest.CaptureFixture[
 def test_threads_and_gpu_layers_reach_the_worker(tiny_llama_path: Path) -> None:
     model = resolve_model(str(tiny_llama_path))
     options = RunOptions(n_ctx=2048, n_threads=1, n_gpu_layers=0)
-    batch = _Batch(model, options, _context_for([], model, options), None, None)
+    style = "abstractive"  # a local .gguf file's (quotes.resolve_style)
+    batch = _Batch(model, options, style, _context_for([], model, options, style), None, None)
     try:
         _, info = batch.ensure_loaded()
     finally:
