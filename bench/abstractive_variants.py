@@ -3,12 +3,10 @@
     python bench/abstractive_variants.py [--model ID|PATH] [--ctx 8192] [--only NAME ...]
                                          [--variants two-examples zero-shot one-short]
 
-Runs one grammar-constrained one-pass summary per transcript and prompt variant on one loaded
-model (default: vidsum's, i.e. the bundled Gemma 3 270M when nothing else is installed) and
-prints grounded / leaked (``engine.pipeline.checks.grounding``) and the quality flags for each,
-then the
-mean
-per variant. Inputs: the seed run's transcripts (``../shared/data/seed-run/transcripts`` and
+Runs one grammar-constrained one-pass summary per transcript and prompt variant on one loaded model
+(default: vidsum's, i.e. the bundled Gemma 3 270M when nothing else is installed) and prints
+grounded / leaked (``engine.pipeline.checks.grounding``) and the quality flags for each, then the
+mean per variant. Inputs: the seed run's transcripts (``../shared/data/seed-run/transcripts`` and
 the two seed examples' transcripts). Variants:
 
 - ``two-examples``: what vidsum does when they fit (the first two few-shot examples);

@@ -6,11 +6,9 @@ and, for quote summaries, the issue-18 measures against classical baselines.
                                  [--pick rank|model] [--no-record]
 
 Runs the engine's own ``engine.batch.run.run`` (model resolution, context sizing, style choice,
-quality gate, library) in a fresh VIDSUM_HOME, so the numbers are those a new user gets. For
-each summary: style, passes/attempts, time, grounded / leaked
-(``engine.pipeline.checks.grounding``), how
-many
-content bullets occur verbatim in the transcript (whitespace-normalized), and the failed reason
+quality gate, library) in a fresh VIDSUM_HOME, so the numbers are those a new user gets. For each
+summary: style, passes/attempts, time, grounded / leaked (``engine.pipeline.checks.grounding``), how
+many content bullets occur verbatim in the transcript (whitespace-normalized), and the failed reason
 if the quality gate failed it. Appends the table, with the commit, to EVALUATION.md.
 
 Quote summaries also get (``bench/baselines.py`` defines key terms and baselines): key-term

@@ -1,6 +1,5 @@
 """Section titles and topics, global topics and general fields (engine.pipeline.labels.sections) on
-every
-shared transcript: are they keyphrases, do the fields fit the talk, does complexity vary?
+every shared transcript: are they keyphrases, do the fields fit the talk, does complexity vary?
 
     python bench/eval_labels.py [--only SUB ...] [--no-record]
 

@@ -5,11 +5,9 @@ flags.
                                [--threads N] [--seed N] [--no-record]
 
 Each talk in ../shared/data/talks/ goes through ``engine.pipeline.longform.summary.summarize_long``
-on one
-loaded
-model (default: the offline default, Gemma 3 270M). Prints a table and appends it, with the date,
-model and machine, to EVALUATION.md (unless ``--no-record``). A talk whose summary fails is a
-row with the error, and the exit status is 1.
+on one loaded model (default: the offline default, Gemma 3 270M). Prints a table and appends it,
+with the date, model and machine, to EVALUATION.md (unless ``--no-record``). A talk whose summary
+fails is a row with the error, and the exit status is 1.
 """
 
 from __future__ import annotations

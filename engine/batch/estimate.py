@@ -46,10 +46,9 @@ _ABSTRACTIVE_OVERHEAD = 3072 + 3072
 
 
 # The ranked quote path (engine.pipeline.quotes.summary.summarize_ranked: cutting, ranking,
-# choosing,
-# labels) measured 2026-12-06 on this 2-core shared machine: 113,000 chars/s on 5 MB of
-# distinct seed sentences (44 s, peak RSS 275 MB), 104,000 on 5 MB of one seed repeated,
-# 103,000 on 50 MB of distinct sentences (287k units, 483 s, peak RSS 1.9 GB); rounded down.
+# choosing, labels) measured 2026-12-06 on this 2-core shared machine: 113,000 chars/s on 5 MB of
+# distinct seed sentences (44 s, peak RSS 275 MB), 104,000 on 5 MB of one seed repeated, 103,000 on
+# 50 MB of distinct sentences (287k units, 483 s, peak RSS 1.9 GB); rounded down.
 RANKED_CHARS_S = 100_000.0
 
 

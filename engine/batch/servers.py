@@ -316,8 +316,7 @@ def _finish(ep: Endpoint, shared: _Shared) -> None:
 class _SlotLanes:
     """An endpoint's idle slots, lent to the notes passes of a transcript it is summarizing
     (``engine.pipeline.passes.lanes``). Only when no file is waiting: a waiting file takes a free
-    slot
-    first (it is longer, and a whole file keeps a slot busy longer than one pass). Lanes stay
+    slot first (it is longer, and a whole file keeps a slot busy longer than one pass). Lanes stay
     on the same endpoint, so every pass of a summary is made by the same model."""
 
     def __init__(self, ep: Endpoint, shared: _Shared) -> None:

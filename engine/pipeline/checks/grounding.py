@@ -10,8 +10,7 @@ Two shares of the summary's content words (introduction, section titles without 
 
 Content words are words of five or more letters that are not stop words
 (``engine.pipeline.checks.quality.STOP``), plus numbers of two or more characters; both sides are
-lightly
-stemmed (``stem``), so "tables"/"table" and "hashing"/"hash" match. Every occurrence counts:
+lightly stemmed (``stem``), so "tables"/"table" and "hashing"/"hash" match. Every occurrence counts:
 a summary that repeats a borrowed word is that much less grounded.
 
 Calibration (``tests/pipeline/test_grounding.py``, on the seed run's Mistral-7B reference answers):

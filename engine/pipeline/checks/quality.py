@@ -36,13 +36,12 @@ ORDER_MARGIN = 1.5
 ORDER_MIN_SCORE = 3.0
 
 # Grounding gate (engine.pipeline.checks.grounding). Calibrated on the seed run's Mistral-7B
-# reference
-# answers: 0.54-0.67 grounded against their own transcripts with at most 0.05 leaked from
-# vidsum's few-shot answers, but 0.06-0.13 grounded against another video's transcript; a
-# verbatim copy of a few-shot answer held against the seed transcripts measures 0.07-0.30
-# grounded and 0.70-0.93 leaked. The thresholds sit between those groups with room on both
-# sides: below GROUNDED_MIN the summary is mostly about something else; above LEAKED_MAX a
-# fifth of its words come from an example's video (a partial copy: one section, the intro).
+# reference answers: 0.54-0.67 grounded against their own transcripts with at most 0.05 leaked from
+# vidsum's few-shot answers, but 0.06-0.13 grounded against another video's transcript; a verbatim
+# copy of a few-shot answer held against the seed transcripts measures 0.07-0.30 grounded and
+# 0.70-0.93 leaked. The thresholds sit between those groups with room on both sides: below
+# GROUNDED_MIN the summary is mostly about something else; above LEAKED_MAX a fifth of its words
+# come from an example's video (a partial copy: one section, the intro).
 GROUNDED_MIN = 0.35
 LEAKED_MAX = 0.20
 # Fewer content words than this is too little text to judge (empty_content covers it).

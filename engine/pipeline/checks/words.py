@@ -31,9 +31,8 @@ _STOP_WORDS = """
     described introduce introduces introduced introduction overview covers covered highlight
     highlights highlighted importance important example examples
 """
-# Shared with engine.pipeline.checks.grounding: words that say nothing about what a video is about
-# (the
-# second block: how a summary talks about a video, not what the video says).
+# Shared with engine.pipeline.checks.grounding: words that say nothing about what a video is
+# about (the second block: how a summary talks about a video, not what the video says).
 STOP = frozenset(_STOP_WORDS.split())
 _STOP = STOP
 

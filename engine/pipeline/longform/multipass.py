@@ -1,11 +1,10 @@
 """The multi-pass summary: notes on chunks, merged until they fit, then the summary from them.
 
-Each part is cut into chunks that fit a notes prompt; each chunk gets grammar-constrained
-``Notes``; when the notes of all parts are too big for the final prompt they are merged or
-condensed (``engine.pipeline.longform.notes_merge``); then one grammar-constrained summary is
-written
-from the five parts' notes. Nothing is ever cut. Imports the notes job, the budgets, the notes
-and the long-form prompts.
+Each part is cut into chunks that fit a notes prompt; each chunk gets grammar-constrained ``Notes``;
+when the notes of all parts are too big for the final prompt they are merged or condensed
+(``engine.pipeline.longform.notes_merge``); then one grammar-constrained summary is written from the
+five parts' notes. Nothing is ever cut. Imports the notes job, the budgets, the notes and the
+long-form prompts.
 """
 
 from __future__ import annotations

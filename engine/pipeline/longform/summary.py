@@ -1,8 +1,7 @@
 """Whole-video summaries whatever the transcript's length: nothing is ever cut.
 
 Every transcript is first split into five parts (``engine.pipeline.parts.chunking``: chapters when
-present,
-else balanced token counts at pauses and sentence ends); part N becomes section N and gives
+present, else balanced token counts at pauses and sentence ends); part N becomes section N and gives
 it its time range.
 
 - **One pass** when the prompt (the transcript with ``[Part N · start–end]`` markers) and room
@@ -16,8 +15,7 @@ it its time range.
   chunk verbatim before the token count goes into the coverage.
 
 The final answer is checked by ``engine.pipeline.checks.quality``; a flagged answer is retried with
-another
-seed, and if every attempt is flagged the least flagged one comes back with its flags.
+another seed, and if every attempt is flagged the least flagged one comes back with its flags.
 
 The pieces: ``budget`` (token reserves, the configurations), ``attempts`` (one pass with
 retries), ``job`` (what every job shares), ``one_pass``, ``multipass``, ``longform_prompts``

@@ -1,12 +1,10 @@
 """The GBNF grammar of the summary, generated from ``engine.schema``.
 
 ``python -m engine.pipeline.prompts.grammar`` writes ``grammars/summary.gbnf``; ``--check`` exits
-non-zero
-when
-the committed file differs from what the schema generates (a test runs the same check).
-At run time only the committed text is used: ``summary_gbnf()`` and ``GRAMMAR_VERSION``;
-backends get it as ``summary_constraint()`` (with the summary's JSON schema, for endpoints that
-take only a schema).
+non-zero when the committed file differs from what the schema generates (a test runs the same
+check). At run time only the committed text is used: ``summary_gbnf()`` and ``GRAMMAR_VERSION``;
+backends get it as ``summary_constraint()`` (with the summary's JSON schema, for endpoints that take
+only a schema).
 
 The grammar accepts exactly the compact JSON that ``Summary.generated_json()`` writes:
 

@@ -8,10 +8,10 @@ Also the *compact* summary grammar: the summary schema with tighter string limit
 contexts too small to hold a full-size answer next to the notes (e.g. 2k tokens).
 
 ``python -m engine.pipeline.prompts.notes`` writes ``grammars/notes.gbnf`` and
-``grammars/summary-compact.gbnf``;
-``--check`` exits 1 when either is out of date (a test runs the same check). Backends get each
-grammar as a ``Constraint`` (``notes_constraint()`` ...) with no JSON schema: an endpoint that
-takes only a schema is asked for any JSON object, and the answer is validated here.
+``grammars/summary-compact.gbnf``; ``--check`` exits 1 when either is out of date (a test runs the
+same check). Backends get each grammar as a ``Constraint`` (``notes_constraint()`` ...) with no JSON
+schema: an endpoint that takes only a schema is asked for any JSON object, and the answer is
+validated here.
 """
 
 from __future__ import annotations

@@ -1,15 +1,12 @@
 """Quote mode: a summary built from the transcript's own sentences, so it cannot invent.
 
 The transcript is split into the same five parts as every summary
-(``engine.pipeline.parts.chunking``)
-and the choice is classical (``engine.pipeline.quotes.extractive``): the whole talk's units ranked
-by
-LexRank centrality and informativeness, four per part by maximal marginal relevance within a
-word budget, the introduction the talk's top-ranked unit, titles and topics from
-``engine.pipeline.labels.sections``. Measured on the shared talks (EVALUATION.md), the bundled
-model's own
-choice did no better than random sentences, so by default no model is loaded at all
-(``summarize_ranked``).
+(``engine.pipeline.parts.chunking``) and the choice is classical
+(``engine.pipeline.quotes.extractive``): the whole talk's units ranked by LexRank centrality and
+informativeness, four per part by maximal marginal relevance within a word budget, the introduction
+the talk's top-ranked unit, titles and topics from ``engine.pipeline.labels.sections``. Measured on
+the shared talks (EVALUATION.md), the bundled model's own choice did no better than random
+sentences, so by default no model is loaded at all (``summarize_ranked``).
 
 ``pick="model"`` keeps the model where it may add: per part, one pass chooses the four bullets
 among the part's ``extractive.TOP_K`` best units under the section grammar
