@@ -12,6 +12,8 @@ import json
 import random
 from pathlib import Path
 
+import pytest
+
 from bench.eval_sections import seconds
 from engine.pipeline.longform.multipass import MultiPassJob
 from engine.pipeline.parts import segment
@@ -129,12 +131,15 @@ def test_abstractive_parts_are_the_balanced_split() -> None:
 
 
 def test_the_chaptered_set_is_what_its_manifest_says() -> None:
-    """bench/chapters_set.json: 6-10 talks of 20-120 min, increasing chapter starts, a tune
-    and a held-out half, no transcript text in the project, no reserved sources."""
+    """bench/chapters_set.json: 6-10 talks of 20-120 min in a tune and a held-out half, 20 or
+    more in a second held-out set, increasing chapter starts, no transcript text in the project,
+    no reserved sources."""
     manifest = json.loads((Path(__file__).parents[2] / "bench" / "chapters_set.json").read_text())
     talks = manifest["talks"]
-    assert 6 <= len(talks) <= 10
-    assert {t["split"] for t in talks} == {"tune", "held-out"}
+    first = [t for t in talks if t["split"] in ("tune", "held-out")]
+    assert 6 <= len(first) <= 10
+    assert len(talks) - len(first) >= 20
+    assert {t["split"] for t in talks} == {"tune", "held-out", "held-out-2"}
     for t in talks:
         assert 20 * 60 <= t["duration_s"] <= 120 * 60
         starts = [seconds(s) for s in t["chapter_starts"]]
@@ -149,3 +154,44 @@ def test_the_chaptered_set_is_what_its_manifest_says() -> None:
                 x in src["repo"].lower()
                 for x in ("3blue1brown", "fridman", "pythonbytes", "python-bytes")
             )
+
+
+BLOCK = 30  # sentences of one theme in a row
+
+
+def long_talk(blocks: list[int]) -> tuple[Transcript, list[float]]:
+    """Topic ``i`` turns between two themes (the halves of its vocabulary) every ``BLOCK``
+    sentences, ``blocks[i]`` blocks in all. A window of a few blocks holds both themes of a
+    topic, so only the topic changes stand out; a window of about one block sees every turn
+    as deep a change as a new topic."""
+    rng = random.Random(3)
+    sents: list[str] = []
+    starts: list[int] = []
+    for topic, count in enumerate(blocks):
+        starts.append(len(sents))
+        for k in range(count):
+            theme = VOCABULARIES[topic][5:] if k % 2 else VOCABULARIES[topic][:5]
+            for _ in range(BLOCK):
+                a, b, c, d = rng.sample(theme, 4)
+                sents.append(f"The {a} and the {b} need a {c} before every {d}.")
+    cues = [(i * SECONDS_PER_CUE, (i + 1) * SECONDS_PER_CUE, s) for i, s in enumerate(sents)]
+    return timed(cues), [s * SECONDS_PER_CUE for s in starts]
+
+
+def test_a_long_talk_is_cut_where_the_topic_changes_not_at_its_turns(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The window grows with the talk (``WINDOW_SHARE``): a 56-minute talk whose topics each
+    turn between two themes every two minutes is cut at the topic changes; the fixed window
+    (share 0: about one block here) cuts at turns inside topics."""
+    t, changes = long_talk([8, 4, 6, 4, 6])
+    tm = TextMap(t, words)
+    near = 30.0  # bench/eval_sections.py's tolerance; a block is 120 s
+
+    def misses() -> int:
+        inner = [p.end_s or 0.0 for p in split_parts(tm, by="topic")[:-1]]
+        return sum(abs(b - c) > near for b, c in zip(inner, changes[1:], strict=True))
+
+    assert misses() == 0
+    monkeypatch.setattr(segment, "WINDOW_SHARE", 0.0)
+    assert misses() >= 2

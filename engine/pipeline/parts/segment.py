@@ -3,8 +3,10 @@
 A talk without chapters is cut where its vocabulary changes, not at equal lengths. The text
 comes as *units* (the places a cut may go, from ``engine.pipeline.parts.chunking``); each unit
 contributes the stems of its content words (``grounding.content_words``: the project's stop
-list and stemmer). At candidate gaps every ``STEP`` content words, the windows of ``WINDOW``
-content words on either side are compared (cosine of their stem counts); the curve is smoothed,
+list and stemmer). The window is a share of the talk (``WINDOW_SHARE`` of its content words,
+at least ``WINDOW``): the sections of a longer talk are longer, and a fixed window finds the
+small turns inside them. At candidate gaps every twelfth of a window (``STEP`` at the smallest),
+the windows on either side are compared (cosine of their stem counts); the curve is smoothed,
 each gap gets a *depth* (how far the similarity falls below the peaks on both sides, Hearst's
 TextTiling), and the deepest valleys become the boundaries, subject to every section holding
 at least ``MIN_SHARE`` of the talk. A boundary then moves to the strongest cut (pause,
@@ -25,10 +27,18 @@ from collections.abc import Sequence
 
 from engine.pipeline.checks.grounding import content_words
 
-# Content words per side of a gap. Spoken technical talks run ~60 content words a minute, so
-# this compares about two minutes either side (tuned on half the chaptered set: EVALUATION.md).
+# Content words per side of a gap, at least. Spoken technical talks run 35-60 content words a
+# minute, so this compares two to three minutes either side (tuned on half the chaptered set:
+# EVALUATION.md); the window of every talk under ~920 content words (15-25 minutes).
 WINDOW = 120
-# Content words between candidate gaps.
+# The window as a share of the talk's content words (about two-thirds of one of five sections).
+# Measured on the 9 chaptered talks of bench/chapters_set.json (bench/eval_sections.py
+# --window-share, issue 18): 0.13 scored 0.75 against 0.61 for the fixed window, no talk lower;
+# chosen on 8 talks and scored on the 9th (leave-one-out), +0.28 over equal stretches on
+# average. Neighbours vary by a boundary or two (0.15: 0.61, 0.17: 0.69). 0: the fixed window.
+WINDOW_SHARE = 0.13
+# Content words between candidate gaps at the smallest window; it grows with the window
+# (window // 12), so a long talk costs no more comparisons per content word.
 STEP = 10
 # Moving-average width (in gaps) applied to the similarity curve before depths.
 SMOOTH = 3
@@ -56,10 +66,11 @@ def topic_boundaries(
     if pos[-1] < 4 * WINDOW // 3:
         return None
     flat = [w for s in stems for w in s]
-    gaps = _candidate_gaps(pos)
+    window = max(WINDOW, int(WINDOW_SHARE * pos[-1]))
+    gaps = _candidate_gaps(pos, window, max(1, STEP * window // WINDOW))
     if not gaps:
         return None
-    depth = _depths(_smooth([_cosine(flat, pos[b], WINDOW) for b in gaps], SMOOTH))
+    depth = _depths(_smooth([_cosine(flat, pos[b], window) for b in gaps], SMOOTH))
     cum = [0.0, *itertools.accumulate(float(x) for x in sizes)]
     min_size = (MIN_SHARE if min_share is None else min_share) * cum[-1]
     chosen = _pick(gaps, depth, cum, n_parts - 1, min_size)
@@ -68,12 +79,12 @@ def topic_boundaries(
     return _refine(chosen, pos, strengths, cum, min_size)
 
 
-def _candidate_gaps(pos: list[int]) -> list[int]:
-    """Unit boundaries nearest every ``STEP`` content words, leaving a half window at each
+def _candidate_gaps(pos: list[int], window: int, step: int) -> list[int]:
+    """Unit boundaries nearest every ``step`` content words, leaving a half window at each
     end (a boundary there could not be compared on both sides)."""
     n = len(pos) - 1
     out: list[int] = []
-    for target in range(WINDOW // 2, pos[-1] - WINDOW // 2 + 1, STEP):
+    for target in range(window // 2, pos[-1] - window // 2 + 1, step):
         b = min(max(bisect.bisect_left(pos, target), 1), n - 1)
         if not out or b > out[-1]:
             out.append(b)
