@@ -10,7 +10,8 @@ the share that start or end mid-sentence (neither at a sentence end nor at a cla
 unpunctuated text), words per quote (median, p90, max), quotes holding a speaker label, stage
 text or ``>>`` (an independent pattern check; must be 0), and quotes across a change of speaker
 (a caption ``>>`` mark inside the quote's range; the marks' places come from this checkout's
-reader, ``Segment.turn``, also when ``--code`` measures another; must be 0).
+reader, ``Segment.turn``, also when ``--code`` measures another; on punctuated text a mark
+inside a sentence that goes on in lower case does not count; must be 0).
 
 Table 2, the rules for unpunctuated captions: the timed talks with their punctuation stripped,
 cut by each rule; per rule, over the talks pooled: units, share of units with 6-35 words,
@@ -27,6 +28,7 @@ EVALUATION.md unless ``--no-record``.
 from __future__ import annotations
 
 import argparse
+import bisect
 import datetime as dt
 import json
 import re
@@ -109,9 +111,12 @@ def quote_row(path: Path) -> str:
     starts = [s for s, _ in toks]
     named = _labels(t.text)
     whole, mid, bad = [], [], 0
-    import bisect
 
     turns = _turn_starts(path)
+    if sum(bool(_END.search(w)) for _, w in toks) >= len(toks) / 80:
+        # Punctuated: a mark inside a sentence that goes on in lower case is not a new speaker
+        # (auto-captions misplace some marks; the text's own punctuation wins).
+        turns = [p for p in turns if not _inside_sentence(toks, bisect.bisect_left(starts, p))]
     turn_set = set(turns)
     for q in quotes:
         i = bisect.bisect_left(starts, q.start_char)
@@ -144,6 +149,11 @@ def quote_row(path: Path) -> str:
         f"| {path.name[:40]} | {len(quotes)} | {filler} | {_pct(whole)} | {_pct(mid)} "
         f"| {statistics.median(n):g} | {p90:g} | {max(n)} | {bad} | {across} |"
     )
+
+
+def _inside_sentence(toks: list[tuple[int, str]], i: int) -> bool:
+    """Token ``i`` goes on the sentence before it: no sentence end before, lower case."""
+    return 0 < i < len(toks) and not _END.search(toks[i - 1][1]) and toks[i][1][:1].islower()
 
 
 _TURNS = """

@@ -216,8 +216,10 @@ def _analyse(tm: TextMap) -> _Analysis:
     segs = tm.transcript.segments
     for i in range(1, len(tm.seg_spans)):
         gaps[tm.seg_spans[i][0]] = max(0.0, segs[i].start - segs[i - 1].end)
-    turns = frozenset(s for (s, _), seg in zip(tm.seg_spans, segs, strict=False) if seg.turn)
     ends = sum(_ends_sentence(w, None) for w in words)
+    punctuated = bool(words) and ends >= MIN_SENTENCE_RATE * len(words)
+    marked = [s for (s, _), seg in zip(tm.seg_spans, segs, strict=False) if seg.turn]
+    turns = frozenset(_trusted_turns(marked, toks, words) if punctuated else marked)
     skip: list[tuple[int, int, str | None]] = [(*m.span(), None) for m in _STAGE.finditer(text)]
     skip += [(s, e, None) for s, e in toks if text[s:e] == ">>"]
     skip += _labels(text, toks, words, gaps)
@@ -229,8 +231,22 @@ def _analyse(tm: TextMap) -> _Analysis:
         elif text[s:e] == ">>":
             speakers.append((e, None))
     speakers.sort(key=lambda x: x[0])
-    punctuated = bool(words) and ends >= MIN_SENTENCE_RATE * len(words)
     return _Analysis(skip, speakers, gaps, turns, punctuated)
+
+
+def _trusted_turns(marked: list[int], toks: list[tuple[int, int]], words: list[str]) -> list[int]:
+    """The marked turns that punctuation does not contradict. Auto-captions put a turn mark
+    inside a sentence that goes on in lower case ("and like >> just keeps improving"): on one
+    shared talk 48 of 204 marks, mostly the same speaker. Cutting there split sentences
+    (whole-sentence quotes 75.0 % -> 69.9 %), so on punctuated text such a mark is ignored."""
+    starts = [s for s, _ in toks]
+    out: list[int] = []
+    for pos in marked:
+        i = bisect.bisect_left(starts, pos)
+        if 0 < i < len(words) and not _ends_sentence(words[i - 1], None) and words[i][0].islower():
+            continue
+        out.append(pos)
+    return out
 
 
 def _labels(
