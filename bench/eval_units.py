@@ -3,18 +3,22 @@
     python bench/eval_units.py [--code DIR] [--no-record]
 
 Table 1, per transcript, the quotes ``quote_text.quotes_of`` cuts from the five parts (cut where
-the topic changes, as quote mode does): how many,
-how many are marked filler, the share that are whole sentences (start after a sentence end and
-end at one), the share that start or end mid-sentence (neither at a sentence end nor at a
-clause boundary: ``;`` ``:`` ``,``, a dash, a conjunction or a sentence opener such as
-"yeah"; n/a for unpunctuated text), words per quote (median, p90, max), and quotes
-holding a speaker label, stage text or ``>>`` (an independent pattern check; must be 0).
+the topic changes, as quote mode does): how many, how many are marked filler, the share that are
+whole sentences (start after a sentence end and end at one; a change of speaker counts as one),
+the share that start or end mid-sentence (neither at a sentence end nor at a clause boundary:
+``;`` ``:`` ``,``, a dash, a conjunction or a sentence opener such as "yeah"; n/a for
+unpunctuated text), words per quote (median, p90, max), quotes holding a speaker label, stage
+text or ``>>`` (an independent pattern check; must be 0), and quotes across a change of speaker
+(a caption ``>>`` mark inside the quote's range; the marks' places come from this checkout's
+reader, ``Segment.turn``, also when ``--code`` measures another; on punctuated text a mark
+inside a sentence that goes on in lower case does not count; must be 0).
 
 Table 2, the rules for unpunctuated captions: the timed talks with their punctuation stripped,
 cut by each rule; per rule, over the talks pooled: units, share of units with 6-35 words,
 precision (unit ends that are sentence ends of the punctuated original) and recall (sentence
 ends that are unit ends), and the share of units ending at a pause (a gap >= 0.5 s between
-cues). ``window`` is the rule before issue 18 (a cue end once a unit has 160 characters).
+cues). ``window`` is the rule before issue 18 (a cue end once a unit has 160 characters);
+"speaker turns ignored" is the default rule with the readers' ``>>`` turn flags cleared.
 
 ``--code DIR`` imports the engine from another checkout (for a before/after comparison; table
 2 needs this one's ``engine.pipeline.quotes.sentences``). Appends both tables, with the commit, to
@@ -24,7 +28,9 @@ EVALUATION.md unless ``--no-record``.
 from __future__ import annotations
 
 import argparse
+import bisect
 import datetime as dt
+import json
 import re
 import statistics
 import subprocess
@@ -105,16 +111,24 @@ def quote_row(path: Path) -> str:
     starts = [s for s, _ in toks]
     named = _labels(t.text)
     whole, mid, bad = [], [], 0
-    import bisect
 
+    turns = _turn_starts(path)
+    if sum(bool(_END.search(w)) for _, w in toks) >= len(toks) / 80:
+        # Punctuated: a mark inside a sentence that goes on in lower case is not a new speaker
+        # (auto-captions misplace some marks; the text's own punctuation wins).
+        turns = [p for p in turns if not _inside_sentence(toks, bisect.bisect_left(starts, p))]
+    turn_set = set(turns)
     for q in quotes:
         i = bisect.bisect_left(starts, q.start_char)
         j = bisect.bisect_left(starts, q.end_char) - 1  # the quote's last token
         before = toks[i - 1][1] if i > 0 else "."
         last = toks[j][1]
-        # A label or stage text just before is a turn: the quote starts a sentence there.
+        # A label or stage text just before is a turn: the quote starts a sentence there; so
+        # does a change of speaker (an interrupted speaker's sentence has no end to wait for).
         s_ok = bool(_END.search(before) or before.endswith((":", "]", ">>")))
+        s_ok = s_ok or toks[i][0] in turn_set
         e_ok = bool(_END.search(last)) or j == len(toks) - 1
+        e_ok = e_ok or toks[min(j + 1, len(toks) - 1)][0] in turn_set
         nxt = toks[min(j + 1, len(toks) - 1)][1]
         c_s = s_ok or bool(_CLAUSE.search(before)) or _clause_start(toks[i][1])
         c_e = e_ok or bool(_CLAUSE.search(last)) or _clause_start(nxt)
@@ -122,6 +136,10 @@ def quote_row(path: Path) -> str:
         mid.append(float(not (c_s and c_e)))
         if _CAPS_LABEL.search(q.text) or _STAGE.search(q.text) or (named and named.search(q.text)):
             bad += 1
+    across = sum(
+        bisect.bisect_right(turns, q.start_char) < bisect.bisect_left(turns, q.end_char)
+        for q in quotes
+    )
     n = [len(q.text.split()) for q in quotes]
     if sum(bool(_END.search(w)) for _, w in toks) < len(toks) / 80:
         whole = mid = []  # unpunctuated: no sentences to start or end at
@@ -129,8 +147,36 @@ def quote_row(path: Path) -> str:
     filler = sum(getattr(q, "filler", False) for q in quotes)
     return (
         f"| {path.name[:40]} | {len(quotes)} | {filler} | {_pct(whole)} | {_pct(mid)} "
-        f"| {statistics.median(n):g} | {p90:g} | {max(n)} | {bad} |"
+        f"| {statistics.median(n):g} | {p90:g} | {max(n)} | {bad} | {across} |"
     )
+
+
+def _inside_sentence(toks: list[tuple[int, str]], i: int) -> bool:
+    """Token ``i`` goes on the sentence before it: no sentence end before, lower case."""
+    return 0 < i < len(toks) and not _END.search(toks[i - 1][1]) and toks[i][1][:1].islower()
+
+
+_TURNS = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from engine.pipeline.parts.units import segment_spans
+from engine.transcripts.readers import load_transcript
+t = load_transcript(sys.argv[2])
+spans = segment_spans(t)
+print(json.dumps([s for (s, _), seg in zip(spans, t.segments) if seg.turn and s > 0]))
+"""
+
+
+def _turn_starts(path: Path) -> list[int]:
+    """Where a new speaker starts (characters), by this checkout's reader: a separate process,
+    so the engine measured by ``--code`` is not mixed with this one's."""
+    out = subprocess.run(
+        [sys.executable, "-c", _TURNS, str(REPO), str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return sorted(json.loads(out.stdout))
 
 
 # --- unpunctuated captions ----------------------------------------------------------------------
@@ -147,7 +193,9 @@ def _stripped(path: Path) -> tuple[Any, list[bool]]:
     t = load_transcript(path)
     segs: list[Segment] = []
     truth: list[bool] = []
+    turn = False  # a turn whose segment held only punctuation starts the next one
     for seg in t.segments:
+        turn = turn or getattr(seg, "turn", False)
         kept = []
         for tok in seg.text.split():
             bare = _PUNCT.sub("", tok)
@@ -158,6 +206,9 @@ def _stripped(path: Path) -> tuple[Any, list[bool]]:
                 truth[-1] = True
         if kept:
             segs.append(replace(seg, text=" ".join(kept)))
+            if turn:
+                segs[-1] = replace(segs[-1], turn=True)
+            turn = False
     text = " ".join(s.text for s in segs)
     return replace(t, text=text, segments=tuple(segs), chapters=()), truth
 
@@ -194,7 +245,11 @@ def _rules() -> dict[str, Any]:
         "same, pauses >= 1.0 s": replace(DEFAULT_RULE, pause_s=1.0),
         "same, no soft length": replace(DEFAULT_RULE, per_word=0.0),
         "same, no clause starts": replace(DEFAULT_RULE, clause_cost=no),
+        _NO_TURNS: DEFAULT_RULE,
     }
+
+
+_NO_TURNS = "same, speaker turns ignored"
 
 
 def rule_rows(timed: bool) -> list[str]:
@@ -211,15 +266,18 @@ def rule_rows(timed: bool) -> list[str]:
             continue
         t, truth = _stripped(p)
         tm = TextMap(t if timed else replace(t, segments=()), _count)
+        no_turns = replace(t, segments=tuple(replace(s, turn=False) for s in t.segments))
+        tm_no_turns = TextMap(no_turns if timed else replace(t, segments=()), _count)
         starts = [m.start() for m in re.finditer(r"\S+", t.text)]
         pauses = {s for s, g in _gaps(TextMap(t, _count)).items() if g >= 0.5}
-        loaded.append((tm, truth, starts, pauses))
+        loaded.append((tm, tm_no_turns, truth, starts, pauses))
     rows = []
     for name, rule in _rules().items():
         if rule is None and not timed:
             continue  # the window rule needs cues
         n_units, sized, hit, at_pause, n_true = 0, 0, 0, 0, 0
-        for tm, truth, starts, pauses in loaded:
+        for tm_turns, tm_no_turns, truth, starts, pauses in loaded:
+            tm = tm_no_turns if name == _NO_TURNS else tm_turns
             if rule is None:
                 spans = _window_units(tm)
             else:
@@ -257,8 +315,8 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(args.code.resolve()))
     out = [
         "| transcript | quotes | filler | whole sentences | mid-sentence | words median "
-        "| p90 | max | with label/stage |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| p90 | max | with label/stage | across a turn |",
+        "|---|---|---|---|---|---|---|---|---|---|",
         *(quote_row(p) for p in INPUTS),
     ]
     if args.code.resolve() == REPO:

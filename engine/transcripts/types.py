@@ -9,11 +9,14 @@ from pathlib import Path
 
 @dataclass(frozen=True)
 class Segment:
-    """One timed stretch of speech (a caption cue after cleaning)."""
+    """One timed stretch of speech (a caption cue after cleaning), one speaker's."""
 
     start: float  # seconds
     end: float  # seconds, >= start
     text: str
+    # A new speaker starts here: captions mark a change of speaker with ">>", which the readers
+    # turn into this flag (the mark is never in ``text``, so what a model reads is unchanged).
+    turn: bool = False
 
 
 @dataclass(frozen=True)

@@ -164,6 +164,28 @@ def test_auto_captions_say_each_line_once_at_its_own_time() -> None:
     assert t.duration == pytest.approx(5720, abs=2)  # 1:35:20
 
 
+def test_auto_captions_keep_each_change_of_speaker_as_a_flag() -> None:
+    t = load_transcript(AUTO_VTT)
+    # The oracle: caption lines that start with a ">>" mark (webvtt-py), at their cue's start;
+    # those with word timings are new speech, so each is a turn the reader must flag.
+    marked, tagged = set(), set()
+    for c in webvtt.read(str(AUTO_VTT)).captions:
+        for raw, clean in zip(c.lines, c.text.split("\n"), strict=True):
+            words = html.unescape(clean).split()
+            if words and words[0] == ">>":
+                line = (c.start_time.in_milliseconds() / 1000, " ".join(words[1:]))
+                marked.add(line)
+                if "<c>" in raw:
+                    tagged.add(line)
+    turns = {(s.start, s.text) for s in t.segments if s.turn}
+    assert len(tagged) == 192
+    assert tagged <= turns <= marked
+    assert len(turns) == 204  # 12 one-word turns ("Yeah.", "Um") come without word timings
+    # The text a model reads is what it was before turns were kept: no mark, same words.
+    assert ">>" not in t.text
+    assert t.content_hash.startswith("f02298275082")  # the hash before turns were kept
+
+
 # --- plain text -------------------------------------------------------------------------------
 
 
@@ -317,11 +339,13 @@ def test_vtt_header_blocks_identifiers_voices_and_entities(tmp_path: Path) -> No
     t = load_transcript(write(tmp_path, "n.vtt", VTT_SAMPLE))
     assert_valid_transcript(t)
     assert t.meta.language == "de"
-    assert [s.text for s in t.segments] == [
-        "Ada Lovelace: The engine & its notes.",
-        "Still me, <3.",
-        "Charles: Now me. Hello there",
+    assert [(s.text, s.turn) for s in t.segments] == [
+        ("Ada Lovelace: The engine & its notes.", False),
+        ("Still me, <3.", False),
+        ("Charles: Now me. Hello", False),
+        ("there", True),  # a ">>" mark inside a cue: a new speaker's segment
     ]
+    assert t.text.endswith("Charles: Now me. Hello there")
 
 
 WHISPER_VTT = """\
@@ -404,14 +428,42 @@ fine.
 def test_rolling_auto_captions_are_deduplicated(tmp_path: Path) -> None:
     t = load_transcript(write(tmp_path, "auto.en.vtt", ROLLING_VTT))
     assert_valid_transcript(t)
-    assert [(s.start, s.end, s.text) for s in t.segments] == [
-        (0.0, 2.0, "Welcome to the parser"),
-        (2.01, 4.0, "tour today & tomorrow"),
-        (4.01, 5.0, "fine."),  # a one-word line comes without word timings
-        (5.01, 6.0, "Right."),
-        (6.01, 7.0, "Right. Right."),  # said again by the other speaker: kept
+    assert [(s.start, s.end, s.text, s.turn) for s in t.segments] == [
+        (0.0, 2.0, "Welcome to the parser", False),
+        (2.01, 4.0, "tour today & tomorrow", False),
+        (4.01, 5.0, "fine.", False),  # a one-word line comes without word timings
+        (5.01, 6.0, "Right.", True),  # ">>": a new speaker
+        (6.01, 7.0, "Right. Right.", True),  # said again by the other speaker: kept
     ]
     assert t.duration == 7.01
+
+
+def test_speaker_change_marks_become_turn_flags_not_text(tmp_path: Path) -> None:
+    srt_text = (
+        "1\n00:00:00,000 --> 00:00:04,000\nso that is the plan >> right and\n\n"
+        "2\n00:00:04,000 --> 00:00:06,000\nthen we ship it >>\n\n"
+        "3\n00:00:06,000 --> 00:00:08,000\n&gt;&gt;\n\n"
+        "4\n00:00:08,000 --> 00:00:10,000\n>> >> sounds good\n>> DAVID: Next.\n"
+    )
+    t = load_transcript(write(tmp_path, "turns.srt", srt_text))
+    assert_valid_transcript(t)
+    assert t.text == "so that is the plan right and then we ship it sounds good DAVID: Next."
+    got = [(s.start, s.end, s.text, s.turn) for s in t.segments]
+    assert got == [
+        (0.0, 2.875, "so that is the plan", False),
+        (2.875, 4.0, "right and", True),  # at its share of the cue's characters (23 of 32)
+        (4.0, 6.0, "then we ship it", False),
+        # A mark at a cue's end, or a cue of marks only, carries to the next words.
+        (8.0, 8 + 2 * 21 / 33, "sounds good", True),
+        (8 + 2 * 21 / 33, 10.0, "DAVID: Next.", True),
+    ]
+    plain = write(tmp_path, "plain.srt", srt_text.replace("&gt;&gt;", "").replace(">>", ""))
+    assert load_transcript(plain).content_hash == t.content_hash
+
+
+def test_a_file_of_speaker_marks_only_has_no_text(tmp_path: Path) -> None:
+    p = write(tmp_path, "marks.vtt", "WEBVTT\n\n00:01.000 --> 00:02.000\n&gt;&gt;\n")
+    assert "contains no spoken text" in error_of(p)
 
 
 def test_repeated_cues_in_ordinary_vtt_are_kept(tmp_path: Path) -> None:
@@ -449,6 +501,18 @@ def test_youtube_json_list(tmp_path: Path) -> None:
     assert t.format == "youtube-json"
     assert t.text == "so the heap grows it's & fine last"
     assert [(s.start, s.end) for s in t.segments] == [(4.2, 6.7), (6.7, 7.7), (8.0, 8.5)]
+
+
+def test_youtube_json_speaker_marks_are_turns(tmp_path: Path) -> None:
+    items = [
+        {"text": "what did you build", "start": 0.0, "duration": 2},
+        {"text": "&gt;&gt; a parser", "start": 2.0, "duration": 2},
+        {"text": ">> nice", "start": 4.0, "duration": 1},
+    ]
+    t = load_transcript(write(tmp_path, "yt.json", json.dumps(items)))
+    assert_valid_transcript(t)
+    assert t.text == "what did you build a parser nice"
+    assert [s.turn for s in t.segments] == [False, True, True]
 
 
 def test_youtube_json_v1_shape_carries_id_and_language(tmp_path: Path) -> None:

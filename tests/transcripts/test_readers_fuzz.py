@@ -72,6 +72,47 @@ def scratch() -> Iterator[Path]:
         yield Path(d)
 
 
+@FUZZ
+@given(
+    st.lists(
+        st.lists(st.sampled_from(["so", "we", "Cache", "it.", ">>", "&gt;&gt;"]), max_size=8),
+        min_size=1,
+        max_size=8,
+    ),
+    st.sampled_from(["t.srt", "t.vtt"]),
+)
+def test_speaker_marks_change_flags_never_text_or_times(cues: list[list[str]], name: str) -> None:
+    """Cues of words and ``>>`` marks read as the same text as without the marks, with one
+    ``turn`` flag per run of marks that some word follows. Each cue opens with a word of its
+    own (``n3``), so no file looks like rolling auto-captions (their repeats are dropped)."""
+    cues = [[f"n{i}", "\n", *c] for i, c in enumerate(cues)]
+    head, comma = ("WEBVTT\n\n", ".") if name.endswith(".vtt") else ("", ",")
+    blocks = [
+        f"{i + 1}\n00:00:{i:02d}{comma}000 --> 00:00:{i + 1:02d}{comma}000\n"
+        + " ".join(c).replace(" \n ", "\n")
+        + "\n"
+        for i, c in enumerate(cues)
+    ]
+    words = [w for c in cues for w in c if w != "\n"]
+    marks = {">>", "&gt;&gt;"}
+    spoken = [w for w in words if w not in marks]
+    expected_turns = sum(
+        1
+        for i, w in enumerate(words)
+        if w in marks
+        and (i + 1 == len(words) or words[i + 1] not in marks)
+        and any(x not in marks for x in words[i + 1 :])
+    )
+    with tempfile.TemporaryDirectory() as d:
+        p = Path(d) / name
+        p.write_text(head + "\n".join(blocks), encoding="utf-8")
+        t = load_transcript(p)
+    assert_valid_transcript(t)
+    assert t.text == " ".join(spoken)
+    assert sum(s.turn for s in t.segments) == expected_turns
+    assert all(0 <= s.start <= s.end <= len(cues) for s in t.segments)
+
+
 def check(path: Path) -> None:
     """Load ``path``: a valid Transcript, or a TranscriptError that names a file."""
     try:

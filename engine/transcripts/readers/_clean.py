@@ -1,9 +1,12 @@
 """Caption text clean-up shared by the SRT, WebVTT and YouTube JSON readers.
 
 Kept: every spoken word, speaker labels (``DAVID MALAN:``, WebVTT ``<v Name>`` voices become
-``Name:``), uncertain-word marks (``[? word ?]``) and bleeps (``[ __ ]``).
-Dropped: markup (``<i>``, ``<c>``, ``<00:00:01.120>``, ``{\\an8}``), entities (decoded),
-sound descriptions (``[MUSIC PLAYING]``, ``[Applause]``) and ``>>`` speaker-change marks.
+``Name:``), uncertain-word marks (``[? word ?]``), bleeps (``[ __ ]``) and, as words of their own,
+``>>`` speaker-change marks, which ``turns`` then takes out of the text: a segment starts at
+each and is flagged ``turn`` (``engine.transcripts.types.Segment``), so quote units can end there
+while the text a model reads is what it was before the flag existed.
+Dropped: markup (``<i>``, ``<c>``, ``<00:00:01.120>``, ``{\\an8}``), entities (decoded) and
+sound descriptions (``[MUSIC PLAYING]``, ``[Applause]``).
 
 Every pattern here is bounded and anchored at a fixed character, so cleaning is linear in the
 length of the line whatever it holds.
@@ -29,6 +32,10 @@ SOUND_WORDS = frozenset(
         "background noise", "coughs", "sighs", "sound", "no audio", "foreign",
     }
 )  # fmt: skip
+
+
+# A change of speaker in captions (YouTube's auto-captions write one before each new turn).
+TURN_MARK = ">>"
 
 
 def _is_sound_description(inner: str) -> bool:
@@ -72,7 +79,29 @@ class CueCleaner:
             line = _ENTITY.sub(lambda m: html.unescape(m.group()), line)
         if "[" in line:
             line = _BRACKETED.sub(_drop_sound, line)
-        words = line.split()
-        if ">>" in words:
-            words = [w for w in words if w != ">>"]
-        return " ".join(words)
+        return " ".join(line.split())
+
+
+def turns(text: str) -> list[tuple[int, str, bool]]:
+    """A cleaned text cut at its ``>>`` marks: ``(offset in text, piece, a turn starts before
+    it)`` for each piece, marks left out; a mark at the end gives an empty last piece, so the
+    turn carries to the next cue. Runs of marks count once."""
+    if TURN_MARK not in text:
+        return [(0, text, False)]
+    out: list[tuple[int, str, bool]] = []
+    words: list[str] = []
+    start, turn, pos = 0, False, 0
+    for word in text.split(" "):
+        if word == TURN_MARK:
+            if words:
+                out.append((start, " ".join(words), turn))
+                words = []
+            turn = True
+        else:
+            if not words:
+                start = pos
+            words.append(word)
+        pos += len(word) + 1
+    if words or turn:
+        out.append((start if words else len(text), " ".join(words), turn))
+    return out

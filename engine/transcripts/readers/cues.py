@@ -20,7 +20,7 @@ from pathlib import Path
 
 from engine.errors import TranscriptError
 from engine.timefmt import format_timestamp_ms
-from engine.transcripts.readers._clean import CueCleaner, normalize_ws
+from engine.transcripts.readers._clean import CueCleaner, normalize_ws, turns
 from engine.transcripts.types import Segment
 
 # [H:]MM:SS[.mmm]: Whisper writes MM:SS.mmm and unpadded H:MM:SS.mmm, SubRip uses a comma.
@@ -226,13 +226,16 @@ def _to_segments(path: Path, cues: list[_Cue], language: str | None) -> ParsedCu
 def ordered_segments(
     path: Path, raw: list[tuple[float, float, int, str]], unit: str
 ) -> tuple[Segment, ...]:
-    """Segments in source order with monotonic times.
+    """Segments in source order with monotonic times, one per speaker's stretch of a cue.
 
     A start slightly before the previous one (overlapping captions) is moved up to it; one far
-    before it means the timings are broken, which is an error naming both places.
+    before it means the timings are broken, which is an error naming both places. A cue's
+    ``>>`` marks (``_clean.turns``) cut it into segments flagged ``turn``; a piece after the
+    first starts at its share of the cue's characters.
     """
     out: list[Segment] = []
     prev_start, prev_where = 0.0, 0
+    turn = False  # a mark that ended the previous cue
     for start, end, where, text in raw:
         if start < prev_start - BACKWARD_TOLERANCE_S:
             raise TranscriptError(
@@ -242,5 +245,20 @@ def ordered_segments(
             )
         if start >= prev_start:
             prev_start, prev_where = start, where
-        out.append(Segment(start=prev_start, end=max(end, prev_start), text=text))
+        end = max(end, prev_start)
+        pieces = turns(text)
+        for n, (offset, piece, new_turn) in enumerate(pieces):
+            turn = turn or new_turn
+            if not piece:
+                continue
+            # The cue's first words start with it; a later speaker's, at their share of it.
+            a = prev_start if n == 0 else prev_start + (end - prev_start) * offset / len(text)
+            a = max(a, out[-1].start) if out else a  # a split cue's pieces keep the order
+            b = end
+            if n + 1 < len(pieces):
+                b = prev_start + (end - prev_start) * pieces[n + 1][0] / len(text)
+            out.append(Segment(start=a, end=max(a, b), text=piece, turn=turn))
+            turn = False
+    if not out:
+        raise TranscriptError(path, "the transcript contains no spoken text")
     return tuple(out)
