@@ -186,10 +186,23 @@ def table(talks: list[Talk]) -> tuple[list[str], dict[str, list[float]]]:
     return rows, scores
 
 
+# Chance level (the random column) that splits the talks into sparse and dense chapter lists:
+# with dense chapters most of the timeline is near a chapter start, so any cut scores well.
+DENSE = 0.4
+
+
 def summary(talks: list[Talk], scores: dict[str, list[float]]) -> list[str]:
+    groups: list[tuple[str, list[int]]] = [
+        (name, [i for i, t in enumerate(talks) if name == "all" or t.split == name])
+        for name in ("all", *SPLITS)
+    ]
+    rnd = scores["random"]
+    groups += [
+        (f"sparse chapters (random < {DENSE})", [i for i in range(len(talks)) if rnd[i] < DENSE]),
+        (f"dense chapters (random >= {DENSE})", [i for i in range(len(talks)) if rnd[i] >= DENSE]),
+    ]
     out = []
-    for name in ("all", *SPLITS):
-        idx = [i for i, t in enumerate(talks) if name == "all" or t.split == name]
+    for name, idx in groups:
         if not idx:
             continue
         mean = {k: sum(v[i] for i in idx) / len(idx) for k, v in scores.items()}

@@ -34,14 +34,19 @@ def talk(split: str) -> Talk:
 
 def test_the_summary_has_a_mean_line_for_every_split_present() -> None:
     talks = [talk("tune"), talk("held-out-2"), talk("held-out-2")]
-    scores = {"equal": [0.25, 0.5, 1.0], "topic": [0.5, 0.5, 0.5], "random": [0.0, 0.0, 0.0]}
+    scores = {"equal": [0.25, 0.5, 1.0], "topic": [0.5, 0.5, 0.5], "random": [0.0, 0.5, 0.6]}
     lines = summary(talks, scores)
     assert [ln.split(" (")[0] for ln in lines] == [
         "- mean over all",
         "- mean over tune",
         "- mean over held-out-2",
+        "- mean over sparse chapters",
+        "- mean over dense chapters",
     ]
     assert lines[2].startswith("- mean over held-out-2 (2 talks): equal 0.75, topic 0.50")
+    # Split by chance level: the first talk is sparse, the other two dense.
+    assert "(1 talks): equal 0.25, topic 0.50, random 0.00" in lines[3]
+    assert "(2 talks): equal 0.75, topic 0.50, random 0.55" in lines[4]
 
 
 def test_the_second_held_out_set_is_new_talks_with_four_or_more_chapters() -> None:
