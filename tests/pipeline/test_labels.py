@@ -100,6 +100,16 @@ def test_topics_are_key_terms_and_titles_have_two_long_words(path: Path) -> None
         assert sum(len(w) >= 3 for w in _content_words(title)) >= 2, title
 
 
+def test_a_title_leads_with_the_sections_multi_word_keyphrase() -> None:
+    """CS50 lecture 3's second fifth is about searching the phone book ("binary search" said
+    there, "search" not among the first key words): its title names "binary search", not two
+    unrelated key words ("Sorted and array", "Smallest number and appropriate location")."""
+    sections, _, _ = _labels(CS50)
+    assert sections[1][0].startswith("Binary search and "), sections[1]
+    titles = [title.lower() for title, _ in sections]
+    assert sum(t.startswith("bubble sort") for t in titles) <= 1, titles
+
+
 def test_titles_name_things_and_abbreviations_get_capitals() -> None:
     """A pair of topics whose long words are too few is passed over ("OS and tech"), and a
     two-letter content word written only in lower case is shown in capitals."""
