@@ -108,20 +108,18 @@ def _phrases(
     said at least ``MIN_SUPPORT`` times in the section, with one of the talk's key words
     (down to ``MORE_KEY_WORDS``), short enough to be half a title."""
     more = key_words(talk, MORE_KEY_WORDS)
-    return [
-        sorted(
-            (
-                key
-                for key in d
-                if len(key) > 1
-                and sec.counts[key] >= MIN_SUPPORT
-                and has_key_word(key, more)
-                and len(talk.surface(key)) <= SECTION_TOPIC_CHARS
-            ),
-            key=lambda k, d=d: (-d[k], k),
-        )
-        for d, sec in zip(scores, secs, strict=True)
-    ]
+    out: list[list[Key]] = []
+    for d, sec in zip(scores, secs, strict=True):
+        keys = [
+            key
+            for key in d
+            if len(key) > 1
+            and sec.counts[key] >= MIN_SUPPORT
+            and has_key_word(key, more)
+            and len(talk.surface(key)) <= SECTION_TOPIC_CHARS
+        ]
+        out.append(sorted(keys, key=lambda k: (-d[k], k)))
+    return out
 
 
 def _leads(scores: Sequence[dict[Key, float]], phrases: Sequence[list[Key]]) -> list[Key | None]:
