@@ -240,6 +240,10 @@ def test_the_introduction_is_the_best_unit_that_opens_alone() -> None:
     cands = Candidates(quotes, [0] * len(texts), [0] * len(texts), [20] * len(texts), 1000, 5000)
     choice = choose(cands, ranking, parts)
     assert choice.intro.text == texts[1]  # ... but the one that stands alone opens
+    # A clause that starts inside a sentence never opens, whatever its first word.
+    starts = [True, False] + [True] * len(HASHING)
+    cands = Candidates(quotes, cands.part_of, cands.tier, cands.words, 1000, 5000, starts)
+    assert choose(cands, ranking, parts).intro.text == HASHING[1]
 
 
 @pytest.mark.parametrize(

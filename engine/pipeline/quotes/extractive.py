@@ -26,7 +26,7 @@ import bisect
 import itertools
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from engine import schema
 from engine.errors import GenerationError
@@ -178,6 +178,9 @@ class Candidates:
     words: list[int]
     budget: int  # words the whole summary may keep
     total_words: int
+    # Whether each unit starts a sentence (punctuated input; a window of unpunctuated captions
+    # counts as one): only such a unit may introduce the summary. Empty: all do.
+    starts: list[bool] = field(default_factory=list)
 
     def of_part(self, p: int) -> list[int]:
         return [i for i, x in enumerate(self.part_of) if x == p]
@@ -210,7 +213,16 @@ def candidates(
         0 if ok and (cut or whole(tm.text, q)) else 1 if ok else 2
         for q, ok in zip(quotes, usable(quotes, cancel), strict=True)
     ]
-    return Candidates(quotes, part_of, tiers, [n_words(q.text) for q in quotes], budget, total)
+    starts = [cut or starts_sentence(tm.text, q) for q in quotes]
+    words = [n_words(q.text) for q in quotes]
+    return Candidates(quotes, part_of, tiers, words, budget, total, starts)
+
+
+def starts_sentence(text: str, q: Quote) -> bool:
+    """``q`` starts the text or follows a sentence end (a clause cut from inside a sentence
+    does not)."""
+    before = text[max(0, q.start_char - 200) : q.start_char].rstrip()
+    return not before or bool(_SENTENCE_TAIL.search(before))
 
 
 def opens_alone(text: str) -> bool:
@@ -325,6 +337,7 @@ class Chooser:
             for i in ok
             if float(score[i]) >= top - INTRO_SLACK
             and self.c.tier[i] == 0
+            and (not self.c.starts or self.c.starts[i])
             and opens_alone(self.c.quotes[i].text)
         ]
         if not alone:
