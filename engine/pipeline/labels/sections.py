@@ -4,10 +4,10 @@ general fields with complexity.
 Titles and topics are keyphrases (``keyphrases``: runs of content words, rarity-weighted; a
 section's are contrasted with the rest of the talk by c-TF-IDF). A title leads with the
 section's most distinctive multi-word keyphrase ("Binary search and pseudo code") where it has
-one, even when its topics are single key words ("sorted", "array"). The general fields come from a
-lexicon (``fields``): the runtime Backend only generates text and has no label-likelihood
-API, so the model cannot rank the 12 labels here. Pure Python; imports the schema, the stop
-words and wordfreq.
+one, even when its topics are single key words ("sorted", "array"). The general fields come
+from a lexicon (``fields``): the runtime Backend only generates text and has no
+label-likelihood API, so the model cannot rank the 12 labels here. Pure Python; imports the
+schema, the stop words and wordfreq.
 """
 
 from __future__ import annotations

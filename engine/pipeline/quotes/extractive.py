@@ -7,10 +7,10 @@ no sentence to keep whole). Units that say too little (fewer than ``MIN_UNIT_WOR
 while anything else is left. Every candidate of the whole talk is ranked (``rank.rank``); the
 introduction is the talk's top-ranked unit that can stand alone (``opens_alone``: not opening
 with a connective, "But ...", or a pointer to what came before, "It also ...", "That's why
-...") if one scores within ``INTRO_SLACK`` of the top, else the top unit; then each section
-gets four units of its own part by maximal marginal relevance against everything chosen so far
-(``Ranking.mmr``). A picker
-(the model, in ``quotes``) may choose the four among a section's top ``TOP_K`` instead.
+...") and starts a sentence, if one scores within ``INTRO_SLACK`` of the top, else the top
+unit; then each section gets four units of its own part by maximal marginal relevance against
+everything chosen so far (``Ranking.mmr``). A picker (the model, in ``quotes``) may choose the
+four among a section's top ``TOP_K`` instead.
 
 Compression: the summary keeps at most ``share(minutes)`` of the transcript's words — 40 % up
 to 5 minutes, 5 % from an hour, linear between (untimed text: 150 words a minute) — and no
@@ -72,7 +72,7 @@ _LEANING_OPENERS = """and but so or nor yet because cause which who whom whose w
     instead besides meanwhile anyway again too either neither like yeah yes no not um uh well
     okay ok oh right actually basically"""
 LEANING_OPENERS = frozenset(_LEANING_OPENERS.split())
-_LEANING_PAIRS = "of course|as i said|as we said|you know|i mean|in fact|on top|other than"
+_LEANING_PAIRS = re.compile(r"(?:of course|as i said|as we said|you know|i mean|in fact)\b")
 # ... and pronouns that point back ("It also ...", "They ...", "He said ...").
 _POINTERS = "it its they their them he his she her this that these those"
 POINTERS = frozenset(_POINTERS.split())
@@ -230,7 +230,7 @@ def opens_alone(text: str) -> bool:
     "Because", "So", "Which", "Yeah, so", "Of course") nor point back to one ("It also",
     "They", "That's why", "This means")."""
     ws = [w.lower().replace("’", "'") for w in _OPENING_WORD.findall(text[:80])]
-    if not ws or ws[0] in LEANING_OPENERS or re.match(f"(?:{_LEANING_PAIRS})\\b", " ".join(ws)):
+    if not ws or ws[0] in LEANING_OPENERS or _LEANING_PAIRS.match(" ".join(ws)):
         return False
     first, _, clitic = ws[0].partition("'")
     if first in SUBORDINATORS and len(ws) > 1:  # "If it's less than 2": what is "it"?
@@ -364,7 +364,8 @@ def choose(
     parts: Sequence[Span],
     picker: Picker | None = None,
 ) -> Choice:
-    """The introduction (the talk's best unit within the budget) and four units per part."""
+    """The introduction (the talk's best unit within the budget that opens alone, ``intro``)
+    and four units per part."""
     ch = Chooser(cands, ranking)
     intro = ch.intro(ch.pool(list(range(len(cands.quotes))), 1))
     picked: list[list[Quote]] = []
