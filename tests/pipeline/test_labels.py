@@ -17,6 +17,7 @@ from engine import schema
 from engine.pipeline.checks import grounding
 from engine.pipeline.checks.words import STOP
 from engine.pipeline.labels import keyphrases
+from engine.pipeline.labels.fields import matched_terms
 from engine.pipeline.labels.keyphrases import count_phrases, key_words
 from engine.pipeline.labels.sections import _title, general_topics, section_labels, talk_topics
 from engine.transcripts.readers import load_transcript
@@ -99,6 +100,16 @@ def test_topics_are_key_terms_and_titles_have_two_long_words(path: Path) -> None
         assert sum(len(w) >= 3 for w in _content_words(title)) >= 2, title
 
 
+def test_a_title_leads_with_the_sections_multi_word_keyphrase() -> None:
+    """CS50 lecture 3's second fifth is about searching the phone book ("binary search" said
+    there, "search" not among the first key words): its title names "binary search", not two
+    unrelated key words ("Sorted and array", "Smallest number and appropriate location")."""
+    sections, _, _ = _labels(CS50)
+    assert sections[1][0].startswith("Binary search and "), sections[1]
+    titles = [title.lower() for title, _ in sections]
+    assert sum(t.startswith("bubble sort") for t in titles) <= 1, titles
+
+
 def test_titles_name_things_and_abbreviations_get_capitals() -> None:
     """A pair of topics whose long words are too few is passed over ("OS and tech"), and a
     two-letter content word written only in lower case is shown in capitals."""
@@ -137,9 +148,25 @@ def test_fields_distinct_ranked_and_complexity_measured() -> None:
         assert all(0.0 <= c <= 1.0 and round(c, 2) == c for _, c in fields)
     assert cs50[0][0] == "Algorithms and Data Structures"
     assert jit[0][0] == "Programming Languages and Software Development"
+    # "WebAssembly" (a compile target there, said 12 times) does not make it a web talk.
+    assert "Web Development and Internet Technologies" not in {f for f, _ in jit}, jit
     # The intro course's vocabulary is plainer than the JIT compiler talk's.
     assert sum(c for _, c in cs50) < sum(c for _, c in jit)
     assert cs50[0][1] < jit[0][1]
+
+
+def test_one_rare_term_said_often_does_not_outweigh_several_terms() -> None:
+    """A field is ranked by breadth: one rare term said many times (1 + ln n uses) does not
+    beat four terms of another field said twice each, and "web" is not found inside
+    "webassembly"."""
+    text = " ".join(
+        ["Everyone here likes WebAssembly."] * 12
+        + ["The deployment uses Docker on Kubernetes with a load balancer."] * 2
+    )
+    names = [f for f, _ in general_topics(text)]
+    assert names[0] == "Software Engineering and System Design", names
+    assert "Web Development and Internet Technologies" not in names[:2], names
+    assert matched_terms("webassembly websites") == {("webassembly",): 1, ("website",): 1}
 
 
 def test_speaker_labels_and_names_are_never_labels() -> None:

@@ -16,6 +16,7 @@ from engine.pipeline.quotes.extractive import (
     Candidates,
     _cut_near,
     choose,
+    opens_alone,
     punctuated,
     share,
     usable,
@@ -194,3 +195,65 @@ def test_a_sign_off_is_never_a_bullet() -> None:
         Quote("the borrow checker rejects two mutable references", 53, 103, None),
     ]
     assert usable(quotes) == [False, True]
+
+
+def test_what_opens_alone() -> None:
+    leaning = [
+        "But it also means that we're not spending time on cold code.",
+        "And what it's doing now is looking through the list.",
+        "So the interpreter specializes each instruction.",
+        "Which is why the JIT only compiles hot loops.",
+        "It also means less memory.",
+        "That's why the cache matters.",
+        "This means every object has a reference count.",
+        "They wrote the first version in a week.",
+        "If it's less than 2, there is no work to be done.",
+        "Yeah, so the tracing JIT records a hot path.",
+        "Of course, after 1.0 we could not make such changes.",
+        "You know, it's like no.",
+    ]
+    alone = [
+        "The JIT compiles only the hot loops of a program.",
+        "If the JIT makes your code 50% faster, threads gain too.",
+        "This talk is about a JIT compiler for CPython.",
+        "Binary search halves the list at every step.",
+        "I gave a similar talk last year.",
+        "There is no garbage collector in Rust.",
+    ]
+    assert [x for x in leaning if opens_alone(x)] == []
+    assert [x for x in alone if not opens_alone(x)] == []
+
+
+def test_the_introduction_is_the_best_unit_that_opens_alone() -> None:
+    """The talk's top unit continues a thought ("But it also means ..."); a unit that scores
+    nearly as well and stands alone introduces the summary instead."""
+    texts = [
+        "But it also means a hash table finds the bucket of each key by hashing the key with a"
+        " good hash function in constant time.",
+        "A hash table finds the bucket of a key by hashing the key with a hash function.",
+        *HASHING,
+    ]
+    ranking = rank(texts)
+    assert int(np.argmax(ranking.score)) == 0  # the leaning unit ranks first ...
+    quotes = [Quote(x, 0, 0, None) for x in texts]
+    parts = [Span(0, 0, 0, None, None, 0)]
+    cands = Candidates(quotes, [0] * len(texts), [0] * len(texts), [20] * len(texts), 1000, 5000)
+    choice = choose(cands, ranking, parts)
+    assert choice.intro.text == texts[1]  # ... but the one that stands alone opens
+    # A clause that starts inside a sentence never opens, whatever its first word.
+    starts = [True, False] + [True] * len(HASHING)
+    cands = Candidates(quotes, cands.part_of, cands.tier, cands.words, 1000, 5000, starts)
+    assert choose(cands, ranking, parts).intro.text == HASHING[1]
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["talkpython_512_jit_compiler_for_cpython.youtube.vtt", "cs50_2017_lecture3_algorithms.srt"],
+)
+def test_a_talks_introduction_opens_alone(name: str) -> None:
+    """The JIT talk was introduced with "But it also means that we're not spending time ...",
+    the CS50 lecture with "And what it's doing now, ...": both have a near-equal unit that
+    stands alone."""
+    require_shared()
+    intro = summarize_ranked(load_transcript(TALKS / name)).summary.introduction
+    assert opens_alone(intro), intro

@@ -75,7 +75,7 @@ _TERMS: dict[str, str] = {
         goroutine; closure; lambda; memory safety; borrow checker; ownership; ide;
         debugger; refactoring; source code; programming; programmer; open source; package;
         module; standard library; compile; gcc; llvm; code; coding; loop; int; string;
-        printf; header file; pep
+        printf; header file; pep; webassembly; wasm; profiler; profiling
     """,
     "Software Engineering and System Design": """
         software engineering; software engineer; system design; software architecture;
@@ -85,7 +85,8 @@ _TERMS: dict[str, str] = {
         test suite; version control; git; github; code review; requirement; maintainability;
         design pattern; api design; reliability; fault tolerance; throughput;
         message queue; production; release; backward compatibility; dependency;
-        hypervisor; configuration; workflow; automation
+        hypervisor; configuration; workflow; automation; benchmark; benchmarking; profiler;
+        profiling
     """,
     "Web Development and Internet Technologies": """
         web; website; web app; web application; browser; html; css; javascript; typescript;

@@ -3,11 +3,13 @@
 Why a lexicon: the runtime ``Backend`` only generates text (no label likelihoods), so the
 model cannot rank the 12 fields; a lexicon of characteristic terms (``field_lexicon``) can, and
 is measured in ``bench/eval_labels.py``. A field's score is the sum over the talk's matched
-term occurrences of the term's rarity (its rarest word, ``keyphrases.rarity``), divided among
-the fields that list the term, per 1,000 words. Terms match longest first, so "binary search
-tree" is not also "tree".
+terms of the term's rarity (its rarest word, ``keyphrases.rarity``) times its ``uses`` (1 + ln
+of the times said: one rare term said often, "WebAssembly" twelve times in a JIT talk, must not
+outweigh several terms of another field), divided among the fields that list the term. Terms
+match whole words, longest first, so "binary search tree" is not also "tree" and "web" is never
+found inside "webassembly".
 
-Complexity is the rarity of the talk's vocabulary that matched the field: the count-weighted
+Complexity is the rarity of the talk's vocabulary that matched the field: the ``uses``-weighted
 mean Zipf frequency of the matched terms (each by its rarest word) mapped linearly from
 ``EASY_ZIPF`` (0.00: everyday words like "sort") to ``HARD_ZIPF`` (1.00: jargon like
 "bytecode"), two decimals. The mean starts from ``PRIOR_USES`` pseudo-matches at the mean Zipf
@@ -17,6 +19,7 @@ field nothing matched takes the talk's level. Imports the schema, the stop words
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter, defaultdict
 from functools import lru_cache
@@ -66,6 +69,11 @@ def matched_terms(text: str) -> Counter[Key]:
     return found
 
 
+def uses(n: int) -> float:
+    """What a term said ``n`` times counts for: 1 + ln n, so breadth beats repetition."""
+    return 1.0 + math.log(n)
+
+
 def _complexity(mean_zipf: float) -> float:
     c = (EASY_ZIPF - mean_zipf) / (EASY_ZIPF - HARD_ZIPF)
     return round(min(1.0, max(0.0, c)), 2)
@@ -84,21 +92,21 @@ def general_topics(talk_text: str) -> list[tuple[str, float]]:
     """
     index = _index()
     found = matched_terms(talk_text)
-    words = max(1, len(_tokens(talk_text)))
     score: defaultdict[str, float] = defaultdict(float)
     zipf_sum: defaultdict[str, float] = defaultdict(float)
-    uses: Counter[str] = Counter()
+    weight: defaultdict[str, float] = defaultdict(float)
     for key, n in found.items():
         fields = index[key]
+        u = uses(n)
         for f in fields:
-            score[f] += n * max(rarity(w) for w in key) / len(fields) * 1000 / words
-            zipf_sum[f] += n * _term_zipf(key)
-            uses[f] += n
+            score[f] += u * max(rarity(w) for w in key) / len(fields)
+            zipf_sum[f] += u * _term_zipf(key)
+            weight[f] += u
     content = [w for w in _tokens(talk_text) if w not in KEYPHRASE_STOP and zipf(w) > 0]
     talk_zipf = sum(map(zipf, content)) / len(content) if content else EASY_ZIPF
     ranked = sorted(schema.GENERAL_FIELDS, key=lambda f: -score[f])
     # A field matched a few times leans on the talk's own level (PRIOR_USES pseudo-matches).
     return [
-        (f, _complexity((zipf_sum[f] + PRIOR_USES * talk_zipf) / (uses[f] + PRIOR_USES)))
+        (f, _complexity((zipf_sum[f] + PRIOR_USES * talk_zipf) / (weight[f] + PRIOR_USES)))
         for f in ranked[: schema.N_GENERAL_TOPICS]
     ]

@@ -2,10 +2,12 @@
 general fields with complexity.
 
 Titles and topics are keyphrases (``keyphrases``: runs of content words, rarity-weighted; a
-section's are contrasted with the rest of the talk by c-TF-IDF). The general fields come from a
-lexicon (``fields``): the runtime Backend only generates text and has no label-likelihood
-API, so the model cannot rank the 12 labels here. Pure Python; imports the schema, the stop
-words and wordfreq.
+section's are contrasted with the rest of the talk by c-TF-IDF). A title leads with the
+section's most distinctive multi-word keyphrase ("Binary search and pseudo code") where it has
+one, even when its topics are single key words ("sorted", "array"). The general fields come
+from a lexicon (``fields``): the runtime Backend only generates text and has no
+label-likelihood API, so the model cannot rank the 12 labels here. Pure Python; imports the
+schema, the stop words and wordfreq.
 """
 
 from __future__ import annotations
@@ -99,6 +101,81 @@ def _assign(scores: Sequence[dict[Key, float]], talk: PhraseCounts, n: int) -> l
     return chosen
 
 
+def _phrases(
+    scores: Sequence[dict[Key, float]], secs: Sequence[PhraseCounts], talk: PhraseCounts
+) -> list[list[Key]]:
+    """Per section, its multi-word keyphrases that may name it, best c-TF-IDF score first:
+    said at least ``MIN_SUPPORT`` times in the section, with one of the talk's key words
+    (down to ``MORE_KEY_WORDS``), short enough to be half a title."""
+    more = key_words(talk, MORE_KEY_WORDS)
+    out: list[list[Key]] = []
+    for d, sec in zip(scores, secs, strict=True):
+        keys = [
+            key
+            for key in d
+            if len(key) > 1
+            and sec.counts[key] >= MIN_SUPPORT
+            and has_key_word(key, more)
+            and len(talk.surface(key)) <= SECTION_TOPIC_CHARS
+        ]
+        out.append(sorted(keys, key=lambda k: (-d[k], k)))
+    return out
+
+
+def _leads(scores: Sequence[dict[Key, float]], phrases: Sequence[list[Key]]) -> list[Key | None]:
+    """One multi-word phrase per section to lead its title, strongest (section, phrase) pairs
+    first, so a phrase several sections say ("JIT compiler") leads the one it is most typical
+    of, and no two titles lead with the same phrase."""
+    leads: list[Key | None] = [None] * len(phrases)
+    pairs = sorted(
+        ((scores[i][k], -i, k) for i, ks in enumerate(phrases) for k in ks), reverse=True
+    )
+    for _, neg_i, key in pairs:
+        if leads[-neg_i] is None and not any(repeats(key, k) for k in leads if k):
+            leads[-neg_i] = key
+    return leads
+
+
+def _led_title(lead: Key, partners: Sequence[Key], talk: PhraseCounts) -> tuple[str, Key | None]:
+    """``lead`` and the first of ``partners`` that shares no word with it, if the two name
+    things and fit the title's room (and that partner); else ``lead`` alone, or "" if it does
+    not name things either."""
+    first = talk.surface(lead)
+    for key in partners:
+        title = f"{first} and {talk.surface(key)}"
+        if (
+            set(map(stem, lead)).isdisjoint(map(stem, key))
+            and not overlaps(lead, key)
+            and len(title) <= TITLE_ROOM
+            and _names(title)
+        ):
+            return _title_case(title), key
+    return (_title_case(first) if _names(first) else ""), None
+
+
+def _titles(
+    scores: Sequence[dict[Key, float]],
+    secs: Sequence[PhraseCounts],
+    talk: PhraseCounts,
+    topics: Sequence[list[Key]],
+) -> list[str | None]:
+    """Per section, its lead phrase (``_leads``) and a partner: the section's next multi-word
+    phrases, then its topics; no phrase in two titles. None where the section has no lead."""
+    phrases = _phrases(scores, secs, talk)
+    leads = _leads(scores, phrases)
+    used: list[Key] = [k for k in leads if k]
+    out: list[str | None] = []
+    for lead, mine, keys in zip(leads, phrases, topics, strict=True):
+        if lead is None:
+            out.append(None)
+            continue
+        partners = [k for k in (*mine, *keys) if not any(repeats(k, u) for u in used)]
+        title, partner = _led_title(lead, partners, talk)
+        used += [partner] if partner else []
+        out.append(title or None)
+    return out
+
+
 def _names(title: str) -> bool:
     """At least ``TITLE_WORDS`` words of ``TITLE_WORD_CHARS`` letters or more besides "and"."""
     long = [w for w in title.split(" ") if len(w) >= TITLE_WORD_CHARS and w != "and"]
@@ -139,10 +216,12 @@ def section_labels(
             talk.word_counts[word] = max(talk.word_counts[word], c)
     per_section = max(talk.words, sum(s.words for s in secs), 1) / max(len(secs), 1)
     scores = [ctfidf(s, talk, per_section) for s in secs]
+    assigned = _assign(scores, talk, schema.N_SECTION_TOPICS)
+    led = _titles(scores, secs, talk, assigned)
     out: list[tuple[str, list[str]]] = []
-    for i, keys in enumerate(_assign(scores, talk, schema.N_SECTION_TOPICS)):
+    for i, keys in enumerate(assigned):
         topics = [talk.surface(k) for k in keys]
-        title = _title(keys, topics) or f"{_ordinal(i)} part of the talk"
+        title = led[i] or _title(keys, topics) or f"{_ordinal(i)} part of the talk"
         topics += [f"{_ordinal(i)} part, point {c}" for c in "ABC"][: 3 - len(topics)]
         out.append((title, topics))
     return out

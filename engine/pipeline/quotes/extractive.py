@@ -5,9 +5,12 @@ quote longer than the bullet length the budget allows is cut into equal word win
 no sentence to keep whole). Units that say too little (fewer than ``MIN_UNIT_WORDS`` words or
 ``MIN_UNIT_TERMS`` content words: "OK, good.", "Yeah.", a bare speaker label) are never chosen
 while anything else is left. Every candidate of the whole talk is ranked (``rank.rank``); the
-introduction is the talk's top-ranked unit, then each section gets four units of its own part
-by maximal marginal relevance against everything chosen so far (``Ranking.mmr``). A picker
-(the model, in ``quotes``) may choose the four among a section's top ``TOP_K`` instead.
+introduction is the talk's top-ranked unit that can stand alone (``opens_alone``: not opening
+with a connective, "But ...", or a pointer to what came before, "It also ...", "That's why
+...") and starts a sentence, if one scores within ``INTRO_SLACK`` of the top, else the top
+unit; then each section gets four units of its own part by maximal marginal relevance against
+everything chosen so far (``Ranking.mmr``). A picker (the model, in ``quotes``) may choose the
+four among a section's top ``TOP_K`` instead.
 
 Compression: the summary keeps at most ``share(minutes)`` of the transcript's words — 40 % up
 to 5 minutes, 5 % from an hour, linear between (untimed text: 150 words a minute) — and no
@@ -23,7 +26,7 @@ import bisect
 import itertools
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from engine import schema
 from engine.errors import GenerationError
@@ -60,6 +63,28 @@ CLAUSE_OPENERS = frozenset(_CLAUSE_OPENERS.split())
 # Stop words a clause may still end on ("it", "them", "too"): no penalty for a cut after them.
 _CLAUSE_ENDS = "it them this that these those too here there now him her us you"
 CLAUSE_ENDS = frozenset(_CLAUSE_ENDS.split())
+# The introduction may score this much below the talk's top unit (scores are 0..1) to be one
+# that stands alone rather than one that continues a thought ("But it also means ...").
+INTRO_SLACK = 0.15
+# Openers that lean on what came before: connectives, answers and spoken fillers ...
+_LEANING_OPENERS = """and but so or nor yet because cause which who whom whose where whereas while
+    although though since unless until then also plus hence thus therefore however otherwise
+    instead besides meanwhile anyway again too either neither like yeah yes no not um uh well
+    okay ok oh right actually basically"""
+LEANING_OPENERS = frozenset(_LEANING_OPENERS.split())
+_LEANING_PAIRS = re.compile(r"(?:of course|as i said|as we said|you know|i mean|in fact)\b")
+# ... and pronouns that point back ("It also ...", "They ...", "He said ...").
+_POINTERS = "it its they their them he his she her this that these those"
+POINTERS = frozenset(_POINTERS.split())
+# A demonstrative followed by one of these points back ("This means ...", "That is why ...");
+# followed by a noun it names its own referent ("This talk ...").
+_POINTING_VERBS = """is was are were will would can could should might must may does did do has
+    have had also just really one way kind sort part thing why because and but so said says
+    means meant makes made gives lets allows sounds seems happens helps works goes"""
+POINTING_VERBS = frozenset(_POINTING_VERBS.split())
+# A clause opener after which a pointer still points back ("If it's", "When they").
+SUBORDINATORS = frozenset(["if", "when", "once", "after", "before", "as", "now"])
+_OPENING_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?")
 # A sign-off says nothing about the video: never a bullet.
 _SIGN_OFF = re.compile(
     r"\b(?:thanks?(?: you)? (?:so much )?for (?:watching|listening)|see you (?:next time|in the"
@@ -153,6 +178,9 @@ class Candidates:
     words: list[int]
     budget: int  # words the whole summary may keep
     total_words: int
+    # Whether each unit starts a sentence (punctuated input; a window of unpunctuated captions
+    # counts as one): only such a unit may introduce the summary. Empty: all do.
+    starts: list[bool] = field(default_factory=list)
 
     def of_part(self, p: int) -> list[int]:
         return [i for i, x in enumerate(self.part_of) if x == p]
@@ -185,7 +213,35 @@ def candidates(
         0 if ok and (cut or whole(tm.text, q)) else 1 if ok else 2
         for q, ok in zip(quotes, usable(quotes, cancel), strict=True)
     ]
-    return Candidates(quotes, part_of, tiers, [n_words(q.text) for q in quotes], budget, total)
+    starts = [cut or starts_sentence(tm.text, q) for q in quotes]
+    words = [n_words(q.text) for q in quotes]
+    return Candidates(quotes, part_of, tiers, words, budget, total, starts)
+
+
+def starts_sentence(text: str, q: Quote) -> bool:
+    """``q`` starts the text or follows a sentence end (a clause cut from inside a sentence
+    does not)."""
+    before = text[max(0, q.start_char - 200) : q.start_char].rstrip()
+    return not before or bool(_SENTENCE_TAIL.search(before))
+
+
+def opens_alone(text: str) -> bool:
+    """``text`` can open a summary: its first words neither continue a thought ("But",
+    "Because", "So", "Which", "Yeah, so", "Of course") nor point back to one ("It also",
+    "They", "That's why", "This means")."""
+    ws = [w.lower().replace("’", "'") for w in _OPENING_WORD.findall(text[:80])]
+    if not ws or ws[0] in LEANING_OPENERS or _LEANING_PAIRS.match(" ".join(ws)):
+        return False
+    first, _, clitic = ws[0].partition("'")
+    if first in SUBORDINATORS and len(ws) > 1:  # "If it's less than 2": what is "it"?
+        first, _, clitic = ws[1].partition("'")
+        return first not in POINTERS or (first in ("this", "that", "these", "those") and not clitic)
+    if first not in POINTERS:
+        return True
+    if first in ("this", "that", "these", "those") and not clitic and len(ws) > 1:
+        nxt = ws[1]  # a determiner before a noun names its own referent
+        return nxt not in POINTING_VERBS and "'" not in nxt
+    return False
 
 
 def whole(text: str, q: Quote) -> bool:
@@ -270,6 +326,26 @@ class Chooser:
             out.append(pick[0])
         return out
 
+    def intro(self, among: list[int]) -> int:
+        """The talk's best unit within the allowance that opens alone (``opens_alone``), if it
+        scores within ``INTRO_SLACK`` of the best; else the best (``best``)."""
+        ok = [i for i in among if i not in self.chosen and self.fits(i)]
+        score = self.ranking.score
+        top = max((float(score[i]) for i in ok), default=0.0)
+        alone = [
+            i
+            for i in ok
+            if float(score[i]) >= top - INTRO_SLACK
+            and self.c.tier[i] == 0
+            and (not self.c.starts or self.c.starts[i])
+            and opens_alone(self.c.quotes[i].text)
+        ]
+        if not alone:
+            return self.best(among, 1)[0]
+        pick = max(alone, key=lambda i: (float(score[i]), -i))
+        self.take(pick)
+        return pick
+
     def top(self, among: list[int], k: int) -> list[int]:
         """The part's ``k`` best units within the allowance per bullet, by MMR (nothing
         taken yet), filled up to four with its shortest units."""
@@ -288,9 +364,10 @@ def choose(
     parts: Sequence[Span],
     picker: Picker | None = None,
 ) -> Choice:
-    """The introduction (the talk's best unit within the budget) and four units per part."""
+    """The introduction (the talk's best unit within the budget that opens alone, ``intro``)
+    and four units per part."""
     ch = Chooser(cands, ranking)
-    [intro] = ch.best(ch.pool(list(range(len(cands.quotes))), 1), 1)
+    intro = ch.intro(ch.pool(list(range(len(cands.quotes))), 1))
     picked: list[list[Quote]] = []
     for part in parts:
         among = ch.pool(cands.of_part(part.index))
