@@ -2,9 +2,9 @@
 segmentation (``engine.pipeline.parts.segment``) and random boundaries, on the talks of
 ``bench/chapters_set.json``.
 
-    python bench/eval_sections.py [--split all|tune|held-out|held-out-2] [--window N]
-                                  [--step N] [--window-share X] [--smooth N] [--min-share X]
-                                  [--record]
+    python bench/eval_sections.py [--split all|tune|held-out|held-out-2|held-out-3|streams]
+                                  [--window N] [--step N] [--window-share X] [--smooth N]
+                                  [--min-share X] [--record]
 
 For each talk the transcript comes from its fetched mirror (``/work/.mirror/OWNER+NAME/repo``,
 ``git show COMMIT:PATH``; the script names every missing file and how to fetch it) and is read
@@ -15,6 +15,9 @@ duration) of a creator chapter start. Token counts are words (the split balances
 tokenizer gives nearly the same cuts). ``--window`` etc. override ``segment``'s constants (for
 tuning on the ``tune`` half; ``held-out`` and ``held-out-2`` are never tuned on); ``--record``
 appends the table, with the commit and a mean line per split, to EVALUATION.md.
+
+``held-out-3`` and ``streams`` (2-3.4 h livestreams) are fresh test sets, meant to be run once
+when the method is settled: ``--split all`` leaves them out, so only naming them scores them.
 """
 
 from __future__ import annotations
@@ -43,7 +46,9 @@ RECORD = REPO / "EVALUATION.md"
 HEADING = "## Section boundaries against creator chapters (issue 18)"
 N_PARTS = 5
 RANDOM_DRAWS = 200
-SPLITS = ("tune", "held-out", "held-out-2")
+SPLITS = ("tune", "held-out", "held-out-2", "held-out-3", "streams")
+# Scored only when named: a fresh set stays fresh while the method is developed on the rest.
+FRESH = ("held-out-3", "streams")
 
 
 @dataclass(frozen=True)
@@ -117,6 +122,11 @@ def check_chapters(entry: dict) -> str:
     return "checked"
 
 
+def in_split(talk_split: str, split: str) -> bool:
+    """Whether a talk of ``talk_split`` is scored under ``--split split``."""
+    return talk_split == split or (split == "all" and talk_split not in FRESH)
+
+
 def load(split: str) -> tuple[list[Talk], list[str]]:
     """The talks of the split, and which chapter lists could not be checked (no mirror)."""
     manifest = json.loads(MANIFEST.read_text(encoding="utf-8"))
@@ -124,7 +134,7 @@ def load(split: str) -> tuple[list[Talk], list[str]]:
     missing: list[str] = []
     unchecked: list[str] = []
     for e in manifest["talks"]:
-        if split != "all" and e["split"] != split:
+        if not in_split(e["split"], split):
             continue
         src = e["transcript"]
         text = git_show(src)
@@ -251,7 +261,8 @@ def main() -> None:
             "",
             f"{HEADING} · {when} · commit `{commit}`",
             "",
-            f"`python bench/eval_sections.py --record` (load average {load1:.1f}). Set: "
+            f"`python bench/eval_sections.py --split {args.split} --record` (load average "
+            f"{load1:.1f}). Set: "
             "`bench/chapters_set.json`. Score: share of the 4 inner section boundaries within "
             "max(30 s, 2 % of the duration) of a creator chapter start; random = mean of "
             f"{RANDOM_DRAWS} draws of 4 uniform times.",

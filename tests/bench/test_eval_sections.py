@@ -1,12 +1,22 @@
 """The chaptered set's loader and report (``bench/eval_sections.py``): chapter starts read
-from both sites' source formats, a mean line per split, and the second held-out set's shape."""
+from both sites' source formats, a mean line per split, the later sets' shape, and the fresh
+sets left out of ``--split all``."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from bench.eval_sections import MANIFEST, SPLITS, Talk, seconds, source_starts, summary
+from bench.eval_sections import (
+    FRESH,
+    MANIFEST,
+    SPLITS,
+    Talk,
+    in_split,
+    seconds,
+    source_starts,
+    summary,
+)
 from engine.transcripts.types import Transcript
 
 OLD_PAGE = 'title: "A talk"\ntopics:\n  - time: "0:00"\n    title: "Intro"\n  - time: "12:34"\n'
@@ -49,15 +59,33 @@ def test_the_summary_has_a_mean_line_for_every_split_present() -> None:
     assert "(2 talks): equal 0.75, topic 0.50, random 0.55" in lines[4]
 
 
-def test_the_second_held_out_set_is_new_talks_with_four_or_more_chapters() -> None:
+def test_the_later_sets_are_new_talks_with_four_or_more_chapters() -> None:
+    """held-out-2, held-out-3 and streams: no talk shared with another split, four or more
+    distinct increasing starts, the last before the transcript ends and in its final 30 %."""
     talks = json.loads(MANIFEST.read_text(encoding="utf-8"))["talks"]
     assert {t["split"] for t in talks} <= set(SPLITS)
-    second = [t for t in talks if t["split"] == "held-out-2"]
-    others = {t["video_id"] for t in talks if t["split"] != "held-out-2"}
-    assert len(second) >= 20 and not others & {t["video_id"] for t in second}
     assert len({t["id"] for t in talks}) == len(talks)
-    for t in second:
-        starts = [seconds(s) for s in t["chapter_starts"]]
-        assert t["duration_s"] >= 20 * 60 and len(set(starts)) >= 4
-        assert starts == sorted(starts) and starts[-1] < t["duration_s"]
-        assert t["transcript"]["path"] == f"transcripts/{t['video_id']}.json"
+    assert len({t["video_id"] for t in talks}) == len(talks)
+    sizes = {"held-out-2": 20, "held-out-3": 15, "streams": 5}
+    for split, least in sizes.items():
+        later = [t for t in talks if t["split"] == split]
+        assert len(later) >= least, split
+        for t in later:
+            starts = [seconds(s) for s in t["chapter_starts"]]
+            assert t["duration_s"] >= (15 if split == "held-out-3" else 20) * 60
+            assert len(set(starts)) >= 4 and starts == sorted(starts)
+            assert starts[-1] < t["duration_s"]
+            assert starts[-1] >= 0.7 * t["duration_s"]
+            assert t["transcript"]["path"] == f"transcripts/{t['video_id']}.json"
+    # The streams' chapter lists are all on the mirrored old site, so the eval checks them.
+    assert {t["chapters"]["repo"] for t in talks if t["split"] == "streams"} == {
+        "CodingTrain/website-archive"
+    }
+
+
+def test_the_fresh_sets_are_scored_only_when_named() -> None:
+    assert set(FRESH) <= set(SPLITS)
+    for split in SPLITS:
+        assert in_split(split, split)
+        assert in_split(split, "all") == (split not in FRESH)
+    assert not in_split("held-out-3", "streams") and not in_split("tune", "held-out")
