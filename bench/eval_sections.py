@@ -3,8 +3,9 @@ segmentation (``engine.pipeline.parts.segment``) and random boundaries, on the t
 ``bench/chapters_set.json``.
 
     python bench/eval_sections.py [--split all|tune|held-out|held-out-2|held-out-3|streams]
-                                  [--window N] [--step N] [--window-share X] [--smooth N]
-                                  [--min-share X] [--record]
+                                  [--method likelihood|tiling] [--blocks N] [--window N]
+                                  [--step N] [--window-share X] [--smooth N] [--min-share X]
+                                  [--record]
 
 For each talk the transcript comes from its fetched mirror (``/work/.mirror/OWNER+NAME/repo``,
 ``git show COMMIT:PATH``; the script names every missing file and how to fetch it) and is read
@@ -232,13 +233,17 @@ def main() -> None:
     ap.add_argument("--window-share", type=float, default=segment.WINDOW_SHARE)
     ap.add_argument("--smooth", type=int, default=segment.SMOOTH)
     ap.add_argument("--min-share", type=float, default=segment.MIN_SHARE)
+    ap.add_argument("--method", choices=["likelihood", "tiling"], default=segment.METHOD)
+    ap.add_argument("--blocks", type=int, default=segment.BLOCKS)
     ap.add_argument("--record", action="store_true", help="append the table to EVALUATION.md")
     args = ap.parse_args()
     segment.WINDOW, segment.STEP, segment.SMOOTH = args.window, args.step, args.smooth
     segment.MIN_SHARE, segment.WINDOW_SHARE = args.min_share, args.window_share
+    segment.METHOD, segment.BLOCKS = args.method, args.blocks
     talks, unchecked = load(args.split)
     rows, scores = table(talks)
     params = (
+        f"method {args.method} ({args.blocks} blocks), "
         f"window {args.window} (at least; share {args.window_share} of the content words), "
         f"step {args.step}, smooth {args.smooth}, min share {args.min_share}"
     )

@@ -1,17 +1,20 @@
 """Sections where the topic changes (``engine.pipeline.parts.segment`` through ``split_parts``).
 
 A synthetic talk of five topics with their own vocabularies, of unequal lengths: topic
-segmentation must cut at the changes, equal stretches must not; every section keeps its
-minimum length; chapters still decide when present; untimed text works; the length mode (what
-abstractive summaries use) is today's balanced split.
+segmentation (both methods) must cut at the changes, equal stretches must not; every section
+keeps its minimum length; chapters still decide when present; untimed text works; the
+likelihood method's dynamic programme finds the best split; the length mode (what abstractive
+summaries use) is today's balanced split.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bench.eval_sections import seconds
@@ -64,7 +67,15 @@ def timed_talk(
 COUNTS = [90, 30, 80, 25, 35]
 
 
-def test_topic_boundaries_land_at_the_topic_changes_and_equal_stretches_do_not() -> None:
+@pytest.fixture(params=["likelihood", "tiling"])
+def method(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setattr(segment, "METHOD", request.param)
+    return str(request.param)
+
+
+def test_topic_boundaries_land_at_the_topic_changes_and_equal_stretches_do_not(
+    method: str,
+) -> None:
     t, changes = timed_talk(COUNTS)
     tm = TextMap(t, words)
     topic = split_parts(tm, by="topic")
@@ -76,7 +87,7 @@ def test_topic_boundaries_land_at_the_topic_changes_and_equal_stretches_do_not()
     assert all(abs(b - c) > 30 for b, c in zip(equal, changes[1:], strict=True))
 
 
-def test_every_section_keeps_the_minimum_length() -> None:
+def test_every_section_keeps_the_minimum_length(method: str) -> None:
     # The second topic is 3 % of the talk: too short to be a section of its own.
     for seed_counts in ([100, 8, 80, 40, 32], [6, 120, 60, 6, 70], [40, 40, 40, 40, 40]):
         t, _ = timed_talk(seed_counts)
@@ -99,7 +110,7 @@ def test_chapters_still_decide_when_present() -> None:
     assert [p.title for p in topic if p.title] != []
 
 
-def test_untimed_text_is_cut_at_the_topic_changes() -> None:
+def test_untimed_text_is_cut_at_the_topic_changes(method: str) -> None:
     sents, starts = sentences(COUNTS)
     t = plain(" ".join(sents))
     tm = TextMap(t, words)
@@ -111,7 +122,7 @@ def test_untimed_text_is_cut_at_the_topic_changes() -> None:
         assert abs(p.start_char - change) <= 2 * sentence_chars
 
 
-def test_text_too_short_to_measure_is_cut_by_length() -> None:
+def test_text_too_short_to_measure_is_cut_by_length(method: str) -> None:
     t = plain("One database index. Two compiler parsers. Three network packets. Four gardens.")
     tm = TextMap(t, words)
     assert split_parts(tm, by="topic") == split_parts(tm, by="length")
@@ -190,8 +201,9 @@ def long_talk(blocks: list[int]) -> tuple[Transcript, list[float]]:
 def test_a_long_talk_is_cut_where_the_topic_changes_not_at_its_turns(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The window grows with the talk (``WINDOW_SHARE``): a 56-minute talk whose topics each
-    turn between two themes every two minutes is cut at the topic changes; the fixed window
+    """A 56-minute talk whose topics each turn between two themes every two minutes is cut at
+    the topic changes by the likelihood method (a section's model holds both its themes) and
+    by tiling with a window that grows with the talk (``WINDOW_SHARE``); tiling's fixed window
     (share 0: about one block here) cuts at turns inside topics."""
     t, changes = long_talk([8, 4, 6, 4, 6])
     tm = TextMap(t, words)
@@ -201,6 +213,30 @@ def test_a_long_talk_is_cut_where_the_topic_changes_not_at_its_turns(
         inner = [p.end_s or 0.0 for p in split_parts(tm, by="topic")[:-1]]
         return sum(abs(b - c) > near for b, c in zip(inner, changes[1:], strict=True))
 
+    assert segment.METHOD == "likelihood" and misses() == 0
+    monkeypatch.setattr(segment, "METHOD", "tiling")
     assert misses() == 0
     monkeypatch.setattr(segment, "WINDOW_SHARE", 0.0)
     assert misses() >= 2
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_the_best_split_is_the_cheapest_of_all_splits(seed: int) -> None:
+    """``_best_split`` against every split into ``k`` segments of a random cost matrix with
+    forbidden (infinite) segments."""
+    rng = np.random.default_rng(seed)
+    n, k = 9, 4
+    cost = rng.random((n, n)) * 10
+    cost[rng.random((n, n)) < 0.3] = np.inf
+    cost[np.tril_indices(n)] = np.inf
+    splits = [
+        (sum(cost[a, b] for a, b in itertools.pairwise([0, *inner, n - 1])), list(inner))
+        for inner in itertools.combinations(range(1, n - 1), k - 1)
+    ]
+    cheapest = min(c for c, _ in splits)
+    got = segment._best_split(cost, k)
+    if not np.isfinite(cheapest):
+        assert got is None
+        return
+    assert got is not None
+    assert sum(cost[a, b] for a, b in itertools.pairwise([0, *got, n - 1])) == cheapest

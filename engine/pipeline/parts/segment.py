@@ -1,20 +1,27 @@
-"""Section boundaries where the topic changes: lexical cohesion, TextTiling-style.
+"""Section boundaries where the topic changes: the likelihood of section word models.
 
 A talk without chapters is cut where its vocabulary changes, not at equal lengths. The text
 comes as *units* (the places a cut may go, from ``engine.pipeline.parts.chunking``); each unit
 contributes the stems of its content words (``grounding.content_words``: the project's stop
-list and stemmer). The window is a share of the talk (``WINDOW_SHARE`` of its content words,
-at least ``WINDOW``): the sections of a longer talk are longer, and a fixed window finds the
-small turns inside them. At candidate gaps every twelfth of a window (``STEP`` at the smallest),
-the windows on either side are compared (cosine of their stem counts); the curve is smoothed,
-each gap gets a *depth* (how far the similarity falls below the peaks on both sides, Hearst's
-TextTiling), and the deepest valleys become the boundaries, subject to every section holding
-at least ``MIN_SHARE`` of the talk. A boundary then moves to the strongest cut (pause,
-sentence end) within half a step.
+list and stemmer).
 
-Plain Python over lists: no transcript types, so chunking can call it without a
-circle. Returns ``None`` when the text is too short to measure (under 4/3 of a window of content
-words), and the caller cuts by length.
+``METHOD = "likelihood"`` (the default; Utiyama and Isahara 2001, "A statistical model for
+domain-independent text segmentation"): each section is a bag of words drawn from its own
+unigram model, estimated with add-one smoothing over the talk's vocabulary; the cut into
+``n_parts`` sections that makes the talk's words most likely is found exactly by dynamic
+programming over candidate gaps (about ``BLOCKS`` of them, at least ``STEP`` content words
+apart), every section holding at least ``MIN_SHARE`` of the talk. It has no window to tune.
+
+``METHOD = "tiling"`` (TextTiling, Hearst 1997; the default before): the window is a share
+of the talk (``WINDOW_SHARE`` of its content words, at least ``WINDOW``); at candidate gaps
+every twelfth of a window the windows on either side are compared (cosine of their stem
+counts), the curve is smoothed, each gap gets a *depth* (how far the similarity falls below
+the peaks on both sides) and the deepest valleys become the boundaries.
+
+Either way a boundary then moves to the strongest cut (pause, sentence end) within half a step.
+Plain Python and numpy over lists: no transcript types, so chunking can call it without a
+circle. Returns ``None`` when the text is too short to measure (under 4/3 of ``WINDOW``
+content words), and the caller cuts by length.
 """
 
 from __future__ import annotations
@@ -24,9 +31,22 @@ import itertools
 import math
 from collections import Counter
 from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
 
 from engine.pipeline.checks.grounding import content_words
 
+# Which segmenter cuts (see the module docstring). Measured on the 39 talks of
+# bench/chapters_set.json (bench/eval_sections.py --method, issue 18): boundary hits over equal
+# stretches +0.15 for "likelihood" (nothing tuned), +0.13 for "tiling" at WINDOW_SHARE 0.13
+# (5-fold cross-validation by talk picks 0.13 in every fold); dense chapter lists +0.10
+# against +0.05, sparse +0.23 both. Per talk 13 better, 12 worse, 14 the same: within noise.
+Method = Literal["likelihood", "tiling"]
+METHOD: Method = "likelihood"
+# Candidate gaps of the likelihood method: about this many (finer costs time, not accuracy:
+# 120-480 score within one boundary of each other on the 39 talks).
+BLOCKS = 160
 # Content words per side of a gap, at least. Spoken technical talks run 35-60 content words a
 # minute, so this compares two to three minutes either side (tuned on half the chaptered set:
 # EVALUATION.md); the window of every talk under ~920 content words (15-25 minutes).
@@ -55,8 +75,8 @@ def topic_boundaries(
     n_parts: int,
     min_share: float | None = None,
 ) -> list[int] | None:
-    """``n_parts - 1`` inner boundaries (unit indices 1..len(texts)-1, increasing) at the
-    deepest drops in lexical cohesion, each section at least ``min_share`` of the total
+    """``n_parts - 1`` inner boundaries (unit indices 1..len(texts)-1, increasing) where the
+    vocabulary changes (``METHOD``), each section at least ``min_share`` of the total
     ``sizes``; ``strengths[b]`` is how good a cut before unit ``b`` is. None when the text is
     too short to measure or the sections cannot all be that long (default ``MIN_SHARE``)."""
     n = len(texts)
@@ -67,18 +87,82 @@ def topic_boundaries(
     pos = [0, *itertools.accumulate(len(s) for s in stems)]
     if pos[-1] < 4 * WINDOW // 3:
         return None
+    cum = [0.0, *itertools.accumulate(float(x) for x in sizes)]
+    min_size = (MIN_SHARE if min_share is None else min_share) * cum[-1]
+    if METHOD == "likelihood":
+        chosen = _likeliest(stems, pos, cum, n_parts, min_size)
+    else:
+        chosen = _tiling(stems, pos, cum, n_parts, min_size)
+    if chosen is None:
+        return None
+    return _refine(chosen, pos, strengths, cum, min_size)
+
+
+def _likeliest(
+    stems: list[list[str]], pos: list[int], cum: list[float], n_parts: int, min_size: float
+) -> list[int] | None:
+    """The inner boundaries of the ``n_parts`` sections whose add-one-smoothed unigram models
+    give the talk's stems the highest likelihood (exact, by dynamic programming over about
+    ``BLOCKS`` candidate gaps); None when no cut keeps every section ``min_size`` long."""
+    step = max(STEP, pos[-1] // BLOCKS)
+    edges = [0, *_candidate_gaps(pos, 2 * step, step), len(pos) - 1]
+    vocab: dict[str, int] = {}
+    ids = [
+        [vocab.setdefault(w, len(vocab)) for s in stems[a:b] for w in s]
+        for a, b in itertools.pairwise(edges)
+    ]
+    counts = np.zeros((len(edges), len(vocab)))
+    for i, block in enumerate(ids):
+        counts[i + 1] = counts[i] + np.bincount(block, minlength=len(vocab))
+    # cost[i, j]: minus the log-likelihood of the stems between edges i and j under their own
+    # model, sum of f * log((f + 1) / (n + V)) (Utiyama and Isahara's f log f form).
+    n_edges = len(edges)
+    ends = np.array([cum[e] for e in edges])
+    cost = np.full((n_edges, n_edges), np.inf)
+    for i in range(n_edges - 1):
+        ok = np.flatnonzero(ends[i + 1 :] - ends[i] >= min_size) + i + 1
+        if ok.size:
+            f = counts[ok] - counts[i]
+            n = f.sum(axis=1)
+            cost[i, ok] = n * np.log(n + len(vocab)) - (f * np.log1p(f)).sum(axis=1)
+    cut = _best_split(cost, n_parts)
+    return None if cut is None else [edges[c] for c in cut]
+
+
+def _best_split(cost: np.ndarray, k: int) -> list[int] | None:
+    """The inner edges of the ``k``-segment split from edge 0 to the last edge with the lowest
+    total ``cost`` (dynamic programming); None when every split costs infinity."""
+    n = cost.shape[0]
+    best = np.full(n, np.inf)
+    best[0] = 0.0
+    back = np.zeros((k + 1, n), dtype=int)
+    for seg in range(1, k + 1):
+        nxt = np.full(n, np.inf)
+        for j in range(1, n):
+            total = best[:j] + cost[:j, j]
+            back[seg, j] = int(np.argmin(total))
+            nxt[j] = total[back[seg, j]]
+        best = nxt
+    if not math.isfinite(best[-1]):
+        return None
+    out, j = [], n - 1
+    for seg in range(k, 1, -1):
+        j = int(back[seg, j])
+        out.append(j)
+    return out[::-1]
+
+
+def _tiling(
+    stems: list[list[str]], pos: list[int], cum: list[float], n_parts: int, min_size: float
+) -> list[int] | None:
+    """TextTiling: the ``n_parts - 1`` deepest valleys of the cohesion curve."""
     flat = [w for s in stems for w in s]
     window = max(WINDOW, int(WINDOW_SHARE * pos[-1]))
     gaps = _candidate_gaps(pos, window, max(1, STEP * window // WINDOW))
     if not gaps:
         return None
     depth = _depths(_smooth([_cosine(flat, pos[b], window) for b in gaps], SMOOTH))
-    cum = [0.0, *itertools.accumulate(float(x) for x in sizes)]
-    min_size = (MIN_SHARE if min_share is None else min_share) * cum[-1]
-    chosen = _pick(gaps, depth, cum, n_parts - 1, min_size)
-    if chosen is None:
-        return None
-    return _refine(chosen, pos, strengths, cum, min_size)
+    return _pick(gaps, depth, cum, n_parts - 1, min_size)
 
 
 def _candidate_gaps(pos: list[int], window: int, step: int) -> list[int]:
