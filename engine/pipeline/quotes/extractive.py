@@ -170,6 +170,9 @@ class Candidates:
     # Whether each unit starts a sentence (punctuated input; a window of unpunctuated captions
     # counts as one): only such a unit may introduce the summary. Empty: all do.
     starts: list[bool] = field(default_factory=list)
+    # Whether each unit reads on its own (``alone``): the choice prefers those that do. Empty:
+    # judged when the choice starts.
+    alone: list[bool] = field(default_factory=list)
 
     def of_part(self, p: int) -> list[int]:
         return [i for i, x in enumerate(self.part_of) if x == p]
@@ -204,7 +207,8 @@ def candidates(
     ]
     starts = [cut or starts_sentence(tm.text, q) for q in quotes]
     words = [n_words(q.text) for q in quotes]
-    return Candidates(quotes, part_of, tiers, words, budget, total, starts)
+    lone = alone(quotes, starts, cancel)
+    return Candidates(quotes, part_of, tiers, words, budget, total, starts, lone)
 
 
 def starts_sentence(text: str, q: Quote) -> bool:
@@ -212,6 +216,19 @@ def starts_sentence(text: str, q: Quote) -> bool:
     does not)."""
     before = text[max(0, q.start_char - 200) : q.start_char].rstrip()
     return not before or bool(_SENTENCE_TAIL.search(before))
+
+
+def alone(
+    quotes: Sequence[Quote], starts: Sequence[bool], cancel: CancelToken | None = None
+) -> list[bool]:
+    """Which units read on their own: they start a sentence (``starts``; a window of
+    unpunctuated captions counts as one; empty: all do) and stand alone (``stands_alone``)."""
+    out: list[bool] = []
+    for n, q in enumerate(quotes):
+        if n % CHECK_EVERY == 0:
+            check(cancel)
+        out.append((not starts or starts[n]) and stands_alone(q.text))
+    return out
 
 
 def whole(text: str, q: Quote) -> bool:
@@ -257,7 +274,7 @@ class Chooser:
         self.c = cands
         self.chosen: list[int] = []
         self.left = cands.budget
-        self.alone = [alone(cands, i) for i in range(len(cands.quotes))]
+        self.alone = cands.alone or alone(cands.quotes, cands.starts)
         self.score = ranking.score  # as ranked; ``ranking`` holds the penalized scores
         lean = np.logical_not(np.array(self.alone, dtype=bool))
         self.ranking = replace(ranking, score=ranking.score - BULLET_SLACK * lean)
@@ -327,12 +344,6 @@ class Chooser:
             key=lambda i: (self.c.words[i], i),
         )
         return top + short[: max(0, schema.N_SECTION_BULLETS - len(top))]
-
-
-def alone(cands: Candidates, i: int) -> bool:
-    """Unit ``i`` reads on its own: it starts a sentence (a window of unpunctuated captions
-    counts as one) and stands alone (``stands_alone``)."""
-    return (not cands.starts or cands.starts[i]) and stands_alone(cands.quotes[i].text)
 
 
 def choose(
