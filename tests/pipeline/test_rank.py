@@ -345,9 +345,10 @@ def test_a_talks_introduction_and_most_bullets_stand_alone(name: str) -> None:
     """The JIT talk was introduced with "But it also means ...", the CS50 lecture with "And
     what it's doing now, ...", the Go Time interview with "But ..." and the auto-captioned
     interview with "And ...": each has a near-equal unit that stands alone. Their bullets stood
-    alone 7, 1, 5 and 4 times in 20 (commit 43ef208); a near-equal one that does now wins."""
+    alone 7, 1, 5 and 4 times in 20 (commit 43ef208); a near-equal one that does now wins
+    (at least half of them stand alone)."""
     require_shared()
     s = summarize_ranked(load_transcript(TALKS / name)).summary
     assert stands_alone(s.introduction), s.introduction
     bullets = [b for sec in s.sections for b in sec.content]
-    assert sum(map(stands_alone, bullets)) >= 12, bullets
+    assert sum(map(stands_alone, bullets)) >= 10, bullets  # 13-14 at this commit
