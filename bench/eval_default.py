@@ -15,8 +15,11 @@ Quote summaries also get (``bench/baselines.py`` defines key terms and baselines
 recall of the 21 chosen units (introduction + 20 bullets) and of lead / random / plain LexRank
 choices of 21 units from the same candidate pool (``engine.pipeline.quotes.extractive.candidates``);
 titles with at least two content words; topic phrases (15 section + 5 global) holding a key
-term; bullets starting or ending mid-sentence (punctuated inputs only, else "n/a"); words kept
-(introduction + bullets) over the transcript's words; the three fields and complexities.
+term; bullets starting or ending mid-sentence (punctuated inputs only, else "n/a"); bullets
+opening alone: by the engine's rule (``engine.pipeline.quotes.opening.stands_alone``: no
+connective or pointer back, no false start, not a question), in brackets by a check of its own
+(the first word is none of ``CONNECTIVES``), and whether the introduction stands alone; words
+kept (introduction + bullets) over the transcript's words; the three fields and complexities.
 """
 
 from __future__ import annotations
@@ -48,8 +51,11 @@ RECORD = REPO / "EVALUATION.md"
 HEADER = (
     "| transcript | style | passes (attempts) | time | grounded | leaked | verbatim bullets "
     "| key-term recall (lead / random / LexRank) | titles ≥2 words | topics key terms "
-    "| mid-sentence | words kept | fields | status |"
+    "| mid-sentence | bullets opening alone | words kept | fields | status |"
 )
+# The independent check of an opening: a first word that joins the unit to the one before.
+_CONNECTIVES = "and but so or nor yet because which whereas though although also then plus"
+CONNECTIVES = frozenset(_CONNECTIVES.split())
 _END = re.compile(r"[.!?…][\"'”’)\]]*$")
 RULE = "|" + "---|" * (HEADER.count("|") - 1)
 
@@ -82,6 +88,21 @@ def _mid_sentence(bullets: list[str], text: str) -> int:
     return n
 
 
+def _opens_with_connective(text: str) -> bool:
+    ws = text.split()
+    return bool(ws) and ws[0].strip(",.;:!?-—\"'“”").lower() in CONNECTIVES
+
+
+def opening_alone(intro: str, bullets: list[str]) -> str:
+    """The "bullets opening alone" cell: ``k/n (m/n) · intro ✓`` (see the module doc)."""
+    from engine.pipeline.quotes.opening import stands_alone
+
+    k = sum(map(stands_alone, bullets))
+    m = sum(not _opens_with_connective(b) for b in bullets)
+    mark = "✓" if stands_alone(intro) and not _opens_with_connective(intro) else "✗"
+    return f"{k}/{len(bullets)} ({m}/{len(bullets)}) · intro {mark}"
+
+
 def quote_measures(t: Transcript, summary: Summary) -> str:
     """The issue-18 columns of one quote summary (see the module doc)."""
     from bench.baselines import baseline_recalls, is_key, key_terms, recall
@@ -109,7 +130,8 @@ def quote_measures(t: Transcript, summary: Summary) -> str:
     return (
         f"{recall(chosen, keys):.2f} ({base['lead']:.2f} / {base['random']:.2f} / "
         f"{base['lexrank']:.2f}) | {titles}/{len(summary.sections)} | "
-        f"{topical}/{len(phrases)} | {mid} | {kept:.1%} | {fields}"
+        f"{topical}/{len(phrases)} | {mid} | {opening_alone(summary.introduction, bullets)} | "
+        f"{kept:.1%} | {fields}"
     )
 
 
@@ -150,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             secs = time.monotonic() - t0
             if res.id is None:
-                rows.append(f"| {path.name} |{' |' * 11} {secs:.0f} s | error: {res.error} |")
+                rows.append(f"| {path.name} |{' |' * 12} {secs:.0f} s | error: {res.error} |")
                 print(rows[-1], flush=True)
                 continue
             entry = lib.get(res.id)
@@ -164,7 +186,7 @@ def main(argv: list[str] | None = None) -> int:
             status = f"FAILED: {entry.failed}" if entry.failed else "ok"
             flags = "; ".join(f.split(":", 1)[0] for f in entry.flags)
             quotes = entry.provenance.style == "quotes"
-            extra = quote_measures(transcript, entry.summary) if quotes else " |" * 5
+            extra = quote_measures(transcript, entry.summary) if quotes else " |" * 6
             rows.append(
                 f"| {path.name} | {entry.provenance.style} | {entry.coverage.passes} "
                 f"({res.attempts}) | {secs:.1f} s | {g.grounded:.2f} | {g.leaked:.2f} | "

@@ -14,7 +14,8 @@ Rooms:
 - ``longform``: the abstractive summary (``summary``: ``one_pass``, or ``multipass`` with
   ``notes_merge``; its ``prompts``).
 - ``quotes``: quote mode (``summary``): ``text`` over ``sentences``, chosen by ``extractive`` on
-  ``rank``; the model's optional pick under ``grammar``.
+  ``rank`` (``opening``: whether a unit reads on its own); the model's optional pick under
+  ``grammar``.
 - ``labels``: titles and topics (``sections``, ``keyphrases``), general fields with complexity
   (``fields``, ``field_lexicon``), by classical scoring.
 - ``checks``: validation, degenerate-output checks (``quality``), ``grounding``, content

@@ -5,19 +5,21 @@ quote longer than the bullet length the budget allows is cut into equal word win
 no sentence to keep whole). Units that say too little (fewer than ``MIN_UNIT_WORDS`` words or
 ``MIN_UNIT_TERMS`` content words: "OK, good.", "Yeah.", a bare speaker label) are never chosen
 while anything else is left. Every candidate of the whole talk is ranked (``rank.rank``); the
-introduction is the talk's top-ranked unit that can stand alone (``opens_alone``: not opening
-with a connective, "But ...", or a pointer to what came before, "It also ...", "That's why
-...") and starts a sentence, if one scores within ``INTRO_SLACK`` of the top, else the top
-unit; then each section gets four units of its own part by maximal marginal relevance against
-everything chosen so far (``Ranking.mmr``). A picker (the model, in ``quotes``) may choose the
-four among a section's top ``TOP_K`` instead.
+introduction is the talk's top-ranked unit that reads on its own (``alone``: it starts a
+sentence and ``opening.stands_alone``: no connective or pointer back, "But ...", "That's why
+...", no false start, "Not not at all", and no question) if one scores within ``INTRO_SLACK``
+of the top, else the top unit; then each section gets four units of its own part by maximal
+marginal relevance against everything chosen so far (``Ranking.mmr``), a unit that does not
+read on its own scoring ``BULLET_SLACK`` lower, so a near-equal one that does wins (a section
+still gets four). A picker (the model, in ``quotes``) may choose the four among a section's
+top ``TOP_K`` instead (ranked the same way).
 
 Compression: the summary keeps at most ``share(minutes)`` of the transcript's words — 40 % up
 to 5 minutes, 5 % from an hour, linear between (untimed text: 150 words a minute) — and no
 bullet over ``MAX_BULLET_WORDS`` words. Each pick may use the budget left over the picks left;
 where no unit of a part is that short, its shortest candidate is taken and the summary goes
-over budget (``Choice.words_kept`` says by how much). Imports the ranking, the quotes, labels
-and the schema.
+over budget (``Choice.words_kept`` says by how much). Imports the ranking, the opening rules,
+the quotes, labels and the schema.
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ import bisect
 import itertools
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+
+import numpy as np
 
 from engine import schema
 from engine.errors import GenerationError
@@ -34,6 +38,7 @@ from engine.pipeline.checks.quality import loop_of
 from engine.pipeline.checks.words import STOP
 from engine.pipeline.labels.sections import general_topics, section_labels, talk_topics
 from engine.pipeline.parts.chunking import CHECK_EVERY, Span, TextMap
+from engine.pipeline.quotes.opening import stands_alone
 from engine.pipeline.quotes.rank import Ranking, rank, terms
 from engine.pipeline.quotes.text import Quote, quotes_of
 from engine.progress import CancelToken, Progress, ProgressCallback, check, emit
@@ -65,26 +70,10 @@ _CLAUSE_ENDS = "it them this that these those too here there now him her us you"
 CLAUSE_ENDS = frozenset(_CLAUSE_ENDS.split())
 # The introduction may score this much below the talk's top unit (scores are 0..1) to be one
 # that stands alone rather than one that continues a thought ("But it also means ...").
-INTRO_SLACK = 0.15
-# Openers that lean on what came before: connectives, answers and spoken fillers ...
-_LEANING_OPENERS = """and but so or nor yet because cause which who whom whose where whereas while
-    although though since unless until then also plus hence thus therefore however otherwise
-    instead besides meanwhile anyway again too either neither like yeah yes no not um uh well
-    okay ok oh right actually basically"""
-LEANING_OPENERS = frozenset(_LEANING_OPENERS.split())
-_LEANING_PAIRS = re.compile(r"(?:of course|as i said|as we said|you know|i mean|in fact)\b")
-# ... and pronouns that point back ("It also ...", "They ...", "He said ...").
-_POINTERS = "it its they their them he his she her this that these those"
-POINTERS = frozenset(_POINTERS.split())
-# A demonstrative followed by one of these points back ("This means ...", "That is why ...");
-# followed by a noun it names its own referent ("This talk ...").
-_POINTING_VERBS = """is was are were will would can could should might must may does did do has
-    have had also just really one way kind sort part thing why because and but so said says
-    means meant makes made gives lets allows sounds seems happens helps works goes"""
-POINTING_VERBS = frozenset(_POINTING_VERBS.split())
-# A clause opener after which a pointer still points back ("If it's", "When they").
-SUBORDINATORS = frozenset(["if", "when", "once", "after", "before", "as", "now"])
-_OPENING_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?")
+INTRO_SLACK = 0.25
+# A bullet that does not stand alone (``stands_alone``) scores this much lower in the choice
+# (scores are 0..1), so a near-equal unit that stands alone wins; a part keeps its four bullets.
+BULLET_SLACK = 0.15
 # A sign-off says nothing about the video: never a bullet.
 _SIGN_OFF = re.compile(
     r"\b(?:thanks?(?: you)? (?:so much )?for (?:watching|listening)|see you (?:next time|in the"
@@ -181,6 +170,9 @@ class Candidates:
     # Whether each unit starts a sentence (punctuated input; a window of unpunctuated captions
     # counts as one): only such a unit may introduce the summary. Empty: all do.
     starts: list[bool] = field(default_factory=list)
+    # Whether each unit reads on its own (``alone``): the choice prefers those that do. Empty:
+    # judged when the choice starts.
+    alone: list[bool] = field(default_factory=list)
 
     def of_part(self, p: int) -> list[int]:
         return [i for i, x in enumerate(self.part_of) if x == p]
@@ -215,7 +207,8 @@ def candidates(
     ]
     starts = [cut or starts_sentence(tm.text, q) for q in quotes]
     words = [n_words(q.text) for q in quotes]
-    return Candidates(quotes, part_of, tiers, words, budget, total, starts)
+    lone = alone(quotes, starts, cancel)
+    return Candidates(quotes, part_of, tiers, words, budget, total, starts, lone)
 
 
 def starts_sentence(text: str, q: Quote) -> bool:
@@ -225,23 +218,17 @@ def starts_sentence(text: str, q: Quote) -> bool:
     return not before or bool(_SENTENCE_TAIL.search(before))
 
 
-def opens_alone(text: str) -> bool:
-    """``text`` can open a summary: its first words neither continue a thought ("But",
-    "Because", "So", "Which", "Yeah, so", "Of course") nor point back to one ("It also",
-    "They", "That's why", "This means")."""
-    ws = [w.lower().replace("’", "'") for w in _OPENING_WORD.findall(text[:80])]
-    if not ws or ws[0] in LEANING_OPENERS or _LEANING_PAIRS.match(" ".join(ws)):
-        return False
-    first, _, clitic = ws[0].partition("'")
-    if first in SUBORDINATORS and len(ws) > 1:  # "If it's less than 2": what is "it"?
-        first, _, clitic = ws[1].partition("'")
-        return first not in POINTERS or (first in ("this", "that", "these", "those") and not clitic)
-    if first not in POINTERS:
-        return True
-    if first in ("this", "that", "these", "those") and not clitic and len(ws) > 1:
-        nxt = ws[1]  # a determiner before a noun names its own referent
-        return nxt not in POINTING_VERBS and "'" not in nxt
-    return False
+def alone(
+    quotes: Sequence[Quote], starts: Sequence[bool], cancel: CancelToken | None = None
+) -> list[bool]:
+    """Which units read on their own: they start a sentence (``starts``; a window of
+    unpunctuated captions counts as one; empty: all do) and stand alone (``stands_alone``)."""
+    out: list[bool] = []
+    for n, q in enumerate(quotes):
+        if n % CHECK_EVERY == 0:
+            check(cancel)
+        out.append((not starts or starts[n]) and stands_alone(q.text))
+    return out
 
 
 def whole(text: str, q: Quote) -> bool:
@@ -280,13 +267,17 @@ class Choice:
 
 
 class Chooser:
-    """Budgeted picks over one ranking of the whole talk."""
+    """Budgeted picks over one ranking of the whole talk; a unit that does not stand alone
+    ranks ``BULLET_SLACK`` lower (``alone``)."""
 
     def __init__(self, cands: Candidates, ranking: Ranking) -> None:
         self.c = cands
-        self.ranking = ranking
         self.chosen: list[int] = []
         self.left = cands.budget
+        self.alone = cands.alone or alone(cands.quotes, cands.starts)
+        self.score = ranking.score  # as ranked; ``ranking`` holds the penalized scores
+        lean = np.logical_not(np.array(self.alone, dtype=bool))
+        self.ranking = replace(ranking, score=ranking.score - BULLET_SLACK * lean)
 
     def allowance(self) -> int:
         """Words the next pick may have: the budget left over the picks left (at most a
@@ -327,22 +318,19 @@ class Chooser:
         return out
 
     def intro(self, among: list[int]) -> int:
-        """The talk's best unit within the allowance that opens alone (``opens_alone``), if it
-        scores within ``INTRO_SLACK`` of the best; else the best (``best``)."""
+        """The talk's best unit within the allowance that stands alone (``alone``), if it
+        scores within ``INTRO_SLACK`` of the best (unpenalized); else the best (``best``)."""
         ok = [i for i in among if i not in self.chosen and self.fits(i)]
-        score = self.ranking.score
+        score = self.score
         top = max((float(score[i]) for i in ok), default=0.0)
-        alone = [
+        good = [
             i
             for i in ok
-            if float(score[i]) >= top - INTRO_SLACK
-            and self.c.tier[i] == 0
-            and (not self.c.starts or self.c.starts[i])
-            and opens_alone(self.c.quotes[i].text)
+            if float(score[i]) >= top - INTRO_SLACK and self.c.tier[i] == 0 and self.alone[i]
         ]
-        if not alone:
+        if not good:
             return self.best(among, 1)[0]
-        pick = max(alone, key=lambda i: (float(score[i]), -i))
+        pick = max(good, key=lambda i: (float(score[i]), -i))
         self.take(pick)
         return pick
 
