@@ -25,12 +25,13 @@ starts, the seed transcripts' case), and the model's wall time per 1000 words (`
 busy-loop process beside it, as on a machine doing other work). Prints the table; records
 nothing.
 
-Measured (commit 37bdeb8, ``--words 4000``, the first 4000 words of each talk, tuned on CS50):
-held out, pooled, F1 0.21 for the model (precision 0.13, recall 0.49; 5-7 % of gaps are
-ends) against 0.50 for the timed default rule and 0.27 for the untimed rule; no threshold of
--6..2 reaches 0.23 pooled over all three. With case kept (which leaks the answer through
-capitals) 0.29 on 1500 words. Time: 4.7-5.2 s per 1000 words at load average 1.2, 17-20 s at
-3.5-4.6 (other sessions' work), 26-27 s with ``--hog`` on top. The model is not used for units.
+Measured (commit 37bdeb8, whole talks, tuned on CS50): held out, pooled, F1 0.20 for the
+model (precision 0.12, recall 0.54; 5-7 % of gaps are ends) against 0.44 for the timed default
+rule and 0.25 for the untimed rule; no threshold of -6..2 reaches 0.23 pooled over all three
+(``--words 4000``: 0.21 vs 0.50 and 0.27). With case kept (which leaks the answer through
+capitals) 0.29 on 1500 words. Time (``--words 1000``): 4.6-4.9 s per 1000 words at load
+average 0.5, 9.5-9.8 s with ``--hog``, 17-20 s while other sessions loaded the machine.
+The model is not used for units.
 """
 
 from __future__ import annotations
