@@ -144,7 +144,7 @@ def _led_title(lead: Key, partners: Sequence[Key], talk: PhraseCounts) -> tuple[
     for key in partners:
         title = f"{first} and {talk.surface(key)}"
         if (
-            set(map(stem, lead)).isdisjoint(map(stem, key))
+            _no_shared_word(lead, key)
             and not overlaps(lead, key)
             and len(title) <= TITLE_ROOM
             and _names(title)
@@ -176,6 +176,12 @@ def _titles(
     return out
 
 
+def _no_shared_word(a: Key, b: Key) -> bool:
+    """Two phrases a title may join: no stem in common ("JIT compiler and WebAssembly", not
+    "JIT compiler and tracing JIT")."""
+    return set(map(stem, a)).isdisjoint(map(stem, b))
+
+
 def _names(title: str) -> bool:
     """At least ``TITLE_WORDS`` words of ``TITLE_WORD_CHARS`` letters or more besides "and"."""
     long = [w for w in title.split(" ") if len(w) >= TITLE_WORD_CHARS and w != "and"]
@@ -189,7 +195,7 @@ def _title(keys: Sequence[Key], topics: Sequence[str]) -> str | None:
     pairs = (
         f"{topics[i]} and {topics[j]}"
         for i, j in itertools.combinations(range(len(keys)), 2)
-        if set(map(stem, keys[i])).isdisjoint(map(stem, keys[j]))
+        if _no_shared_word(keys[i], keys[j])
     )
     title = next((t for t in (*pairs, *topics) if _names(t)), None)
     return None if title is None else _title_case(title)

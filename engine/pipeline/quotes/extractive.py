@@ -201,11 +201,12 @@ def candidates(
                 quotes.append(w)
                 part_of.append(part.index)
     check(cancel)
-    tiers = [
-        0 if ok and (cut or whole(tm.text, q)) else 1 if ok else 2
-        for q, ok in zip(quotes, usable(quotes, cancel), strict=True)
-    ]
     starts = [cut or starts_sentence(tm.text, q) for q in quotes]
+    # Tier 0: a whole sentence (starts one and ends with one) or a window of unpunctuated text.
+    tiers = [
+        0 if ok and (cut or (s and bool(_SENTENCE_TAIL.search(q.text)))) else 1 if ok else 2
+        for q, s, ok in zip(quotes, starts, usable(quotes, cancel), strict=True)
+    ]
     words = [n_words(q.text) for q in quotes]
     lone = alone(quotes, starts, cancel)
     return Candidates(quotes, part_of, tiers, words, budget, total, starts, lone)
@@ -229,14 +230,6 @@ def alone(
             check(cancel)
         out.append((not starts or starts[n]) and stands_alone(q.text))
     return out
-
-
-def whole(text: str, q: Quote) -> bool:
-    """``q`` starts after a sentence end (or at the start) and ends with one."""
-    before = text[: q.start_char].rstrip()
-    return bool(_SENTENCE_TAIL.search(q.text)) and (
-        not before or bool(_SENTENCE_TAIL.search(before))
-    )
 
 
 def usable(quotes: Sequence[Quote], cancel: CancelToken | None = None) -> list[bool]:
